@@ -1,0 +1,39 @@
+//! # dlsim — a deterministic simulator of a model-download orchestrator
+//!
+//! A map of the crate, in the order data flows:
+//!
+//! - [`scenario`]: the JSON scenario schema, defaults, validation, workloads
+//!   and sweeps. Start here to see every knob.
+//! - [`orchestrator`]: **the policy core**, a sans-IO state machine — queue
+//!   and priorities, concurrency limits, chunk sizing, connection pool,
+//!   retries and backoff, the memory account. Inputs in, actions out; no
+//!   clock, no sockets.
+//! - [`engine`]: the discrete-event engine — virtual clock, `(time, seq)`
+//!   event queue, run loop, keyed ChaCha random streams. Knows nothing of HTTP.
+//! - [`net`]: the network model — fluid max-min fair server link with the
+//!   client's token bucket (processor-sharing virtual time), RTT, latency,
+//!   handshakes, and the server's fault decisions. Knows nothing of queues.
+//! - [`sim`]: the sim runtime, which drives the policy core with the engine
+//!   and the network model; [`sim::simulate`] runs one scenario.
+//! - [`trace`] and [`check`]: the run's event log and the invariant checker
+//!   over it (`dlsim run --check`).
+//! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
+//!   JSON/CSV writers and the stdout table.
+//! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
+
+pub mod check;
+pub mod engine;
+pub mod error;
+pub mod net;
+pub mod orchestrator;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod time;
+pub mod trace;
+
+pub use error::{Error, Result};
+pub use report::BenchmarkResult;
+pub use scenario::Scenario;
+pub use sim::{RunOutput, SimOptions, simulate};
+pub use time::SimTime;

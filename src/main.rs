@@ -1,0 +1,236 @@
+//! The `dlsim` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dlsim::error::{Error, Result};
+use dlsim::report::{self, BenchmarkResult};
+use dlsim::scenario::{self, Scenario};
+use dlsim::{SimOptions, check, simulate};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "dlsim",
+    version,
+    about = "Deterministic simulator of a model-download orchestrator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Simulate a scenario (every point of its sweep) and write its report.
+    Run {
+        /// Scenario JSON file.
+        scenario: PathBuf,
+        /// Run seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Directory for `<name>.json` and `<name>.csv`.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Check every invariant over the run's event log; fail on the first broken one.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Measure the simulator's speed on a large synthetic workload.
+    Bench {
+        /// Files in the workload.
+        #[arg(long, default_value_t = 100_000)]
+        files: u32,
+        /// Concurrent downloads (= connections).
+        #[arg(long, default_value_t = 256)]
+        connections: u32,
+        /// Fault probability per request.
+        #[arg(long, default_value_t = 0.01)]
+        error_rate: f64,
+        /// Repetitions (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run {
+            scenario,
+            seed,
+            out,
+            format,
+            check,
+        } => cmd_run(&scenario, seed, &out, format, check),
+        Cmd::Bench {
+            files,
+            connections,
+            error_rate,
+            repeat,
+        } => cmd_bench(files, connections, error_rate, repeat),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dlsim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run `f` over `items` on up to `available_parallelism` threads; results in input order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let results = std::sync::Mutex::new(&mut slots);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    results
+                        .lock()
+                        .expect("no worker panics while holding the lock")[i] = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item was processed"))
+        .collect()
+}
+
+fn cmd_run(
+    path: &PathBuf,
+    seed: Option<u64>,
+    out: &PathBuf,
+    format: Format,
+    check: bool,
+) -> Result<ExitCode> {
+    let base = Scenario::load(path)?;
+    let points = scenario::expand_points(&base)?;
+    let seed = seed.unwrap_or(base.seed);
+    let started = Instant::now();
+    let runs = par_map(&points, |p| {
+        let run = simulate(&p.scenario, seed, SimOptions { trace: check });
+        let verdict = if check {
+            check::check(&run.trace, &p.scenario.client, &run.files).err()
+        } else {
+            None
+        };
+        (report::from_run(&p.scenario, &run), verdict)
+    });
+    let wall = started.elapsed();
+    let mut results: Vec<BenchmarkResult> = Vec::new();
+    for ((result, verdict), p) in runs.into_iter().zip(&points) {
+        if let Some(v) = verdict {
+            eprintln!("dlsim: check failed for {}: {v}", p.name);
+            return Ok(ExitCode::from(1));
+        }
+        results.push(result);
+    }
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "scenario": base.name,
+        "seed": seed,
+        "results": results,
+    }))
+    .expect("results serialize");
+    let csv = report::csv(&results);
+    let written = report::write_outputs(
+        out,
+        &[
+            (
+                format!("{}.json", base.name),
+                (json.clone() + "\n").into_bytes(),
+            ),
+            (format!("{}.csv", base.name), csv.clone().into_bytes()),
+        ],
+    )?;
+    let events: u64 = results.iter().map(|r| r.metadata.events).sum();
+    let speed = format!(
+        "simulated {} run(s), {events} events in {:.3} s wall ({:.2} M events/s)",
+        results.len(),
+        wall.as_secs_f64(),
+        events as f64 / wall.as_secs_f64().max(1e-9) / 1e6
+    );
+    match format {
+        Format::Table => {
+            print!("{}", report::table(&results));
+            if check {
+                println!("check: every invariant holds");
+            }
+            for p in &written {
+                println!("wrote {}", p.display());
+            }
+            println!("{speed}");
+        }
+        Format::Json => {
+            println!("{json}");
+            eprintln!("{speed}");
+        }
+        Format::Csv => {
+            print!("{csv}");
+            eprintln!("{speed}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Result<ExitCode> {
+    if files == 0 || connections == 0 || repeat == 0 {
+        return Err(Error::flag("--files/--connections/--repeat", "must be ≥ 1"));
+    }
+    let text = serde_json::json!({
+        "name": "bench",
+        "server": { "bandwidth_bps": 1.25e9, "latency_ms": 5,
+                    "faults": { "error_rate": error_rate,
+                                "mix": { "http_500": 1, "http_503": 1, "reset": 1, "stall": 0.2 } } },
+        "network": { "rtt_ms": 10, "handshake_rtts": 2, "per_connection_bps": 5e7 },
+        "client": { "max_concurrent_downloads": connections, "max_concurrent_files_per_model": connections,
+                    "scheduling": "interleaved", "retry": { "base_s": 0.1, "max_attempts": 8 } },
+        "workload": { "models": [ { "name": "bench", "random":
+                    { "count": files, "min_size_bytes": 4096, "max_size_bytes": 67108864 } } ] }
+    });
+    let s = Scenario::from_value(text)?;
+    let mut best = f64::INFINITY;
+    let mut r = None;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let run = simulate(&s, s.seed, SimOptions::default());
+        best = best.min(t.elapsed().as_secs_f64());
+        r = Some(run);
+    }
+    let run = r.expect("repeat ≥ 1");
+    let res = report::from_run(&s, &run);
+    println!(
+        "bench: {files} files, {connections} connections, error rate {error_rate}: \
+         {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}",
+        run.events, res.metadata.requests, res.metadata.retries, res.duration, res.success_rate
+    );
+    println!(
+        "wall {:.3} s (best of {repeat}), {:.2} M events/s",
+        best,
+        run.events as f64 / best / 1e6
+    );
+    Ok(ExitCode::SUCCESS)
+}

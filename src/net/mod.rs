@@ -1,0 +1,121 @@
+//! The network model of the sim runtime: the server link (max-min fair,
+//! processor-sharing fluid with the client's token bucket), fixed costs of
+//! requests and handshakes, and the server's fault decisions.
+//!
+//! It knows nothing of queues, pools or retries: the sim runtime asks it
+//! "when does this request's first byte arrive", "what fault does the server
+//! inject", and lets the [`Link`] move the bodies.
+
+pub mod fault;
+mod link;
+
+pub use fault::{Fault, decide};
+pub use link::{Bucket, FlowId, Link, UNLIMITED_BPS};
+
+use crate::engine::KeyedRng;
+use crate::scenario::{Faults, Scenario};
+use crate::time::SimTime;
+use std::collections::BTreeMap;
+
+/// Fixed costs of the path, derived from a scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Costs {
+    pub rtt: SimTime,
+    /// Opening a connection: `handshake_rtts × RTT` + client connect overhead.
+    pub handshake: SimTime,
+    /// Request sent → first byte: client request overhead + RTT + server latency.
+    pub first_byte: SimTime,
+    /// Per-connection cap, bytes/s (explicit, or TCP window / RTT; the smaller).
+    pub cap_bps: Option<f64>,
+}
+
+impl Costs {
+    pub fn of(s: &Scenario) -> Costs {
+        let n = &s.network;
+        let rtt = SimTime::from_millis_f64(n.rtt_ms);
+        let window_cap = n.tcp_window_bytes.map(|w| w as f64 / (n.rtt_ms / 1000.0));
+        let cap_bps = match (n.per_connection_bps, window_cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Costs {
+            rtt,
+            handshake: rtt.mul(n.handshake_rtts as u64)
+                + SimTime::from_millis_f64(n.connect_overhead_ms),
+            first_byte: SimTime::from_millis_f64(n.request_overhead_ms)
+                + rtt
+                + SimTime::from_millis_f64(s.server.latency_ms),
+            cap_bps,
+        }
+    }
+}
+
+/// The server's fault decisions, with attempts counted per `(file, range
+/// start)` as the real loopback server counts them.
+pub struct ServerFaults {
+    rng: KeyedRng,
+    faults: Faults,
+    attempts: BTreeMap<(u32, u64), u32>,
+}
+
+impl ServerFaults {
+    pub fn new(seed: u64, faults: Faults) -> Self {
+        ServerFaults {
+            rng: KeyedRng::new(seed),
+            faults,
+            attempts: BTreeMap::new(),
+        }
+    }
+
+    /// The fault for the next request of `file` starting at `range_start`.
+    pub fn on_request(&mut self, file: u32, range_start: u64) -> Fault {
+        if self.faults.error_rate <= 0.0 {
+            return Fault::None;
+        }
+        let n = self.attempts.entry((file, range_start)).or_insert(0);
+        *n += 1;
+        decide(&self.rng, &self.faults, file, range_start, *n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_add_rtt_latency_and_handshake() {
+        let mut s = Scenario::from_json(
+            r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1}]}]}}"#,
+        )
+        .unwrap();
+        s.network.rtt_ms = 20.0;
+        s.network.handshake_rtts = 1;
+        s.server.latency_ms = 50.0;
+        s.network.tcp_window_bytes = Some(1 << 20);
+        s.network.per_connection_bps = Some(1e9);
+        let c = Costs::of(&s);
+        assert_eq!(c.handshake, SimTime::from_millis(20));
+        assert_eq!(c.first_byte, SimTime::from_millis(70));
+        assert_eq!(c.cap_bps, Some((1u64 << 20) as f64 / 0.02));
+    }
+
+    #[test]
+    fn server_counts_attempts_per_file_and_range() {
+        let f = Faults {
+            error_rate: 0.5,
+            ..Faults::default()
+        };
+        let mut a = ServerFaults::new(3, f.clone());
+        let seq_a: Vec<_> = (0..20).map(|_| a.on_request(1, 0)).collect();
+        // Interleave another range: the decisions for (1, 0) do not change.
+        let mut b = ServerFaults::new(3, f);
+        let seq_b: Vec<_> = (0..20)
+            .map(|_| {
+                b.on_request(2, 77);
+                b.on_request(1, 0)
+            })
+            .collect();
+        assert_eq!(seq_a, seq_b);
+        assert!(seq_a.contains(&Fault::None) && seq_a.contains(&Fault::Http500));
+    }
+}

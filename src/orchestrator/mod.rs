@@ -1,0 +1,777 @@
+//! The policy core: a sans-IO state machine of the download orchestrator.
+//!
+//! [`Orchestrator::handle`] consumes one [`Input`] at a time (a connection
+//! opened, a response completed or failed, a timer fired) with the time it
+//! happened, and appends [`Action`]s for the runtime to perform (open a
+//! connection, send a Range request, close a connection, arm a timer). It
+//! never reads a clock and never touches a socket: the sim runtime feeds it
+//! virtual time, the real runtime wall time. Queueing, priorities,
+//! concurrency limits, chunk sizing, pooling, retries, backoff and the
+//! memory account live here, once.
+
+pub mod chunk;
+pub mod memory;
+pub mod pool;
+pub mod queue;
+pub mod retry;
+
+pub use memory::BufferMode;
+pub use pool::{Acquire, CloseReason, ConnId, ConnPool, PoolStats};
+pub use queue::FileQueue;
+pub use retry::Failure;
+
+use crate::engine::{DecisionKey, KeyedRng, domain};
+use crate::scenario::{Client, File, MIB, Priority, PriorityRule};
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+use std::collections::{BTreeMap, VecDeque};
+
+/// What happened, reported by a runtime.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Input {
+    /// A connection asked for with [`Action::Open`] is ready.
+    ConnOpened { conn: ConnId },
+    /// A connection asked for with [`Action::Open`] could not be opened.
+    ConnFailed { conn: ConnId },
+    /// The whole range of request `req` arrived. `keep_alive = false` when the
+    /// server closed the connection after it.
+    RequestDone {
+        conn: ConnId,
+        req: u64,
+        keep_alive: bool,
+    },
+    /// Request `req` failed after `received` body bytes.
+    RequestFailed {
+        conn: ConnId,
+        req: u64,
+        received: u64,
+        failure: Failure,
+    },
+    /// A timer armed with [`Action::Timer`] fired.
+    Timer { id: u64 },
+}
+
+/// What the runtime must do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// Open a new connection to the server.
+    Open { conn: ConnId },
+    /// Send `GET` with `Range: bytes=start-(end-1)` for `file` on `conn`;
+    /// fail it with [`Failure::Timeout`] if no byte arrives for `read_timeout`.
+    Send {
+        conn: ConnId,
+        req: u64,
+        file: u32,
+        start: u64,
+        end: u64,
+        read_timeout: SimTime,
+    },
+    /// Close `conn`, aborting any request in flight on it.
+    Close { conn: ConnId },
+    /// Deliver [`Input::Timer`] `{ id }` at `at`.
+    Timer { id: u64, at: SimTime },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    Queued,
+    Active,
+    Completed,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SegState {
+    WaitConn,
+    Opening(ConnId),
+    InFlight(ConnId),
+    Backoff,
+    Done,
+    Cancelled,
+}
+
+#[derive(Clone, Debug)]
+struct Segment {
+    file: u32,
+    /// Next byte to confirm.
+    next: u64,
+    end: u64,
+    state: SegState,
+    /// Consecutive failures of the current range.
+    failures: u32,
+    /// End of a range being retried (resume keeps asking for the same end).
+    retry_end: Option<u64>,
+    req: u64,
+    req_start: u64,
+    req_end: u64,
+    sent_at: SimTime,
+    measured_bps: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+struct FileRun {
+    status: FileStatus,
+    buffer: BufferMode,
+    first_seg: u32,
+    parts: u32,
+    segs_left: u32,
+    confirmed: u64,
+    dispatched_at: SimTime,
+    ended_at: SimTime,
+}
+
+/// Queue wait statistics of one priority level.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WaitStat {
+    pub files: u64,
+    pub total: SimTime,
+    pub max: SimTime,
+}
+
+/// Counters of the policy core.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub requests: u64,
+    pub retries: u64,
+    pub failures_by_kind: BTreeMap<&'static str, u64>,
+    pub files_completed: u32,
+    pub files_failed: u32,
+    /// Σ sizes of completed files.
+    pub useful_bytes: u64,
+    /// Body bytes the runtime reported received (done + failed requests).
+    pub received_bytes: u64,
+    /// Bytes of failed requests kept by resume.
+    pub resumed_bytes: u64,
+    pub wait_by_priority: [WaitStat; 3],
+    pub parallel_failure_trips: u64,
+    pub peak_active_files: u32,
+    pub peak_held_bytes: u64,
+}
+
+/// Per-file outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileOutcome {
+    pub status: FileStatus,
+    pub dispatched_at: SimTime,
+    pub ended_at: SimTime,
+}
+
+pub struct Orchestrator {
+    cfg: Client,
+    read_timeout: SimTime,
+    files: Vec<File>,
+    runs: Vec<FileRun>,
+    segs: Vec<Segment>,
+    queue: FileQueue,
+    pool: ConnPool,
+    /// Segment holding each connection (opening or busy), if any.
+    conn_seg: Vec<Option<u32>>,
+    waiting: VecDeque<u32>,
+    in_backoff: u32,
+    next_req: u64,
+    rng: KeyedRng,
+    held_bytes: u64,
+    ended: u32,
+    fail_reasons: BTreeMap<u32, String>,
+    pub stats: Stats,
+    trace: Option<Vec<TraceEvent>>,
+    closed_scratch: Vec<(ConnId, CloseReason)>,
+}
+
+/// The original per-file priority rule.
+pub fn priority_by_file_type(path: &str, size: u64) -> Priority {
+    let lower = path.to_ascii_lowercase();
+    if [".json", ".yaml", ".yml", ".txt"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        Priority::High
+    } else if size < 100 * MIB {
+        Priority::Normal
+    } else {
+        Priority::Low
+    }
+}
+
+impl Orchestrator {
+    /// A core for `files` (enqueued in order) with model priorities
+    /// `model_priority`; `seed` drives backoff jitter; `trace` records the log.
+    pub fn new(
+        cfg: Client,
+        mut files: Vec<File>,
+        model_priority: &[Priority],
+        seed: u64,
+        trace: bool,
+    ) -> Self {
+        let mut queue = FileQueue::new(
+            cfg.scheduling,
+            cfg.max_concurrent_downloads,
+            cfg.max_concurrent_files_per_model,
+            model_priority,
+        );
+        let mut runs = Vec::with_capacity(files.len());
+        for f in &mut files {
+            let tiebreak = match cfg.priority_rule {
+                PriorityRule::Model => 0,
+                PriorityRule::ByFileType => {
+                    f.priority = priority_by_file_type(&f.path, f.size);
+                    f.size
+                }
+            };
+            queue.push(f.model, (f.priority, tiebreak, f.id));
+            runs.push(FileRun {
+                status: FileStatus::Queued,
+                buffer: memory::buffer_mode(
+                    f.size,
+                    cfg.streaming_threshold_bytes,
+                    cfg.read_size_bytes,
+                ),
+                first_seg: 0,
+                parts: 0,
+                segs_left: 0,
+                confirmed: 0,
+                dispatched_at: SimTime::ZERO,
+                ended_at: SimTime::ZERO,
+            });
+        }
+        queue.start();
+        Orchestrator {
+            read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
+            pool: ConnPool::new(cfg.pool.clone(), cfg.max_connections_per_host),
+            cfg,
+            files,
+            runs,
+            segs: Vec::new(),
+            queue,
+            conn_seg: Vec::new(),
+            waiting: VecDeque::new(),
+            in_backoff: 0,
+            next_req: 0,
+            rng: KeyedRng::new(seed),
+            held_bytes: 0,
+            ended: 0,
+            fail_reasons: BTreeMap::new(),
+            stats: Stats::default(),
+            trace: trace.then(Vec::new),
+            closed_scratch: Vec::new(),
+        }
+    }
+
+    pub fn files(&self) -> &[File] {
+        &self.files
+    }
+    pub fn pool_stats(&self) -> &PoolStats {
+        &self.pool.stats
+    }
+    /// Every file completed or failed.
+    pub fn is_finished(&self) -> bool {
+        self.ended as usize == self.files.len()
+    }
+    /// Whether received bytes of `file` are held in memory until it completes.
+    pub fn is_buffered(&self, file: u32) -> bool {
+        self.runs[file as usize].buffer == BufferMode::Buffered
+    }
+    /// Bytes held by the client now, excluding bodies in flight.
+    pub fn held_bytes(&self) -> u64 {
+        self.held_bytes
+    }
+    pub fn outcome(&self, file: u32) -> FileOutcome {
+        let r = &self.runs[file as usize];
+        FileOutcome {
+            status: r.status,
+            dispatched_at: r.dispatched_at,
+            ended_at: r.ended_at,
+        }
+    }
+    pub fn fail_reason(&self, file: u32) -> Option<&str> {
+        self.fail_reasons.get(&file).map(|s| s.as_str())
+    }
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        self.trace.take().unwrap_or_default()
+    }
+
+    fn log(&mut self, ev: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &mut self.trace {
+            t.push(ev());
+        }
+    }
+
+    /// Begin: dispatch the first files.
+    pub fn start(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        self.dispatch(now, out);
+    }
+
+    /// Consume one input that happened at `now`.
+    pub fn handle(&mut self, now: SimTime, input: Input, out: &mut Vec<Action>) {
+        match input {
+            Input::ConnOpened { conn } => {
+                self.pool.opened(conn);
+                self.log(|| TraceEvent::ConnOpened { t: now, conn });
+                match self.seg_of(conn) {
+                    Some(s) if self.segs[s as usize].state == SegState::Opening(conn) => {
+                        self.send(now, s, conn, out)
+                    }
+                    _ => {
+                        self.conn_seg[conn as usize] = None;
+                        self.release(now, conn, true, out);
+                    }
+                }
+            }
+            Input::ConnFailed { conn } => {
+                self.pool.close(conn);
+                self.log(|| TraceEvent::ConnClosed {
+                    t: now,
+                    conn,
+                    reason: "connect_failed",
+                });
+                let seg = self.conn_seg[conn as usize].take();
+                if let Some(s) =
+                    seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn))
+                {
+                    self.fail_request(now, s, u64::MAX, 0, Failure::Connect, out);
+                }
+                self.serve_waiters(now, out);
+            }
+            Input::RequestDone {
+                conn,
+                req,
+                keep_alive,
+            } => {
+                let Some(s) = self.in_flight(conn, req) else {
+                    return;
+                };
+                let seg = &mut self.segs[s as usize];
+                let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
+                let elapsed = (now - seg.sent_at).as_secs_f64();
+                seg.measured_bps = (elapsed > 0.0).then(|| bytes as f64 / elapsed);
+                seg.next = seg.req_end;
+                seg.failures = 0;
+                seg.retry_end = None;
+                self.stats.received_bytes += bytes;
+                self.confirm(file, bytes);
+                self.log(|| TraceEvent::RequestDone {
+                    t: now,
+                    file,
+                    conn,
+                    req,
+                    bytes,
+                });
+                self.conn_seg[conn as usize] = None;
+                self.release(now, conn, keep_alive, out);
+                self.continue_segment(now, s, out);
+            }
+            Input::RequestFailed {
+                conn,
+                req,
+                received,
+                failure,
+            } => {
+                let Some(s) = self.in_flight(conn, req) else {
+                    return;
+                };
+                self.conn_seg[conn as usize] = None;
+                self.release(now, conn, failure.keeps_connection(), out);
+                self.fail_request(now, s, req, received, failure, out);
+            }
+            Input::Timer { id } => {
+                let s = id as u32;
+                if self
+                    .segs
+                    .get(s as usize)
+                    .is_some_and(|g| g.state == SegState::Backoff)
+                {
+                    self.in_backoff -= 1;
+                    self.acquire(now, s, out);
+                }
+            }
+        }
+    }
+
+    fn seg_of(&self, conn: ConnId) -> Option<u32> {
+        self.conn_seg.get(conn as usize).copied().flatten()
+    }
+
+    /// The segment whose request `req` is in flight on `conn` (stale inputs
+    /// about aborted requests are ignored).
+    fn in_flight(&self, conn: ConnId, req: u64) -> Option<u32> {
+        let s = self.seg_of(conn)?;
+        let g = &self.segs[s as usize];
+        (g.state == SegState::InFlight(conn) && g.req == req).then_some(s)
+    }
+
+    fn confirm(&mut self, file: u32, bytes: u64) {
+        let r = &mut self.runs[file as usize];
+        r.confirmed += bytes;
+        if r.buffer == BufferMode::Buffered {
+            self.held_bytes += bytes;
+            self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
+        }
+    }
+
+    fn dispatch(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        while let Some((model, key)) = self.queue.pop() {
+            let file = key.2;
+            let size = self.files[file as usize].size;
+            let priority = key.0;
+            let w = &mut self.stats.wait_by_priority[priority.index()];
+            w.files += 1;
+            w.total += now;
+            w.max = w.max.max(now);
+            self.stats.peak_active_files =
+                self.stats.peak_active_files.max(self.queue.active_files());
+            self.log(|| TraceEvent::FileDispatched {
+                t: now,
+                file,
+                model,
+                priority,
+            });
+            let parts = if self.cfg.split > 1 {
+                (size / self.cfg.min_split_size_bytes).clamp(1, self.cfg.split as u64)
+            } else {
+                1
+            };
+            let first_seg = self.segs.len() as u32;
+            let run = &mut self.runs[file as usize];
+            run.status = FileStatus::Active;
+            run.dispatched_at = now;
+            run.first_seg = first_seg;
+            run.parts = parts as u32;
+            run.segs_left = parts as u32;
+            if let BufferMode::Streamed { buffer_bytes } = run.buffer {
+                self.held_bytes += buffer_bytes;
+                self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
+            }
+            for i in 0..parts {
+                let (start, end) = (size * i / parts, size * (i + 1) / parts);
+                self.segs.push(Segment {
+                    file,
+                    next: start,
+                    end,
+                    state: SegState::WaitConn,
+                    failures: 0,
+                    retry_end: None,
+                    req: u64::MAX,
+                    req_start: start,
+                    req_end: start,
+                    sent_at: now,
+                    measured_bps: None,
+                });
+            }
+            for s in first_seg..first_seg + parts as u32 {
+                self.acquire(now, s, out);
+            }
+        }
+    }
+
+    fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
+        let mut closed = std::mem::take(&mut self.closed_scratch);
+        let got = self.pool.acquire(now, &mut closed);
+        for (conn, reason) in closed.drain(..) {
+            out.push(Action::Close { conn });
+            self.log(|| TraceEvent::ConnClosed {
+                t: now,
+                conn,
+                reason: reason_name(reason),
+            });
+        }
+        self.closed_scratch = closed;
+        match got {
+            Acquire::Reuse(conn) => {
+                let requests_before = self.pool.conn(conn).requests;
+                self.log(|| TraceEvent::ConnReused {
+                    t: now,
+                    conn,
+                    requests_before,
+                });
+                self.set_conn_seg(conn, s);
+                self.send(now, s, conn, out);
+            }
+            Acquire::Open(conn) => {
+                self.log(|| TraceEvent::ConnOpen { t: now, conn });
+                self.set_conn_seg(conn, s);
+                self.segs[s as usize].state = SegState::Opening(conn);
+                out.push(Action::Open { conn });
+            }
+            Acquire::Wait => {
+                self.segs[s as usize].state = SegState::WaitConn;
+                self.waiting.push_back(s);
+            }
+        }
+    }
+
+    fn set_conn_seg(&mut self, conn: ConnId, s: u32) {
+        let i = conn as usize;
+        if self.conn_seg.len() <= i {
+            self.conn_seg.resize(i + 1, None);
+        }
+        self.conn_seg[i] = Some(s);
+    }
+
+    fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
+        let size = self.files[seg.file as usize].size;
+        let end = seg.retry_end.unwrap_or_else(|| {
+            seg.next
+                + chunk::next_request_size(
+                    &self.cfg.chunking,
+                    size,
+                    seg.end - seg.next,
+                    seg.measured_bps,
+                )
+        });
+        let req = self.next_req;
+        self.next_req += 1;
+        let seg = &mut self.segs[s as usize];
+        seg.state = SegState::InFlight(conn);
+        seg.req = req;
+        seg.req_start = seg.next;
+        seg.req_end = end;
+        seg.sent_at = now;
+        let (file, start, attempt) = (seg.file, seg.next, seg.failures + 1);
+        self.pool.note_request(conn);
+        self.stats.requests += 1;
+        self.log(|| TraceEvent::RequestSent {
+            t: now,
+            file,
+            conn,
+            req,
+            start,
+            end,
+            attempt,
+        });
+        out.push(Action::Send {
+            conn,
+            req,
+            file,
+            start,
+            end,
+            read_timeout: self.read_timeout,
+        });
+    }
+
+    /// Return a connection; close it if it is not kept; hand freed capacity
+    /// to segments waiting for a connection.
+    fn release(&mut self, now: SimTime, conn: ConnId, alive: bool, out: &mut Vec<Action>) {
+        if let Some(reason) = self.pool.release(now, conn, alive) {
+            out.push(Action::Close { conn });
+            self.log(|| TraceEvent::ConnClosed {
+                t: now,
+                conn,
+                reason: reason_name(reason),
+            });
+        }
+        self.serve_waiters(now, out);
+    }
+
+    fn serve_waiters(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        while let Some(&s) = self.waiting.front() {
+            if self.segs[s as usize].state != SegState::WaitConn {
+                self.waiting.pop_front();
+                continue;
+            }
+            let before = self.waiting.len();
+            self.waiting.pop_front();
+            self.acquire(now, s, out);
+            if self.waiting.len() == before {
+                // It went back to waiting (at the back): restore FIFO order.
+                let s = self.waiting.pop_back().expect("just pushed");
+                self.waiting.push_front(s);
+                break;
+            }
+        }
+    }
+
+    fn continue_segment(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
+        if seg.next < seg.end {
+            self.acquire(now, s, out);
+            return;
+        }
+        let file = seg.file;
+        self.segs[s as usize].state = SegState::Done;
+        let run = &mut self.runs[file as usize];
+        run.segs_left -= 1;
+        if run.segs_left == 0 {
+            run.status = FileStatus::Completed;
+            run.ended_at = now;
+            let size = self.files[file as usize].size;
+            debug_assert_eq!(run.confirmed, size);
+            self.held_bytes -= match run.buffer {
+                BufferMode::Buffered => run.confirmed,
+                BufferMode::Streamed { buffer_bytes } => buffer_bytes,
+            };
+            self.stats.files_completed += 1;
+            self.stats.useful_bytes += size;
+            self.log(|| TraceEvent::FileCompleted {
+                t: now,
+                file,
+                bytes: size,
+            });
+            self.end_file(now, file, out);
+        }
+    }
+
+    fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
+        self.ended += 1;
+        self.queue.finished(self.files[file as usize].model);
+        self.dispatch(now, out);
+    }
+
+    fn fail_request(
+        &mut self,
+        now: SimTime,
+        s: u32,
+        req: u64,
+        received: u64,
+        failure: Failure,
+        out: &mut Vec<Action>,
+    ) {
+        let seg = &mut self.segs[s as usize];
+        let file = seg.file;
+        let range_len = seg.req_end - seg.req_start;
+        let received = received.min(range_len);
+        let kept = if self.cfg.retry.enable_resume {
+            received
+        } else {
+            0
+        };
+        seg.next += kept;
+        seg.failures += 1;
+        let (failures, start, end, state) = (seg.failures, seg.next, seg.req_end, seg.state);
+        seg.retry_end = (end > start).then_some(end);
+        self.stats.received_bytes += received;
+        self.stats.resumed_bytes += kept;
+        *self
+            .stats
+            .failures_by_kind
+            .entry(failure.kind())
+            .or_insert(0) += 1;
+        self.confirm(file, kept);
+        let retryable = failure.retryable();
+        if req != u64::MAX {
+            let conn = match state {
+                SegState::InFlight(c) => c,
+                _ => unreachable!("a failed request was in flight"),
+            };
+            self.log(|| TraceEvent::RequestFailed {
+                t: now,
+                file,
+                conn,
+                req,
+                kind: failure.kind(),
+                received,
+                kept,
+                retryable,
+            });
+        }
+        if start >= end {
+            // Resume kept the whole range: nothing left to retry.
+            self.segs[s as usize].retry_end = None;
+            self.segs[s as usize].failures = 0;
+            self.continue_segment(now, s, out);
+            return;
+        }
+        let r = &self.cfg.retry;
+        if !retryable {
+            return self.fail_file(
+                now,
+                file,
+                format!("{} is not retryable", failure.kind()),
+                out,
+            );
+        }
+        if failures >= r.max_attempts {
+            return self.fail_file(
+                now,
+                file,
+                format!("{} after {failures} attempts", failure.kind()),
+                out,
+            );
+        }
+        if r.parallel_failures.is_some_and(|g| self.in_backoff >= g) {
+            self.stats.parallel_failure_trips += 1;
+            return self.fail_file(
+                now,
+                file,
+                format!("{}: too many parallel failures", failure.kind()),
+                out,
+            );
+        }
+        let retry_after_s = match failure {
+            Failure::Status { retry_after_s, .. } => retry_after_s,
+            _ => None,
+        };
+        let u = self.rng.uniform(DecisionKey::new(
+            domain::BACKOFF_JITTER,
+            file as u64,
+            start,
+            failures as u64,
+        ));
+        let delay_s = retry::delay_s(r, failures, u, retry_after_s);
+        let at = now + SimTime::from_secs_f64_ceil(delay_s);
+        self.stats.retries += 1;
+        self.in_backoff += 1;
+        self.segs[s as usize].state = SegState::Backoff;
+        self.log(|| TraceEvent::RetryScheduled {
+            t: now,
+            file,
+            start,
+            retry: failures,
+            delay_s,
+            retry_after_s,
+            at,
+        });
+        out.push(Action::Timer { id: s as u64, at });
+    }
+
+    fn fail_file(&mut self, now: SimTime, file: u32, reason: String, out: &mut Vec<Action>) {
+        let run = &mut self.runs[file as usize];
+        run.status = FileStatus::Failed;
+        run.ended_at = now;
+        self.held_bytes -= match run.buffer {
+            BufferMode::Buffered => run.confirmed,
+            BufferMode::Streamed { buffer_bytes } => buffer_bytes,
+        };
+        for s in run.first_seg..run.first_seg + run.parts {
+            let seg = &mut self.segs[s as usize];
+            match seg.state {
+                SegState::InFlight(conn) => {
+                    seg.state = SegState::Cancelled;
+                    self.conn_seg[conn as usize] = None;
+                    self.pool.close(conn);
+                    out.push(Action::Close { conn });
+                    self.log(|| TraceEvent::ConnClosed {
+                        t: now,
+                        conn,
+                        reason: "aborted",
+                    });
+                }
+                SegState::Backoff => {
+                    seg.state = SegState::Cancelled;
+                    self.in_backoff -= 1;
+                }
+                SegState::WaitConn | SegState::Opening(_) => seg.state = SegState::Cancelled,
+                SegState::Done | SegState::Cancelled => {}
+            }
+        }
+        self.stats.files_failed += 1;
+        self.log(|| TraceEvent::FileFailed {
+            t: now,
+            file,
+            reason: reason.clone(),
+        });
+        self.fail_reasons.insert(file, reason);
+        self.serve_waiters(now, out);
+        self.end_file(now, file, out);
+    }
+}
+
+fn reason_name(r: CloseReason) -> &'static str {
+    match r {
+        CloseReason::Overflow => "overflow",
+        CloseReason::IdleTimeout => "idle_timeout",
+        CloseReason::MaxRequests => "max_requests",
+        CloseReason::Dead => "dead",
+        CloseReason::Aborted => "aborted",
+    }
+}

@@ -1,0 +1,207 @@
+//! The download queue: files ordered by `(priority, tiebreak, enqueue order)`
+//! (FIFO inside a priority), dispatched under global and per-model limits.
+//!
+//! In `interleaved` mode every model is eligible; in `sequential_models`
+//! mode only the current model is, and models run one at a time in
+//! `(model priority, model order)`. A model whose per-model limit is reached
+//! steps aside, so the next eligible file may come from another model; each
+//! dispatch is O(log n).
+
+use crate::scenario::{Priority, Scheduling};
+use std::collections::BTreeSet;
+
+/// Sort key of a queued file: smaller first.
+pub type QueueKey = (Priority, u64, u32);
+
+pub struct FileQueue {
+    scheduling: Scheduling,
+    global_limit: u32,
+    model_limit: u32,
+    /// Per model: queued files by key.
+    queued: Vec<BTreeSet<QueueKey>>,
+    /// Per model: files dispatched and not yet ended.
+    active: Vec<u32>,
+    /// Per model: files not yet ended (queued or active).
+    remaining: Vec<u32>,
+    /// Models that may dispatch now, by their head key.
+    ready: BTreeSet<(QueueKey, u32)>,
+    /// `sequential_models`: models in run order, and the index of the current one.
+    model_order: Vec<u32>,
+    current: usize,
+    total_active: u32,
+}
+
+impl FileQueue {
+    /// `model_priority[m]` orders models in sequential mode.
+    pub fn new(
+        scheduling: Scheduling,
+        global_limit: u32,
+        model_limit: u32,
+        model_priority: &[Priority],
+    ) -> Self {
+        let n = model_priority.len();
+        let mut model_order: Vec<u32> = (0..n as u32).collect();
+        model_order.sort_by_key(|m| (model_priority[*m as usize], *m));
+        FileQueue {
+            scheduling,
+            global_limit,
+            model_limit,
+            queued: vec![BTreeSet::new(); n],
+            active: vec![0; n],
+            remaining: vec![0; n],
+            ready: BTreeSet::new(),
+            model_order,
+            current: 0,
+            total_active: 0,
+        }
+    }
+
+    /// Enqueue a file (all files are enqueued before the first dispatch).
+    pub fn push(&mut self, model: u32, key: QueueKey) {
+        let m = model as usize;
+        self.unready(model);
+        self.queued[m].insert(key);
+        self.remaining[m] += 1;
+        self.refresh(model);
+    }
+
+    fn eligible(&self, model: u32) -> bool {
+        match self.scheduling {
+            Scheduling::Interleaved => true,
+            Scheduling::SequentialModels => self.model_order.get(self.current) == Some(&model),
+        }
+    }
+
+    fn unready(&mut self, model: u32) {
+        if let Some(head) = self.queued[model as usize].first() {
+            self.ready.remove(&(*head, model));
+        }
+    }
+
+    fn refresh(&mut self, model: u32) {
+        let m = model as usize;
+        if self.eligible(model) && self.active[m] < self.model_limit {
+            if let Some(head) = self.queued[m].first() {
+                self.ready.insert((*head, model));
+            }
+        }
+    }
+
+    /// Next file to dispatch, if a slot is free: `(model, key)`.
+    pub fn pop(&mut self) -> Option<(u32, QueueKey)> {
+        if self.total_active >= self.global_limit {
+            return None;
+        }
+        let (key, model) = self.ready.pop_first()?;
+        let m = model as usize;
+        self.queued[m].remove(&key);
+        self.active[m] += 1;
+        self.total_active += 1;
+        self.refresh(model);
+        Some((model, key))
+    }
+
+    /// A dispatched file of `model` ended (completed or failed).
+    pub fn finished(&mut self, model: u32) {
+        let m = model as usize;
+        self.unready(model);
+        self.active[m] -= 1;
+        self.remaining[m] -= 1;
+        self.total_active -= 1;
+        self.refresh(model);
+        if self.scheduling == Scheduling::SequentialModels {
+            while self.current < self.model_order.len()
+                && self.remaining[self.model_order[self.current] as usize] == 0
+            {
+                self.current += 1;
+                if let Some(&next) = self.model_order.get(self.current) {
+                    self.refresh(next);
+                }
+            }
+        }
+    }
+
+    /// Start: in sequential mode skip leading models without files.
+    pub fn start(&mut self) {
+        if self.scheduling == Scheduling::SequentialModels {
+            while self.current < self.model_order.len()
+                && self.remaining[self.model_order[self.current] as usize] == 0
+            {
+                self.current += 1;
+            }
+            if let Some(&m) = self.model_order.get(self.current) {
+                self.refresh(m);
+            }
+        }
+    }
+
+    pub fn active_files(&self) -> u32 {
+        self.total_active
+    }
+    pub fn active_files_of(&self, model: u32) -> u32 {
+        self.active[model as usize]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.queued.iter().all(|q| q.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Priority::*;
+
+    fn drain(q: &mut FileQueue) -> Vec<u32> {
+        let mut out = vec![];
+        while let Some((m, k)) = q.pop() {
+            out.push(k.2);
+            q.finished(m);
+        }
+        out
+    }
+
+    #[test]
+    fn priority_then_fifo_across_models_when_interleaved() {
+        let mut q = FileQueue::new(Scheduling::Interleaved, 1, 8, &[Normal, Normal]);
+        q.push(0, (Low, 0, 0));
+        q.push(0, (High, 0, 1));
+        q.push(1, (High, 0, 2));
+        q.push(1, (Normal, 0, 3));
+        q.start();
+        assert_eq!(drain(&mut q), vec![1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn sequential_models_run_one_at_a_time_in_model_priority_order() {
+        let mut q = FileQueue::new(Scheduling::SequentialModels, 4, 8, &[Low, High]);
+        q.push(0, (High, 0, 0));
+        q.push(1, (Low, 0, 1));
+        q.push(1, (Low, 0, 2));
+        q.start();
+        // Model 1 (HIGH) first even though its files are LOW.
+        let (m, k) = q.pop().unwrap();
+        assert_eq!((m, k.2), (1, 1));
+        let (m, k) = q.pop().unwrap();
+        assert_eq!((m, k.2), (1, 2));
+        assert!(q.pop().is_none(), "model 0 must wait for model 1");
+        q.finished(1);
+        assert!(q.pop().is_none());
+        q.finished(1);
+        assert_eq!(q.pop().map(|(m, k)| (m, k.2)), Some((0, 0)));
+    }
+
+    #[test]
+    fn per_model_limit_lets_another_model_take_the_slot() {
+        let mut q = FileQueue::new(Scheduling::Interleaved, 3, 1, &[Normal, Normal]);
+        q.push(0, (High, 0, 0));
+        q.push(0, (High, 0, 1));
+        q.push(1, (Low, 0, 2));
+        q.start();
+        assert_eq!(q.pop().unwrap().1.2, 0);
+        assert_eq!(q.pop().unwrap().1.2, 2);
+        assert!(q.pop().is_none());
+        assert_eq!(q.active_files(), 2);
+        q.finished(0);
+        assert_eq!(q.pop().unwrap().1.2, 1);
+    }
+}

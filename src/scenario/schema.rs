@@ -1,0 +1,423 @@
+//! The scenario schema. Field docs are the reference for the README table.
+
+use super::workload::Workload;
+use serde::{Deserialize, Serialize};
+
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * 1024;
+
+/// One simulation scenario (or a sweep of them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Result name (default `"scenario"`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Default run seed; `--seed` overrides it (default 42).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub client: Client,
+    pub workload: Workload,
+    /// Optional sweep: several runs differing in one knob (or several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+fn default_name() -> String {
+    "scenario".into()
+}
+fn default_seed() -> u64 {
+    42
+}
+
+/// The HTTP server the orchestrator downloads from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Server egress shared max-min fairly by all bodies in flight, bytes/s;
+    /// `null` = unlimited (default 125 000 000 = 1 Gbit/s).
+    pub bandwidth_bps: Option<f64>,
+    /// Server think time before the first byte of each response, ms (default 10).
+    pub latency_ms: f64,
+    /// Requests the server serves at once; beyond it, 503 with Retry-After
+    /// (default `null` = no cap).
+    pub max_concurrent_requests: Option<u32>,
+    /// Requests the server serves on one keep-alive connection before closing
+    /// it (`Keep-Alive: max`; default 100).
+    pub keep_alive_max_requests: u32,
+    pub faults: Faults,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            bandwidth_bps: Some(125_000_000.0),
+            latency_ms: 10.0,
+            max_concurrent_requests: None,
+            keep_alive_max_requests: 100,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Injected faults: each request fails with probability `error_rate`; the
+/// kind is drawn from `mix` (weights, normalised).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Probability that a request fails, in [0, 1] (default 0).
+    pub error_rate: f64,
+    pub mix: FaultMix,
+    /// Retry-After sent with 429/503 responses, s (default 1).
+    pub retry_after_s: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            error_rate: 0.0,
+            mix: FaultMix::default(),
+            retry_after_s: 1.0,
+        }
+    }
+}
+
+/// Relative weights of the fault kinds (default: all HTTP 500).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultMix {
+    /// HTTP 500 after the server latency, no body.
+    pub http_500: f64,
+    /// HTTP 429 Too Many Requests with Retry-After.
+    pub http_429: f64,
+    /// HTTP 503 Service Unavailable with Retry-After.
+    pub http_503: f64,
+    /// Connection reset after a uniformly drawn fraction of the body.
+    pub reset: f64,
+    /// No bytes after the head until the client's read timeout.
+    pub stall: f64,
+}
+
+impl Default for FaultMix {
+    fn default() -> Self {
+        FaultMix {
+            http_500: 1.0,
+            http_429: 0.0,
+            http_503: 0.0,
+            reset: 0.0,
+            stall: 0.0,
+        }
+    }
+}
+
+/// The path between client and server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Round-trip time, ms (default 20).
+    pub rtt_ms: f64,
+    /// Round trips to open a connection: TCP 1, +1 TLS 1.3, +2 TLS 1.2 (default 2).
+    pub handshake_rtts: u32,
+    /// Explicit per-connection cap, bytes/s (default `null`).
+    pub per_connection_bps: Option<f64>,
+    /// TCP receive window; caps each connection at window / RTT (default `null`).
+    pub tcp_window_bytes: Option<u64>,
+    /// Client-side CPU/stack cost per request, ms; calibrated for loopback by
+    /// `dlsim validate --calibrate` (default 0).
+    pub request_overhead_ms: f64,
+    /// Client-side cost per new connection, ms (default 0).
+    pub connect_overhead_ms: f64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            rtt_ms: 20.0,
+            handshake_rtts: 2,
+            per_connection_bps: None,
+            tcp_window_bytes: None,
+            request_overhead_ms: 0.0,
+            connect_overhead_ms: 0.0,
+        }
+    }
+}
+
+/// How models are scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduling {
+    /// One model at a time, in priority-then-FIFO order (the original).
+    SequentialModels,
+    /// One global pool of files across all models.
+    Interleaved,
+}
+
+/// Where a file's priority comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityRule {
+    /// The file's own `priority`, else its model's.
+    Model,
+    /// The original per-file rule: `.json/.yaml/.yml/.txt` → HIGH,
+    /// < 100 MiB → NORMAL, else LOW; smaller files first within a level.
+    ByFileType,
+}
+
+/// The orchestrator's knobs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Client {
+    /// Files downloaded at once, globally (default 4).
+    pub max_concurrent_downloads: u32,
+    /// Files of one model downloaded at once (default 8).
+    pub max_concurrent_files_per_model: u32,
+    /// Connections in use or opening to one host (default `null` = no limit).
+    pub max_connections_per_host: Option<u32>,
+    /// `sequential_models` (default, the original) or `interleaved`.
+    pub scheduling: Scheduling,
+    /// `model` (default) or `by_file_type`.
+    pub priority_rule: PriorityRule,
+    pub chunking: Chunking,
+    /// Bytes per socket read: sets the streaming buffer and the per-read CPU
+    /// cost (default 131 072 = 128 KiB, the original's read unit).
+    pub read_size_bytes: u64,
+    /// Parallel segments per file, aria2 `split` (default 1).
+    pub split: u32,
+    /// A file is split only into segments of at least this size (default 20 MiB).
+    pub min_split_size_bytes: u64,
+    pub pool: Pool,
+    pub retry: Retry,
+    /// No byte for this long fails the request, s (default 30).
+    pub read_timeout_s: f64,
+    /// Client token-bucket bandwidth limiter (default `null` = none).
+    pub bandwidth_limit: Option<BandwidthLimit>,
+    /// Files below this are buffered whole in memory; above, streamed through
+    /// a write buffer of max(4 × read size, 64 KiB) (default 52 428 800 = 50 MiB).
+    pub streaming_threshold_bytes: u64,
+    pub cpu: CpuModel,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            max_concurrent_downloads: 4,
+            max_concurrent_files_per_model: 8,
+            max_connections_per_host: None,
+            scheduling: Scheduling::SequentialModels,
+            priority_rule: PriorityRule::Model,
+            chunking: Chunking::default(),
+            read_size_bytes: 128 * KIB,
+            split: 1,
+            min_split_size_bytes: 20 * MIB,
+            pool: Pool::default(),
+            retry: Retry::default(),
+            read_timeout_s: 30.0,
+            bandwidth_limit: None,
+            streaming_threshold_bytes: 50 * MIB,
+            cpu: CpuModel::default(),
+        }
+    }
+}
+
+/// Size of each Range request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkMode {
+    /// One request per segment (a plain GET when `split` = 1), as the original.
+    WholeFile,
+    /// Requests of `chunk_size_bytes`.
+    Fixed,
+    /// The original's table by file size (<1 MiB → 8 KiB, <10 MiB → 64 KiB,
+    /// <100 MiB → 256 KiB, else 1 MiB), doubled above 50 MiB/s measured and
+    /// halved below 1 MiB/s.
+    AdaptiveTable,
+    /// chunk ≈ measured rate × `target_chunk_time_ms`, clamped to
+    /// [`min_chunk_bytes`, `max_chunk_bytes`].
+    Throughput,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Chunking {
+    /// `whole_file` (default), `fixed`, `adaptive_table` or `throughput`.
+    pub mode: ChunkMode,
+    /// Request size for `fixed`, and first request of `throughput` (default 8 MiB).
+    pub chunk_size_bytes: u64,
+    /// Target duration of one request for `throughput`, ms (default 1000).
+    pub target_chunk_time_ms: f64,
+    /// Clamp for `throughput` (default 64 KiB).
+    pub min_chunk_bytes: u64,
+    /// Clamp for `throughput` (default 64 MiB).
+    pub max_chunk_bytes: u64,
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Chunking {
+            mode: ChunkMode::WholeFile,
+            chunk_size_bytes: 8 * MIB,
+            target_chunk_time_ms: 1000.0,
+            min_chunk_bytes: 64 * KIB,
+            max_chunk_bytes: 64 * MIB,
+        }
+    }
+}
+
+/// Keep-alive connection pool (one host).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pool {
+    /// Idle connections kept (`connection_pool_size`, default 20).
+    pub size: u32,
+    /// `false` (default, the original): open overflow connections beyond
+    /// `size` and discard them after use; `true`: wait for a pooled one.
+    pub block: bool,
+    /// An idle connection older than this is not reused, s (default 15).
+    pub idle_timeout_s: f64,
+    /// Requests on one connection before the client retires it (default 100).
+    pub max_requests_per_connection: u32,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            size: 20,
+            block: false,
+            idle_timeout_s: 15.0,
+            max_requests_per_connection: 100,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    /// No wait.
+    None,
+    /// `base_s` every time.
+    Fixed,
+    /// `base_s × n` before retry n.
+    Linear,
+    /// `base_s × factor^(n−1)` before retry n (the original: 1, 2, 4, 8 s).
+    Exponential,
+    /// urllib3: 0 before the first retry, then `base_s × 2^(n−1)` (0, 1, 2, 4, 8 s for 0.5).
+    Urllib3,
+}
+
+/// Retry policy (default: the original's TRANSIENT policy).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retry {
+    /// Attempts per request, first included (default 5).
+    pub max_attempts: u32,
+    /// `none`, `fixed`, `linear`, `exponential` (default) or `urllib3`.
+    pub backoff: Backoff,
+    /// s (default 1).
+    pub base_s: f64,
+    /// Growth factor for `exponential` (default 2).
+    pub factor: f64,
+    /// Largest wait, s (default 30).
+    pub cap_s: f64,
+    /// Wait × (1 ± jitter), uniform (default 0.1).
+    pub jitter: f64,
+    /// Wait at least the server's Retry-After (default true).
+    pub respect_retry_after: bool,
+    /// Resume from the last byte received after a reset (default true).
+    pub enable_resume: bool,
+    /// hf_transfer guard: a failure while this many requests already wait to
+    /// retry fails its file at once (default `null` = no guard).
+    pub parallel_failures: Option<u32>,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: 5,
+            backoff: Backoff::Exponential,
+            base_s: 1.0,
+            factor: 2.0,
+            cap_s: 30.0,
+            jitter: 0.1,
+            respect_retry_after: true,
+            enable_resume: true,
+            parallel_failures: None,
+        }
+    }
+}
+
+/// Client token bucket, modelled as a fluid.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthLimit {
+    /// Sustained rate, bytes/s.
+    pub rate_bps: f64,
+    /// Bucket size, bytes (default `null` = 2 × rate, as the original).
+    #[serde(default)]
+    pub burst_bytes: Option<f64>,
+}
+
+impl BandwidthLimit {
+    pub fn burst(&self) -> f64 {
+        self.burst_bytes.unwrap_or(2.0 * self.rate_bps)
+    }
+}
+
+/// Modelled client CPU: total = requests × per_request + connections ×
+/// per_connection + reads × per_read + bytes × per_byte (hash + copy);
+/// utilisation = total / (duration × cores).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CpuModel {
+    /// µs per request (default 50).
+    pub per_request_us: f64,
+    /// µs per new connection, TLS included (default 1000).
+    pub per_connection_us: f64,
+    /// µs per socket read (default 2).
+    pub per_read_us: f64,
+    /// ns per byte for SHA-256 and copying (default 1.0 ≈ 1 GB/s).
+    pub per_byte_ns: f64,
+    /// Cores the percentage is relative to (default 1).
+    pub cores: u32,
+}
+
+impl Default for CpuModel {
+    fn default() -> Self {
+        CpuModel {
+            per_request_us: 50.0,
+            per_connection_us: 1000.0,
+            per_read_us: 2.0,
+            per_byte_ns: 1.0,
+            cores: 1,
+        }
+    }
+}
+
+/// A sweep: either one knob over `values` (optionally `names` per value), or
+/// explicit `points` each setting several knobs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Dotted path of the knob, e.g. `client.max_concurrent_downloads`.
+    #[serde(default)]
+    pub knob: Option<String>,
+    #[serde(default)]
+    pub values: Vec<serde_json::Value>,
+    /// Result name per value (default `{name}_{value}`).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Explicit points: `{ "name": ..., "set": { "dotted.path": value } }`.
+    #[serde(default)]
+    pub points: Vec<SweepPointSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepPointSpec {
+    pub name: String,
+    pub set: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,407 @@
+//! The sim runtime: drives the policy core in virtual time with the network
+//! model. Each [`Action`] becomes scheduled events (handshake done, first
+//! byte, stall timeout, timer) or a fluid flow on the [`Link`]; each outcome
+//! goes back to the core as an [`Input`].
+
+use crate::engine::{Engine, EventQueue, World};
+use crate::net::{Costs, Fault, Link, ServerFaults};
+use crate::orchestrator::{
+    Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats,
+};
+use crate::scenario::{File, Scenario};
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+use std::collections::BTreeMap;
+
+/// Everything one simulated run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub name: String,
+    pub seed: u64,
+    /// Time the last file ended.
+    pub duration: SimTime,
+    pub files: Vec<File>,
+    pub outcomes: Vec<FileOutcome>,
+    pub fail_reasons: BTreeMap<u32, String>,
+    pub stats: Stats,
+    pub pool: PoolStats,
+    /// Modelled peak client memory, bytes.
+    pub peak_memory_bytes: u64,
+    /// Body bytes that crossed the link (useful or not).
+    pub transferred_bytes: u64,
+    /// Time the client's bucket was empty while bodies were in flight.
+    pub limiter_wait: SimTime,
+    /// Faults the server injected, by kind.
+    pub faults_injected: BTreeMap<&'static str, u64>,
+    /// Simulator events processed.
+    pub events: u64,
+    pub trace: Vec<TraceEvent>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Opened(ConnId),
+    FirstByte(ConnId, u64),
+    Fail(ConnId, u64, Failure),
+    Timer(u64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    req: u64,
+    file: u32,
+    start: u64,
+    end: u64,
+    read_timeout: SimTime,
+    /// Set once the body flows: the flow ends in a reset.
+    reset: bool,
+    /// The body is flowing on the link.
+    flowing: bool,
+    /// The server stalls this request (no body until the read timeout).
+    stalled: bool,
+    buffered: bool,
+    start_v: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SimConn {
+    alive: bool,
+    served: u32,
+    req: Option<InFlight>,
+}
+
+struct SimWorld {
+    orch: Orchestrator,
+    link: Link,
+    costs: Costs,
+    faults: ServerFaults,
+    max_concurrent_requests: Option<u32>,
+    retry_after_s: f64,
+    keep_alive_max: u32,
+    conns: Vec<SimConn>,
+    serving: u32,
+    buffered_flows: u32,
+    buffered_start_v: f64,
+    peak_memory: f64,
+    faults_injected: BTreeMap<&'static str, u64>,
+    end: SimTime,
+    actions: Vec<Action>,
+    finished: Vec<(u32, f64)>,
+}
+
+impl SimWorld {
+    /// Memory only grows between events; sample it before each one.
+    fn sample_memory(&mut self, now: SimTime) {
+        self.link.advance(now);
+        let in_flight = self.buffered_flows as f64 * self.link.v() - self.buffered_start_v;
+        let mem = self.orch.held_bytes() as f64 + in_flight.max(0.0);
+        if mem > self.peak_memory {
+            self.peak_memory = mem;
+        }
+    }
+
+    fn feed(&mut self, now: SimTime, input: Input, q: &mut EventQueue<Ev>) {
+        let mut out = std::mem::take(&mut self.actions);
+        self.orch.handle(now, input, &mut out);
+        self.execute(now, &mut out, q);
+        self.actions = out;
+        if self.orch.is_finished() && self.end == SimTime::ZERO {
+            self.end = now;
+        }
+    }
+
+    fn execute(&mut self, now: SimTime, out: &mut Vec<Action>, q: &mut EventQueue<Ev>) {
+        for a in out.drain(..) {
+            match a {
+                Action::Open { conn } => {
+                    let i = conn as usize;
+                    if self.conns.len() <= i {
+                        self.conns.resize(i + 1, SimConn::default());
+                    }
+                    self.conns[i] = SimConn {
+                        alive: true,
+                        served: 0,
+                        req: None,
+                    };
+                    q.schedule(now + self.costs.handshake, Ev::Opened(conn));
+                }
+                Action::Send {
+                    conn,
+                    req,
+                    file,
+                    start,
+                    end,
+                    read_timeout,
+                } => {
+                    let buffered = self.orch.is_buffered(file);
+                    self.conns[conn as usize].req = Some(InFlight {
+                        req,
+                        file,
+                        start,
+                        end,
+                        read_timeout,
+                        reset: false,
+                        flowing: false,
+                        stalled: false,
+                        buffered,
+                        start_v: 0.0,
+                    });
+                    q.schedule(now + self.costs.first_byte, Ev::FirstByte(conn, req));
+                }
+                Action::Close { conn } => self.close(now, conn),
+                Action::Timer { id, at } => q.schedule(at, Ev::Timer(id)),
+            }
+        }
+    }
+
+    fn close(&mut self, now: SimTime, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(conn as usize) else {
+            return;
+        };
+        c.alive = false;
+        if let Some(r) = c.req.take() {
+            if r.flowing {
+                self.link.abort_flow(now, conn);
+                self.end_flow_accounting(&r);
+            }
+            if r.flowing || r.stalled {
+                self.serving -= 1;
+            }
+        }
+    }
+
+    fn end_flow_accounting(&mut self, r: &InFlight) {
+        if r.buffered {
+            self.buffered_flows -= 1;
+            self.buffered_start_v -= r.start_v;
+            if self.buffered_flows == 0 {
+                self.buffered_start_v = 0.0;
+            }
+        }
+    }
+
+    fn first_byte(&mut self, now: SimTime, conn: ConnId, req: u64, q: &mut EventQueue<Ev>) {
+        let c = &mut self.conns[conn as usize];
+        let Some(r) = c.req.as_mut().filter(|r| r.req == req && c.alive) else {
+            return;
+        };
+        c.served += 1;
+        let over_cap = self
+            .max_concurrent_requests
+            .is_some_and(|cap| self.serving >= cap);
+        let fault = if over_cap {
+            Fault::Http503 {
+                retry_after_s: self.retry_after_s,
+            }
+        } else {
+            self.faults.on_request(r.file, r.start)
+        };
+        if fault != Fault::None {
+            *self
+                .faults_injected
+                .entry(if over_cap {
+                    "over_capacity"
+                } else {
+                    fault.kind()
+                })
+                .or_insert(0) += 1;
+        }
+        let len = r.end - r.start;
+        let body = match fault {
+            Fault::None => len,
+            Fault::Reset { fraction } => {
+                r.reset = true;
+                (len as f64 * fraction).floor() as u64
+            }
+            Fault::Stall => {
+                r.stalled = true;
+                self.serving += 1;
+                q.schedule(now + r.read_timeout, Ev::Fail(conn, req, Failure::Timeout));
+                return;
+            }
+            Fault::Http500 | Fault::Http429 { .. } | Fault::Http503 { .. } => {
+                let (code, retry_after_s) = match fault {
+                    Fault::Http500 => (500, None),
+                    Fault::Http429 { retry_after_s } => (429, Some(retry_after_s)),
+                    Fault::Http503 { retry_after_s } => (503, Some(retry_after_s)),
+                    _ => unreachable!(),
+                };
+                c.req = None;
+                let failure = Failure::Status {
+                    code,
+                    retry_after_s,
+                };
+                self.feed(
+                    now,
+                    Input::RequestFailed {
+                        conn,
+                        req,
+                        received: 0,
+                        failure,
+                    },
+                    q,
+                );
+                return;
+            }
+        };
+        r.flowing = true;
+        self.serving += 1;
+        self.link.add_flow(now, conn, body as f64);
+        r.start_v = self.link.v();
+        if r.buffered {
+            self.buffered_flows += 1;
+            self.buffered_start_v += r.start_v;
+        }
+    }
+
+    fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
+        let c = &mut self.conns[conn as usize];
+        let r = c.req.take().expect("a finished flow belongs to a request");
+        let keep_alive = c.served < self.keep_alive_max;
+        self.serving -= 1;
+        self.end_flow_accounting(&r);
+        let input = if r.reset {
+            self.conns[conn as usize].alive = false;
+            Input::RequestFailed {
+                conn,
+                req: r.req,
+                received: got.round() as u64,
+                failure: Failure::Reset,
+            }
+        } else {
+            if !keep_alive {
+                self.conns[conn as usize].alive = false;
+            }
+            Input::RequestDone {
+                conn,
+                req: r.req,
+                keep_alive,
+            }
+        };
+        self.feed(now, input, q);
+    }
+}
+
+impl World for SimWorld {
+    type Event = Ev;
+
+    fn next_internal(&self) -> Option<SimTime> {
+        self.link.next_transition()
+    }
+
+    fn on_internal(&mut self, now: SimTime, q: &mut EventQueue<Ev>) {
+        self.sample_memory(now);
+        let mut finished = std::mem::take(&mut self.finished);
+        self.link.on_transition(now, &mut finished);
+        for (conn, got) in finished.drain(..) {
+            self.flow_finished(now, conn, got, q);
+        }
+        self.finished = finished;
+    }
+
+    fn on_event(&mut self, now: SimTime, ev: Ev, q: &mut EventQueue<Ev>) {
+        self.sample_memory(now);
+        match ev {
+            Ev::Opened(conn) => {
+                if self.conns[conn as usize].alive {
+                    self.feed(now, Input::ConnOpened { conn }, q);
+                }
+            }
+            Ev::FirstByte(conn, req) => self.first_byte(now, conn, req, q),
+            Ev::Fail(conn, req, failure) => {
+                let c = &mut self.conns[conn as usize];
+                if c.alive && c.req.is_some_and(|r| r.req == req) {
+                    c.req = None;
+                    c.alive = false;
+                    self.serving -= 1;
+                    self.feed(
+                        now,
+                        Input::RequestFailed {
+                            conn,
+                            req,
+                            received: 0,
+                            failure,
+                        },
+                        q,
+                    );
+                }
+            }
+            Ev::Timer(id) => self.feed(now, Input::Timer { id }, q),
+        }
+    }
+}
+
+/// Options of one simulated run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SimOptions {
+    /// Record the event log (for `--check` and the timeline plot).
+    pub trace: bool,
+}
+
+/// Simulate one scenario (ignoring its sweep) with `seed`.
+pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
+    let files = s.workload.expand(seed);
+    let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
+    let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
+    let costs = Costs::of(s);
+    let bucket = s
+        .client
+        .bandwidth_limit
+        .as_ref()
+        .map(|l| (l.rate_bps, l.burst()));
+    let world = SimWorld {
+        orch,
+        link: Link::new(s.server.bandwidth_bps, costs.cap_bps, bucket),
+        costs,
+        faults: ServerFaults::new(seed, s.server.faults.clone()),
+        max_concurrent_requests: s.server.max_concurrent_requests,
+        retry_after_s: s.server.faults.retry_after_s,
+        keep_alive_max: s.server.keep_alive_max_requests,
+        conns: Vec::new(),
+        serving: 0,
+        buffered_flows: 0,
+        buffered_start_v: 0.0,
+        peak_memory: 0.0,
+        faults_injected: BTreeMap::new(),
+        end: SimTime::ZERO,
+        actions: Vec::new(),
+        finished: Vec::new(),
+    };
+    let mut engine = Engine::new(world);
+    {
+        let w = &mut engine.world;
+        let mut out = std::mem::take(&mut w.actions);
+        w.orch.start(SimTime::ZERO, &mut out);
+        w.execute(SimTime::ZERO, &mut out, &mut engine.queue);
+        w.actions = out;
+    }
+    engine.run();
+    let events = engine.events_processed();
+    let w = &mut engine.world;
+    assert!(
+        w.orch.is_finished(),
+        "simulation ran out of events with files unfinished: a policy-core bug"
+    );
+    w.link.advance(w.end);
+    let files = w.orch.files().to_vec();
+    let outcomes = (0..files.len() as u32).map(|f| w.orch.outcome(f)).collect();
+    let fail_reasons = (0..files.len() as u32)
+        .filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string())))
+        .collect();
+    RunOutput {
+        name: s.name.clone(),
+        seed,
+        duration: w.end,
+        files,
+        outcomes,
+        fail_reasons,
+        stats: w.orch.stats.clone(),
+        pool: w.orch.pool_stats().clone(),
+        peak_memory_bytes: w.peak_memory.round() as u64,
+        transferred_bytes: w.link.total_delivered().round() as u64,
+        limiter_wait: w.link.limited_time(),
+        faults_injected: std::mem::take(&mut w.faults_injected),
+        events,
+        trace: w.orch.take_trace(),
+    }
+}

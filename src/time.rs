@@ -1,0 +1,126 @@
+//! Simulated time: integer nanoseconds since the start of a run.
+//!
+//! All model arithmetic that produces a time rounds *up* to the next
+//! nanosecond (`SimTime::from_secs_f64_ceil`), so an event is never scheduled
+//! before the moment the fluid model says it happens.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// A point in (or span of) simulated time, in nanoseconds.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct SimTime(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+    pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimTime(ns)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimTime(ms * 1_000_000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimTime(s * Self::NANOS_PER_SEC)
+    }
+    /// Seconds to time, rounding up to the next nanosecond; saturates at
+    /// `SimTime::MAX` for infinite or huge spans. Negative or NaN → zero.
+    pub fn from_secs_f64_ceil(s: f64) -> Self {
+        let ns = (s * 1e9).ceil();
+        if ns.is_nan() || ns <= 0.0 {
+            SimTime::ZERO
+        } else if ns >= u64::MAX as f64 {
+            SimTime::MAX
+        } else {
+            SimTime(ns as u64)
+        }
+    }
+    /// Milliseconds (possibly fractional) to time, rounded to the nearest ns.
+    pub fn from_millis_f64(ms: f64) -> Self {
+        SimTime((ms * 1e6).round().max(0.0) as u64)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+    pub fn saturating_add(self, d: SimTime) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+    pub fn saturating_sub(self, d: SimTime) -> SimTime {
+        SimTime(self.0.saturating_sub(d.0))
+    }
+    /// `self × k`, saturating.
+    pub fn mul(self, k: u64) -> SimTime {
+        SimTime(self.0.saturating_mul(k))
+    }
+}
+
+impl Add for SimTime {
+    type Output = SimTime;
+    fn add(self, rhs: SimTime) -> SimTime {
+        self.saturating_add(rhs)
+    }
+}
+impl AddAssign for SimTime {
+    fn add_assign(&mut self, rhs: SimTime) {
+        *self = *self + rhs;
+    }
+}
+impl Sub for SimTime {
+    type Output = SimTime;
+    fn sub(self, rhs: SimTime) -> SimTime {
+        self.saturating_sub(rhs)
+    }
+}
+
+impl fmt::Display for SimTime {
+    /// Seconds with nanosecond precision, e.g. `10.090000000s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / Self::NANOS_PER_SEC,
+            self.0 % Self::NANOS_PER_SEC
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_rounding_never_early() {
+        assert_eq!(SimTime::from_secs_f64_ceil(10.0), SimTime::from_secs(10));
+        assert_eq!(SimTime::from_secs_f64_ceil(1e-10), SimTime(1));
+        assert_eq!(SimTime::from_secs_f64_ceil(f64::INFINITY), SimTime::MAX);
+        assert_eq!(SimTime::from_secs_f64_ceil(-1.0), SimTime::ZERO);
+        assert_eq!(SimTime::from_secs_f64_ceil(f64::NAN), SimTime::ZERO);
+    }
+
+    #[test]
+    fn display_and_arithmetic() {
+        let t = SimTime::from_secs(10) + SimTime::from_millis(90);
+        assert_eq!(t.to_string(), "10.090000000s");
+        assert_eq!(t - SimTime::from_secs(11), SimTime::ZERO);
+        assert_eq!(SimTime::MAX + SimTime(1), SimTime::MAX);
+        assert_eq!(SimTime::from_millis(20).mul(2), SimTime::from_millis(40));
+    }
+}
