@@ -18,16 +18,8 @@ pub struct Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
-            Some(i) => write!(
-                f,
-                "invariant `{}` broken at event #{i}: {}",
-                self.invariant, self.detail
-            ),
-            None => write!(
-                f,
-                "invariant `{}` broken at the end of the run: {}",
-                self.invariant, self.detail
-            ),
+            Some(i) => write!(f, "invariant `{}` broken at event #{i}: {}", self.invariant, self.detail),
+            None => write!(f, "invariant `{}` broken at the end of the run: {}", self.invariant, self.detail),
         }
     }
 }
@@ -35,11 +27,7 @@ impl fmt::Display for Violation {
 impl std::error::Error for Violation {}
 
 fn fail(invariant: &'static str, at: Option<usize>, detail: String) -> Result<(), Violation> {
-    Err(Violation {
-        invariant,
-        at,
-        detail,
-    })
+    Err(Violation { invariant, at, detail })
 }
 
 /// Check a run's log against the client configuration and the workload.
@@ -63,10 +51,7 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
             return Ok(());
         }
         let ranges = confirmed.entry(file).or_default();
-        let overlaps_prev = ranges
-            .range(..end)
-            .next_back()
-            .is_some_and(|(_, e)| *e > start);
+        let overlaps_prev = ranges.range(..end).next_back().is_some_and(|(_, e)| *e > start);
         if overlaps_prev {
             return fail(
                 "no byte fetched twice",
@@ -81,11 +66,7 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
     for (i, ev) in log.iter().enumerate() {
         let t = ev.time();
         if t < last_t {
-            return fail(
-                "time never goes backwards",
-                Some(i),
-                format!("{t} after {last_t}"),
-            );
+            return fail("time never goes backwards", Some(i), format!("{t} after {last_t}"));
         }
         last_t = t;
         match ev {
@@ -99,21 +80,14 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
                     return fail(
                         "global concurrency limit",
                         Some(i),
-                        format!(
-                            "{} files active > {}",
-                            active.len(),
-                            client.max_concurrent_downloads
-                        ),
+                        format!("{} files active > {}", active.len(), client.max_concurrent_downloads),
                     );
                 }
                 if *n > client.max_concurrent_files_per_model {
                     return fail(
                         "per-model concurrency limit",
                         Some(i),
-                        format!(
-                            "model {model}: {n} files active > {}",
-                            client.max_concurrent_files_per_model
-                        ),
+                        format!("model {model}: {n} files active > {}", client.max_concurrent_files_per_model),
                     );
                 }
             }
@@ -123,54 +97,24 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
             TraceEvent::ConnOpened { conn, .. } => {
                 opening.remove(conn);
             }
-            TraceEvent::RequestSent {
-                file,
-                conn,
-                start,
-                end,
-                ..
-            } => {
+            TraceEvent::RequestSent { file, conn, start, end, .. } => {
                 if !active.contains(file) {
-                    return fail(
-                        "requests only for active files",
-                        Some(i),
-                        format!("file {file}"),
-                    );
+                    return fail("requests only for active files", Some(i), format!("file {file}"));
                 }
                 in_flight.insert(*conn, (*file, *start, *end));
             }
-            TraceEvent::RequestDone {
-                file, conn, bytes, ..
-            } => {
+            TraceEvent::RequestDone { file, conn, bytes, .. } => {
                 let Some((f, start, end)) = in_flight.remove(conn) else {
-                    return fail(
-                        "responses match requests",
-                        Some(i),
-                        format!("conn {conn} had no request"),
-                    );
+                    return fail("responses match requests", Some(i), format!("conn {conn} had no request"));
                 };
                 if f != *file || end - start != *bytes {
-                    return fail(
-                        "responses match requests",
-                        Some(i),
-                        format!("file {file} bytes {bytes}"),
-                    );
+                    return fail("responses match requests", Some(i), format!("file {file} bytes {bytes}"));
                 }
                 add_range(&mut confirmed, f, start, end, i)?;
             }
-            TraceEvent::RequestFailed {
-                file,
-                conn,
-                kept,
-                received,
-                ..
-            } => {
+            TraceEvent::RequestFailed { file, conn, kept, received, .. } => {
                 let Some((f, start, end)) = in_flight.remove(conn) else {
-                    return fail(
-                        "responses match requests",
-                        Some(i),
-                        format!("conn {conn} had no request"),
-                    );
+                    return fail("responses match requests", Some(i), format!("conn {conn} had no request"));
                 };
                 if f != *file || kept > received || *received > end - start {
                     return fail(
@@ -187,18 +131,10 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
             }
             TraceEvent::FileCompleted { file, .. } | TraceEvent::FileFailed { file, .. } => {
                 if ended.insert(*file, i).is_some() {
-                    return fail(
-                        "every file ends exactly once",
-                        Some(i),
-                        format!("file {file} ended twice"),
-                    );
+                    return fail("every file ends exactly once", Some(i), format!("file {file} ended twice"));
                 }
                 if !active.remove(file) {
-                    return fail(
-                        "every file ends exactly once",
-                        Some(i),
-                        format!("file {file} ended undispatched"),
-                    );
+                    return fail("every file ends exactly once", Some(i), format!("file {file} ended undispatched"));
                 }
                 let model = files[*file as usize].model;
                 *active_per_model.get_mut(&model).expect("dispatched") -= 1;
@@ -216,9 +152,7 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
                         return fail(
                             "useful bytes = file size",
                             Some(i),
-                            format!(
-                                "file {file} completed with [0, {pos}) of {size} bytes confirmed contiguously"
-                            ),
+                            format!("file {file} completed with [0, {pos}) of {size} bytes confirmed contiguously"),
                         );
                     }
                 }
@@ -228,27 +162,16 @@ pub fn check(log: &[TraceEvent], client: &Client, files: &[File]) -> Result<(), 
         if let Some(limit) = client.max_connections_per_host {
             let in_use = opening.len() + in_flight.len();
             if in_use as u32 > limit {
-                return fail(
-                    "per-host connection limit",
-                    Some(i),
-                    format!("{in_use} connections in use > {limit}"),
-                );
+                return fail("per-host connection limit", Some(i), format!("{in_use} connections in use > {limit}"));
             }
         }
     }
     if ended.len() != files.len() {
-        let missing = files
-            .iter()
-            .find(|f| !ended.contains_key(&f.id))
-            .map_or(0, |f| f.id);
+        let missing = files.iter().find(|f| !ended.contains_key(&f.id)).map_or(0, |f| f.id);
         return fail(
             "every file ends exactly once",
             None,
-            format!(
-                "{} of {} files never ended (first: file {missing})",
-                files.len() - ended.len(),
-                files.len()
-            ),
+            format!("{} of {} files never ended (first: file {missing})", files.len() - ended.len(), files.len()),
         );
     }
     Ok(())

@@ -9,15 +9,9 @@ pub enum Error {
     /// A scenario field is missing, malformed or out of range.
     Scenario { field: String, message: String },
     /// A scenario file could not be read.
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// An output file or directory could not be written.
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     /// A command-line flag is invalid.
     Flag { flag: String, message: String },
     /// Anything else the user can fix (a refused port, a bad report file…).
@@ -28,16 +22,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn scenario(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Scenario {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Scenario { field: field.into(), message: message.into() }
     }
     pub fn flag(flag: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Flag {
-            flag: flag.into(),
-            message: message.into(),
-        }
+        Error::Flag { flag: flag.into(), message: message.into() }
     }
 }
 

@@ -5,16 +5,12 @@ use dlsim::error::{Error, Result};
 use dlsim::report::{self, BenchmarkResult};
 use dlsim::scenario::{self, Scenario};
 use dlsim::{SimOptions, check, simulate};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(
-    name = "dlsim",
-    version,
-    about = "Deterministic simulator of a model-download orchestrator"
-)]
+#[command(name = "dlsim", version, about = "Deterministic simulator of a model-download orchestrator")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -66,19 +62,8 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run {
-            scenario,
-            seed,
-            out,
-            format,
-            check,
-        } => cmd_run(&scenario, seed, &out, format, check),
-        Cmd::Bench {
-            files,
-            connections,
-            error_rate,
-            repeat,
-        } => cmd_bench(files, connections, error_rate, repeat),
+        Cmd::Run { scenario, seed, out, format, check } => cmd_run(&scenario, seed, &out, format, check),
+        Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
     };
     match result {
         Ok(code) => code,
@@ -91,10 +76,7 @@ fn main() -> ExitCode {
 
 /// Run `f` over `items` on up to `available_parallelism` threads; results in input order.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len())
-        .max(1);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     let results = std::sync::Mutex::new(&mut slots);
@@ -107,37 +89,22 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
                         break;
                     }
                     let r = f(&items[i]);
-                    results
-                        .lock()
-                        .expect("no worker panics while holding the lock")[i] = Some(r);
+                    results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
                 }
             });
         }
     });
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item was processed"))
-        .collect()
+    slots.into_iter().map(|r| r.expect("every item was processed")).collect()
 }
 
-fn cmd_run(
-    path: &PathBuf,
-    seed: Option<u64>,
-    out: &PathBuf,
-    format: Format,
-    check: bool,
-) -> Result<ExitCode> {
+fn cmd_run(path: &Path, seed: Option<u64>, out: &Path, format: Format, check: bool) -> Result<ExitCode> {
     let base = Scenario::load(path)?;
     let points = scenario::expand_points(&base)?;
     let seed = seed.unwrap_or(base.seed);
     let started = Instant::now();
     let runs = par_map(&points, |p| {
         let run = simulate(&p.scenario, seed, SimOptions { trace: check });
-        let verdict = if check {
-            check::check(&run.trace, &p.scenario.client, &run.files).err()
-        } else {
-            None
-        };
+        let verdict = if check { check::check(&run.trace, &p.scenario.client, &run.files).err() } else { None };
         (report::from_run(&p.scenario, &run), verdict)
     });
     let wall = started.elapsed();
@@ -159,10 +126,7 @@ fn cmd_run(
     let written = report::write_outputs(
         out,
         &[
-            (
-                format!("{}.json", base.name),
-                (json.clone() + "\n").into_bytes(),
-            ),
+            (format!("{}.json", base.name), (json.clone() + "\n").into_bytes()),
             (format!("{}.csv", base.name), csv.clone().into_bytes()),
         ],
     )?;
@@ -227,10 +191,6 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Resu
          {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}",
         run.events, res.metadata.requests, res.metadata.retries, res.duration, res.success_rate
     );
-    println!(
-        "wall {:.3} s (best of {repeat}), {:.2} M events/s",
-        best,
-        run.events as f64 / best / 1e6
-    );
+    println!("wall {:.3} s (best of {repeat}), {:.2} M events/s", best, run.events as f64 / best / 1e6);
     Ok(ExitCode::SUCCESS)
 }

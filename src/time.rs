@@ -8,19 +8,7 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
 /// A point in (or span of) simulated time, in nanoseconds.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct SimTime(pub u64);
 
@@ -67,7 +55,7 @@ impl SimTime {
         SimTime(self.0.saturating_sub(d.0))
     }
     /// `self × k`, saturating.
-    pub fn mul(self, k: u64) -> SimTime {
+    pub fn times(self, k: u64) -> SimTime {
         SimTime(self.0.saturating_mul(k))
     }
 }
@@ -93,12 +81,7 @@ impl Sub for SimTime {
 impl fmt::Display for SimTime {
     /// Seconds with nanosecond precision, e.g. `10.090000000s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:09}s",
-            self.0 / Self::NANOS_PER_SEC,
-            self.0 % Self::NANOS_PER_SEC
-        )
+        write!(f, "{}.{:09}s", self.0 / Self::NANOS_PER_SEC, self.0 % Self::NANOS_PER_SEC)
     }
 }
 
@@ -121,6 +104,6 @@ mod tests {
         assert_eq!(t.to_string(), "10.090000000s");
         assert_eq!(t - SimTime::from_secs(11), SimTime::ZERO);
         assert_eq!(SimTime::MAX + SimTime(1), SimTime::MAX);
-        assert_eq!(SimTime::from_millis(20).mul(2), SimTime::from_millis(40));
+        assert_eq!(SimTime::from_millis(20).times(2), SimTime::from_millis(40));
     }
 }

@@ -36,12 +36,7 @@ pub struct Engine<W: World> {
 
 impl<W: World> Engine<W> {
     pub fn new(world: W) -> Self {
-        Engine {
-            world,
-            queue: EventQueue::new(),
-            now: SimTime::ZERO,
-            events: 0,
-        }
+        Engine { world, queue: EventQueue::new(), now: SimTime::ZERO, events: 0 }
     }
 
     pub fn now(&self) -> SimTime {
@@ -130,36 +125,20 @@ mod tests {
 
     #[test]
     fn merges_queue_and_internal_in_time_order_queue_first_on_ties() {
-        let mut e = Engine::new(Log {
-            internal_at: vec![SimTime(5), SimTime(10)],
-            seen: vec![],
-        });
+        let mut e = Engine::new(Log { internal_at: vec![SimTime(5), SimTime(10)], seen: vec![] });
         e.queue.schedule(SimTime(10), "a");
         e.queue.schedule(SimTime(1), "spawn");
         e.queue.schedule(SimTime(10), "b");
         e.run();
         let names: Vec<_> = e.world.seen.iter().map(|(t, n)| (t.0, *n)).collect();
-        assert_eq!(
-            names,
-            vec![
-                (1, "spawn"),
-                (1, "child"),
-                (5, "internal"),
-                (10, "a"),
-                (10, "b"),
-                (10, "internal")
-            ]
-        );
+        assert_eq!(names, vec![(1, "spawn"), (1, "child"), (5, "internal"), (10, "a"), (10, "b"), (10, "internal")]);
         assert_eq!(e.events_processed(), 6);
         assert_eq!(e.now(), SimTime(10));
     }
 
     #[test]
     fn run_until_stops_at_the_boundary() {
-        let mut e = Engine::new(Log {
-            internal_at: vec![],
-            seen: vec![],
-        });
+        let mut e = Engine::new(Log { internal_at: vec![], seen: vec![] });
         e.queue.schedule(SimTime(3), "a");
         e.queue.schedule(SimTime(7), "b");
         e.run_until(SimTime(5));

@@ -36,12 +36,7 @@ pub fn mix64(mut z: u64) -> u64 {
 
 impl DecisionKey {
     pub fn new(domain: u64, file: u64, range_start: u64, attempt: u64) -> Self {
-        DecisionKey {
-            domain,
-            file,
-            range_start,
-            attempt,
-        }
+        DecisionKey { domain, file, range_start, attempt }
     }
     /// 64-bit stream id of this key.
     pub fn stream(&self) -> u64 {
@@ -63,9 +58,7 @@ impl KeyedRng {
     pub fn new(seed: u64) -> Self {
         let mut key = [0u8; 32];
         for (i, chunk) in key.chunks_mut(8).enumerate() {
-            chunk.copy_from_slice(
-                &mix64(seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407)).to_le_bytes(),
-            );
+            chunk.copy_from_slice(&mix64(seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407)).to_le_bytes());
         }
         KeyedRng { key }
     }
@@ -100,9 +93,7 @@ mod tests {
     fn draws_are_roughly_uniform() {
         let r = KeyedRng::new(7);
         let n = 10_000;
-        let below = (0..n)
-            .filter(|i| r.uniform(DecisionKey::new(domain::FAULT, *i, 0, 1)) < 0.1)
-            .count();
+        let below = (0..n).filter(|i| r.uniform(DecisionKey::new(domain::FAULT, *i, 0, 1)) < 0.1).count();
         // Binomial(10000, 0.1): sd = 30; allow 5 sd.
         assert!((850..=1150).contains(&below), "{below}");
     }

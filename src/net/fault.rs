@@ -45,12 +45,7 @@ pub fn decide(rng: &KeyedRng, faults: &Faults, file: u32, range_start: u64, atte
     if faults.error_rate <= 0.0 {
         return Fault::None;
     }
-    let mut s = rng.stream(DecisionKey::new(
-        domain::FAULT,
-        file as u64,
-        range_start,
-        attempt as u64,
-    ));
+    let mut s = rng.stream(DecisionKey::new(domain::FAULT, file as u64, range_start, attempt as u64));
     if s.random::<f64>() >= faults.error_rate {
         return Fault::None;
     }
@@ -71,9 +66,7 @@ pub fn decide(rng: &KeyedRng, faults: &Faults, file: u32, range_start: u64, atte
         0 => Fault::Http500,
         1 => Fault::Http429 { retry_after_s },
         2 => Fault::Http503 { retry_after_s },
-        3 => Fault::Reset {
-            fraction: s.random::<f64>(),
-        },
+        3 => Fault::Reset { fraction: s.random::<f64>() },
         _ => Fault::Stall,
     }
 }
@@ -84,11 +77,7 @@ mod tests {
     use crate::scenario::FaultMix;
 
     fn faults(rate: f64, mix: FaultMix) -> Faults {
-        Faults {
-            error_rate: rate,
-            mix,
-            retry_after_s: 2.0,
-        }
+        Faults { error_rate: rate, mix, retry_after_s: 2.0 }
     }
 
     #[test]
@@ -105,13 +94,7 @@ mod tests {
     #[test]
     fn pure_function_of_its_key_and_rate_is_respected() {
         let r = KeyedRng::new(9);
-        let mix = FaultMix {
-            http_500: 1.0,
-            http_429: 1.0,
-            http_503: 1.0,
-            reset: 1.0,
-            stall: 1.0,
-        };
+        let mix = FaultMix { http_500: 1.0, http_429: 1.0, http_503: 1.0, reset: 1.0, stall: 1.0 };
         let f = faults(0.3, mix);
         let mut counts = std::collections::BTreeMap::new();
         for file in 0..5000 {

@@ -16,6 +16,7 @@
 //! virtual-time method). The bucket drains at `n·r − limit` while it has
 //! tokens; the moment it empties is a transition.
 
+use super::limiter::TokenBucket;
 use crate::time::SimTime;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -51,20 +52,10 @@ struct Flow {
     bytes: f64,
 }
 
-/// Token bucket state, as a fluid.
-#[derive(Clone, Copy, Debug)]
-pub struct Bucket {
-    pub rate_bps: f64,
-    pub burst_bytes: f64,
-    pub tokens: f64,
-    /// Empty and holding the aggregate at `rate_bps`.
-    pub empty: bool,
-}
-
 pub struct Link {
     server_bps: f64,
     cap_bps: f64,
-    bucket: Option<Bucket>,
+    bucket: Option<TokenBucket>,
     /// Bytes served per active flow since the start of the run.
     v: f64,
     /// Time `v` and the bucket refer to.
@@ -88,12 +79,7 @@ impl Link {
         Link {
             server_bps: server_bps.unwrap_or(UNLIMITED_BPS).min(UNLIMITED_BPS),
             cap_bps: cap_bps.unwrap_or(UNLIMITED_BPS).min(UNLIMITED_BPS),
-            bucket: bucket.map(|(rate_bps, burst_bytes)| Bucket {
-                rate_bps,
-                burst_bytes,
-                tokens: burst_bytes,
-                empty: burst_bytes <= 0.0,
-            }),
+            bucket: bucket.map(|(rate, burst)| TokenBucket::new(rate, burst)),
             v: 0.0,
             last: SimTime::ZERO,
             rate: 0.0,
@@ -114,7 +100,7 @@ impl Link {
     pub fn rate_per_flow(&self) -> f64 {
         self.rate
     }
-    pub fn bucket(&self) -> Option<Bucket> {
+    pub fn bucket(&self) -> Option<TokenBucket> {
         self.bucket
     }
     /// Time the bucket has been empty while flows were active.
@@ -128,34 +114,21 @@ impl Link {
 
     /// Rate each flow would get with tokens in the bucket.
     fn unconstrained_rate(&self) -> f64 {
-        if self.active == 0 {
-            0.0
-        } else {
-            self.cap_bps.min(self.server_bps / self.active as f64)
-        }
+        if self.active == 0 { 0.0 } else { self.cap_bps.min(self.server_bps / self.active as f64) }
     }
 
     fn recompute_rate(&mut self) {
         let n = self.active as f64;
         let r = self.unconstrained_rate();
-        self.rate = r;
-        if let Some(b) = &mut self.bucket {
-            if b.empty {
-                if n * r > b.rate_bps {
-                    self.rate = b.rate_bps / n;
-                } else {
-                    // Demand below the rate: the bucket starts to refill.
-                    b.empty = b.burst_bytes <= 0.0;
-                }
-            }
-        }
+        self.rate = match &mut self.bucket {
+            Some(b) if n > 0.0 => b.allowed(n * r) / n,
+            _ => r,
+        };
     }
 
     /// Seconds until the bucket empties at the current rate, if it drains.
     fn secs_to_empty(&self) -> Option<f64> {
-        let b = self.bucket.as_ref()?;
-        let drain = self.active as f64 * self.rate - b.rate_bps;
-        (!b.empty && drain > 0.0).then(|| b.tokens / drain)
+        self.bucket.as_ref()?.secs_to_empty(self.active as f64 * self.rate)
     }
 
     /// Move `v` and the bucket from `last` to `now`, splitting the span at
@@ -165,34 +138,23 @@ impl Link {
             return;
         }
         let mut dt = (now - self.last).as_secs_f64();
-        if let Some(te) = self.secs_to_empty() {
-            if te <= dt {
-                self.step(te);
-                dt -= te;
-                let b = self
-                    .bucket
-                    .as_mut()
-                    .expect("secs_to_empty implies a bucket");
-                b.tokens = 0.0;
-                b.empty = true;
-                self.recompute_rate();
-            }
+        if let Some(te) = self.secs_to_empty().filter(|te| *te <= dt) {
+            self.step(te);
+            dt -= te;
+            self.bucket.as_mut().expect("secs_to_empty implies a bucket").set_empty();
+            self.recompute_rate();
         }
         self.step(dt);
         if self.active > 0 && self.bucket.is_some_and(|b| b.empty) {
-            self.limited_ns += (now - self.last).as_nanos();
+            self.limited_ns += SimTime::from_secs_f64_ceil(dt).as_nanos().min((now - self.last).as_nanos());
         }
         self.last = now;
     }
 
     fn step(&mut self, dt: f64) {
-        let served = self.rate * dt;
-        self.v += served;
+        self.v += self.rate * dt;
         if let Some(b) = &mut self.bucket {
-            if !b.empty {
-                let aggregate = self.active as f64 * served;
-                b.tokens = (b.tokens + b.rate_bps * dt - aggregate).clamp(0.0, b.burst_bytes);
-            }
+            b.step(dt, self.active as f64 * self.rate);
         }
     }
 
@@ -206,16 +168,8 @@ impl Link {
         assert!(self.flows[idx].is_none(), "flow {flow} started twice");
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.flows[idx] = Some(Flow {
-            seq,
-            start_v: self.v,
-            bytes,
-        });
-        self.heap.push(Reverse(Mark {
-            at_v: self.v + bytes,
-            seq,
-            flow,
-        }));
+        self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes });
+        self.heap.push(Reverse(Mark { at_v: self.v + bytes, seq, flow }));
         self.active += 1;
         self.sum_start_v += self.v;
         self.recompute_rate();
@@ -223,10 +177,7 @@ impl Link {
 
     /// Bytes delivered so far to an active flow (after `advance`).
     pub fn delivered(&self, flow: FlowId) -> f64 {
-        self.flows
-            .get(flow as usize)
-            .and_then(|f| f.as_ref())
-            .map_or(0.0, |f| (self.v - f.start_v).min(f.bytes))
+        self.flows.get(flow as usize).and_then(|f| f.as_ref()).map_or(0.0, |f| (self.v - f.start_v).min(f.bytes))
     }
 
     /// Total bytes delivered by all flows, ended and active (after `advance`).
@@ -235,9 +186,7 @@ impl Link {
     }
 
     fn end_flow(&mut self, flow: FlowId) -> f64 {
-        let f = self.flows[flow as usize]
-            .take()
-            .expect("ending an active flow");
+        let f = self.flows[flow as usize].take().expect("ending an active flow");
         let got = (self.v - f.start_v).clamp(0.0, f.bytes);
         self.active -= 1;
         self.sum_start_v -= f.start_v;
@@ -274,9 +223,7 @@ impl Link {
             let secs = (m.at_v - self.v).max(0.0) / self.rate;
             self.last.saturating_add(SimTime::from_secs_f64_ceil(secs))
         });
-        let empty = self
-            .secs_to_empty()
-            .map(|s| self.last.saturating_add(SimTime::from_secs_f64_ceil(s)));
+        let empty = self.secs_to_empty().map(|s| self.last.saturating_add(SimTime::from_secs_f64_ceil(s)));
         match (finish, empty) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -346,10 +293,7 @@ mod tests {
         assert_eq!(l.rate_per_flow(), 10.0 * MIB);
         let done = run_to_end(&mut l);
         assert_eq!(done.len(), 4);
-        assert!(
-            done.iter()
-                .all(|(t, _, b)| *t == SimTime::from_secs(1) && *b == 10.0 * MIB)
-        );
+        assert!(done.iter().all(|(t, _, b)| *t == SimTime::from_secs(1) && *b == 10.0 * MIB));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! inject", and lets the [`Link`] move the bodies.
 
 pub mod fault;
+mod limiter;
 mod link;
 
 pub use fault::{Fault, decide};
-pub use link::{Bucket, FlowId, Link, UNLIMITED_BPS};
+pub use limiter::TokenBucket;
+pub use link::{FlowId, Link, UNLIMITED_BPS};
 
 use crate::engine::KeyedRng;
 use crate::scenario::{Faults, Scenario};
@@ -40,8 +42,7 @@ impl Costs {
         };
         Costs {
             rtt,
-            handshake: rtt.mul(n.handshake_rtts as u64)
-                + SimTime::from_millis_f64(n.connect_overhead_ms),
+            handshake: rtt.times(n.handshake_rtts as u64) + SimTime::from_millis_f64(n.connect_overhead_ms),
             first_byte: SimTime::from_millis_f64(n.request_overhead_ms)
                 + rtt
                 + SimTime::from_millis_f64(s.server.latency_ms),
@@ -60,11 +61,7 @@ pub struct ServerFaults {
 
 impl ServerFaults {
     pub fn new(seed: u64, faults: Faults) -> Self {
-        ServerFaults {
-            rng: KeyedRng::new(seed),
-            faults,
-            attempts: BTreeMap::new(),
-        }
+        ServerFaults { rng: KeyedRng::new(seed), faults, attempts: BTreeMap::new() }
     }
 
     /// The fault for the next request of `file` starting at `range_start`.
@@ -84,10 +81,9 @@ mod tests {
 
     #[test]
     fn costs_add_rtt_latency_and_handshake() {
-        let mut s = Scenario::from_json(
-            r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1}]}]}}"#,
-        )
-        .unwrap();
+        let mut s =
+            Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1}]}]}}"#)
+                .unwrap();
         s.network.rtt_ms = 20.0;
         s.network.handshake_rtts = 1;
         s.server.latency_ms = 50.0;
@@ -101,10 +97,7 @@ mod tests {
 
     #[test]
     fn server_counts_attempts_per_file_and_range() {
-        let f = Faults {
-            error_rate: 0.5,
-            ..Faults::default()
-        };
+        let f = Faults { error_rate: 0.5, ..Faults::default() };
         let mut a = ServerFaults::new(3, f.clone());
         let seq_a: Vec<_> = (0..20).map(|_| a.on_request(1, 0)).collect();
         // Interleave another range: the decisions for (1, 0) do not change.

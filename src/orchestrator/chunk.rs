@@ -14,12 +14,7 @@ pub fn table_chunk(file_size: u64) -> u64 {
 
 /// Size of the next request of a segment with `left` bytes to fetch.
 /// `measured_bps` is the rate of the segment's last request, if any.
-pub fn next_request_size(
-    c: &Chunking,
-    file_size: u64,
-    left: u64,
-    measured_bps: Option<f64>,
-) -> u64 {
+pub fn next_request_size(c: &Chunking, file_size: u64, left: u64, measured_bps: Option<f64>) -> u64 {
     let size = match c.mode {
         ChunkMode::WholeFile => left,
         ChunkMode::Fixed => c.chunk_size_bytes,
@@ -36,9 +31,7 @@ pub fn next_request_size(
                 let want = r * c.target_chunk_time_ms / 1000.0;
                 (want as u64).clamp(c.min_chunk_bytes, c.max_chunk_bytes)
             }
-            None => c
-                .chunk_size_bytes
-                .clamp(c.min_chunk_bytes, c.max_chunk_bytes),
+            None => c.chunk_size_bytes.clamp(c.min_chunk_bytes, c.max_chunk_bytes),
         },
     };
     size.clamp(1, left.max(1))
@@ -49,10 +42,7 @@ mod tests {
     use super::*;
 
     fn cfg(mode: ChunkMode) -> Chunking {
-        Chunking {
-            mode,
-            ..Chunking::default()
-        }
+        Chunking { mode, ..Chunking::default() }
     }
 
     #[test]
@@ -62,14 +52,8 @@ mod tests {
         assert_eq!(next_request_size(&c, 5 * MIB, 5 * MIB, None), 64 * KIB);
         assert_eq!(next_request_size(&c, 50 * MIB, 50 * MIB, None), 256 * KIB);
         assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, None), MIB);
-        assert_eq!(
-            next_request_size(&c, 500 * MIB, 500 * MIB, Some(60.0 * MIB as f64)),
-            2 * MIB
-        );
-        assert_eq!(
-            next_request_size(&c, 500 * MIB, 500 * MIB, Some(0.5 * MIB as f64)),
-            MIB / 2
-        );
+        assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, Some(60.0 * MIB as f64)), 2 * MIB);
+        assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, Some(0.5 * MIB as f64)), MIB / 2);
         // Never more than what is left.
         assert_eq!(next_request_size(&c, 500 * MIB, 100, None), 100);
     }
@@ -78,26 +62,14 @@ mod tests {
     fn throughput_rule_targets_time_and_clamps() {
         let c = cfg(ChunkMode::Throughput);
         assert_eq!(next_request_size(&c, u64::MAX, u64::MAX, None), 8 * MIB);
-        assert_eq!(
-            next_request_size(&c, u64::MAX, u64::MAX, Some(10.0 * MIB as f64)),
-            10 * MIB
-        );
-        assert_eq!(
-            next_request_size(&c, u64::MAX, u64::MAX, Some(1e12)),
-            64 * MIB
-        );
-        assert_eq!(
-            next_request_size(&c, u64::MAX, u64::MAX, Some(1.0)),
-            64 * KIB
-        );
+        assert_eq!(next_request_size(&c, u64::MAX, u64::MAX, Some(10.0 * MIB as f64)), 10 * MIB);
+        assert_eq!(next_request_size(&c, u64::MAX, u64::MAX, Some(1e12)), 64 * MIB);
+        assert_eq!(next_request_size(&c, u64::MAX, u64::MAX, Some(1.0)), 64 * KIB);
     }
 
     #[test]
     fn whole_file_and_fixed() {
-        assert_eq!(
-            next_request_size(&cfg(ChunkMode::WholeFile), 10, 7, None),
-            7
-        );
+        assert_eq!(next_request_size(&cfg(ChunkMode::WholeFile), 10, 7, None), 7);
         let mut f = cfg(ChunkMode::Fixed);
         f.chunk_size_bytes = 3;
         assert_eq!(next_request_size(&f, 10, 7, None), 3);

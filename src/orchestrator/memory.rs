@@ -17,9 +17,7 @@ pub fn buffer_mode(file_size: u64, streaming_threshold: u64, read_size: u64) -> 
     if file_size < streaming_threshold {
         BufferMode::Buffered
     } else {
-        BufferMode::Streamed {
-            buffer_bytes: (4 * read_size).max(64 * KIB),
-        }
+        BufferMode::Streamed { buffer_bytes: (4 * read_size).max(64 * KIB) }
     }
 }
 
@@ -31,17 +29,7 @@ mod tests {
     #[test]
     fn threshold_and_buffer_size() {
         assert_eq!(buffer_mode(MIB, 50 * MIB, 128 * KIB), BufferMode::Buffered);
-        assert_eq!(
-            buffer_mode(50 * MIB, 50 * MIB, 128 * KIB),
-            BufferMode::Streamed {
-                buffer_bytes: 512 * KIB
-            }
-        );
-        assert_eq!(
-            buffer_mode(50 * MIB, 50 * MIB, 1),
-            BufferMode::Streamed {
-                buffer_bytes: 64 * KIB
-            }
-        );
+        assert_eq!(buffer_mode(50 * MIB, 50 * MIB, 128 * KIB), BufferMode::Streamed { buffer_bytes: 512 * KIB });
+        assert_eq!(buffer_mode(50 * MIB, 50 * MIB, 1), BufferMode::Streamed { buffer_bytes: 64 * KIB });
     }
 }

@@ -35,18 +35,9 @@ pub enum Input {
     ConnFailed { conn: ConnId },
     /// The whole range of request `req` arrived. `keep_alive = false` when the
     /// server closed the connection after it.
-    RequestDone {
-        conn: ConnId,
-        req: u64,
-        keep_alive: bool,
-    },
+    RequestDone { conn: ConnId, req: u64, keep_alive: bool },
     /// Request `req` failed after `received` body bytes.
-    RequestFailed {
-        conn: ConnId,
-        req: u64,
-        received: u64,
-        failure: Failure,
-    },
+    RequestFailed { conn: ConnId, req: u64, received: u64, failure: Failure },
     /// A timer armed with [`Action::Timer`] fired.
     Timer { id: u64 },
 }
@@ -58,14 +49,7 @@ pub enum Action {
     Open { conn: ConnId },
     /// Send `GET` with `Range: bytes=start-(end-1)` for `file` on `conn`;
     /// fail it with [`Failure::Timeout`] if no byte arrives for `read_timeout`.
-    Send {
-        conn: ConnId,
-        req: u64,
-        file: u32,
-        start: u64,
-        end: u64,
-        read_timeout: SimTime,
-    },
+    Send { conn: ConnId, req: u64, file: u32, start: u64, end: u64, read_timeout: SimTime },
     /// Close `conn`, aborting any request in flight on it.
     Close { conn: ConnId },
     /// Deliver [`Input::Timer`] `{ id }` at `at`.
@@ -181,10 +165,7 @@ pub struct Orchestrator {
 /// The original per-file priority rule.
 pub fn priority_by_file_type(path: &str, size: u64) -> Priority {
     let lower = path.to_ascii_lowercase();
-    if [".json", ".yaml", ".yml", ".txt"]
-        .iter()
-        .any(|e| lower.ends_with(e))
-    {
+    if [".json", ".yaml", ".yml", ".txt"].iter().any(|e| lower.ends_with(e)) {
         Priority::High
     } else if size < 100 * MIB {
         Priority::Normal
@@ -196,13 +177,7 @@ pub fn priority_by_file_type(path: &str, size: u64) -> Priority {
 impl Orchestrator {
     /// A core for `files` (enqueued in order) with model priorities
     /// `model_priority`; `seed` drives backoff jitter; `trace` records the log.
-    pub fn new(
-        cfg: Client,
-        mut files: Vec<File>,
-        model_priority: &[Priority],
-        seed: u64,
-        trace: bool,
-    ) -> Self {
+    pub fn new(cfg: Client, mut files: Vec<File>, model_priority: &[Priority], seed: u64, trace: bool) -> Self {
         let mut queue = FileQueue::new(
             cfg.scheduling,
             cfg.max_concurrent_downloads,
@@ -221,11 +196,7 @@ impl Orchestrator {
             queue.push(f.model, (f.priority, tiebreak, f.id));
             runs.push(FileRun {
                 status: FileStatus::Queued,
-                buffer: memory::buffer_mode(
-                    f.size,
-                    cfg.streaming_threshold_bytes,
-                    cfg.read_size_bytes,
-                ),
+                buffer: memory::buffer_mode(f.size, cfg.streaming_threshold_bytes, cfg.read_size_bytes),
                 first_seg: 0,
                 parts: 0,
                 segs_left: 0,
@@ -277,11 +248,7 @@ impl Orchestrator {
     }
     pub fn outcome(&self, file: u32) -> FileOutcome {
         let r = &self.runs[file as usize];
-        FileOutcome {
-            status: r.status,
-            dispatched_at: r.dispatched_at,
-            ended_at: r.ended_at,
-        }
+        FileOutcome { status: r.status, dispatched_at: r.dispatched_at, ended_at: r.ended_at }
     }
     pub fn fail_reason(&self, file: u32) -> Option<&str> {
         self.fail_reasons.get(&file).map(|s| s.as_str())
@@ -308,9 +275,7 @@ impl Orchestrator {
                 self.pool.opened(conn);
                 self.log(|| TraceEvent::ConnOpened { t: now, conn });
                 match self.seg_of(conn) {
-                    Some(s) if self.segs[s as usize].state == SegState::Opening(conn) => {
-                        self.send(now, s, conn, out)
-                    }
+                    Some(s) if self.segs[s as usize].state == SegState::Opening(conn) => self.send(now, s, conn, out),
                     _ => {
                         self.conn_seg[conn as usize] = None;
                         self.release(now, conn, true, out);
@@ -319,24 +284,14 @@ impl Orchestrator {
             }
             Input::ConnFailed { conn } => {
                 self.pool.close(conn);
-                self.log(|| TraceEvent::ConnClosed {
-                    t: now,
-                    conn,
-                    reason: "connect_failed",
-                });
+                self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "connect_failed" });
                 let seg = self.conn_seg[conn as usize].take();
-                if let Some(s) =
-                    seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn))
-                {
+                if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
                     self.fail_request(now, s, u64::MAX, 0, Failure::Connect, out);
                 }
                 self.serve_waiters(now, out);
             }
-            Input::RequestDone {
-                conn,
-                req,
-                keep_alive,
-            } => {
+            Input::RequestDone { conn, req, keep_alive } => {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
@@ -349,23 +304,12 @@ impl Orchestrator {
                 seg.retry_end = None;
                 self.stats.received_bytes += bytes;
                 self.confirm(file, bytes);
-                self.log(|| TraceEvent::RequestDone {
-                    t: now,
-                    file,
-                    conn,
-                    req,
-                    bytes,
-                });
+                self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
                 self.release(now, conn, keep_alive, out);
                 self.continue_segment(now, s, out);
             }
-            Input::RequestFailed {
-                conn,
-                req,
-                received,
-                failure,
-            } => {
+            Input::RequestFailed { conn, req, received, failure } => {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
@@ -375,11 +319,7 @@ impl Orchestrator {
             }
             Input::Timer { id } => {
                 let s = id as u32;
-                if self
-                    .segs
-                    .get(s as usize)
-                    .is_some_and(|g| g.state == SegState::Backoff)
-                {
+                if self.segs.get(s as usize).is_some_and(|g| g.state == SegState::Backoff) {
                     self.in_backoff -= 1;
                     self.acquire(now, s, out);
                 }
@@ -417,14 +357,8 @@ impl Orchestrator {
             w.files += 1;
             w.total += now;
             w.max = w.max.max(now);
-            self.stats.peak_active_files =
-                self.stats.peak_active_files.max(self.queue.active_files());
-            self.log(|| TraceEvent::FileDispatched {
-                t: now,
-                file,
-                model,
-                priority,
-            });
+            self.stats.peak_active_files = self.stats.peak_active_files.max(self.queue.active_files());
+            self.log(|| TraceEvent::FileDispatched { t: now, file, model, priority });
             let parts = if self.cfg.split > 1 {
                 (size / self.cfg.min_split_size_bytes).clamp(1, self.cfg.split as u64)
             } else {
@@ -468,21 +402,13 @@ impl Orchestrator {
         let got = self.pool.acquire(now, &mut closed);
         for (conn, reason) in closed.drain(..) {
             out.push(Action::Close { conn });
-            self.log(|| TraceEvent::ConnClosed {
-                t: now,
-                conn,
-                reason: reason_name(reason),
-            });
+            self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
         }
         self.closed_scratch = closed;
         match got {
             Acquire::Reuse(conn) => {
                 let requests_before = self.pool.conn(conn).requests;
-                self.log(|| TraceEvent::ConnReused {
-                    t: now,
-                    conn,
-                    requests_before,
-                });
+                self.log(|| TraceEvent::ConnReused { t: now, conn, requests_before });
                 self.set_conn_seg(conn, s);
                 self.send(now, s, conn, out);
             }
@@ -511,13 +437,7 @@ impl Orchestrator {
         let seg = &self.segs[s as usize];
         let size = self.files[seg.file as usize].size;
         let end = seg.retry_end.unwrap_or_else(|| {
-            seg.next
-                + chunk::next_request_size(
-                    &self.cfg.chunking,
-                    size,
-                    seg.end - seg.next,
-                    seg.measured_bps,
-                )
+            seg.next + chunk::next_request_size(&self.cfg.chunking, size, seg.end - seg.next, seg.measured_bps)
         });
         let req = self.next_req;
         self.next_req += 1;
@@ -530,23 +450,8 @@ impl Orchestrator {
         let (file, start, attempt) = (seg.file, seg.next, seg.failures + 1);
         self.pool.note_request(conn);
         self.stats.requests += 1;
-        self.log(|| TraceEvent::RequestSent {
-            t: now,
-            file,
-            conn,
-            req,
-            start,
-            end,
-            attempt,
-        });
-        out.push(Action::Send {
-            conn,
-            req,
-            file,
-            start,
-            end,
-            read_timeout: self.read_timeout,
-        });
+        self.log(|| TraceEvent::RequestSent { t: now, file, conn, req, start, end, attempt });
+        out.push(Action::Send { conn, req, file, start, end, read_timeout: self.read_timeout });
     }
 
     /// Return a connection; close it if it is not kept; hand freed capacity
@@ -554,11 +459,7 @@ impl Orchestrator {
     fn release(&mut self, now: SimTime, conn: ConnId, alive: bool, out: &mut Vec<Action>) {
         if let Some(reason) = self.pool.release(now, conn, alive) {
             out.push(Action::Close { conn });
-            self.log(|| TraceEvent::ConnClosed {
-                t: now,
-                conn,
-                reason: reason_name(reason),
-            });
+            self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
         }
         self.serve_waiters(now, out);
     }
@@ -602,11 +503,7 @@ impl Orchestrator {
             };
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
-            self.log(|| TraceEvent::FileCompleted {
-                t: now,
-                file,
-                bytes: size,
-            });
+            self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
             self.end_file(now, file, out);
         }
     }
@@ -617,35 +514,19 @@ impl Orchestrator {
         self.dispatch(now, out);
     }
 
-    fn fail_request(
-        &mut self,
-        now: SimTime,
-        s: u32,
-        req: u64,
-        received: u64,
-        failure: Failure,
-        out: &mut Vec<Action>,
-    ) {
+    fn fail_request(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure, out: &mut Vec<Action>) {
         let seg = &mut self.segs[s as usize];
         let file = seg.file;
         let range_len = seg.req_end - seg.req_start;
         let received = received.min(range_len);
-        let kept = if self.cfg.retry.enable_resume {
-            received
-        } else {
-            0
-        };
+        let kept = if self.cfg.retry.enable_resume { received } else { 0 };
         seg.next += kept;
         seg.failures += 1;
         let (failures, start, end, state) = (seg.failures, seg.next, seg.req_end, seg.state);
         seg.retry_end = (end > start).then_some(end);
         self.stats.received_bytes += received;
         self.stats.resumed_bytes += kept;
-        *self
-            .stats
-            .failures_by_kind
-            .entry(failure.kind())
-            .or_insert(0) += 1;
+        *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);
         let retryable = failure.retryable();
         if req != u64::MAX {
@@ -673,54 +554,26 @@ impl Orchestrator {
         }
         let r = &self.cfg.retry;
         if !retryable {
-            return self.fail_file(
-                now,
-                file,
-                format!("{} is not retryable", failure.kind()),
-                out,
-            );
+            return self.fail_file(now, file, format!("{} is not retryable", failure.kind()), out);
         }
         if failures >= r.max_attempts {
-            return self.fail_file(
-                now,
-                file,
-                format!("{} after {failures} attempts", failure.kind()),
-                out,
-            );
+            return self.fail_file(now, file, format!("{} after {failures} attempts", failure.kind()), out);
         }
         if r.parallel_failures.is_some_and(|g| self.in_backoff >= g) {
             self.stats.parallel_failure_trips += 1;
-            return self.fail_file(
-                now,
-                file,
-                format!("{}: too many parallel failures", failure.kind()),
-                out,
-            );
+            return self.fail_file(now, file, format!("{}: too many parallel failures", failure.kind()), out);
         }
         let retry_after_s = match failure {
             Failure::Status { retry_after_s, .. } => retry_after_s,
             _ => None,
         };
-        let u = self.rng.uniform(DecisionKey::new(
-            domain::BACKOFF_JITTER,
-            file as u64,
-            start,
-            failures as u64,
-        ));
+        let u = self.rng.uniform(DecisionKey::new(domain::BACKOFF_JITTER, file as u64, start, failures as u64));
         let delay_s = retry::delay_s(r, failures, u, retry_after_s);
         let at = now + SimTime::from_secs_f64_ceil(delay_s);
         self.stats.retries += 1;
         self.in_backoff += 1;
         self.segs[s as usize].state = SegState::Backoff;
-        self.log(|| TraceEvent::RetryScheduled {
-            t: now,
-            file,
-            start,
-            retry: failures,
-            delay_s,
-            retry_after_s,
-            at,
-        });
+        self.log(|| TraceEvent::RetryScheduled { t: now, file, start, retry: failures, delay_s, retry_after_s, at });
         out.push(Action::Timer { id: s as u64, at });
     }
 
@@ -740,11 +593,7 @@ impl Orchestrator {
                     self.conn_seg[conn as usize] = None;
                     self.pool.close(conn);
                     out.push(Action::Close { conn });
-                    self.log(|| TraceEvent::ConnClosed {
-                        t: now,
-                        conn,
-                        reason: "aborted",
-                    });
+                    self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "aborted" });
                 }
                 SegState::Backoff => {
                     seg.state = SegState::Cancelled;
@@ -755,11 +604,7 @@ impl Orchestrator {
             }
         }
         self.stats.files_failed += 1;
-        self.log(|| TraceEvent::FileFailed {
-            t: now,
-            file,
-            reason: reason.clone(),
-        });
+        self.log(|| TraceEvent::FileFailed { t: now, file, reason: reason.clone() });
         self.fail_reasons.insert(file, reason);
         self.serve_waiters(now, out);
         self.end_file(now, file, out);

@@ -149,11 +149,7 @@ impl ConnPool {
             return Acquire::Wait;
         }
         let id = self.conns.len() as ConnId;
-        self.conns.push(Conn {
-            state: ConnState::Closed,
-            requests: 0,
-            idle_since: now,
-        });
+        self.conns.push(Conn { state: ConnState::Closed, requests: 0, idle_since: now });
         self.set_state(id, ConnState::Opening);
         self.stats.misses += 1;
         self.stats.opened += 1;
@@ -213,12 +209,7 @@ mod tests {
     use super::*;
 
     fn cfg(size: u32, block: bool) -> PoolCfg {
-        PoolCfg {
-            size,
-            block,
-            idle_timeout_s: 10.0,
-            max_requests_per_connection: 3,
-        }
+        PoolCfg { size, block, idle_timeout_s: 10.0, max_requests_per_connection: 3 }
     }
 
     #[test]
@@ -253,19 +244,13 @@ mod tests {
         p.opened(0);
         p.release(SimTime::ZERO, 0, true);
         // 11 s idle > 10 s timeout.
-        assert_eq!(
-            p.acquire(SimTime::from_secs(11), &mut closed),
-            Acquire::Open(1)
-        );
+        assert_eq!(p.acquire(SimTime::from_secs(11), &mut closed), Acquire::Open(1));
         assert_eq!(closed, vec![(0, CloseReason::IdleTimeout)]);
         p.opened(1);
         for _ in 0..3 {
             p.note_request(1);
         }
-        assert_eq!(
-            p.release(SimTime::from_secs(11), 1, true),
-            Some(CloseReason::MaxRequests)
-        );
+        assert_eq!(p.release(SimTime::from_secs(11), 1, true), Some(CloseReason::MaxRequests));
     }
 
     #[test]

@@ -33,12 +33,7 @@ pub struct FileQueue {
 
 impl FileQueue {
     /// `model_priority[m]` orders models in sequential mode.
-    pub fn new(
-        scheduling: Scheduling,
-        global_limit: u32,
-        model_limit: u32,
-        model_priority: &[Priority],
-    ) -> Self {
+    pub fn new(scheduling: Scheduling, global_limit: u32, model_limit: u32, model_priority: &[Priority]) -> Self {
         let n = model_priority.len();
         let mut model_order: Vec<u32> = (0..n as u32).collect();
         model_order.sort_by_key(|m| (model_priority[*m as usize], *m));
@@ -80,10 +75,11 @@ impl FileQueue {
 
     fn refresh(&mut self, model: u32) {
         let m = model as usize;
-        if self.eligible(model) && self.active[m] < self.model_limit {
-            if let Some(head) = self.queued[m].first() {
-                self.ready.insert((*head, model));
-            }
+        if self.eligible(model)
+            && self.active[m] < self.model_limit
+            && let Some(head) = self.queued[m].first()
+        {
+            self.ready.insert((*head, model));
         }
     }
 
@@ -110,8 +106,7 @@ impl FileQueue {
         self.total_active -= 1;
         self.refresh(model);
         if self.scheduling == Scheduling::SequentialModels {
-            while self.current < self.model_order.len()
-                && self.remaining[self.model_order[self.current] as usize] == 0
+            while self.current < self.model_order.len() && self.remaining[self.model_order[self.current] as usize] == 0
             {
                 self.current += 1;
                 if let Some(&next) = self.model_order.get(self.current) {
@@ -124,8 +119,7 @@ impl FileQueue {
     /// Start: in sequential mode skip leading models without files.
     pub fn start(&mut self) {
         if self.scheduling == Scheduling::SequentialModels {
-            while self.current < self.model_order.len()
-                && self.remaining[self.model_order[self.current] as usize] == 0
+            while self.current < self.model_order.len() && self.remaining[self.model_order[self.current] as usize] == 0
             {
                 self.current += 1;
             }

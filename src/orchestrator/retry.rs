@@ -6,10 +6,7 @@ use crate::scenario::{Backoff, Retry};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Failure {
     /// An HTTP error status; `retry_after_s` from the Retry-After header.
-    Status {
-        code: u16,
-        retry_after_s: Option<f64>,
-    },
+    Status { code: u16, retry_after_s: Option<f64> },
     /// The connection was reset mid-body.
     Reset,
     /// No byte arrived within the read timeout.
@@ -86,11 +83,7 @@ mod tests {
 
     #[test]
     fn urllib3_linear_fixed_none() {
-        let mut r = Retry {
-            backoff: Backoff::Urllib3,
-            base_s: 0.5,
-            ..Retry::default()
-        };
+        let mut r = Retry { backoff: Backoff::Urllib3, base_s: 0.5, ..Retry::default() };
         let d: Vec<f64> = (1..=5).map(|n| base_delay_s(&r, n)).collect();
         assert_eq!(d, vec![0.0, 1.0, 2.0, 4.0, 8.0]);
         r.backoff = Backoff::Linear;
@@ -108,43 +101,16 @@ mod tests {
         assert!((delay_s(&r, 2, 0.5, None) - 2.0).abs() < 1e-12);
         assert!(delay_s(&r, 2, 0.999_999, None) < 2.2);
         assert_eq!(delay_s(&r, 1, 0.5, Some(7.0)), 7.0);
-        let ignore = Retry {
-            respect_retry_after: false,
-            ..Retry::default()
-        };
+        let ignore = Retry { respect_retry_after: false, ..Retry::default() };
         assert_eq!(delay_s(&ignore, 1, 0.5, Some(7.0)), 1.0);
     }
 
     #[test]
     fn classification() {
-        assert!(
-            Failure::Status {
-                code: 503,
-                retry_after_s: None
-            }
-            .retryable()
-        );
-        assert!(
-            Failure::Status {
-                code: 429,
-                retry_after_s: None
-            }
-            .retryable()
-        );
-        assert!(
-            !Failure::Status {
-                code: 404,
-                retry_after_s: None
-            }
-            .retryable()
-        );
-        assert!(
-            !Failure::Status {
-                code: 416,
-                retry_after_s: None
-            }
-            .retryable()
-        );
+        assert!(Failure::Status { code: 503, retry_after_s: None }.retryable());
+        assert!(Failure::Status { code: 429, retry_after_s: None }.retryable());
+        assert!(!Failure::Status { code: 404, retry_after_s: None }.retryable());
+        assert!(!Failure::Status { code: 416, retry_after_s: None }.retryable());
         assert!(Failure::Reset.retryable() && !Failure::Reset.keeps_connection());
     }
 }

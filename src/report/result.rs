@@ -115,17 +115,10 @@ pub fn from_run(s: &Scenario, run: &RunOutput) -> BenchmarkResult {
         .map(|(f, reason)| format!("{}: {reason}", run.files[*f as usize].path))
         .collect();
     if run.fail_reasons.len() > 20 {
-        errors.push(format!(
-            "... and {} more failed files",
-            run.fail_reasons.len() - 20
-        ));
+        errors.push(format!("... and {} more failed files", run.fail_reasons.len() - 20));
     }
-    let mut times: Vec<f64> = run
-        .outcomes
-        .iter()
-        .filter(|o| o.status == FileStatus::Completed)
-        .map(|o| o.ended_at.as_secs_f64())
-        .collect();
+    let mut times: Vec<f64> =
+        run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_secs_f64()).collect();
     times.sort_by(f64::total_cmp);
     let cpu = &s.client.cpu;
     let reads = run.transferred_bytes.div_ceil(s.client.read_size_bytes) + st.requests;
@@ -139,31 +132,16 @@ pub fn from_run(s: &Scenario, run: &RunOutput) -> BenchmarkResult {
         .map(|p| {
             let w = st.wait_by_priority[p.index()];
             let mean = w.total.as_secs_f64() / w.files as f64;
-            (
-                p.name().to_string(),
-                PriorityWait {
-                    files: w.files,
-                    mean_s: r9(mean),
-                    max_s: w.max.as_secs_f64(),
-                },
-            )
+            (p.name().to_string(), PriorityWait { files: w.files, mean_s: r9(mean), max_s: w.max.as_secs_f64() })
         })
         .collect();
     BenchmarkResult {
         name: run.name.clone(),
         duration,
-        throughput_mbps: if duration > 0.0 {
-            r9(st.useful_bytes as f64 / MIB as f64 / duration)
-        } else {
-            0.0
-        },
+        throughput_mbps: if duration > 0.0 { r9(st.useful_bytes as f64 / MIB as f64 / duration) } else { 0.0 },
         success_rate: r9(st.files_completed as f64 / files_total as f64),
         memory_usage_mb: r9(run.peak_memory_bytes as f64 / MIB as f64),
-        cpu_usage_percent: if duration > 0.0 {
-            r9(100.0 * cpu_seconds / (duration * cpu.cores as f64))
-        } else {
-            0.0
-        },
+        cpu_usage_percent: if duration > 0.0 { r9(100.0 * cpu_seconds / (duration * cpu.cores as f64)) } else { 0.0 },
         concurrent_downloads: s.client.max_concurrent_downloads,
         total_bytes: st.useful_bytes,
         files_processed: st.files_completed,
@@ -174,16 +152,8 @@ pub fn from_run(s: &Scenario, run: &RunOutput) -> BenchmarkResult {
             files_failed: st.files_failed,
             requests: st.requests,
             retries: st.retries,
-            failures_by_kind: st
-                .failures_by_kind
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-            faults_injected: run
-                .faults_injected
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            failures_by_kind: st.failures_by_kind.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            faults_injected: run.faults_injected.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             handshakes: run.pool.opened,
             pool_hits: run.pool.hits,
             pool_misses: run.pool.misses,

@@ -13,11 +13,7 @@ completion_p99_s,events";
 
 /// Quote a CSV field if it needs it.
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// All results as CSV, one row each.
@@ -60,25 +56,11 @@ pub fn csv(results: &[BenchmarkResult]) -> String {
 /// A fixed-width table for the terminal.
 pub fn table(results: &[BenchmarkResult]) -> String {
     let mut out = String::new();
-    let w = results
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let w = results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         out,
         "{:<w$}  {:>11}  {:>10}  {:>7}  {:>9}  {:>6}  {:>8}  {:>7}  {:>10}  {:>9}",
-        "name",
-        "duration_s",
-        "MiB/s",
-        "success",
-        "memory_MiB",
-        "cpu_%",
-        "requests",
-        "retries",
-        "handshakes",
-        "p95_s"
+        "name", "duration_s", "MiB/s", "success", "memory_MiB", "cpu_%", "requests", "retries", "handshakes", "p95_s"
     );
     for r in results {
         let m = &r.metadata;
@@ -104,10 +86,7 @@ pub fn table(results: &[BenchmarkResult]) -> String {
 /// rendered first, each file goes to a temporary name and is renamed into
 /// place, so a failure leaves no partial output.
 pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let mut tmp = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(format!(".{name}.tmp"));
@@ -122,10 +101,7 @@ pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<Path
     let mut done = Vec::new();
     for ((name, _), t) in files.iter().zip(&tmp) {
         let path = dir.join(name);
-        std::fs::rename(t, &path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::rename(t, &path).map_err(|source| Error::Write { path: path.clone(), source })?;
         done.push(path);
     }
     Ok(done)

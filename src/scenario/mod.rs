@@ -22,8 +22,8 @@ use std::path::Path;
 impl Scenario {
     /// Parse and validate a scenario from JSON text.
     pub fn from_json(text: &str) -> Result<Scenario> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
         Scenario::from_value(value)
     }
 
@@ -40,15 +40,11 @@ impl Scenario {
 
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         Scenario::from_json(&text).map_err(|e| match e {
-            Error::Scenario { field, message } => Error::Scenario {
-                field,
-                message: format!("{message} (in {})", path.display()),
-            },
+            Error::Scenario { field, message } => {
+                Error::Scenario { field, message: format!("{message} (in {})", path.display()) }
+            }
             other => other,
         })
     }

@@ -79,11 +79,7 @@ pub struct Faults {
 
 impl Default for Faults {
     fn default() -> Self {
-        Faults {
-            error_rate: 0.0,
-            mix: FaultMix::default(),
-            retry_after_s: 1.0,
-        }
+        Faults { error_rate: 0.0, mix: FaultMix::default(), retry_after_s: 1.0 }
     }
 }
 
@@ -105,13 +101,7 @@ pub struct FaultMix {
 
 impl Default for FaultMix {
     fn default() -> Self {
-        FaultMix {
-            http_500: 1.0,
-            http_429: 0.0,
-            http_503: 0.0,
-            reset: 0.0,
-            stall: 0.0,
-        }
+        FaultMix { http_500: 1.0, http_429: 0.0, http_503: 0.0, reset: 0.0, stall: 0.0 }
     }
 }
 
@@ -285,12 +275,7 @@ pub struct Pool {
 
 impl Default for Pool {
     fn default() -> Self {
-        Pool {
-            size: 20,
-            block: false,
-            idle_timeout_s: 15.0,
-            max_requests_per_connection: 100,
-        }
+        Pool { size: 20, block: false, idle_timeout_s: 15.0, max_requests_per_connection: 100 }
     }
 }
 
@@ -387,13 +372,7 @@ pub struct CpuModel {
 
 impl Default for CpuModel {
     fn default() -> Self {
-        CpuModel {
-            per_request_us: 50.0,
-            per_connection_us: 1000.0,
-            per_read_us: 2.0,
-            per_byte_ns: 1.0,
-            cores: 1,
-        }
+        CpuModel { per_request_us: 50.0, per_connection_us: 1000.0, per_read_us: 2.0, per_byte_ns: 1.0, cores: 1 }
     }
 }
 

@@ -43,10 +43,7 @@ fn set_knob(root: &mut Value, knob: &str, value: Value, field: &str) -> Result<(
 /// validated scenario per sweep point, in sweep order.
 pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
     let Some(sweep) = &base.sweep else {
-        return Ok(vec![SweepPoint {
-            name: base.name.clone(),
-            scenario: base.clone(),
-        }]);
+        return Ok(vec![SweepPoint { name: base.name.clone(), scenario: base.clone() }]);
     };
     let mut template = base.clone();
     template.sweep = None;
@@ -56,43 +53,26 @@ pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
     match (&sweep.knob, sweep.points.is_empty()) {
         (Some(knob), true) => {
             if sweep.values.is_empty() {
-                return Err(Error::scenario(
-                    "sweep.values",
-                    "must list at least one value",
-                ));
+                return Err(Error::scenario("sweep.values", "must list at least one value"));
             }
             if !sweep.names.is_empty() && sweep.names.len() != sweep.values.len() {
                 return Err(Error::scenario(
                     "sweep.names",
-                    format!(
-                        "must have one name per value ({}), got {}",
-                        sweep.values.len(),
-                        sweep.names.len()
-                    ),
+                    format!("must have one name per value ({}), got {}", sweep.values.len(), sweep.names.len()),
                 ));
             }
             for (i, v) in sweep.values.iter().enumerate() {
-                let name = sweep
-                    .names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("{}_{}", base.name, value_label(v)));
+                let name = sweep.names.get(i).cloned().unwrap_or_else(|| format!("{}_{}", base.name, value_label(v)));
                 specs.push((name, vec![(knob.clone(), v.clone())]));
             }
         }
         (None, false) => {
             for p in &sweep.points {
-                specs.push((
-                    p.name.clone(),
-                    p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                ));
+                specs.push((p.name.clone(), p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
             }
         }
         _ => {
-            return Err(Error::scenario(
-                "sweep",
-                "give either `knob` with `values`, or `points`",
-            ));
+            return Err(Error::scenario("sweep", "give either `knob` with `values`, or `points`"));
         }
     }
 
@@ -100,10 +80,7 @@ pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
     let mut seen = std::collections::BTreeSet::new();
     for (i, (name, sets)) in specs.into_iter().enumerate() {
         if !seen.insert(name.clone()) {
-            return Err(Error::scenario(
-                format!("sweep point {i}"),
-                format!("duplicate result name {name:?}"),
-            ));
+            return Err(Error::scenario(format!("sweep point {i}"), format!("duplicate result name {name:?}")));
         }
         let mut v = template.clone();
         for (knob, value) in sets {
@@ -111,10 +88,9 @@ pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
         }
         v["name"] = Value::String(name.clone());
         let scenario = Scenario::from_value(v).map_err(|e| match e {
-            Error::Scenario { field, message } => Error::Scenario {
-                field,
-                message: format!("{message} (in sweep point {name:?})"),
-            },
+            Error::Scenario { field, message } => {
+                Error::Scenario { field, message: format!("{message} (in sweep point {name:?})") }
+            }
             other => other,
         })?;
         out.push(SweepPoint { name, scenario });
@@ -135,8 +111,7 @@ mod tests {
 
     #[test]
     fn knob_sweep_sets_each_value_and_names_points() {
-        let pts =
-            with_sweep(r#"{"knob":"client.max_concurrent_downloads","values":[1,2]}"#).unwrap();
+        let pts = with_sweep(r#"{"knob":"client.max_concurrent_downloads","values":[1,2]}"#).unwrap();
         assert_eq!(pts.len(), 2);
         assert_eq!(pts[1].name, "s_2");
         assert_eq!(pts[1].scenario.client.max_concurrent_downloads, 2);
@@ -147,21 +122,15 @@ mod tests {
 
     #[test]
     fn unknown_knob_and_bad_value_are_errors_naming_the_field() {
-        let e = with_sweep(r#"{"knob":"client.nope","values":[1]}"#)
-            .unwrap_err()
-            .to_string();
+        let e = with_sweep(r#"{"knob":"client.nope","values":[1]}"#).unwrap_err().to_string();
         assert!(e.contains("unknown knob \"client.nope\""), "{e}");
-        let e = with_sweep(r#"{"knob":"client.max_concurrent_downloads","values":[0]}"#)
-            .unwrap_err()
-            .to_string();
+        let e = with_sweep(r#"{"knob":"client.max_concurrent_downloads","values":[0]}"#).unwrap_err().to_string();
         assert!(e.contains("client.max_concurrent_downloads"), "{e}");
     }
 
     #[test]
     fn points_set_several_knobs() {
-        let pts =
-            with_sweep(r#"{"points":[{"name":"p","set":{"client.split":2,"network.rtt_ms":5}}]}"#)
-                .unwrap();
+        let pts = with_sweep(r#"{"points":[{"name":"p","set":{"client.split":2,"network.rtt_ms":5}}]}"#).unwrap();
         assert_eq!(pts[0].scenario.client.split, 2);
         assert_eq!(pts[0].scenario.network.rtt_ms, 5.0);
     }

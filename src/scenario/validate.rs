@@ -7,30 +7,21 @@ use std::collections::BTreeSet;
 
 fn finite_at_least(field: &str, v: f64, min: f64) -> Result<()> {
     if !v.is_finite() || v < min {
-        return Err(Error::scenario(
-            field,
-            format!("must be a finite number ≥ {min}, got {v}"),
-        ));
+        return Err(Error::scenario(field, format!("must be a finite number ≥ {min}, got {v}")));
     }
     Ok(())
 }
 
 fn positive(field: &str, v: f64) -> Result<()> {
     if !v.is_finite() || v <= 0.0 {
-        return Err(Error::scenario(
-            field,
-            format!("must be a finite number > 0, got {v}"),
-        ));
+        return Err(Error::scenario(field, format!("must be a finite number > 0, got {v}")));
     }
     Ok(())
 }
 
 fn in_range<T: PartialOrd + std::fmt::Display>(field: &str, v: T, lo: T, hi: T) -> Result<()> {
     if v < lo || v > hi {
-        return Err(Error::scenario(
-            field,
-            format!("must be in [{lo}, {hi}], got {v}"),
-        ));
+        return Err(Error::scenario(field, format!("must be in [{lo}, {hi}], got {v}")));
     }
     Ok(())
 }
@@ -51,12 +42,7 @@ impl Scenario {
         if let Some(c) = s.max_concurrent_requests {
             in_range("server.max_concurrent_requests", c, 1, u32::MAX)?;
         }
-        in_range(
-            "server.keep_alive_max_requests",
-            s.keep_alive_max_requests,
-            1,
-            u32::MAX,
-        )?;
+        in_range("server.keep_alive_max_requests", s.keep_alive_max_requests, 1, u32::MAX)?;
         let f = &s.faults;
         in_range("server.faults.error_rate", f.error_rate, 0.0, 1.0)?;
         let m = &f.mix;
@@ -70,17 +56,9 @@ impl Scenario {
             finite_at_least(&format!("server.faults.mix.{k}"), w, 0.0)?;
         }
         if f.error_rate > 0.0 && m.http_500 + m.http_429 + m.http_503 + m.reset + m.stall <= 0.0 {
-            return Err(Error::scenario(
-                "server.faults.mix",
-                "weights must not all be 0 when error_rate > 0",
-            ));
+            return Err(Error::scenario("server.faults.mix", "weights must not all be 0 when error_rate > 0"));
         }
-        in_range(
-            "server.faults.retry_after_s",
-            f.retry_after_s,
-            0.0,
-            86_400.0,
-        )?;
+        in_range("server.faults.retry_after_s", f.retry_after_s, 0.0, 86_400.0)?;
 
         let n = &self.network;
         in_range("network.rtt_ms", n.rtt_ms, 0.0, 60_000.0)?;
@@ -91,107 +69,44 @@ impl Scenario {
         if let Some(w) = n.tcp_window_bytes {
             in_range("network.tcp_window_bytes", w, 1, u64::MAX)?;
             if n.rtt_ms <= 0.0 {
-                return Err(Error::scenario(
-                    "network.tcp_window_bytes",
-                    "a window cap needs network.rtt_ms > 0",
-                ));
+                return Err(Error::scenario("network.tcp_window_bytes", "a window cap needs network.rtt_ms > 0"));
             }
         }
-        in_range(
-            "network.request_overhead_ms",
-            n.request_overhead_ms,
-            0.0,
-            60_000.0,
-        )?;
-        in_range(
-            "network.connect_overhead_ms",
-            n.connect_overhead_ms,
-            0.0,
-            60_000.0,
-        )?;
+        in_range("network.request_overhead_ms", n.request_overhead_ms, 0.0, 60_000.0)?;
+        in_range("network.connect_overhead_ms", n.connect_overhead_ms, 0.0, 60_000.0)?;
 
         let c = &self.client;
-        in_range(
-            "client.max_concurrent_downloads",
-            c.max_concurrent_downloads,
-            1,
-            1_000_000,
-        )?;
-        in_range(
-            "client.max_concurrent_files_per_model",
-            c.max_concurrent_files_per_model,
-            1,
-            1_000_000,
-        )?;
+        in_range("client.max_concurrent_downloads", c.max_concurrent_downloads, 1, 1_000_000)?;
+        in_range("client.max_concurrent_files_per_model", c.max_concurrent_files_per_model, 1, 1_000_000)?;
         if let Some(h) = c.max_connections_per_host {
             in_range("client.max_connections_per_host", h, 1, 1_000_000)?;
         }
         let ch = &c.chunking;
-        in_range(
-            "client.chunking.chunk_size_bytes",
-            ch.chunk_size_bytes,
-            1,
-            u64::MAX,
-        )?;
-        positive(
-            "client.chunking.target_chunk_time_ms",
-            ch.target_chunk_time_ms,
-        )?;
-        in_range(
-            "client.chunking.min_chunk_bytes",
-            ch.min_chunk_bytes,
-            1,
-            u64::MAX,
-        )?;
-        in_range(
-            "client.chunking.max_chunk_bytes",
-            ch.max_chunk_bytes,
-            ch.min_chunk_bytes,
-            u64::MAX,
-        )?;
+        in_range("client.chunking.chunk_size_bytes", ch.chunk_size_bytes, 1, u64::MAX)?;
+        positive("client.chunking.target_chunk_time_ms", ch.target_chunk_time_ms)?;
+        in_range("client.chunking.min_chunk_bytes", ch.min_chunk_bytes, 1, u64::MAX)?;
+        in_range("client.chunking.max_chunk_bytes", ch.max_chunk_bytes, ch.min_chunk_bytes, u64::MAX)?;
         in_range("client.read_size_bytes", c.read_size_bytes, 1, 1 << 40)?;
         in_range("client.split", c.split, 1, 64)?;
-        in_range(
-            "client.min_split_size_bytes",
-            c.min_split_size_bytes,
-            1,
-            u64::MAX,
-        )?;
+        in_range("client.min_split_size_bytes", c.min_split_size_bytes, 1, u64::MAX)?;
         let p = &c.pool;
         if p.block && p.size == 0 {
-            return Err(Error::scenario(
-                "client.pool.size",
-                "must be ≥ 1 when client.pool.block is true, got 0",
-            ));
+            return Err(Error::scenario("client.pool.size", "must be ≥ 1 when client.pool.block is true, got 0"));
         }
-        in_range(
-            "client.pool.idle_timeout_s",
-            p.idle_timeout_s,
-            0.0,
-            86_400.0,
-        )?;
-        in_range(
-            "client.pool.max_requests_per_connection",
-            p.max_requests_per_connection,
-            1,
-            u32::MAX,
-        )?;
+        in_range("client.pool.idle_timeout_s", p.idle_timeout_s, 0.0, 86_400.0)?;
+        in_range("client.pool.max_requests_per_connection", p.max_requests_per_connection, 1, u32::MAX)?;
         let r = &c.retry;
         in_range("client.retry.max_attempts", r.max_attempts, 1, 1000)?;
         in_range("client.retry.base_s", r.base_s, 0.0, 86_400.0)?;
         in_range("client.retry.factor", r.factor, 1.0, 100.0)?;
         in_range("client.retry.cap_s", r.cap_s, 0.0, 86_400.0)?;
         if !(0.0..1.0).contains(&r.jitter) {
-            return Err(Error::scenario(
-                "client.retry.jitter",
-                format!("must be in [0, 1), got {}", r.jitter),
-            ));
+            return Err(Error::scenario("client.retry.jitter", format!("must be in [0, 1), got {}", r.jitter)));
         }
         if let Some(g) = r.parallel_failures {
             in_range("client.retry.parallel_failures", g, 1, u32::MAX)?;
         }
-        if !(c.read_timeout_s.is_finite() && c.read_timeout_s > 0.0 && c.read_timeout_s <= 86_400.0)
-        {
+        if !(c.read_timeout_s.is_finite() && c.read_timeout_s > 0.0 && c.read_timeout_s <= 86_400.0) {
             return Err(Error::scenario(
                 "client.read_timeout_s",
                 format!("must be in (0, 86400], got {}", c.read_timeout_s),
@@ -220,10 +135,7 @@ impl Scenario {
     fn validate_workload(&self) -> Result<()> {
         let models = &self.workload.models;
         if models.is_empty() {
-            return Err(Error::scenario(
-                "workload.models",
-                "must list at least one model",
-            ));
+            return Err(Error::scenario("workload.models", "must list at least one model"));
         }
         let mut names = BTreeSet::new();
         let mut total: u64 = 0;
@@ -233,63 +145,36 @@ impl Scenario {
                 return Err(Error::scenario(format!("{at}.name"), "must not be empty"));
             }
             if !names.insert(m.name.as_str()) {
-                return Err(Error::scenario(
-                    format!("{at}.name"),
-                    format!("duplicate model name {:?}", m.name),
-                ));
+                return Err(Error::scenario(format!("{at}.name"), format!("duplicate model name {:?}", m.name)));
             }
             let given = [!m.files.is_empty(), m.linear.is_some(), m.random.is_some()];
             if given.iter().filter(|g| **g).count() != 1 {
-                return Err(Error::scenario(
-                    at,
-                    "give exactly one of `files` (non-empty), `linear` or `random`",
-                ));
+                return Err(Error::scenario(at, "give exactly one of `files` (non-empty), `linear` or `random`"));
             }
             for (j, f) in m.files.iter().enumerate() {
                 if f.path.is_empty() {
-                    return Err(Error::scenario(
-                        format!("{at}.files[{j}].path"),
-                        "must not be empty",
-                    ));
+                    return Err(Error::scenario(format!("{at}.files[{j}].path"), "must not be empty"));
                 }
                 if f.size_bytes == 0 {
-                    return Err(Error::scenario(
-                        format!("{at}.files[{j}].size_bytes"),
-                        "must be ≥ 1, got 0",
-                    ));
+                    return Err(Error::scenario(format!("{at}.files[{j}].size_bytes"), "must be ≥ 1, got 0"));
                 }
             }
             for (key, range) in [("linear", &m.linear), ("random", &m.random)] {
                 if let Some(r) = range {
                     in_range(&format!("{at}.{key}.count"), r.count as u64, 1, MAX_FILES)?;
-                    in_range(
-                        &format!("{at}.{key}.min_size_bytes"),
-                        r.min_size_bytes,
-                        1,
-                        u64::MAX,
-                    )?;
+                    in_range(&format!("{at}.{key}.min_size_bytes"), r.min_size_bytes, 1, u64::MAX)?;
                     if r.min_size_bytes > r.max_size_bytes {
                         return Err(Error::scenario(
                             format!("{at}.{key}.max_size_bytes"),
-                            format!(
-                                "must be ≥ min_size_bytes ({}), got {}",
-                                r.min_size_bytes, r.max_size_bytes
-                            ),
+                            format!("must be ≥ min_size_bytes ({}), got {}", r.min_size_bytes, r.max_size_bytes),
                         ));
                     }
                 }
             }
-            total += m.files.len() as u64
-                + m.linear
-                    .as_ref()
-                    .or(m.random.as_ref())
-                    .map_or(0, |r| r.count as u64);
+            total += m.files.len() as u64 + m.linear.as_ref().or(m.random.as_ref()).map_or(0, |r| r.count as u64);
         }
         if total > MAX_FILES {
-            return Err(Error::scenario(
-                "workload.models",
-                format!("at most {MAX_FILES} files in all, got {total}"),
-            ));
+            return Err(Error::scenario("workload.models", format!("at most {MAX_FILES} files in all, got {total}")));
         }
         let mut paths = BTreeSet::new();
         for f in self.workload.expand(self.seed) {

@@ -95,9 +95,7 @@ impl ModelSpec {
             model,
             path,
             size,
-            priority: p
-                .or_else(|| self.file_priorities.get(i).copied())
-                .unwrap_or(self.priority),
+            priority: p.or_else(|| self.file_priorities.get(i).copied()).unwrap_or(self.priority),
         };
         if let Some(r) = &self.linear {
             (0..r.count as usize)
@@ -109,29 +107,16 @@ impl ModelSpec {
                 .collect()
         } else if let Some(r) = &self.random {
             let rng = KeyedRng::new(seed);
-            let (lo, hi) = (
-                (r.min_size_bytes as f64).ln(),
-                (r.max_size_bytes as f64).ln(),
-            );
+            let (lo, hi) = ((r.min_size_bytes as f64).ln(), (r.max_size_bytes as f64).ln());
             (0..r.count as usize)
                 .map(|i| {
-                    let u = rng.uniform(DecisionKey::new(
-                        domain::FILE_SIZE,
-                        model as u64,
-                        i as u64,
-                        0,
-                    ));
-                    let size = ((lo + u * (hi - lo)).exp().round() as u64)
-                        .clamp(r.min_size_bytes, r.max_size_bytes);
+                    let u = rng.uniform(DecisionKey::new(domain::FILE_SIZE, model as u64, i as u64, 0));
+                    let size = ((lo + u * (hi - lo)).exp().round() as u64).clamp(r.min_size_bytes, r.max_size_bytes);
                     mk(i, format!("{}/file_{i:04}.bin", self.name), size, None)
                 })
                 .collect()
         } else {
-            self.files
-                .iter()
-                .enumerate()
-                .map(|(i, f)| mk(i, f.path.clone(), f.size_bytes, f.priority))
-                .collect()
+            self.files.iter().enumerate().map(|(i, f)| mk(i, f.path.clone(), f.size_bytes, f.priority)).collect()
         }
     }
 }
@@ -165,14 +150,7 @@ mod tests {
 
     #[test]
     fn linear_grid_matches_the_seed_suite_formula() {
-        let m = model(
-            Some(SizeRange {
-                count: 4,
-                min_size_bytes: 100,
-                max_size_bytes: 500,
-            }),
-            None,
-        );
+        let m = model(Some(SizeRange { count: 4, min_size_bytes: 100, max_size_bytes: 500 }), None);
         let files = m.expand(2, 10, 0);
         let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
         assert_eq!(sizes, vec![100, 200, 300, 400]);
@@ -184,14 +162,7 @@ mod tests {
 
     #[test]
     fn random_sizes_are_seeded_and_in_range() {
-        let m = model(
-            None,
-            Some(SizeRange {
-                count: 50,
-                min_size_bytes: 1000,
-                max_size_bytes: 1_000_000,
-            }),
-        );
+        let m = model(None, Some(SizeRange { count: 50, min_size_bytes: 1000, max_size_bytes: 1_000_000 }));
         let a = m.expand(0, 0, 1);
         assert_eq!(a, m.expand(0, 0, 1));
         assert_ne!(a, m.expand(0, 0, 2));

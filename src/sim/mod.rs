@@ -5,9 +5,7 @@
 
 use crate::engine::{Engine, EventQueue, World};
 use crate::net::{Costs, Fault, Link, ServerFaults};
-use crate::orchestrator::{
-    Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats,
-};
+use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats};
 use crate::scenario::{File, Scenario};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -118,21 +116,10 @@ impl SimWorld {
                     if self.conns.len() <= i {
                         self.conns.resize(i + 1, SimConn::default());
                     }
-                    self.conns[i] = SimConn {
-                        alive: true,
-                        served: 0,
-                        req: None,
-                    };
+                    self.conns[i] = SimConn { alive: true, served: 0, req: None };
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
-                Action::Send {
-                    conn,
-                    req,
-                    file,
-                    start,
-                    end,
-                    read_timeout,
-                } => {
+                Action::Send { conn, req, file, start, end, read_timeout } => {
                     let buffered = self.orch.is_buffered(file);
                     self.conns[conn as usize].req = Some(InFlight {
                         req,
@@ -186,25 +173,14 @@ impl SimWorld {
             return;
         };
         c.served += 1;
-        let over_cap = self
-            .max_concurrent_requests
-            .is_some_and(|cap| self.serving >= cap);
+        let over_cap = self.max_concurrent_requests.is_some_and(|cap| self.serving >= cap);
         let fault = if over_cap {
-            Fault::Http503 {
-                retry_after_s: self.retry_after_s,
-            }
+            Fault::Http503 { retry_after_s: self.retry_after_s }
         } else {
             self.faults.on_request(r.file, r.start)
         };
         if fault != Fault::None {
-            *self
-                .faults_injected
-                .entry(if over_cap {
-                    "over_capacity"
-                } else {
-                    fault.kind()
-                })
-                .or_insert(0) += 1;
+            *self.faults_injected.entry(if over_cap { "over_capacity" } else { fault.kind() }).or_insert(0) += 1;
         }
         let len = r.end - r.start;
         let body = match fault {
@@ -227,20 +203,8 @@ impl SimWorld {
                     _ => unreachable!(),
                 };
                 c.req = None;
-                let failure = Failure::Status {
-                    code,
-                    retry_after_s,
-                };
-                self.feed(
-                    now,
-                    Input::RequestFailed {
-                        conn,
-                        req,
-                        received: 0,
-                        failure,
-                    },
-                    q,
-                );
+                let failure = Failure::Status { code, retry_after_s };
+                self.feed(now, Input::RequestFailed { conn, req, received: 0, failure }, q);
                 return;
             }
         };
@@ -262,21 +226,12 @@ impl SimWorld {
         self.end_flow_accounting(&r);
         let input = if r.reset {
             self.conns[conn as usize].alive = false;
-            Input::RequestFailed {
-                conn,
-                req: r.req,
-                received: got.round() as u64,
-                failure: Failure::Reset,
-            }
+            Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
         } else {
             if !keep_alive {
                 self.conns[conn as usize].alive = false;
             }
-            Input::RequestDone {
-                conn,
-                req: r.req,
-                keep_alive,
-            }
+            Input::RequestDone { conn, req: r.req, keep_alive }
         };
         self.feed(now, input, q);
     }
@@ -314,16 +269,7 @@ impl World for SimWorld {
                     c.req = None;
                     c.alive = false;
                     self.serving -= 1;
-                    self.feed(
-                        now,
-                        Input::RequestFailed {
-                            conn,
-                            req,
-                            received: 0,
-                            failure,
-                        },
-                        q,
-                    );
+                    self.feed(now, Input::RequestFailed { conn, req, received: 0, failure }, q);
                 }
             }
             Ev::Timer(id) => self.feed(now, Input::Timer { id }, q),
@@ -344,11 +290,7 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
     let costs = Costs::of(s);
-    let bucket = s
-        .client
-        .bandwidth_limit
-        .as_ref()
-        .map(|l| (l.rate_bps, l.burst()));
+    let bucket = s.client.bandwidth_limit.as_ref().map(|l| (l.rate_bps, l.burst()));
     let world = SimWorld {
         orch,
         link: Link::new(s.server.bandwidth_bps, costs.cap_bps, bucket),
@@ -378,16 +320,12 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
     engine.run();
     let events = engine.events_processed();
     let w = &mut engine.world;
-    assert!(
-        w.orch.is_finished(),
-        "simulation ran out of events with files unfinished: a policy-core bug"
-    );
+    assert!(w.orch.is_finished(), "simulation ran out of events with files unfinished: a policy-core bug");
     w.link.advance(w.end);
     let files = w.orch.files().to_vec();
     let outcomes = (0..files.len() as u32).map(|f| w.orch.outcome(f)).collect();
-    let fail_reasons = (0..files.len() as u32)
-        .filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string())))
-        .collect();
+    let fail_reasons =
+        (0..files.len() as u32).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
     RunOutput {
         name: s.name.clone(),
         seed,
