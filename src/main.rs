@@ -104,7 +104,7 @@ fn cmd_run(path: &Path, seed: Option<u64>, out: &Path, format: Format, check: bo
     let started = Instant::now();
     let runs = par_map(&points, |p| {
         let run = simulate(&p.scenario, seed, SimOptions { trace: check });
-        let verdict = if check { check::check(&run.trace, &p.scenario.client, &run.files).err() } else { None };
+        let verdict = if check { check::check_run(&p.scenario, &run).err() } else { None };
         (report::from_run(&p.scenario, &run), verdict)
     });
     let wall = started.elapsed();

@@ -34,6 +34,11 @@ pub enum TraceEvent {
         conn: ConnId,
         requests_before: u32,
     },
+    /// A connection went back to the pool, idle.
+    ConnIdle {
+        t: SimTime,
+        conn: ConnId,
+    },
     /// A connection was closed by the client (or found dead).
     ConnClosed {
         t: SimTime,
@@ -99,6 +104,7 @@ impl TraceEvent {
             | ConnOpen { t, .. }
             | ConnOpened { t, .. }
             | ConnReused { t, .. }
+            | ConnIdle { t, .. }
             | ConnClosed { t, .. }
             | RequestSent { t, .. }
             | RequestDone { t, .. }

@@ -314,7 +314,6 @@ impl Orchestrator {
                     return;
                 };
                 self.conn_seg[conn as usize] = None;
-                self.release(now, conn, failure.keeps_connection(), out);
                 self.fail_request(now, s, req, received, failure, out);
             }
             Input::Timer { id } => {
@@ -457,9 +456,12 @@ impl Orchestrator {
     /// Return a connection; close it if it is not kept; hand freed capacity
     /// to segments waiting for a connection.
     fn release(&mut self, now: SimTime, conn: ConnId, alive: bool, out: &mut Vec<Action>) {
-        if let Some(reason) = self.pool.release(now, conn, alive) {
-            out.push(Action::Close { conn });
-            self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
+        match self.pool.release(now, conn, alive) {
+            Some(reason) => {
+                out.push(Action::Close { conn });
+                self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
+            }
+            None => self.log(|| TraceEvent::ConnIdle { t: now, conn }),
         }
         self.serve_waiters(now, out);
     }
@@ -544,6 +546,8 @@ impl Orchestrator {
                 kept,
                 retryable,
             });
+            // Released after the failure is logged, before the retry decision.
+            self.release(now, conn, failure.keeps_connection(), out);
         }
         if start >= end {
             // Resume kept the whole range: nothing left to retry.

@@ -1,0 +1,370 @@
+//! The invariant checker: replays a run's event log against the scenario and
+//! names the first invariant it breaks, with the event that broke it.
+//!
+//! It keeps its own model of the queue ([`queue`]), the retry policy
+//! ([`retry`]) and the connection pool ([`pool`]), written independently of
+//! the policy core so a bug there shows up as a disagreement here.
+//! [`check_run`] adds the run's counters (pool stats, bytes, limiter bound).
+
+mod pool;
+mod queue;
+mod retry;
+
+pub use retry::expected_base_delay_s;
+
+use crate::scenario::{File, Scenario};
+use crate::sim::RunOutput;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The first broken invariant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub invariant: &'static str,
+    /// Index of the offending event in the log (`None`: found at the end).
+    pub at: Option<usize>,
+    pub detail: String,
+    /// The offending event, as JSON.
+    pub event: Option<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(i) => write!(f, "invariant `{}` broken at event #{i}: {}", self.invariant, self.detail)?,
+            None => write!(f, "invariant `{}` broken: {}", self.invariant, self.detail)?,
+        }
+        if let Some(e) = &self.event {
+            write!(f, "\n  event: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Violation {}
+
+type Check = Result<(), Violation>;
+
+fn fail(invariant: &'static str, detail: String) -> Check {
+    Err(Violation { invariant, at: None, detail, event: None })
+}
+
+/// Check a run's log against its scenario and expanded workload.
+pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &[File]) -> Check {
+    let mut c = Checker::new(scenario, files);
+    for (i, ev) in log.iter().enumerate() {
+        let t = ev.time();
+        let r = if t < c.now {
+            fail("time never goes backwards", format!("{t} after {}", c.now))
+        } else if t > c.now {
+            c.end_instant().and_then(|_| {
+                c.now = t;
+                c.event(ev)
+            })
+        } else {
+            c.event(ev)
+        };
+        r.map_err(|mut v| {
+            // A violation found when an instant closes belongs to the events before.
+            v.at = Some(if t > c.now { i.saturating_sub(1) } else { i });
+            v.event = serde_json::to_string(&log[v.at.unwrap_or(i)]).ok();
+            v
+        })?;
+    }
+    c.end_instant()?;
+    c.finish()
+}
+
+/// [`check`] the run's log, then its counters against the log: pool stats,
+/// requests and retries, useful + wasted = transferred, the limiter bound
+/// over the whole run.
+pub fn check_run(scenario: &Scenario, run: &RunOutput) -> Check {
+    check(&run.trace, scenario, &run.files)?;
+    let count = |f: &dyn Fn(&TraceEvent) -> bool| run.trace.iter().filter(|e| f(e)).count() as u64;
+    let closes = |why: &str| count(&|e| matches!(e, TraceEvent::ConnClosed { reason, .. } if *reason == why));
+    let p = &run.pool;
+    let opened = count(&|e| matches!(e, TraceEvent::ConnOpen { .. }));
+    let pairs: [(&'static str, u64, u64); 9] = [
+        ("handshakes = connections opened", p.opened, opened),
+        ("pool misses = connections opened", p.misses, opened),
+        ("pool hits = reuses", p.hits, count(&|e| matches!(e, TraceEvent::ConnReused { .. }))),
+        ("pool overflow discards counted", p.overflow_discarded, closes("overflow")),
+        ("pool idle expiries counted", p.idle_expired, closes("idle_timeout")),
+        ("pool retirements counted", p.retired_max_requests, closes("max_requests")),
+        ("requests counted", run.stats.requests, count(&|e| matches!(e, TraceEvent::RequestSent { .. }))),
+        ("retries counted", run.stats.retries, count(&|e| matches!(e, TraceEvent::RetryScheduled { .. }))),
+        (
+            "completed files counted",
+            run.stats.files_completed as u64,
+            count(&|e| matches!(e, TraceEvent::FileCompleted { .. })),
+        ),
+    ];
+    for (name, stat, seen) in pairs {
+        if stat != seen {
+            return fail(name, format!("stats say {stat}, the log shows {seen}"));
+        }
+    }
+    let useful: u64 = run
+        .trace
+        .iter()
+        .filter_map(|e| if let TraceEvent::FileCompleted { bytes, .. } = e { Some(*bytes) } else { None })
+        .sum();
+    if run.stats.useful_bytes != useful {
+        return fail("useful bytes = sizes of completed files", format!("{} != {useful}", run.stats.useful_bytes));
+    }
+    let received: u64 = run
+        .trace
+        .iter()
+        .map(|e| match e {
+            TraceEvent::RequestDone { bytes, .. } => *bytes,
+            TraceEvent::RequestFailed { received, .. } => *received,
+            _ => 0,
+        })
+        .sum();
+    if run.stats.received_bytes != received {
+        return fail("received bytes counted", format!("stats {} != log {received}", run.stats.received_bytes));
+    }
+    // Failed flows report rounded byte counts; aborted flows are not in the log.
+    let slack = 1 + count(&|e| matches!(e, TraceEvent::RequestFailed { .. }));
+    if run.transferred_bytes + slack < received || run.transferred_bytes < useful {
+        return fail(
+            "useful + wasted = transferred",
+            format!("transferred {} < received {received} or useful {useful}", run.transferred_bytes),
+        );
+    }
+    if let Some(l) = &scenario.client.bandwidth_limit {
+        let bound = l.burst() + l.rate_bps * run.duration.as_secs_f64();
+        if run.transferred_bytes as f64 > bound * (1.0 + 1e-9) + 1.0 {
+            return fail(
+                "limiter: bytes in a window ≤ burst + rate × window",
+                format!("{} bytes in {} > {bound}", run.transferred_bytes, run.duration),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileState {
+    Queued,
+    Active,
+    Ended,
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    file: u32,
+    req: u64,
+    start: u64,
+    end: u64,
+    attempt: u32,
+}
+
+pub(crate) struct Checker<'a> {
+    s: &'a Scenario,
+    files: &'a [File],
+    now: SimTime,
+    state: Vec<FileState>,
+    queue: queue::QueueModel,
+    pool: pool::PoolModel,
+    retry: retry::RetryModel,
+    /// Per conn: the request in flight.
+    in_flight: BTreeMap<u32, Req>,
+    /// Per file: confirmed byte ranges `start → end`.
+    confirmed: Vec<BTreeMap<u64, u64>>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(s: &'a Scenario, files: &'a [File]) -> Self {
+        Checker {
+            s,
+            files,
+            now: SimTime::ZERO,
+            state: vec![FileState::Queued; files.len()],
+            queue: queue::QueueModel::new(s, files),
+            pool: pool::PoolModel::new(&s.client),
+            retry: retry::RetryModel::default(),
+            in_flight: BTreeMap::new(),
+            confirmed: vec![BTreeMap::new(); files.len()],
+        }
+    }
+
+    fn file(&self, file: u32) -> Result<&File, Violation> {
+        match self.files.get(file as usize) {
+            Some(f) => Ok(f),
+            None => Err(Violation {
+                invariant: "events name files of the workload",
+                at: None,
+                detail: format!("file {file} of {}", self.files.len()),
+                event: None,
+            }),
+        }
+    }
+
+    /// Confirm `[start, end)` of `file`: no byte is confirmed twice.
+    fn confirm(&mut self, file: u32, start: u64, end: u64) -> Check {
+        if start >= end {
+            return Ok(());
+        }
+        let ranges = &mut self.confirmed[file as usize];
+        if ranges.range(..end).next_back().is_some_and(|(_, e)| *e > start) {
+            return fail("resume never fetches a confirmed byte", format!("file {file}: [{start}, {end}) again"));
+        }
+        ranges.insert(start, end);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &TraceEvent) -> Check {
+        self.pool.before(ev)?;
+        match ev {
+            TraceEvent::FileDispatched { file, model, priority, .. } => {
+                self.file(*file)?;
+                if self.state[*file as usize] != FileState::Queued {
+                    return fail("every file dispatched once", format!("file {file}"));
+                }
+                self.queue.dispatch(*file, *model, *priority)?;
+                self.state[*file as usize] = FileState::Active;
+            }
+            TraceEvent::ConnOpen { .. } | TraceEvent::ConnOpened { .. } | TraceEvent::ConnReused { .. } => {}
+            TraceEvent::ConnIdle { .. } => {}
+            TraceEvent::ConnClosed { conn, reason, .. } => {
+                if *reason == "aborted" {
+                    if self.in_flight.remove(conn).is_none() {
+                        return fail("aborts only hit requests in flight", format!("conn {conn}"));
+                    }
+                }
+                if *reason == "connect_failed" {
+                    self.retry.connect_failed(self.now);
+                }
+            }
+            TraceEvent::RequestSent { file, conn, req, start, end, attempt, .. } => {
+                let size = self.file(*file)?.size;
+                if self.state[*file as usize] != FileState::Active {
+                    return fail("requests only for active files", format!("file {file}"));
+                }
+                if start >= end || *end > size {
+                    return fail(
+                        "requests ask for a non-empty range of the file",
+                        format!("[{start}, {end}) of {size}"),
+                    );
+                }
+                if self
+                    .in_flight
+                    .insert(*conn, Req { file: *file, req: *req, start: *start, end: *end, attempt: *attempt })
+                    .is_some()
+                {
+                    return fail("one request at a time per connection", format!("conn {conn}"));
+                }
+                self.retry.sent(self.s, self.now, *file, *start, *end, *attempt)?;
+            }
+            TraceEvent::RequestDone { file, conn, req, bytes, .. } => {
+                let r = self.take_request(*conn, *file, *req)?;
+                if r.end - r.start != *bytes {
+                    return fail(
+                        "a completed request brings its whole range",
+                        format!("{bytes} of [{}, {})", r.start, r.end),
+                    );
+                }
+                self.confirm(r.file, r.start, r.end)?;
+            }
+            TraceEvent::RequestFailed { file, conn, req, kind, received, kept, retryable, .. } => {
+                let r = self.take_request(*conn, *file, *req)?;
+                if *received > r.end - r.start {
+                    return fail(
+                        "a failed request brings at most its range",
+                        format!("{received} of [{}, {})", r.start, r.end),
+                    );
+                }
+                let want_kept = if self.s.client.retry.enable_resume { *received } else { 0 };
+                if *kept != want_kept {
+                    return fail(
+                        "resume keeps exactly the bytes received (none when disabled)",
+                        format!("kept {kept} of {received}"),
+                    );
+                }
+                self.confirm(r.file, r.start, r.start + kept)?;
+                self.retry.failed(self.now, r.file, r.start + kept, r.end, r.attempt, kind, *retryable)?;
+            }
+            TraceEvent::RetryScheduled { file, start, retry, delay_s, retry_after_s, at, .. } => {
+                self.retry.scheduled(self.s, self.now, *file, *start, *retry, *delay_s, *retry_after_s, *at)?;
+            }
+            TraceEvent::FileCompleted { file, bytes, .. } => {
+                let size = self.file(*file)?.size;
+                self.end_file(*file)?;
+                let mut pos = 0;
+                for (s, e) in &self.confirmed[*file as usize] {
+                    if *s != pos {
+                        break;
+                    }
+                    pos = *e;
+                }
+                if pos != size || *bytes != size {
+                    return fail(
+                        "useful bytes = file size",
+                        format!("file {file} completed ({bytes} bytes) with [0, {pos}) of {size} confirmed"),
+                    );
+                }
+                if self.in_flight.values().any(|r| r.file == *file) {
+                    return fail("a completed file has no request in flight", format!("file {file}"));
+                }
+                self.retry.file_completed(*file)?;
+            }
+            TraceEvent::FileFailed { file, reason, .. } => {
+                self.file(*file)?;
+                self.end_file(*file)?;
+                if reason.is_empty() {
+                    return fail("a failed file has a reason", format!("file {file}"));
+                }
+                if self.in_flight.values().any(|r| r.file == *file) {
+                    return fail("a failed file's requests are aborted", format!("file {file}"));
+                }
+                self.retry.file_failed(self.s, self.now, *file, reason)?;
+            }
+        }
+        self.pool.after(ev, self.now)
+    }
+
+    fn take_request(&mut self, conn: u32, file: u32, req: u64) -> Result<Req, Violation> {
+        match self.in_flight.remove(&conn) {
+            Some(r) if r.file == file && r.req == req => Ok(r),
+            other => Err(Violation {
+                invariant: "responses match requests",
+                at: None,
+                detail: format!("conn {conn}: response for file {file} req {req}, in flight {other:?}"),
+                event: None,
+            }),
+        }
+    }
+
+    fn end_file(&mut self, file: u32) -> Check {
+        if self.state[file as usize] != FileState::Active {
+            return fail("every file ends exactly once", format!("file {file} was {:?}", self.state[file as usize]));
+        }
+        self.state[file as usize] = FileState::Ended;
+        self.queue.ended(file);
+        Ok(())
+    }
+
+    /// All events of one instant are in: checks that hold between instants.
+    fn end_instant(&mut self) -> Check {
+        self.queue.work_conserving()?;
+        self.retry.end_instant(self.now)
+    }
+
+    fn finish(&self) -> Check {
+        if let Some(f) = self.state.iter().position(|s| *s != FileState::Ended) {
+            let left = self.state.iter().filter(|s| **s != FileState::Ended).count();
+            return fail(
+                "every file ends exactly once",
+                format!("{left} of {} files never ended (first: file {f})", self.files.len()),
+            );
+        }
+        if let Some((conn, r)) = self.in_flight.iter().next() {
+            return fail("no request left in flight", format!("conn {conn}: {r:?}"));
+        }
+        self.pool.finish()
+    }
+}

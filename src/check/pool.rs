@@ -1,0 +1,238 @@
+//! The checker's model of the connection pool (LIFO idle stack).
+
+use super::{Check, fail};
+use crate::scenario::Client;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    Opening,
+    /// Held by a requester; `req`: a request is in flight.
+    Busy {
+        req: bool,
+    },
+    /// Its request just ended; it is released by the next event.
+    Releasing,
+    Idle {
+        since: SimTime,
+    },
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    st: St,
+    requests: u32,
+}
+
+pub(super) struct PoolModel {
+    size: u32,
+    block: bool,
+    idle_timeout: SimTime,
+    max_requests: u32,
+    host_limit: Option<u32>,
+    conns: BTreeMap<u32, Conn>,
+    idle: Vec<u32>,
+    in_use: u32,
+    releasing: Option<u32>,
+}
+
+fn conn_of(ev: &TraceEvent) -> Option<u32> {
+    use TraceEvent::*;
+    match ev {
+        ConnOpen { conn, .. }
+        | ConnOpened { conn, .. }
+        | ConnReused { conn, .. }
+        | ConnIdle { conn, .. }
+        | ConnClosed { conn, .. }
+        | RequestSent { conn, .. }
+        | RequestDone { conn, .. }
+        | RequestFailed { conn, .. } => Some(*conn),
+        _ => None,
+    }
+}
+
+impl PoolModel {
+    pub(super) fn new(c: &Client) -> Self {
+        PoolModel {
+            size: c.pool.size,
+            block: c.pool.block,
+            idle_timeout: SimTime::from_secs_f64_ceil(c.pool.idle_timeout_s),
+            max_requests: c.pool.max_requests_per_connection,
+            host_limit: c.max_connections_per_host,
+            conns: BTreeMap::new(),
+            idle: Vec::new(),
+            in_use: 0,
+            releasing: None,
+        }
+    }
+
+    /// A connection whose request ended is released by the very next event.
+    pub(super) fn before(&self, ev: &TraceEvent) -> Check {
+        if let Some(c) = self.releasing
+            && !matches!(ev, TraceEvent::ConnIdle { conn, .. } | TraceEvent::ConnClosed { conn, .. } if *conn == c)
+        {
+            return fail("a connection is released when its request ends", format!("conn {c}"));
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, conn: u32, st: St) {
+        let c = self.conns.get_mut(&conn).expect("known connection");
+        let held = |s: St| matches!(s, St::Opening | St::Busy { .. } | St::Releasing);
+        match (held(c.st), held(st)) {
+            (true, false) => self.in_use -= 1,
+            (false, true) => self.in_use += 1,
+            _ => {}
+        }
+        c.st = st;
+    }
+
+    fn state(&self, conn: u32) -> St {
+        self.conns.get(&conn).map_or(St::Closed, |c| c.st)
+    }
+
+    /// Take `conn` off the top of the idle stack.
+    fn pop_idle(&mut self, conn: u32, what: &'static str) -> Result<SimTime, super::Violation> {
+        let St::Idle { since } = self.state(conn) else {
+            return Err(fail(what, format!("conn {conn} is {:?}, not idle", self.state(conn))).unwrap_err());
+        };
+        if self.idle.last() != Some(&conn) {
+            return Err(fail(
+                "the pool takes its most recently idle connection first (LIFO)",
+                format!("conn {conn}, idle stack {:?}", self.idle),
+            )
+            .unwrap_err());
+        }
+        self.idle.pop();
+        Ok(since)
+    }
+
+    pub(super) fn after(&mut self, ev: &TraceEvent, now: SimTime) -> Check {
+        let Some(conn) = conn_of(ev) else {
+            return Ok(());
+        };
+        let st = self.state(conn);
+        let requests = self.conns.get(&conn).map_or(0, |c| c.requests);
+        let released = matches!(st, St::Releasing | St::Busy { req: false });
+        match ev {
+            TraceEvent::ConnOpen { .. } => {
+                if self.conns.contains_key(&conn) {
+                    return fail("handshakes = connections opened (each opened once)", format!("conn {conn} again"));
+                }
+                if !self.idle.is_empty() {
+                    return fail(
+                        "the pool reuses an idle connection before opening one",
+                        format!("idle {:?}", self.idle),
+                    );
+                }
+                if self.host_limit.is_some_and(|l| self.in_use >= l) {
+                    return fail("per-host connection limit", format!("open with {} in use", self.in_use));
+                }
+                if self.block && self.in_use >= self.size {
+                    return fail("a blocking pool opens at most its size", format!("open with {} open", self.in_use));
+                }
+                self.conns.insert(conn, Conn { st: St::Closed, requests: 0 });
+                self.set(conn, St::Opening);
+            }
+            TraceEvent::ConnOpened { .. } => {
+                if st != St::Opening {
+                    return fail("a connection opens after its handshake", format!("conn {conn} was {st:?}"));
+                }
+                self.set(conn, St::Busy { req: false });
+            }
+            TraceEvent::ConnReused { requests_before, .. } => {
+                if self.host_limit.is_some_and(|l| self.in_use >= l) {
+                    return fail("per-host connection limit", format!("reuse with {} in use", self.in_use));
+                }
+                let since = self.pop_idle(conn, "a connection is reused only while alive and idle")?;
+                if now - since > self.idle_timeout {
+                    return fail("a connection is reused only within its idle timeout", format!("idle since {since}"));
+                }
+                if requests >= self.max_requests || *requests_before != requests {
+                    return fail(
+                        "a connection is reused only under its request limit",
+                        format!("{requests_before} requests logged, {requests} seen, limit {}", self.max_requests),
+                    );
+                }
+                self.set(conn, St::Busy { req: false });
+            }
+            TraceEvent::RequestSent { .. } => {
+                if st != (St::Busy { req: false }) {
+                    return fail("requests only on held connections", format!("conn {conn} is {st:?}"));
+                }
+                if requests >= self.max_requests {
+                    return fail("a connection carries at most max_requests_per_connection", format!("conn {conn}"));
+                }
+                self.conns.get_mut(&conn).expect("held").requests += 1;
+                self.set(conn, St::Busy { req: true });
+            }
+            TraceEvent::RequestDone { .. } | TraceEvent::RequestFailed { .. } => {
+                if st != (St::Busy { req: true }) {
+                    return fail("responses arrive on connections with a request", format!("conn {conn} is {st:?}"));
+                }
+                self.set(conn, St::Releasing);
+                self.releasing = Some(conn);
+            }
+            TraceEvent::ConnIdle { .. } => {
+                if !released {
+                    return fail("only a held connection goes back to the pool", format!("conn {conn} is {st:?}"));
+                }
+                if self.idle.len() as u32 >= self.size {
+                    return fail(
+                        "idle connections never exceed the pool size",
+                        format!("{} idle", self.idle.len() + 1),
+                    );
+                }
+                if requests >= self.max_requests {
+                    return fail("a worn-out connection is retired, not pooled", format!("conn {conn}: {requests}"));
+                }
+                self.set(conn, St::Idle { since: now });
+                self.idle.push(conn);
+                self.releasing = None;
+            }
+            TraceEvent::ConnClosed { reason, .. } => {
+                let ok = match *reason {
+                    "overflow" => released && requests < self.max_requests && self.idle.len() as u32 >= self.size,
+                    "dead" => released,
+                    "aborted" => st == St::Busy { req: true },
+                    "connect_failed" => st == St::Opening,
+                    "max_requests" if released => requests >= self.max_requests,
+                    "max_requests" => {
+                        self.pop_idle(conn, "retire only worn-out connections")?;
+                        requests >= self.max_requests
+                    }
+                    "idle_timeout" => {
+                        let since = self.pop_idle(conn, "close only connections idle beyond the timeout")?;
+                        requests < self.max_requests && now - since > self.idle_timeout
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return fail(
+                        "a connection is closed only for its stated reason",
+                        format!("conn {conn} ({st:?}, {requests} requests, {} idle) closed: {reason}", self.idle.len()),
+                    );
+                }
+                self.set(conn, St::Closed);
+                if self.releasing == Some(conn) {
+                    self.releasing = None;
+                }
+            }
+            _ => {}
+        }
+        if self.host_limit.is_some_and(|l| self.in_use > l) {
+            return fail("per-host connection limit", format!("{} in use", self.in_use));
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(&self) -> Check {
+        match self.releasing {
+            Some(c) => fail("a connection is released when its request ends", format!("conn {c} at the end")),
+            None => Ok(()),
+        }
+    }
+}

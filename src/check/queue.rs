@@ -1,0 +1,147 @@
+//! The checker's model of the download queue: which file may be dispatched.
+
+use super::{Check, fail};
+use crate::orchestrator::priority_by_file_type;
+use crate::scenario::{File, Priority, PriorityRule, Scenario, Scheduling};
+use std::collections::BTreeSet;
+
+/// `(priority, tiebreak, enqueue order)`: smaller goes first.
+type Key = (Priority, u64, u32);
+
+pub(super) struct QueueModel {
+    sequential: bool,
+    global_limit: u32,
+    model_limit: u32,
+    keys: Vec<Key>,
+    file_model: Vec<u32>,
+    queued: Vec<BTreeSet<Key>>,
+    active: Vec<u32>,
+    remaining: Vec<u32>,
+    total_active: u32,
+    /// Models by `(model priority, model order)`.
+    model_order: Vec<u32>,
+}
+
+impl QueueModel {
+    pub(super) fn new(s: &Scenario, files: &[File]) -> Self {
+        let c = &s.client;
+        let n = s.workload.models.len();
+        let mut q = QueueModel {
+            sequential: c.scheduling == Scheduling::SequentialModels,
+            global_limit: c.max_concurrent_downloads,
+            model_limit: c.max_concurrent_files_per_model,
+            keys: Vec::with_capacity(files.len()),
+            file_model: Vec::with_capacity(files.len()),
+            queued: vec![BTreeSet::new(); n],
+            active: vec![0; n],
+            remaining: vec![0; n],
+            total_active: 0,
+            model_order: (0..n as u32).collect(),
+        };
+        q.model_order.sort_by_key(|m| (s.workload.models[*m as usize].priority, *m));
+        for f in files {
+            let key = match c.priority_rule {
+                PriorityRule::Model => (f.priority, 0, f.id),
+                PriorityRule::ByFileType => (priority_by_file_type(&f.path, f.size), f.size, f.id),
+            };
+            q.keys.push(key);
+            q.file_model.push(f.model);
+            if let Some(set) = q.queued.get_mut(f.model as usize) {
+                set.insert(key);
+                q.remaining[f.model as usize] += 1;
+            }
+        }
+        q
+    }
+
+    /// Sequential mode: the first model in run order with files not ended.
+    fn current_model(&self) -> Option<u32> {
+        self.model_order.iter().copied().find(|m| self.remaining[*m as usize] > 0)
+    }
+
+    /// The file the queue must dispatch next if a global slot is free.
+    fn head(&self) -> Option<(Key, u32)> {
+        let eligible = |m: u32| self.active[m as usize] < self.model_limit;
+        if self.sequential {
+            let m = self.current_model()?;
+            let k = *self.queued[m as usize].first()?;
+            eligible(m).then_some((k, m))
+        } else {
+            (0..self.queued.len() as u32)
+                .filter(|m| eligible(*m))
+                .filter_map(|m| self.queued[m as usize].first().map(|k| (*k, m)))
+                .min()
+        }
+    }
+
+    pub(super) fn dispatch(&mut self, file: u32, model: u32, priority: Priority) -> Check {
+        let key = self.keys[file as usize];
+        let m = self.file_model[file as usize];
+        if model != m || priority != key.0 {
+            return fail(
+                "dispatch names the file's model and priority",
+                format!("file {file}: model {model} priority {priority:?}, expected {m} {:?}", key.0),
+            );
+        }
+        if self.total_active >= self.global_limit {
+            return fail(
+                "global concurrency limit",
+                format!("{} files active, limit {}", self.total_active + 1, self.global_limit),
+            );
+        }
+        if self.active[m as usize] >= self.model_limit {
+            return fail(
+                "per-model concurrency limit",
+                format!("model {m}: {} files active, limit {}", self.active[m as usize] + 1, self.model_limit),
+            );
+        }
+        if self.sequential && self.current_model() != Some(m) {
+            return fail(
+                "sequential_models: one model at a time, in priority-then-FIFO order",
+                format!("file {file} of model {m} dispatched while model {:?} is current", self.current_model()),
+            );
+        }
+        match self.head() {
+            Some((head, hm)) if head != key => {
+                let (invariant, why) = if head.0 < key.0 {
+                    ("priority: no dispatch while a higher-priority file waits for the slot", "higher priority")
+                } else {
+                    ("FIFO by enqueue order within a priority", "earlier")
+                };
+                return fail(
+                    invariant,
+                    format!("file {file} {key:?} dispatched before {why} file {} {head:?} of model {hm}", head.2),
+                );
+            }
+            None => return fail("every file dispatched once", format!("file {file} is not queued")),
+            _ => {}
+        }
+        self.queued[m as usize].remove(&key);
+        self.active[m as usize] += 1;
+        self.total_active += 1;
+        Ok(())
+    }
+
+    pub(super) fn ended(&mut self, file: u32) {
+        let m = self.file_model[file as usize] as usize;
+        self.active[m] -= 1;
+        self.remaining[m] -= 1;
+        self.total_active -= 1;
+    }
+
+    /// No slot stays free while a file that may take it waits.
+    pub(super) fn work_conserving(&self) -> Check {
+        if self.total_active < self.global_limit
+            && let Some((k, m)) = self.head()
+        {
+            return fail(
+                "dispatch is work-conserving",
+                format!(
+                    "file {} of model {m} waits with {} of {} slots busy",
+                    k.2, self.total_active, self.global_limit
+                ),
+            );
+        }
+        Ok(())
+    }
+}
