@@ -70,6 +70,8 @@ enum SegState {
     Opening(ConnId),
     InFlight(ConnId),
     Backoff,
+    /// Its request just failed; the retry decision is being made.
+    Failing,
     Done,
     Cancelled,
 }
@@ -525,6 +527,8 @@ impl Orchestrator {
         seg.next += kept;
         seg.failures += 1;
         let (failures, start, end, state) = (seg.failures, seg.next, seg.req_end, seg.state);
+        // No longer in flight: failing its file must not close its connection again.
+        seg.state = SegState::Failing;
         seg.retry_end = (end > start).then_some(end);
         self.stats.received_bytes += received;
         self.stats.resumed_bytes += kept;
@@ -603,7 +607,7 @@ impl Orchestrator {
                     seg.state = SegState::Cancelled;
                     self.in_backoff -= 1;
                 }
-                SegState::WaitConn | SegState::Opening(_) => seg.state = SegState::Cancelled,
+                SegState::WaitConn | SegState::Opening(_) | SegState::Failing => seg.state = SegState::Cancelled,
                 SegState::Done | SegState::Cancelled => {}
             }
         }
@@ -622,5 +626,40 @@ fn reason_name(r: CloseReason) -> &'static str {
         CloseReason::MaxRequests => "max_requests",
         CloseReason::Dead => "dead",
         CloseReason::Aborted => "aborted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Retry;
+
+    fn file(id: u32) -> File {
+        File { id, model: 0, path: format!("f{id}"), size: 100, priority: Priority::Normal }
+    }
+
+    /// Regression: a file failing on its last attempt used to close (abort) the
+    /// connection of that failed request again, after it had gone back to the
+    /// pool idle; the pool then handed out the closed connection and the run hung.
+    #[test]
+    fn a_failed_file_leaves_its_released_connection_in_the_pool() {
+        let cfg = Client {
+            max_concurrent_downloads: 1,
+            retry: Retry { max_attempts: 1, ..Retry::default() },
+            ..Client::default()
+        };
+        let mut o = Orchestrator::new(cfg, vec![file(0), file(1)], &[Priority::Normal], 1, true);
+        let mut out = vec![];
+        o.start(SimTime::ZERO, &mut out);
+        assert_eq!(out, vec![Action::Open { conn: 0 }]);
+        out.clear();
+        o.handle(SimTime::ZERO, Input::ConnOpened { conn: 0 }, &mut out);
+        out.clear();
+        let failure = Failure::Status { code: 500, retry_after_s: None };
+        o.handle(SimTime(1), Input::RequestFailed { conn: 0, req: 0, received: 0, failure }, &mut out);
+        assert_eq!(o.outcome(0).status, FileStatus::Failed);
+        assert!(!out.iter().any(|a| matches!(a, Action::Close { .. })), "{out:?}");
+        // File 1 reuses the kept-alive connection.
+        assert!(matches!(out[..], [Action::Send { conn: 0, file: 1, .. }]), "{out:?}");
     }
 }
