@@ -148,7 +148,10 @@ impl SimWorld {
         c.alive = false;
         if let Some(r) = c.req.take() {
             if r.flowing {
-                self.link.abort_flow(now, conn);
+                // Its flow may have ended in the batch being delivered.
+                if self.link.is_active(conn) {
+                    self.link.abort_flow(now, conn);
+                }
                 self.end_flow_accounting(&r);
             }
             if r.flowing || r.stalled {
@@ -220,7 +223,10 @@ impl SimWorld {
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
         let c = &mut self.conns[conn as usize];
-        let r = c.req.take().expect("a finished flow belongs to a request");
+        // Closed by an earlier finisher of the same batch (its file failed).
+        let Some(r) = c.req.take() else {
+            return;
+        };
         let keep_alive = c.served < self.keep_alive_max;
         self.serving -= 1;
         self.end_flow_accounting(&r);
