@@ -121,8 +121,9 @@ impl Link {
         let n = self.active as f64;
         let r = self.unconstrained_rate();
         self.rate = match &mut self.bucket {
-            Some(b) if n > 0.0 => b.allowed(n * r) / n,
-            _ => r,
+            // With no flow the demand is 0: an empty bucket refills.
+            Some(b) => b.allowed(n * r) / n.max(1.0),
+            None => r,
         };
     }
 
@@ -173,6 +174,11 @@ impl Link {
         self.active += 1;
         self.sum_start_v += self.v;
         self.recompute_rate();
+    }
+
+    /// Whether `flow` is still moving bytes.
+    pub fn is_active(&self, flow: FlowId) -> bool {
+        self.flows.get(flow as usize).is_some_and(|f| f.is_some())
     }
 
     /// Bytes delivered so far to an active flow (after `advance`).
@@ -337,6 +343,19 @@ mod tests {
         let done = run_to_end(&mut l);
         let t = done[0].0.as_secs_f64();
         assert!((t - 6.0).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
+    fn an_emptied_bucket_refills_while_no_flow_is_active() {
+        // Regression: the bucket stayed empty through idle spans, so the
+        // burst never came back. 10 MiB at 1 MiB/s with a 2 MiB burst ends at
+        // 8 s; 2 s idle refill 2 MiB, so a 2 MiB body at 10 s passes at once.
+        let mut l = Link::new(None, None, Some((MIB, 2.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB);
+        assert!((run_to_end(&mut l)[0].0.as_secs_f64() - 8.0).abs() < 1e-6);
+        l.add_flow(SimTime::from_secs(10), 1, 2.0 * MIB);
+        let t = run_to_end(&mut l)[0].0.as_secs_f64();
+        assert!((t - 10.0).abs() < 1e-6, "{t}");
     }
 
     #[test]
