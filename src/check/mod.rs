@@ -231,10 +231,8 @@ impl<'a> Checker<'a> {
             TraceEvent::ConnOpen { .. } | TraceEvent::ConnOpened { .. } | TraceEvent::ConnReused { .. } => {}
             TraceEvent::ConnIdle { .. } => {}
             TraceEvent::ConnClosed { conn, reason, .. } => {
-                if *reason == "aborted" {
-                    if self.in_flight.remove(conn).is_none() {
-                        return fail("aborts only hit requests in flight", format!("conn {conn}"));
-                    }
+                if *reason == "aborted" && self.in_flight.remove(conn).is_none() {
+                    return fail("aborts only hit requests in flight", format!("conn {conn}"));
                 }
                 if *reason == "connect_failed" {
                     self.retry.connect_failed(self.now);

@@ -1,0 +1,506 @@
+//! Property tests of the policy core over random bounded scenarios: every run
+//! must pass the invariant checker, plus simple oracles per property.
+//! Each property runs 256 cases (`PROPTEST_CASES` cannot lower it in CI).
+
+use dlsim::check::{check, check_run};
+use dlsim::net::{Link, ServerFaults};
+use dlsim::orchestrator::{FileStatus, priority_by_file_type};
+use dlsim::scenario::{FaultMix, Faults, Priority, PriorityRule, Scheduling};
+use dlsim::trace::TraceEvent;
+use dlsim::{RunOutput, Scenario, SimOptions, SimTime, simulate};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+use serde_json::{Value, json};
+
+const CASES: u32 = 256;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: CASES,
+        max_shrink_iters: 2000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/properties.txt"))),
+        ..ProptestConfig::default()
+    }
+}
+
+fn priority() -> impl Strategy<Value = &'static str> {
+    prop_oneof![Just("high"), Just("normal"), Just("low")]
+}
+
+fn workload() -> impl Strategy<Value = Value> {
+    let file = (1u64..120_000, prop::option::of(priority()), 0usize..4);
+    let model = (priority(), prop::collection::vec(file, 1..5));
+    prop::collection::vec(model, 1..4).prop_map(|models| {
+        let models: Vec<Value> = models
+            .into_iter()
+            .enumerate()
+            .map(|(i, (prio, files))| {
+                let files: Vec<Value> = files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, (size, p, ext))| {
+                        let ext = [".bin", ".json", ".txt", ".safetensors"][ext];
+                        let mut f = json!({ "path": format!("m{i}/f{j}{ext}"), "size_bytes": size });
+                        if let Some(p) = p {
+                            f["priority"] = json!(p);
+                        }
+                        f
+                    })
+                    .collect();
+                json!({ "name": format!("m{i}"), "priority": prio, "files": files })
+            })
+            .collect();
+        json!({ "models": models })
+    })
+}
+
+fn limits() -> impl Strategy<Value = Value> {
+    (1u32..5, 1u32..4, prop::option::of(1u32..5), any::<bool>(), any::<bool>()).prop_map(
+        |(global, per_model, host, interleaved, by_type)| {
+            json!({
+                "max_concurrent_downloads": global,
+                "max_concurrent_files_per_model": per_model,
+                "max_connections_per_host": host,
+                "scheduling": if interleaved { "interleaved" } else { "sequential_models" },
+                "priority_rule": if by_type { "by_file_type" } else { "model" },
+            })
+        },
+    )
+}
+
+fn chunking() -> impl Strategy<Value = Value> {
+    let mode = prop_oneof![Just("whole_file"), Just("fixed"), Just("adaptive_table"), Just("throughput")];
+    (mode, 2_000u64..60_000, 1.0f64..100.0, 1_000u64..20_000, 1u64..8, 1u32..4, 5_000u64..60_000).prop_map(
+        |(mode, chunk, target_ms, min, k, split, min_split)| {
+            json!({
+                "chunking": { "mode": mode, "chunk_size_bytes": chunk, "target_chunk_time_ms": target_ms,
+                              "min_chunk_bytes": min, "max_chunk_bytes": min * k },
+                "split": split, "min_split_size_bytes": min_split,
+            })
+        },
+    )
+}
+
+fn pool() -> impl Strategy<Value = Value> {
+    let idle = prop_oneof![Just(0.0), 0.0f64..0.1, Just(15.0)];
+    (0u32..4, any::<bool>(), idle, 1u32..5).prop_map(|(size, block, idle, max_req)| {
+        json!({ "size": if block { size.max(1) } else { size }, "block": block,
+                "idle_timeout_s": idle, "max_requests_per_connection": max_req })
+    })
+}
+
+fn retry() -> impl Strategy<Value = Value> {
+    let backoff = prop_oneof![Just("none"), Just("fixed"), Just("linear"), Just("exponential"), Just("urllib3")];
+    (
+        1u32..5,
+        backoff,
+        0.0f64..0.3,
+        1.0f64..3.0,
+        prop_oneof![Just(0.0), 0.0f64..1.0, Just(30.0)],
+        prop_oneof![Just(0.0), 0.0f64..0.5],
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(1u32..4),
+    )
+        .prop_map(|(max_attempts, backoff, base, factor, cap, jitter, respect, resume, guard)| {
+            json!({ "max_attempts": max_attempts, "backoff": backoff, "base_s": base, "factor": factor,
+                    "cap_s": cap, "jitter": jitter, "respect_retry_after": respect,
+                    "enable_resume": resume, "parallel_failures": guard })
+        })
+}
+
+fn limiter() -> impl Strategy<Value = Value> {
+    prop::option::of((1e5f64..1e7, prop::option::of(prop_oneof![Just(0.0), 0.0f64..3e5])))
+        .prop_map(|l| l.map_or(Value::Null, |(rate, burst)| json!({ "rate_bps": rate, "burst_bytes": burst })))
+}
+
+fn faults() -> impl Strategy<Value = Value> {
+    let rate = prop_oneof![Just(0.0), 0.0f64..0.7];
+    (rate, prop::array::uniform5(0.0f64..3.0), 0.0f64..0.5).prop_map(|(rate, w, ra)| {
+        let w500 = if w.iter().sum::<f64>() <= 0.0 { 1.0 } else { w[0] };
+        json!({ "error_rate": rate, "retry_after_s": ra,
+                "mix": { "http_500": w500, "http_429": w[1], "http_503": w[2], "reset": w[3], "stall": w[4] } })
+    })
+}
+
+fn server_network() -> impl Strategy<Value = (Value, Value)> {
+    (
+        prop::option::of(1e5f64..1e8),
+        0.0f64..10.0,
+        prop::option::of(1u32..4),
+        1u32..5,
+        faults(),
+        0.0f64..20.0,
+        0u32..4,
+        prop::option::of(1e5f64..1e7),
+    )
+        .prop_map(|(bw, latency, cap, keep_alive, faults, rtt, hs, per_conn)| {
+            (
+                json!({ "bandwidth_bps": bw, "latency_ms": latency, "max_concurrent_requests": cap,
+                        "keep_alive_max_requests": keep_alive, "faults": faults }),
+                json!({ "rtt_ms": rtt, "handshake_rtts": hs, "per_connection_bps": per_conn }),
+            )
+        })
+}
+
+/// A random bounded scenario and a seed.
+fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
+    (workload(), limits(), chunking(), pool(), retry(), limiter(), 0.01f64..0.5, server_network(), any::<u64>())
+        .prop_map(|(workload, limits, chunking, pool, retry, limiter, read_timeout, (server, network), seed)| {
+            let mut client = limits;
+            for (k, v) in chunking.as_object().expect("object") {
+                client[k] = v.clone();
+            }
+            client["pool"] = pool;
+            client["retry"] = retry;
+            client["bandwidth_limit"] = limiter;
+            client["read_timeout_s"] = json!(read_timeout);
+            let v =
+                json!({ "name": "prop", "server": server, "network": network, "client": client, "workload": workload });
+            (Scenario::from_value(v).expect("generated scenarios are valid"), seed)
+        })
+}
+
+/// Simulate with the log on; a panic becomes a failure naming the scenario.
+fn run(s: &Scenario, seed: u64) -> Result<RunOutput, TestCaseError> {
+    std::panic::catch_unwind(|| simulate(s, seed, SimOptions { trace: true })).map_err(|e| {
+        let msg = e.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| e.downcast_ref::<String>().cloned());
+        let json = serde_json::to_string(s).expect("scenario serializes");
+        TestCaseError::fail(format!("simulate panicked: {msg:?}\nseed {seed}\n{json}"))
+    })
+}
+
+fn checked(s: &Scenario, seed: u64) -> Result<RunOutput, TestCaseError> {
+    let out = run(s, seed)?;
+    if let Err(v) = check_run(s, &out) {
+        let from = v.at.unwrap_or(out.trace.len()).saturating_sub(30);
+        let tail: Vec<String> =
+            out.trace.iter().enumerate().skip(from).take(40).map(|(i, e)| format!("#{i} {e:?}")).collect();
+        let json = serde_json::to_string(s).expect("scenario serializes");
+        return Err(TestCaseError::fail(format!("{v}\nseed {seed}\n{json}\n{}", tail.join("\n"))));
+    }
+    Ok(out)
+}
+
+/// The queue key of a file, from the scenario alone.
+fn key(s: &Scenario, f: &dlsim::scenario::File) -> (Priority, u64, u32) {
+    match s.client.priority_rule {
+        PriorityRule::Model => (f.priority, 0, f.id),
+        PriorityRule::ByFileType => (priority_by_file_type(&f.path, f.size), f.size, f.id),
+    }
+}
+
+fn dispatch_order(out: &RunOutput) -> Vec<u32> {
+    out.trace
+        .iter()
+        .filter_map(|e| if let TraceEvent::FileDispatched { file, .. } = e { Some(*file) } else { None })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every queued file ends exactly once, completed or failed with a reason.
+    #[test]
+    fn every_file_ends_exactly_once((s, seed) in scenario()) {
+        let out = checked(&s, seed)?;
+        let n = s.workload.expand(seed).len();
+        prop_assert_eq!(out.outcomes.len(), n);
+        let mut completed = 0;
+        for (i, o) in out.outcomes.iter().enumerate() {
+            match o.status {
+                FileStatus::Completed => { completed += 1; prop_assert!(!out.fail_reasons.contains_key(&(i as u32))); }
+                FileStatus::Failed => prop_assert!(out.fail_reasons.get(&(i as u32)).is_some_and(|r| !r.is_empty())),
+                other => prop_assert!(false, "file {} ended {:?}", i, other),
+            }
+            prop_assert!(o.dispatched_at <= o.ended_at && o.ended_at <= out.duration);
+        }
+        prop_assert_eq!(out.stats.files_completed as usize, completed);
+        prop_assert_eq!((out.stats.files_completed + out.stats.files_failed) as usize, n);
+        let ends = out.trace.iter().filter(|e| matches!(e, TraceEvent::FileCompleted { .. } | TraceEvent::FileFailed { .. })).count();
+        prop_assert_eq!(ends, n);
+    }
+
+    /// Interleaved: priority then FIFO; with one slot the dispatch order is the sorted queue.
+    #[test]
+    fn interleaved_dispatch_follows_priority_then_fifo((mut s, seed) in scenario(), one_slot in any::<bool>()) {
+        s.client.scheduling = Scheduling::Interleaved;
+        if one_slot {
+            s.client.max_concurrent_downloads = 1;
+        }
+        let out = checked(&s, seed)?;
+        if one_slot {
+            let mut want: Vec<_> = out.files.iter().map(|f| key(&s, f)).collect();
+            want.sort();
+            prop_assert_eq!(dispatch_order(&out), want.iter().map(|k| k.2).collect::<Vec<_>>());
+        }
+    }
+
+    /// Sequential models: one model at a time, models by (priority, order), files by key.
+    #[test]
+    fn sequential_models_run_one_at_a_time((mut s, seed) in scenario()) {
+        s.client.scheduling = Scheduling::SequentialModels;
+        let out = checked(&s, seed)?;
+        let order = dispatch_order(&out);
+        let mut want: Vec<_> = out
+            .files
+            .iter()
+            .map(|f| ((s.workload.models[f.model as usize].priority, f.model), key(&s, f)))
+            .collect();
+        want.sort();
+        if s.client.max_concurrent_downloads == 1 || s.client.max_concurrent_files_per_model == 1 {
+            prop_assert_eq!(order.clone(), want.iter().map(|k| k.1.2).collect::<Vec<_>>());
+        }
+        // Models never overlap: a model's first dispatch comes after the previous model's last end.
+        let models: Vec<u32> = want.iter().map(|(m, _)| m.1).collect();
+        for pair in models.windows(2).filter(|w| w[0] != w[1]) {
+            let last_end = out.files.iter().filter(|f| f.model == pair[0]).map(|f| out.outcomes[f.id as usize].ended_at).max();
+            let first_start = out.files.iter().filter(|f| f.model == pair[1]).map(|f| out.outcomes[f.id as usize].dispatched_at).min();
+            prop_assert!(last_end <= first_start, "model {} overlaps model {}", pair[0], pair[1]);
+        }
+    }
+
+    /// Concurrency never exceeds the global, per-model and per-host limits.
+    #[test]
+    fn concurrency_limits_hold_at_every_instant((s, seed) in scenario()) {
+        let out = checked(&s, seed)?;
+        prop_assert!(out.stats.peak_active_files <= s.client.max_concurrent_downloads);
+        let mut active = 0u32;
+        let mut peak = 0u32;
+        for e in &out.trace {
+            match e {
+                TraceEvent::FileDispatched { .. } => { active += 1; peak = peak.max(active); }
+                TraceEvent::FileCompleted { .. } | TraceEvent::FileFailed { .. } => active -= 1,
+                _ => {}
+            }
+        }
+        prop_assert_eq!(peak, out.stats.peak_active_files);
+        if s.client.pool.block {
+            prop_assert!(out.pool.peak_open <= s.client.pool.size);
+        }
+    }
+
+    /// Attempts ≤ max_attempts, backoff in its band, Retry-After honoured,
+    /// non-retryable failures never retried (faulty servers).
+    #[test]
+    fn retries_respect_attempts_backoff_and_retry_after((mut s, seed) in scenario(), rate in 0.2f64..0.9, ra in 0.0f64..0.3) {
+        s.server.faults.error_rate = rate;
+        s.server.faults.retry_after_s = ra;
+        let out = checked(&s, seed)?;
+        let max = s.client.retry.max_attempts;
+        for e in &out.trace {
+            if let TraceEvent::RequestSent { attempt, .. } = e {
+                prop_assert!(*attempt >= 1 && *attempt <= max);
+            }
+        }
+        prop_assert!(out.stats.retries <= out.stats.requests);
+    }
+
+    /// Pool: idle ≤ size, handshakes = connections opened, reuse only of
+    /// alive, idle, under-limit connections (small pools, short timeouts).
+    #[test]
+    fn pool_reuses_only_alive_idle_underused_connections((mut s, seed) in scenario(), size in 0u32..3, max_req in 1u32..4) {
+        s.client.pool.size = if s.client.pool.block { size.max(1) } else { size };
+        s.client.pool.max_requests_per_connection = max_req;
+        let out = checked(&s, seed)?;
+        prop_assert!(out.pool.hits + out.pool.misses >= out.pool.opened);
+        let requests = out.trace.iter().filter(|e| matches!(e, TraceEvent::RequestSent { .. })).count() as u64;
+        prop_assert!(requests <= out.pool.opened * max_req as u64);
+    }
+
+    /// Bytes: useful + wasted = transferred; resume never refetches a confirmed byte.
+    #[test]
+    fn bytes_useful_plus_wasted_is_transferred((s, seed) in scenario()) {
+        let out = checked(&s, seed)?;
+        let r = dlsim::report::from_run(&s, &out);
+        prop_assert!(out.transferred_bytes >= out.stats.useful_bytes);
+        prop_assert_eq!(r.total_bytes + r.metadata.bytes_wasted, r.metadata.bytes_transferred);
+        let completed: u64 = out.files.iter().filter(|f| out.outcomes[f.id as usize].status == FileStatus::Completed).map(|f| f.size).sum();
+        prop_assert_eq!(out.stats.useful_bytes, completed);
+    }
+
+    /// Sim level: over the whole run, bytes ≤ burst + rate × duration.
+    #[test]
+    fn limited_runs_stay_under_the_bucket((mut s, seed) in scenario(), rate in 1e5f64..2e6, burst in prop_oneof![Just(0.0), 0.0f64..2e5]) {
+        s.client.bandwidth_limit = Some(dlsim::scenario::BandwidthLimit { rate_bps: rate, burst_bytes: Some(burst) });
+        let out = checked(&s, seed)?;
+        prop_assert!(out.transferred_bytes as f64 <= burst + rate * out.duration.as_secs_f64() + 1.0);
+    }
+
+    /// The same seed gives an identical event log (and outputs).
+    #[test]
+    fn same_seed_same_log((s, seed) in scenario()) {
+        let a = run(&s, seed)?;
+        let b = run(&s.clone(), seed)?;
+        prop_assert_eq!(&a.trace, &b.trace);
+        prop_assert_eq!(a.duration, b.duration);
+        prop_assert_eq!(a.transferred_bytes, b.transferred_bytes);
+        prop_assert_eq!(&a.faults_injected, &b.faults_injected);
+        prop_assert_eq!(a.events, b.events);
+    }
+
+    /// The same file, range and attempt get the same fault in any schedule.
+    #[test]
+    fn fault_decisions_are_order_independent(
+        seed in any::<u64>(),
+        rate in 0.0f64..1.0,
+        w in prop::array::uniform5(0.1f64..3.0),
+        keys in prop::collection::vec((0u32..4, 0u64..3), 1..60),
+        shuffle in any::<prop::sample::Index>(),
+    ) {
+        let f = Faults { error_rate: rate, retry_after_s: 1.0,
+                         mix: FaultMix { http_500: w[0], http_429: w[1], http_503: w[2], reset: w[3], stall: w[4] } };
+        let decide_all = |order: &[(u32, u64)]| {
+            let mut server = ServerFaults::new(seed, f.clone());
+            let mut per_key: std::collections::BTreeMap<(u32, u64), Vec<_>> = Default::default();
+            for &(file, start) in order {
+                per_key.entry((file, start)).or_default().push(server.on_request(file, start * 4096));
+            }
+            per_key
+        };
+        let mut other = keys.clone();
+        let k = shuffle.index(other.len());
+        other.rotate_left(k);
+        other.reverse();
+        prop_assert_eq!(decide_all(&keys), decide_all(&other));
+        for &(file, start) in &keys {
+            let fresh = |a| dlsim::net::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
+            prop_assert_eq!(fresh(1), fresh(1));
+        }
+    }
+
+    /// The checker is not vacuous: corrupting a valid log is caught.
+    #[test]
+    fn checker_rejects_corrupted_logs((s, seed) in scenario(), pick in any::<prop::sample::Index>(), how in 0u8..4) {
+        let out = checked(&s, seed)?;
+        let mut log = out.trace.clone();
+        let i = pick.index(log.len());
+        let corrupted = match (how, log[i].clone()) {
+            (0, e @ (TraceEvent::FileCompleted { .. } | TraceEvent::FileFailed { .. })) => { log.insert(i, e); true }
+            (1, TraceEvent::FileDispatched { .. } | TraceEvent::FileCompleted { .. } | TraceEvent::RequestSent { .. }) => { log.remove(i); true }
+            (2, TraceEvent::RetryScheduled { t, file, start, retry, delay_s, retry_after_s, at }) => {
+                log[i] = TraceEvent::RetryScheduled { t, file, start, retry, delay_s: delay_s * 1.5 + 0.01, retry_after_s, at };
+                true
+            }
+            (3, TraceEvent::RequestSent { t, file, conn, req, start, end, attempt }) => {
+                log[i] = TraceEvent::RequestSent { t, file, conn, req, start, end, attempt: attempt + 1 };
+                true
+            }
+            _ => false,
+        };
+        if corrupted {
+            prop_assert!(check(&log, &s, &out.files).is_err(), "corruption {} at #{} not caught", how, i);
+        }
+    }
+}
+
+/// Reference fluid token bucket over piecewise-constant demand: bytes admitted
+/// by `t` for demand rates `(until, rate)`.
+fn reference_admitted(rate: f64, burst: f64, demand: &[(f64, f64)], times: &[f64]) -> Vec<f64> {
+    let (mut t, mut tokens, mut admitted) = (0.0f64, burst, 0.0f64);
+    let mut out = Vec::new();
+    let mut seg = 0;
+    for &target in times {
+        while t < target {
+            while seg < demand.len() && demand[seg].0 <= t {
+                seg += 1;
+            }
+            let d = if seg < demand.len() { demand[seg].1 } else { 0.0 };
+            let until = if seg < demand.len() { demand[seg].0.min(target) } else { target };
+            let dt = until - t;
+            if d > rate && tokens > 0.0 {
+                let te = tokens / (d - rate);
+                if te < dt {
+                    admitted += d * te + rate * (dt - te);
+                    tokens = 0.0;
+                } else {
+                    admitted += d * dt;
+                    tokens -= (d - rate) * dt;
+                }
+            } else if d > rate {
+                admitted += rate * dt;
+            } else {
+                admitted += d * dt;
+                tokens = (tokens + (rate - d) * dt).min(burst);
+            }
+            t = until;
+        }
+        out.push(admitted);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Limiter: the link admits what a fluid token bucket admits, and in any
+    /// window w at most burst + rate × w.
+    #[test]
+    fn limiter_admits_at_most_burst_plus_rate_times_window(
+        rate in 1e3f64..1e6,
+        burst in prop_oneof![Just(0.0), 0.0f64..2e6],
+        server in 1e3f64..4e6,
+        steps in prop::collection::vec((1u64..2_000, 0u32..4), 1..25),
+    ) {
+        // Flows never finish (1e15 bytes): the number of flows is the demand.
+        let mut link = Link::new(Some(server), None, Some((rate, burst)));
+        let mut t = SimTime::ZERO;
+        let (mut flows, mut next_id) = (Vec::<u32>::new(), 0u32);
+        let mut demand = Vec::new();
+        let mut samples = vec![(0.0, 0.0)];
+        let mut fin = Vec::new();
+        for (dt_ms, n) in steps {
+            let until = t + SimTime::from_millis(dt_ms);
+            while let Some(tr) = link.next_transition().filter(|tr| *tr < until) {
+                link.on_transition(tr, &mut fin);
+                prop_assert!(fin.is_empty());
+                samples.push((tr.as_secs_f64(), link.total_delivered()));
+            }
+            demand.push((until.as_secs_f64(), if flows.is_empty() { 0.0 } else { server }));
+            t = until;
+            link.advance(t);
+            samples.push((t.as_secs_f64(), link.total_delivered()));
+            while flows.len() > n as usize {
+                link.abort_flow(t, flows.pop().expect("non-empty"));
+            }
+            while flows.len() < n as usize {
+                link.add_flow(t, next_id, 1e15);
+                flows.push(next_id);
+                next_id += 1;
+            }
+        }
+        // Window bound: max over pairs of (D(b) − D(a)) − rate·(b − a) ≤ burst.
+        let mut min_prefix = f64::INFINITY;
+        for &(ts, d) in &samples {
+            min_prefix = min_prefix.min(d - rate * ts);
+            let excess = (d - rate * ts) - min_prefix;
+            prop_assert!(excess <= burst + 1e-6 * (1.0 + d), "excess {} > burst {}", excess, burst);
+        }
+        let times: Vec<f64> = samples.iter().map(|s| s.0).collect();
+        let want = reference_admitted(rate, burst, &demand, &times);
+        for ((ts, got), w) in samples.iter().zip(want) {
+            prop_assert!((got - w).abs() <= 1e-6 * (1.0 + w) + 2.0 * server * 1e-9, "at {} s: {} admitted, reference {}", ts, got, w);
+        }
+    }
+}
+
+/// Regression (found by `same_seed_same_log`): two reset flows of one file
+/// ending in the same link batch; the first failure fails the file and closes
+/// the second's connection, whose flow had already ended — the sim runtime
+/// aborted a finished flow and panicked.
+#[test]
+fn flows_ending_together_when_their_file_fails() {
+    let s = Scenario::from_value(json!({
+        "server": { "bandwidth_bps": null, "latency_ms": 0.0, "keep_alive_max_requests": 1,
+                    "faults": { "error_rate": 0.66, "mix": { "http_500": 0.0, "reset": 2.0 } } },
+        "network": { "rtt_ms": 0.0, "handshake_rtts": 0 },
+        "client": { "max_concurrent_downloads": 1, "split": 2, "min_split_size_bytes": 5000,
+                    "pool": { "size": 0, "max_requests_per_connection": 1 },
+                    "retry": { "max_attempts": 1, "enable_resume": false } },
+        "workload": { "models": [{ "name": "m0", "files": [{ "path": "m0/f0.bin", "size_bytes": 28150 }] }] }
+    }))
+    .expect("valid");
+    let out = simulate(&s, 72237979, SimOptions { trace: true });
+    assert_eq!(out.outcomes[0].status, FileStatus::Failed);
+    check_run(&s, &out).expect("invariants hold");
+}
