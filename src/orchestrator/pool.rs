@@ -263,4 +263,132 @@ mod tests {
         p.release(SimTime::ZERO, 0, true);
         assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Reuse(0));
     }
+
+    /// A plain model of the pool: states in a Vec, idle ids on a stack.
+    struct Reference {
+        cfg: PoolCfg,
+        timeout: SimTime,
+        host: Option<u32>,
+        conns: Vec<(ConnState, u32, SimTime)>,
+        idle: Vec<ConnId>,
+        stats: PoolStats,
+    }
+
+    impl Reference {
+        fn in_use(&self) -> u32 {
+            self.conns.iter().filter(|c| matches!(c.0, ConnState::Opening | ConnState::Busy)).count() as u32
+        }
+        fn acquire(&mut self, now: SimTime, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
+            while let Some(id) = self.idle.pop() {
+                let (_, requests, since) = self.conns[id as usize];
+                let worn = requests >= self.cfg.max_requests_per_connection;
+                if !worn && now.as_nanos() - since.as_nanos() <= self.timeout.as_nanos() {
+                    self.conns[id as usize].0 = ConnState::Busy;
+                    self.stats.hits += 1;
+                    return Acquire::Reuse(id);
+                }
+                self.conns[id as usize].0 = ConnState::Closed;
+                if worn {
+                    self.stats.retired_max_requests += 1;
+                    closed.push((id, CloseReason::MaxRequests));
+                } else {
+                    self.stats.idle_expired += 1;
+                    closed.push((id, CloseReason::IdleTimeout));
+                }
+            }
+            let in_use = self.in_use();
+            if self.host.is_some_and(|l| in_use >= l) || (self.cfg.block && in_use >= self.cfg.size) {
+                return Acquire::Wait;
+            }
+            self.conns.push((ConnState::Opening, 0, now));
+            self.stats.misses += 1;
+            self.stats.opened += 1;
+            self.stats.peak_open = self.stats.peak_open.max(in_use + 1);
+            Acquire::Open(self.conns.len() as ConnId - 1)
+        }
+        fn release(&mut self, now: SimTime, id: ConnId, alive: bool) -> Option<CloseReason> {
+            let c = &mut self.conns[id as usize];
+            let reason = if !alive {
+                Some(CloseReason::Dead)
+            } else if c.1 >= self.cfg.max_requests_per_connection {
+                self.stats.retired_max_requests += 1;
+                Some(CloseReason::MaxRequests)
+            } else if self.idle.len() as u32 >= self.cfg.size {
+                self.stats.overflow_discarded += 1;
+                Some(CloseReason::Overflow)
+            } else {
+                None
+            };
+            if reason.is_some() {
+                c.0 = ConnState::Closed;
+            } else {
+                *c = (ConnState::Idle, c.1, now);
+                self.idle.push(id);
+            }
+            reason
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The pool agrees with the plain model on every decision and counter.
+        #[test]
+        fn pool_matches_a_plain_reference(
+            size in 0u32..4,
+            block in any::<bool>(),
+            idle_ms in 0u64..30,
+            max_requests in 1u32..4,
+            host in prop::option::of(1u32..4),
+            ops in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<bool>(), 0u64..20), 1..60),
+        ) {
+            let cfg = PoolCfg { size: if block { size.max(1) } else { size }, block, idle_timeout_s: idle_ms as f64 / 1000.0, max_requests_per_connection: max_requests };
+            let mut p = ConnPool::new(cfg.clone(), host);
+            let mut r = Reference { timeout: SimTime::from_millis(idle_ms), cfg, host, conns: vec![], idle: vec![], stats: PoolStats::default() };
+            let mut now = SimTime::ZERO;
+            for (op, pick, alive, dt) in ops {
+                now = now + SimTime::from_millis(dt);
+                let with = |st: ConnState| -> Vec<ConnId> { (0..r.conns.len() as ConnId).filter(|i| r.conns[*i as usize].0 == st).collect() };
+                let (opening, busy) = (with(ConnState::Opening), with(ConnState::Busy));
+                match op {
+                    0 => {
+                        let (mut a, mut b) = (vec![], vec![]);
+                        prop_assert_eq!(p.acquire(now, &mut a), r.acquire(now, &mut b));
+                        prop_assert_eq!(a, b);
+                    }
+                    1 if !opening.is_empty() => {
+                        let id = opening[pick.index(opening.len())];
+                        p.opened(id);
+                        r.conns[id as usize].0 = ConnState::Busy;
+                    }
+                    2 if !busy.is_empty() => {
+                        let id = busy[pick.index(busy.len())];
+                        p.note_request(id);
+                        r.conns[id as usize].1 += 1;
+                    }
+                    3 if !busy.is_empty() => {
+                        let id = busy[pick.index(busy.len())];
+                        prop_assert_eq!(p.release(now, id, alive), r.release(now, id, alive));
+                    }
+                    4 if !busy.is_empty() || !opening.is_empty() => {
+                        let held: Vec<ConnId> = busy.iter().chain(&opening).copied().collect();
+                        let id = held[pick.index(held.len())];
+                        p.close(id);
+                        r.conns[id as usize].0 = ConnState::Closed;
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(&p.stats, &r.stats);
+                prop_assert_eq!(p.idle_count(), r.idle.len() as u32);
+                prop_assert_eq!(p.in_use(), r.in_use());
+                prop_assert_eq!(p.open_count(), r.in_use() + r.idle.len() as u32);
+                for (i, c) in r.conns.iter().enumerate() {
+                    let got = p.conn(i as ConnId);
+                    prop_assert_eq!((got.state, got.requests), (c.0, c.1));
+                }
+            }
+        }
+    }
 }

@@ -198,4 +198,101 @@ mod tests {
         q.finished(0);
         assert_eq!(q.pop().unwrap().1.2, 1);
     }
+
+    /// A naive model of the queue: scan every queued file for the smallest
+    /// eligible key.
+    struct Reference {
+        sequential: bool,
+        global: u32,
+        per_model: u32,
+        order: Vec<u32>,
+        queued: Vec<(u32, QueueKey)>,
+        active: Vec<u32>,
+        remaining: Vec<u32>,
+    }
+
+    impl Reference {
+        fn current(&self) -> Option<u32> {
+            self.order.iter().copied().find(|m| self.remaining[*m as usize] > 0)
+        }
+        fn pop(&mut self) -> Option<(u32, QueueKey)> {
+            if self.active.iter().sum::<u32>() >= self.global {
+                return None;
+            }
+            let current = self.current();
+            let (i, _) = self
+                .queued
+                .iter()
+                .enumerate()
+                .filter(|(_, (m, _))| self.active[*m as usize] < self.per_model)
+                .filter(|(_, (m, _))| !self.sequential || Some(*m) == current)
+                .min_by_key(|(_, (_, k))| *k)?;
+            let (m, k) = self.queued.remove(i);
+            self.active[m as usize] += 1;
+            Some((m, k))
+        }
+        fn finished(&mut self, m: u32) {
+            self.active[m as usize] -= 1;
+            self.remaining[m as usize] -= 1;
+        }
+    }
+
+    fn priority() -> impl Strategy<Value = Priority> {
+        prop_oneof![Just(High), Just(Normal), Just(Low)]
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The queue pops exactly what the naive reference pops, under any
+        /// interleaving of pops and ends.
+        #[test]
+        fn queue_matches_a_naive_reference(
+            sequential in any::<bool>(),
+            global in 1u32..5,
+            per_model in 1u32..4,
+            model_priority in prop::collection::vec(priority(), 1..4),
+            files in prop::collection::vec((0u32..4, priority(), 0u64..3), 0..14),
+            ops in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        ) {
+            let n = model_priority.len() as u32;
+            let scheduling = if sequential { Scheduling::SequentialModels } else { Scheduling::Interleaved };
+            let mut q = FileQueue::new(scheduling, global, per_model, &model_priority);
+            let mut order: Vec<u32> = (0..n).collect();
+            order.sort_by_key(|m| (model_priority[*m as usize], *m));
+            let mut r = Reference { sequential, global, per_model, order, queued: vec![], active: vec![0; n as usize], remaining: vec![0; n as usize] };
+            for (id, (m, p, tb)) in files.iter().enumerate() {
+                let (m, key) = (m % n, (*p, *tb, id as u32));
+                q.push(m, key);
+                r.queued.push((m, key));
+                r.remaining[m as usize] += 1;
+            }
+            q.start();
+            let mut active: Vec<u32> = vec![];
+            for op in ops {
+                // Pop until both refuse, then end one active file (chosen by `op`).
+                loop {
+                    let (got, want) = (q.pop(), r.pop());
+                    prop_assert_eq!(got, want);
+                    match got {
+                        Some((m, _)) => active.push(m),
+                        None => break,
+                    }
+                }
+                prop_assert_eq!(q.active_files(), active.len() as u32);
+                for m in 0..n {
+                    prop_assert_eq!(q.active_files_of(m), r.active[m as usize]);
+                }
+                prop_assert_eq!(q.is_empty(), r.queued.is_empty());
+                if active.is_empty() {
+                    break;
+                }
+                let m = active.swap_remove(op.index(active.len()));
+                q.finished(m);
+                r.finished(m);
+            }
+        }
+    }
 }

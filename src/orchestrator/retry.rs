@@ -113,4 +113,79 @@ mod tests {
         assert!(!Failure::Status { code: 416, retry_after_s: None }.retryable());
         assert!(Failure::Reset.retryable() && !Failure::Reset.keeps_connection());
     }
+
+    use crate::check::expected_base_delay_s;
+    use proptest::prelude::*;
+
+    fn policy() -> impl Strategy<Value = Retry> {
+        let backoff = prop_oneof![
+            Just(Backoff::None),
+            Just(Backoff::Fixed),
+            Just(Backoff::Linear),
+            Just(Backoff::Exponential),
+            Just(Backoff::Urllib3)
+        ];
+        (backoff, 0.0f64..5.0, 1.0f64..4.0, prop_oneof![Just(0.0), 0.0f64..60.0], 0.0f64..0.9, any::<bool>()).prop_map(
+            |(backoff, base_s, factor, cap_s, jitter, respect_retry_after)| Retry {
+                backoff,
+                base_s,
+                factor,
+                cap_s,
+                jitter,
+                respect_retry_after,
+                ..Retry::default()
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Each strategy's formula, capped; never negative.
+        #[test]
+        fn base_delay_follows_the_strategy_formula(r in policy(), retry in 0u32..12) {
+            let d = base_delay_s(&r, retry);
+            let want = expected_base_delay_s(&r, retry);
+            prop_assert!((d - want).abs() <= 1e-9 * (1.0 + want), "{} vs {}", d, want);
+            prop_assert!(d >= 0.0 && d <= r.cap_s);
+        }
+
+        /// Jitter: within base × (1 ± jitter), increasing in u, exact at u = ½;
+        /// Retry-After is a floor when honoured and ignored otherwise.
+        #[test]
+        fn delay_lies_in_the_jitter_band_and_honours_retry_after(
+            r in policy(), retry in 1u32..8, u in 0.0f64..1.0, v in 0.0f64..1.0, ra in prop::option::of(0.0f64..40.0),
+        ) {
+            let base = base_delay_s(&r, retry);
+            let eps = 1e-9 * (1.0 + base);
+            let d = delay_s(&r, retry, u, None);
+            prop_assert!(d >= base * (1.0 - r.jitter) - eps && d <= base * (1.0 + r.jitter) + eps);
+            prop_assert!((delay_s(&r, retry, 0.5, None) - base).abs() <= eps);
+            let (lo, hi) = if u <= v { (u, v) } else { (v, u) };
+            prop_assert!(delay_s(&r, retry, lo, None) <= delay_s(&r, retry, hi, None) + eps);
+            if r.jitter > 0.0 && base > 0.0 && hi - lo > 1e-6 {
+                prop_assert!(delay_s(&r, retry, lo, None) < delay_s(&r, retry, hi, None));
+            }
+            let with_ra = delay_s(&r, retry, u, ra);
+            match ra {
+                Some(ra) if r.respect_retry_after => prop_assert_eq!(with_ra, d.max(ra)),
+                _ => prop_assert_eq!(with_ra, d),
+            }
+        }
+
+        /// 5xx, 429, 408, resets, timeouts and refused connects are retryable;
+        /// only status failures keep the connection.
+        #[test]
+        fn classification_by_status_code(code in 100u16..600, ra in prop::option::of(0.0f64..5.0)) {
+            let f = Failure::Status { code, retry_after_s: ra };
+            prop_assert_eq!(f.retryable(), code >= 500 || code == 429 || code == 408);
+            prop_assert!(f.keeps_connection());
+            let kind = match code { 500 => "http_500", 429 => "http_429", 503 => "http_503", _ => "http_other" };
+            prop_assert_eq!(f.kind(), kind);
+            for f in [Failure::Reset, Failure::Timeout, Failure::Connect] {
+                prop_assert!(f.retryable() && !f.keeps_connection());
+            }
+            prop_assert_eq!([Failure::Reset.kind(), Failure::Timeout.kind(), Failure::Connect.kind()], ["reset", "timeout", "connect"]);
+        }
+    }
 }
