@@ -349,7 +349,7 @@ mod tests {
             let mut r = Reference { timeout: SimTime::from_millis(idle_ms), cfg, host, conns: vec![], idle: vec![], stats: PoolStats::default() };
             let mut now = SimTime::ZERO;
             for (op, pick, alive, dt) in ops {
-                now = now + SimTime::from_millis(dt);
+                now += SimTime::from_millis(dt);
                 let with = |st: ConnState| -> Vec<ConnId> { (0..r.conns.len() as ConnId).filter(|i| r.conns[*i as usize].0 == st).collect() };
                 let (opening, busy) = (with(ConnState::Opening), with(ConnState::Busy));
                 match op {
