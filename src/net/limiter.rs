@@ -85,6 +85,15 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_drained_exactly_at_its_rate_never_empties() {
+        let mut b = TokenBucket::new(10.0, 20.0);
+        assert_eq!(b.secs_to_empty(10.0), None);
+        b.step(5.0, 10.0);
+        assert_eq!(b.tokens, 20.0);
+        assert_eq!(b.secs_to_empty(10.0), None);
+    }
+
+    #[test]
     fn zero_burst_is_a_strict_limiter() {
         let mut b = TokenBucket::new(10.0, 0.0);
         assert!(b.empty);
