@@ -366,3 +366,40 @@ impl<'a> Checker<'a> {
         self.pool.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{SimOptions, simulate};
+
+    fn scenario() -> Scenario {
+        Scenario::from_json(
+            r#"{"client":{"max_concurrent_downloads":1,"scheduling":"interleaved"},
+                "workload":{"models":[{"name":"m","files":[
+                  {"path":"a","size_bytes":1000,"priority":"low"},
+                  {"path":"b","size_bytes":1000,"priority":"high"}]}]}}"#,
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_valid_run_passes_and_a_reordered_one_names_the_invariant_and_event() {
+        let s = scenario();
+        let run = simulate(&s, 1, SimOptions { trace: true });
+        check_run(&s, &run).expect("valid run");
+        // The low-priority file is dispatched first instead.
+        let mut log = run.trace.clone();
+        assert!(matches!(log[0], TraceEvent::FileDispatched { file: 1, .. }));
+        log[0] = TraceEvent::FileDispatched {
+            t: SimTime::ZERO,
+            file: 0,
+            model: 0,
+            priority: crate::scenario::Priority::Low,
+        };
+        let v = check(&log, &s, &run.files).expect_err("priority inversion");
+        assert_eq!(v.invariant, "priority: no dispatch while a higher-priority file waits for the slot");
+        assert_eq!(v.at, Some(0));
+        let msg = v.to_string();
+        assert!(msg.contains("file_dispatched") && msg.contains("\"file\":0"), "{msg}");
+    }
+}
