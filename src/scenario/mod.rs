@@ -35,7 +35,7 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     for (ty, range) in
         [("u64", "an integer from 0 to 18446744073709551615"), ("u32", "an integer from 0 to 4294967295")]
     {
-        if message.ends_with(&format!("expected {ty}")) {
+        if message.contains(&format!("expected {ty}")) {
             message = format!("{message} (allowed: {range})");
         }
     }
