@@ -194,18 +194,11 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// The report as written: plots are drawn from its JSON text, exactly as `plot` reads it back.
-fn render_report(report: &SuiteReport) -> Result<(String, Vec<(String, Vec<u8>)>)> {
-    let json = serde_json::to_string_pretty(report).expect("a report serializes") + "\n";
-    let reread: SuiteReport = serde_json::from_str(&json).expect("a report reads back");
-    Ok((json, plot::render_all(&reread)?))
-}
-
 fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
     let started = Instant::now();
     let report = PerformanceBenchmark::new(seed).run_suite();
     let wall = started.elapsed();
-    let (json, svgs) = render_report(&report)?;
+    let (json, svgs) = plot::render_report(&report)?;
     let all: Vec<BenchmarkResult> =
         report.detailed_results.iter().chain(report.extended_sweeps.iter().flat_map(|c| &c.results)).cloned().collect();
     let mut files = vec![
@@ -239,7 +232,7 @@ fn cmd_plot(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let report: SuiteReport = serde_json::from_str(&text)
         .map_err(|e| Error::Other(format!("{} is not a dlsim suite report: {e}", path.display())))?;
     let dir = out.map(Path::to_path_buf).unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let (_, svgs) = render_report(&report)?;
+    let (_, svgs) = plot::render_report(&report)?;
     for p in report::write_outputs(&dir, &svgs)? {
         println!("wrote {}", p.display());
     }

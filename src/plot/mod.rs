@@ -14,10 +14,22 @@ use crate::error::{Error, Result};
 use crate::suite::SuiteReport;
 
 type Drawn = std::result::Result<String, Box<dyn std::error::Error>>;
+type Chart = fn(&SuiteReport) -> Drawn;
+
+/// Output files: (file name, bytes).
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// The report's JSON text and its charts, drawn from the JSON read back, so
+/// `dlsim suite` and `dlsim plot` draw from exactly the same numbers.
+pub fn render_report(report: &SuiteReport) -> Result<(String, Files)> {
+    let json = serde_json::to_string_pretty(report).expect("a report serializes") + "\n";
+    let reread: SuiteReport = serde_json::from_str(&json).expect("a report reads back");
+    Ok((json, render_all(&reread)?))
+}
 
 /// Every chart of `r`: (file name, SVG bytes), in a fixed order.
-pub fn render_all(r: &SuiteReport) -> Result<Vec<(String, Vec<u8>)>> {
-    let charts: [(&str, fn(&SuiteReport) -> Drawn); 7] = [
+pub fn render_all(r: &SuiteReport) -> Result<Files> {
+    let charts: [(&str, Chart); 7] = [
         ("scalability.svg", curves::scalability),
         ("bandwidth_limit.svg", curves::bandwidth_limit),
         ("error_rate.svg", curves::error_rate),
