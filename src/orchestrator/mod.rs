@@ -316,6 +316,8 @@ impl Orchestrator {
                 };
                 self.record_failure(now, s, req, received, failure);
                 self.conn_seg[conn as usize] = None;
+                // The segment gives its connection back: failing its file must not close it.
+                self.segs[s as usize].state = SegState::WaitConn;
                 self.release(now, conn, failure.keeps_connection(), out);
                 self.retry_or_fail(now, s, failure, out);
             }
