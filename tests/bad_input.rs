@@ -147,6 +147,11 @@ fn file_size_zero_or_beyond_u64() {
 }
 
 #[test]
+fn scenario_name_must_be_a_file_name() {
+    Case::new("name").run_scenario(&with(r#""name":"../evil""#), &["field `name`", "../evil"]);
+}
+
+#[test]
 fn duplicate_file_paths() {
     Case::new("dup").run_scenario(
         r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1},{"path":"a","size_bytes":2}]}]}}"#,
