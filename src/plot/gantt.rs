@@ -53,7 +53,7 @@ pub fn timeline(r: &SuiteReport) -> Drawn {
             let y = row(s.conn);
             Rectangle::new([(s.end_s, y - 0.35), (s.end_s, y + 0.35)], WHITE.stroke_width(1))
         }))?;
-        for (_, c, label) in kinds {
+        for (_, c, label) in kinds.into_iter().filter(|k| t.spans.iter().any(|s| s.kind == k.0)) {
             chart
                 .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
                 .label(label)
