@@ -70,8 +70,6 @@ enum SegState {
     Opening(ConnId),
     InFlight(ConnId),
     Backoff,
-    /// Its request just failed; the retry decision is being made.
-    Failing,
     Done,
     Cancelled,
 }
@@ -289,7 +287,8 @@ impl Orchestrator {
                 self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "connect_failed" });
                 let seg = self.conn_seg[conn as usize].take();
                 if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
-                    self.fail_request(now, s, u64::MAX, 0, Failure::Connect, out);
+                    self.record_failure(now, s, u64::MAX, 0, Failure::Connect);
+                    self.retry_or_fail(now, s, Failure::Connect, out);
                 }
                 self.serve_waiters(now, out);
             }
@@ -315,8 +314,12 @@ impl Orchestrator {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
+                self.record_failure(now, s, req, received, failure);
                 self.conn_seg[conn as usize] = None;
-                self.fail_request(now, s, req, received, failure, out);
+                // The segment gives its connection back: failing its file must not close it.
+                self.segs[s as usize].state = SegState::WaitConn;
+                self.release(now, conn, failure.keeps_connection(), out);
+                self.retry_or_fail(now, s, failure, out);
             }
             Input::Timer { id } => {
                 let s = id as u32;
@@ -518,28 +521,22 @@ impl Orchestrator {
         self.dispatch(now, out);
     }
 
-    fn fail_request(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure, out: &mut Vec<Action>) {
+    /// Account a failed request (bytes kept by resume, the log entry).
+    fn record_failure(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure) {
         let seg = &mut self.segs[s as usize];
         let file = seg.file;
-        let range_len = seg.req_end - seg.req_start;
-        let received = received.min(range_len);
+        let received = received.min(seg.req_end - seg.req_start);
         let kept = if self.cfg.retry.enable_resume { received } else { 0 };
         seg.next += kept;
         seg.failures += 1;
-        let (failures, start, end, state) = (seg.failures, seg.next, seg.req_end, seg.state);
-        // No longer in flight: failing its file must not close its connection again.
-        seg.state = SegState::Failing;
-        seg.retry_end = (end > start).then_some(end);
+        seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
+        let state = seg.state;
         self.stats.received_bytes += received;
         self.stats.resumed_bytes += kept;
         *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);
-        let retryable = failure.retryable();
-        if req != u64::MAX {
-            let conn = match state {
-                SegState::InFlight(c) => c,
-                _ => unreachable!("a failed request was in flight"),
-            };
+        if let SegState::InFlight(conn) = state {
+            let retryable = failure.retryable();
             self.log(|| TraceEvent::RequestFailed {
                 t: now,
                 file,
@@ -550,16 +547,20 @@ impl Orchestrator {
                 kept,
                 retryable,
             });
-            // Released after the failure is logged, before the retry decision.
-            self.release(now, conn, failure.keeps_connection(), out);
         }
-        if start >= end {
-            // Resume kept the whole range: nothing left to retry.
-            self.segs[s as usize].retry_end = None;
+    }
+
+    /// After a failure: go on (resume kept the whole range), retry after a
+    /// backoff, or fail the file.
+    fn retry_or_fail(&mut self, now: SimTime, s: u32, failure: Failure, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
+        let (file, failures, start) = (seg.file, seg.failures, seg.next);
+        if seg.retry_end.is_none() {
             self.segs[s as usize].failures = 0;
             self.continue_segment(now, s, out);
             return;
         }
+        let retryable = failure.retryable();
         let r = &self.cfg.retry;
         if !retryable {
             return self.fail_file(now, file, format!("{} is not retryable", failure.kind()), out);
@@ -607,7 +608,7 @@ impl Orchestrator {
                     seg.state = SegState::Cancelled;
                     self.in_backoff -= 1;
                 }
-                SegState::WaitConn | SegState::Opening(_) | SegState::Failing => seg.state = SegState::Cancelled,
+                SegState::WaitConn | SegState::Opening(_) => seg.state = SegState::Cancelled,
                 SegState::Done | SegState::Cancelled => {}
             }
         }
@@ -626,40 +627,5 @@ fn reason_name(r: CloseReason) -> &'static str {
         CloseReason::MaxRequests => "max_requests",
         CloseReason::Dead => "dead",
         CloseReason::Aborted => "aborted",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scenario::Retry;
-
-    fn file(id: u32) -> File {
-        File { id, model: 0, path: format!("f{id}"), size: 100, priority: Priority::Normal }
-    }
-
-    /// Regression: a file failing on its last attempt used to close (abort) the
-    /// connection of that failed request again, after it had gone back to the
-    /// pool idle; the pool then handed out the closed connection and the run hung.
-    #[test]
-    fn a_failed_file_leaves_its_released_connection_in_the_pool() {
-        let cfg = Client {
-            max_concurrent_downloads: 1,
-            retry: Retry { max_attempts: 1, ..Retry::default() },
-            ..Client::default()
-        };
-        let mut o = Orchestrator::new(cfg, vec![file(0), file(1)], &[Priority::Normal], 1, true);
-        let mut out = vec![];
-        o.start(SimTime::ZERO, &mut out);
-        assert_eq!(out, vec![Action::Open { conn: 0 }]);
-        out.clear();
-        o.handle(SimTime::ZERO, Input::ConnOpened { conn: 0 }, &mut out);
-        out.clear();
-        let failure = Failure::Status { code: 500, retry_after_s: None };
-        o.handle(SimTime(1), Input::RequestFailed { conn: 0, req: 0, received: 0, failure }, &mut out);
-        assert_eq!(o.outcome(0).status, FileStatus::Failed);
-        assert!(!out.iter().any(|a| matches!(a, Action::Close { .. })), "{out:?}");
-        // File 1 reuses the kept-alive connection.
-        assert!(matches!(out[..], [Action::Send { conn: 0, file: 1, .. }]), "{out:?}");
     }
 }
