@@ -24,6 +24,10 @@ impl TokenBucket {
     /// Largest aggregate rate allowed for a demand of `demand_bps`; updates
     /// `empty` when demand falls below the rate (the bucket refills).
     pub fn allowed(&mut self, demand_bps: f64) -> f64 {
+        if self.tokens <= 0.0 && demand_bps > self.rate_bps {
+            // Nothing to spend: hold the rate now (a zero drain time would never pass).
+            self.empty = true;
+        }
         if !self.empty {
             return demand_bps;
         }
@@ -91,6 +95,17 @@ mod tests {
         b.step(5.0, 10.0);
         assert_eq!(b.tokens, 20.0);
         assert_eq!(b.secs_to_empty(10.0), None);
+    }
+
+    #[test]
+    fn a_refilling_bucket_without_tokens_holds_the_rate_at_once() {
+        let mut b = TokenBucket::new(10.0, 20.0);
+        b.set_empty();
+        assert_eq!(b.allowed(0.0), 0.0);
+        assert!(!b.empty);
+        assert_eq!(b.allowed(30.0), 10.0);
+        assert!(b.empty);
+        assert_eq!(b.secs_to_empty(30.0), None);
     }
 
     #[test]

@@ -275,7 +275,10 @@ mod tests {
     fn run_to_end(link: &mut Link) -> Vec<(SimTime, FlowId, f64)> {
         let mut out = vec![];
         let mut fin = vec![];
+        let mut steps = 0;
         while let Some(t) = link.next_transition() {
+            steps += 1;
+            assert!(steps < 10_000, "the link makes no progress at {t}");
             link.on_transition(t, &mut fin);
             out.extend(fin.drain(..).map(|(f, b)| (t, f, b)));
         }
@@ -356,6 +359,18 @@ mod tests {
         l.add_flow(SimTime::from_secs(10), 1, 2.0 * MIB);
         let t = run_to_end(&mut l)[0].0.as_secs_f64();
         assert!((t - 10.0).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
+    fn a_flow_starting_as_the_last_one_ends_is_held_at_the_rate() {
+        // Regression: the bucket refilled (with 0 tokens) in the instant with
+        // no flow, then the new flow's drain time was 0 s and never passed.
+        let mut l = Link::new(None, None, Some((MIB, 2.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB);
+        let end = run_to_end(&mut l)[0].0;
+        l.add_flow(end, 1, 3.0 * MIB);
+        let t = run_to_end(&mut l)[0].0.as_secs_f64();
+        assert!((t - end.as_secs_f64() - 3.0).abs() < 1e-6, "{t}");
     }
 
     #[test]
