@@ -20,7 +20,7 @@ fn config() -> ProptestConfig {
     let default = ProptestConfig::default();
     let rng_seed = match std::env::var("PROPTEST_RNG_SEED") {
         Ok(_) => default.rng_seed,
-        Err(_) => RngSeed::Fixed(0x646c_7369_6d),
+        Err(_) => RngSeed::Fixed(0x0064_6c73_696d),
     };
     ProptestConfig {
         cases: CASES,
