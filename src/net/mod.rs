@@ -64,6 +64,14 @@ impl ServerFaults {
         ServerFaults { rng: KeyedRng::new(seed), faults, attempts: BTreeMap::new() }
     }
 
+    pub fn error_rate(&self) -> f64 {
+        self.faults.error_rate
+    }
+    /// Change the fault probability (attempt counts are kept).
+    pub fn set_error_rate(&mut self, rate: f64) {
+        self.faults.error_rate = rate;
+    }
+
     /// The fault for the next request of `file` starting at `range_start`.
     pub fn on_request(&mut self, file: u32, range_start: u64) -> Fault {
         if self.faults.error_rate <= 0.0 {
