@@ -24,8 +24,19 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// A bucket that starts full.
     pub fn new(rate_bps: f64, burst_bytes: f64) -> Self {
-        Pacer { rate_bps, burst: burst_bytes, state: Mutex::new(State { tokens: burst_bytes, at: Instant::now() }) }
+        Pacer::with_tokens(rate_bps, burst_bytes, burst_bytes)
+    }
+
+    pub fn with_tokens(rate_bps: f64, burst_bytes: f64, tokens: f64) -> Self {
+        Pacer { rate_bps, burst: burst_bytes, state: Mutex::new(State { tokens, at: Instant::now() }) }
+    }
+
+    /// A server egress pacer: starts empty, banks up to 2 ms of the rate
+    /// so a sleep that overshoots does not lose link capacity.
+    pub fn link(rate_bps: f64) -> Self {
+        Pacer::with_tokens(rate_bps, rate_bps * 0.002, 0.0)
     }
 
     pub fn rate_bps(&self) -> f64 {

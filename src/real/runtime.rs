@@ -252,11 +252,12 @@ impl Driver<'_> {
             Msg::Done { conn, req, keep_alive, body } => {
                 let Some((file, start)) = self.take_request(conn, req) else { return };
                 self.received += body.len() as u64;
-                self.put(file, start, body);
                 if !keep_alive {
                     self.mark_dead(conn);
                 }
+                // Feed first: the next request goes out while this body is hashed.
                 self.feed(Input::RequestDone { conn, req, keep_alive });
+                self.put(file, start, body);
                 self.finish_file(file);
             }
             Msg::Failed { conn, req, mut body, failure } => {
@@ -266,11 +267,11 @@ impl Driver<'_> {
                 if !self.s.client.retry.enable_resume {
                     body.clear();
                 }
-                self.put(file, start, body);
                 if !failure.keeps_connection() {
                     self.mark_dead(conn);
                 }
                 self.feed(Input::RequestFailed { conn, req, received, failure });
+                self.put(file, start, body);
                 self.finish_file(file);
             }
         }

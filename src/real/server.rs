@@ -170,7 +170,7 @@ impl Server {
         }
         let listener = TcpListener::bind(addr).map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
-        let pacer = cfg.bandwidth_bps.map(|r| Arc::new(Pacer::new(r, 0.0)));
+        let pacer = cfg.bandwidth_bps.map(|r| Arc::new(Pacer::link(r)));
         let shared = Arc::new(Shared {
             content: Content::new(cfg.seed),
             settings: RwLock::new(Settings { latency: Duration::from_secs_f64(cfg.latency_ms / 1000.0), pacer }),
@@ -235,7 +235,7 @@ impl Server {
 
     /// Shared egress limit, bytes/s (`None` = unlimited).
     pub fn set_bandwidth_limit(&self, bytes_per_second: Option<u64>) {
-        let pacer = bytes_per_second.filter(|r| *r > 0).map(|r| Arc::new(Pacer::new(r as f64, 0.0)));
+        let pacer = bytes_per_second.filter(|r| *r > 0).map(|r| Arc::new(Pacer::link(r as f64)));
         self.shared.settings.write().expect("settings lock").pacer = pacer;
     }
 
@@ -645,7 +645,9 @@ fn send_body(
     pacer: Option<&Pacer>,
 ) -> std::io::Result<()> {
     let block = match pacer {
-        Some(p) => ((p.rate_bps() / 200.0) as u64).clamp(4096, 64 * 1024),
+        // A small quantum (≤ 1 ms of the link) so concurrent bodies share the
+        // link as TCP segments do, not one block after another.
+        Some(p) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024),
         None => 256 * 1024,
     } as usize;
     let mut buf = vec![0u8; block.min(len as usize).max(1)];
