@@ -120,7 +120,8 @@ fn bad_clients_do_not_kill_the_server() {
     assert_eq!(read_response(&mut s, false).code, 400);
 
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET /f HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024)).unwrap();
+    // The server may answer before the whole head is written: ignore a broken pipe.
+    let _ = write!(s, "GET /f HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024));
     assert_eq!(read_response(&mut s, false).code, 431);
 
     let mut s = TcpStream::connect(addr).unwrap();

@@ -515,12 +515,28 @@ fn serve_connection(sh: &Shared, mut stream: TcpStream) {
                 }
                 let _ = stream.write_all(&error_head(code, reason(code), true, &[]));
                 let _ = stream.shutdown(Shutdown::Write);
+                linger(&mut stream);
                 return;
             }
         };
         if !matches!(respond(sh, &mut stream, &head, &mut served), Ok(true)) || head.close {
             let _ = stream.shutdown(Shutdown::Write);
             return;
+        }
+    }
+}
+
+/// Drain what the client still sends (briefly) before closing, so the
+/// kernel does not reset the connection and lose the error response.
+fn linger(stream: &mut TcpStream) {
+    let until = Instant::now() + Duration::from_millis(500);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut sink = [0u8; 8192];
+    let mut left: usize = 1 << 20;
+    while Instant::now() < until && left > 0 {
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => left = left.saturating_sub(n),
+            _ => break,
         }
     }
 }
