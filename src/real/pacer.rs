@@ -14,29 +14,36 @@ use std::time::{Duration, Instant};
 struct State {
     tokens: f64,
     at: Instant,
+    /// Link mode: when the bytes taken so far are covered.
+    next_free: Instant,
 }
 
 #[derive(Debug)]
 pub struct Pacer {
     rate_bps: f64,
     burst: f64,
+    /// Link mode (`Some(slack)`): no credit after an idle link, but a
+    /// sleep that overshoots by less than `slack` loses no capacity.
+    slack: Option<Duration>,
     state: Mutex<State>,
 }
 
 impl Pacer {
-    /// A bucket that starts full.
+    /// A token bucket that starts full.
     pub fn new(rate_bps: f64, burst_bytes: f64) -> Self {
-        Pacer::with_tokens(rate_bps, burst_bytes, burst_bytes)
+        let now = Instant::now();
+        Pacer {
+            rate_bps,
+            burst: burst_bytes,
+            slack: None,
+            state: Mutex::new(State { tokens: burst_bytes, at: now, next_free: now }),
+        }
     }
 
-    pub fn with_tokens(rate_bps: f64, burst_bytes: f64, tokens: f64) -> Self {
-        Pacer { rate_bps, burst: burst_bytes, state: Mutex::new(State { tokens, at: Instant::now() }) }
-    }
-
-    /// A server egress pacer: starts empty, banks up to 2 ms of the rate
-    /// so a sleep that overshoots does not lose link capacity.
+    /// A server egress link: strictly `rate_bps` while busy (a fluid link
+    /// has no burst), tolerant of oversleeping by up to 1 ms.
     pub fn link(rate_bps: f64) -> Self {
-        Pacer::with_tokens(rate_bps, rate_bps * 0.002, 0.0)
+        Pacer { slack: Some(Duration::from_millis(1)), ..Pacer::new(rate_bps, 0.0) }
     }
 
     pub fn rate_bps(&self) -> f64 {
@@ -47,6 +54,12 @@ impl Pacer {
     pub fn take(&self, n: u64) -> Instant {
         let mut s = self.state.lock().expect("pacer lock");
         let now = Instant::now();
+        let cost = Duration::from_secs_f64(n as f64 / self.rate_bps);
+        if let Some(slack) = self.slack {
+            let start = if now > s.next_free + slack { now } else { s.next_free };
+            s.next_free = start + cost;
+            return s.next_free;
+        }
         let dt = now.saturating_duration_since(s.at).as_secs_f64();
         s.tokens = (s.tokens + dt * self.rate_bps).min(self.burst);
         s.at = now;
@@ -80,6 +93,14 @@ mod tests {
         // 100 bytes at 1000 B/s = 0.1 s of debt each, queued.
         assert!(a >= t0 + Duration::from_millis(99));
         assert!(b >= a + Duration::from_millis(99));
+    }
+
+    #[test]
+    fn a_link_gives_no_credit_after_idling() {
+        let p = Pacer::link(1000.0);
+        std::thread::sleep(Duration::from_millis(5));
+        let t0 = Instant::now();
+        assert!(p.take(100) >= t0 + Duration::from_millis(99));
     }
 
     #[test]
