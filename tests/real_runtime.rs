@@ -62,3 +62,29 @@ fn the_same_seed_serves_the_same_bytes_and_another_seed_does_not() {
     assert_eq!(expected_digests(&s, 3), expected_digests(&s, 3));
     assert_ne!(expected_digests(&s, 3), expected_digests(&s, 4));
 }
+
+#[test]
+fn a_file_failing_on_a_kept_connection_leaves_that_connection_to_others() {
+    // HTTP 500s keep the connection: the core releases it (another file may
+    // take it at once) before the file fails; failing the file must not
+    // close it under the new owner. The sim and the real runtime both finish.
+    let s = Scenario::from_json(
+        r#"{
+      "name": "fail_on_kept_conn", "seed": 5,
+      "server": { "bandwidth_bps": null, "latency_ms": 0, "faults": { "error_rate": 0.6 } },
+      "network": { "rtt_ms": 0, "handshake_rtts": 1 },
+      "client": { "max_concurrent_downloads": 4, "pool": { "size": 1, "block": true },
+                  "retry": { "max_attempts": 2, "backoff": "none" } },
+      "workload": { "models": [ { "name": "m", "linear": { "count": 24, "min_size_bytes": 100, "max_size_bytes": 5000 } } ] }
+    }"#,
+    )
+    .unwrap();
+    let sim = simulate(&s, s.seed, SimOptions { trace: true });
+    assert!(sim.stats.files_failed > 0 && sim.stats.files_completed > 0);
+    assert_eq!((sim.stats.files_failed + sim.stats.files_completed) as usize, sim.files.len());
+    dlsim::check::check(&sim.trace, &s.client, &sim.files).unwrap();
+    let server = Server::for_scenario(&s, s.seed, localhost(), false).unwrap();
+    let run = run_real(&s, s.seed, server.addr(), RealOptions::default()).unwrap();
+    assert_eq!(run.stats.files_failed, sim.stats.files_failed);
+    assert!(run.corrupt_files(&expected_digests(&s, s.seed)).is_empty());
+}

@@ -287,7 +287,7 @@ impl Orchestrator {
                 self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "connect_failed" });
                 let seg = self.conn_seg[conn as usize].take();
                 if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
-                    self.fail_request(now, s, u64::MAX, 0, Failure::Connect, out);
+                    self.fail_request(now, s, u64::MAX, 0, Failure::Connect, None, out);
                 }
                 self.serve_waiters(now, out);
             }
@@ -314,8 +314,8 @@ impl Orchestrator {
                     return;
                 };
                 self.conn_seg[conn as usize] = None;
-                self.release(now, conn, failure.keeps_connection(), out);
-                self.fail_request(now, s, req, received, failure, out);
+                let release = Some((conn, failure.keeps_connection()));
+                self.fail_request(now, s, req, received, failure, release, out);
             }
             Input::Timer { id } => {
                 let s = id as u32;
@@ -514,7 +514,19 @@ impl Orchestrator {
         self.dispatch(now, out);
     }
 
-    fn fail_request(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure, out: &mut Vec<Action>) {
+    /// Account a failed request; `release` returns its connection (after the
+    /// failure is logged, so the log never shows the next request first).
+    #[allow(clippy::too_many_arguments)]
+    fn fail_request(
+        &mut self,
+        now: SimTime,
+        s: u32,
+        req: u64,
+        received: u64,
+        failure: Failure,
+        release: Option<(ConnId, bool)>,
+        out: &mut Vec<Action>,
+    ) {
         let seg = &mut self.segs[s as usize];
         let file = seg.file;
         let range_len = seg.req_end - seg.req_start;
@@ -544,6 +556,9 @@ impl Orchestrator {
                 kept,
                 retryable,
             });
+        }
+        if let Some((conn, alive)) = release {
+            self.release(now, conn, alive, out);
         }
         if start >= end {
             // Resume kept the whole range: nothing left to retry.
@@ -588,6 +603,8 @@ impl Orchestrator {
         for s in run.first_seg..run.first_seg + run.parts {
             let seg = &mut self.segs[s as usize];
             match seg.state {
+                // The segment whose failure ends the file already released its connection.
+                SegState::InFlight(conn) if self.conn_seg[conn as usize] != Some(s) => seg.state = SegState::Cancelled,
                 SegState::InFlight(conn) => {
                     seg.state = SegState::Cancelled;
                     self.conn_seg[conn as usize] = None;

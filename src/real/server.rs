@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub max_concurrent_requests: Option<u32>,
     /// Successful responses on one connection before the server closes it.
     pub keep_alive_max_requests: u32,
+    /// Bytes per paced write (the turn of a connection); default: ≤ 1 ms of the rate, 2–8 KiB.
+    pub write_quantum: Option<u64>,
     pub faults: Faults,
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: u32,
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
             latency_ms: 0.0,
             max_concurrent_requests: None,
             keep_alive_max_requests: 100,
+            write_quantum: None,
             faults: Faults::default(),
             max_connections: 256,
             idle_timeout: Duration::from_secs(30),
@@ -77,6 +80,7 @@ impl ServerConfig {
             latency_ms: s.server.latency_ms,
             max_concurrent_requests: s.server.max_concurrent_requests,
             keep_alive_max_requests: s.server.keep_alive_max_requests,
+            write_quantum: s.server.write_quantum_bytes,
             faults: s.server.faults.clone(),
             ..ServerConfig::default()
         }
@@ -660,11 +664,14 @@ fn send_body(
     len: u64,
     pacer: Option<&Pacer>,
 ) -> std::io::Result<()> {
-    let block = match pacer {
+    let block = match (pacer, sh.cfg.write_quantum) {
+        (Some(_), Some(q)) => q.clamp(1, 1 << 20),
+        (pacer, _) => match pacer {
         // A small quantum (≤ 1 ms of the link) so concurrent bodies share the
         // link as TCP segments do, not one block after another.
         Some(p) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024),
         None => 256 * 1024,
+        },
     } as usize;
     let mut buf = vec![0u8; block.min(len as usize).max(1)];
     let mut at = start;
