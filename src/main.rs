@@ -100,7 +100,9 @@ fn main() -> ExitCode {
         Cmd::Run { scenario, seed, out, format, check } => cmd_run(&scenario, seed, &out, format, check),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
         Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
-        Cmd::Validate { matrix, repeats, calibrate, seed, out } => cmd_validate(&matrix, repeats, calibrate, seed, &out),
+        Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
+            cmd_validate(&matrix, repeats, calibrate, seed, &out)
+        }
     };
     match result {
         Ok(code) => code,
@@ -232,7 +234,13 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_serve(path: &Path, port: u16, seed: Option<u64>, bind: std::net::IpAddr, allow_remote: bool) -> Result<ExitCode> {
+fn cmd_serve(
+    path: &Path,
+    port: u16,
+    seed: Option<u64>,
+    bind: std::net::IpAddr,
+    allow_remote: bool,
+) -> Result<ExitCode> {
     let s = Scenario::load(path)?;
     let seed = seed.unwrap_or(s.seed);
     let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;

@@ -30,11 +30,8 @@ fn read_response(s: &mut TcpStream, head_only: bool) -> Resp {
         let mut r = httparse::Response::new(&mut headers);
         if let httparse::Status::Complete(n) = r.parse(&buf).expect("a valid response") {
             let code = r.code.unwrap();
-            let headers: Vec<(String, String)> = r
-                .headers
-                .iter()
-                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
-                .collect();
+            let headers: Vec<(String, String)> =
+                r.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string())).collect();
             let len: usize = headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
@@ -106,7 +103,8 @@ fn get_head_ranges_and_the_mock_server_api() {
 
 #[test]
 fn bad_clients_do_not_kill_the_server() {
-    let cfg = ServerConfig { header_timeout: Duration::from_millis(300), max_connections: 8, ..ServerConfig::default() };
+    let cfg =
+        ServerConfig { header_timeout: Duration::from_millis(300), max_connections: 8, ..ServerConfig::default() };
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), false, cfg).unwrap();
     let addr = server.addr();
     server.add_file("f", vec![7u8; 1000]);

@@ -12,9 +12,7 @@
 use super::content::Content;
 use super::pacer::Pacer;
 use crate::error::{Error, Result};
-use crate::orchestrator::{
-    Action, ConnId, Failure, FileOutcome, FileStatus, Input, Orchestrator, PoolStats, Stats,
-};
+use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, FileStatus, Input, Orchestrator, PoolStats, Stats};
 use crate::scenario::{File, Scenario};
 use crate::time::SimTime;
 use sha2::{Digest, Sha256};

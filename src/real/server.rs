@@ -479,12 +479,13 @@ pub fn percent_decode(path: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -667,10 +668,10 @@ fn send_body(
     let block = match (pacer, sh.cfg.write_quantum) {
         (Some(_), Some(q)) => q.clamp(1, 1 << 20),
         (pacer, _) => match pacer {
-        // A small quantum (≤ 1 ms of the link) so concurrent bodies share the
-        // link as TCP segments do, not one block after another.
-        Some(p) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024),
-        None => 256 * 1024,
+            // A small quantum (≤ 1 ms of the link) so concurrent bodies share the
+            // link as TCP segments do, not one block after another.
+            Some(p) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024),
+            None => 256 * 1024,
         },
     } as usize;
     let mut buf = vec![0u8; block.min(len as usize).max(1)];

@@ -218,7 +218,9 @@ pub fn validate(
         let measured = median(&times);
         let mid = runs
             .iter()
-            .min_by(|a, b| (a.duration.as_secs_f64() - measured).abs().total_cmp(&(b.duration.as_secs_f64() - measured).abs()))
+            .min_by(|a, b| {
+                (a.duration.as_secs_f64() - measured).abs().total_cmp(&(b.duration.as_secs_f64() - measured).abs())
+            })
             .expect("repeats ≥ 1");
         let predicted = sim.duration.as_secs_f64();
         rows.push(Row {
@@ -242,11 +244,8 @@ pub fn validate(
         });
     }
     let errs: Vec<f64> = rows.iter().map(|r| r.log_error).collect();
-    let (worst, max) = rows
-        .iter()
-        .map(|r| (r.name.clone(), r.log_error))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap_or_default();
+    let (worst, max) =
+        rows.iter().map(|r| (r.name.clone(), r.log_error)).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
     Ok(Report {
         seed,
         repeats,
