@@ -21,6 +21,8 @@
 //!   over it (`dlsim run --check`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
 //!   JSON/CSV writers and the stdout table.
+//! - [`suite`]: the seed suite (eight families, 27 results, extended
+//!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
 //! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
 
 pub mod check;
@@ -28,10 +30,13 @@ pub mod engine;
 pub mod error;
 pub mod net;
 pub mod orchestrator;
+pub mod par;
+pub mod plot;
 pub mod real;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod suite;
 pub mod time;
 pub mod trace;
 

@@ -2,9 +2,11 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use dlsim::error::{Error, Result};
+use dlsim::par::par_map;
 use dlsim::report::{self, BenchmarkResult};
 use dlsim::scenario::{self, Scenario};
-use dlsim::{SimOptions, check, simulate};
+use dlsim::suite::{PerformanceBenchmark, SuiteReport};
+use dlsim::{SimOptions, check, plot, simulate};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -41,6 +43,24 @@ enum Cmd {
         /// Check every invariant over the run's event log; fail on the first broken one.
         #[arg(long)]
         check: bool,
+    },
+    /// Run the seed suite (eight families, 27 results, extended sweeps) and
+    /// write performance_report.json, performance_report.csv and the SVG plots.
+    Suite {
+        /// Run seed.
+        #[arg(long, default_value_t = dlsim::suite::DEFAULT_SEED)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+    },
+    /// Redraw the SVG plots of a saved performance_report.json.
+    Plot {
+        /// A report written by `dlsim suite`.
+        report: PathBuf,
+        /// Output directory (default: the report's directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Measure the simulator's speed on a large synthetic workload.
     Bench {
@@ -98,6 +118,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Run { scenario, seed, out, format, check } => cmd_run(&scenario, seed, &out, format, check),
+        Cmd::Suite { seed, out } => cmd_suite(seed, &out),
+        Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
         Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
         Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
@@ -111,29 +133,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Run `f` over `items` on up to `available_parallelism` threads; results in input order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let results = std::sync::Mutex::new(&mut slots);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= items.len() {
-                        break;
-                    }
-                    let r = f(&items[i]);
-                    results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
-                }
-            });
-        }
-    });
-    slots.into_iter().map(|r| r.expect("every item was processed")).collect()
 }
 
 fn cmd_run(path: &Path, seed: Option<u64>, out: &Path, format: Format, check: bool) -> Result<ExitCode> {
@@ -289,5 +288,50 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
         println!("wrote {}", p.display());
     }
     println!("validated in {:.1} s wall", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
+    let started = Instant::now();
+    let report = PerformanceBenchmark::new(seed).run_suite();
+    let wall = started.elapsed();
+    let (json, svgs) = plot::render_report(&report)?;
+    let all: Vec<BenchmarkResult> =
+        report.detailed_results.iter().chain(report.extended_sweeps.iter().flat_map(|c| &c.results)).cloned().collect();
+    let mut files = vec![
+        ("performance_report.json".to_string(), json.into_bytes()),
+        ("performance_report.csv".to_string(), report::csv(&all).into_bytes()),
+    ];
+    files.extend(svgs);
+    let written = report::write_outputs(out, &files)?;
+    let s = &report.benchmark_summary;
+    print!("{}", report::table(&report.detailed_results));
+    let perf = |p: &Option<dlsim::suite::Performer>| {
+        p.as_ref().map_or("-".to_string(), |p| format!("{} ({:.2} MiB/s)", p.name, p.throughput_mbps))
+    };
+    println!(
+        "summary: {} benchmarks, {:.1} s simulated, avg {:.2} MiB/s, avg success {:.1}%, {} failed files",
+        s.total_benchmarks,
+        s.total_duration,
+        s.average_throughput_mbps,
+        100.0 * s.average_success_rate,
+        s.total_errors
+    );
+    println!("best: {}; worst: {}", perf(&s.best_performer), perf(&s.worst_performer));
+    println!("wrote {} files to {}", written.len(), out.display());
+    let events: u64 = all.iter().map(|r| r.metadata.events).sum();
+    println!("simulated {} runs, {events} events in {:.3} s wall (seed {seed})", all.len(), wall.as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_plot(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let report: SuiteReport = serde_json::from_str(&text)
+        .map_err(|e| Error::Other(format!("{} is not a dlsim suite report: {e}", path.display())))?;
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let (_, svgs) = plot::render_report(&report)?;
+    for p in report::write_outputs(&dir, &svgs)? {
+        println!("wrote {}", p.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

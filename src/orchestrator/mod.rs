@@ -287,7 +287,8 @@ impl Orchestrator {
                 self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "connect_failed" });
                 let seg = self.conn_seg[conn as usize].take();
                 if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
-                    self.fail_request(now, s, u64::MAX, 0, Failure::Connect, None, out);
+                    self.record_failure(now, s, u64::MAX, 0, Failure::Connect);
+                    self.retry_or_fail(now, s, Failure::Connect, out);
                 }
                 self.serve_waiters(now, out);
             }
@@ -313,9 +314,12 @@ impl Orchestrator {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
+                self.record_failure(now, s, req, received, failure);
                 self.conn_seg[conn as usize] = None;
-                let release = Some((conn, failure.keeps_connection()));
-                self.fail_request(now, s, req, received, failure, release, out);
+                // The segment gives its connection back: failing its file must not close it.
+                self.segs[s as usize].state = SegState::WaitConn;
+                self.release(now, conn, failure.keeps_connection(), out);
+                self.retry_or_fail(now, s, failure, out);
             }
             Input::Timer { id } => {
                 let s = id as u32;
@@ -514,38 +518,22 @@ impl Orchestrator {
         self.dispatch(now, out);
     }
 
-    /// Account a failed request; `release` returns its connection (after the
-    /// failure is logged, so the log never shows the next request first).
-    #[allow(clippy::too_many_arguments)]
-    fn fail_request(
-        &mut self,
-        now: SimTime,
-        s: u32,
-        req: u64,
-        received: u64,
-        failure: Failure,
-        release: Option<(ConnId, bool)>,
-        out: &mut Vec<Action>,
-    ) {
+    /// Account a failed request (bytes kept by resume, the log entry).
+    fn record_failure(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure) {
         let seg = &mut self.segs[s as usize];
         let file = seg.file;
-        let range_len = seg.req_end - seg.req_start;
-        let received = received.min(range_len);
+        let received = received.min(seg.req_end - seg.req_start);
         let kept = if self.cfg.retry.enable_resume { received } else { 0 };
         seg.next += kept;
         seg.failures += 1;
-        let (failures, start, end, state) = (seg.failures, seg.next, seg.req_end, seg.state);
-        seg.retry_end = (end > start).then_some(end);
+        seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
+        let state = seg.state;
         self.stats.received_bytes += received;
         self.stats.resumed_bytes += kept;
         *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);
-        let retryable = failure.retryable();
-        if req != u64::MAX {
-            let conn = match state {
-                SegState::InFlight(c) => c,
-                _ => unreachable!("a failed request was in flight"),
-            };
+        if let SegState::InFlight(conn) = state {
+            let retryable = failure.retryable();
             self.log(|| TraceEvent::RequestFailed {
                 t: now,
                 file,
@@ -557,16 +545,19 @@ impl Orchestrator {
                 retryable,
             });
         }
-        if let Some((conn, alive)) = release {
-            self.release(now, conn, alive, out);
-        }
-        if start >= end {
-            // Resume kept the whole range: nothing left to retry.
-            self.segs[s as usize].retry_end = None;
+    }
+
+    /// After a failure: go on (resume kept the whole range), retry after a
+    /// backoff, or fail the file.
+    fn retry_or_fail(&mut self, now: SimTime, s: u32, failure: Failure, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
+        let (file, failures, start) = (seg.file, seg.failures, seg.next);
+        if seg.retry_end.is_none() {
             self.segs[s as usize].failures = 0;
             self.continue_segment(now, s, out);
             return;
         }
+        let retryable = failure.retryable();
         let r = &self.cfg.retry;
         if !retryable {
             return self.fail_file(now, file, format!("{} is not retryable", failure.kind()), out);
@@ -603,8 +594,6 @@ impl Orchestrator {
         for s in run.first_seg..run.first_seg + run.parts {
             let seg = &mut self.segs[s as usize];
             match seg.state {
-                // The segment whose failure ends the file already released its connection.
-                SegState::InFlight(conn) if self.conn_seg[conn as usize] != Some(s) => seg.state = SegState::Cancelled,
                 SegState::InFlight(conn) => {
                     seg.state = SegState::Cancelled;
                     self.conn_seg[conn as usize] = None;

@@ -19,21 +19,61 @@ pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// A serde error with the path of the field where it happened.
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
+    let path = e.path().to_string();
+    let field = if path == "." || path == "?" { String::new() } else { path };
+    let inner = e.into_inner().to_string();
+    let mut message = if field.is_empty() && !inner.starts_with("missing field") {
+        format!("not valid JSON: {inner}")
+    } else {
+        inner
+    };
+    if message.starts_with("expected value") || message.starts_with("number out of range") {
+        message.push_str(" (numbers must be finite: JSON has no NaN or Infinity)");
+    }
+    for (ty, range) in
+        [("u64", "an integer from 0 to 18446744073709551615"), ("u32", "an integer from 0 to 4294967295")]
+    {
+        if message.contains(&format!("expected {ty}")) {
+            message = format!("{message} (allowed: {range})");
+        }
+    }
+    Error::scenario(field, message)
+}
+
+/// The last JSON key before `line:column` (1-based), to name the field of a
+/// syntax error such as a number out of range.
+fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
+    let offset: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>() + column;
+    let before = text.get(..offset.min(text.len()))?;
+    let colon = before.rfind(':')?;
+    let key_end = before[..colon].trim_end().strip_suffix('"')?;
+    let key_start = key_end.rfind('"')?;
+    Some(format!("{} (near)", &key_end[key_start + 1..]))
+}
+
 impl Scenario {
     /// Parse and validate a scenario from JSON text.
     pub fn from_json(text: &str) -> Result<Scenario> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
-        Scenario::from_value(value)
+        let mut de = serde_json::Deserializer::from_str(text);
+        let s: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let (line, column) = (e.inner().line(), e.inner().column());
+            match path_error(e) {
+                Error::Scenario { field, message } if field.is_empty() => {
+                    Error::Scenario { field: key_before(text, line, column).unwrap_or_default(), message }
+                }
+                other => other,
+            }
+        })?;
+        de.end().map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
+        s.validate()?;
+        Ok(s)
     }
 
     /// Deserialize (naming the failing field) and validate.
     pub fn from_value(value: serde_json::Value) -> Result<Scenario> {
-        let s: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { String::new() } else { path };
-            Error::scenario(field, e.into_inner().to_string())
-        })?;
+        let s: Scenario = serde_path_to_error::deserialize(value).map_err(path_error)?;
         s.validate()?;
         Ok(s)
     }

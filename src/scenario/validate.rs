@@ -31,8 +31,15 @@ pub const MAX_FILES: u64 = 10_000_000;
 
 impl Scenario {
     pub fn validate(&self) -> Result<()> {
-        if self.name.trim().is_empty() {
-            return Err(Error::scenario("name", "must not be empty"));
+        let safe = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if self.name.is_empty() || !self.name.chars().all(safe) || self.name.starts_with('.') {
+            return Err(Error::scenario(
+                "name",
+                format!(
+                    "must be a file name of letters, digits, '.', '_' or '-' (not starting with '.'), got {:?}",
+                    self.name
+                ),
+            ));
         }
         let s = &self.server;
         if let Some(b) = s.bandwidth_bps {

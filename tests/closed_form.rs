@@ -1,0 +1,142 @@
+//! Closed-form checks: cases whose answer is known exactly, up to
+//! nanosecond rounding.
+
+use dlsim::scenario::MIB;
+use dlsim::trace::TraceEvent;
+use dlsim::{Scenario, SimOptions, SimTime, simulate};
+use serde_json::json;
+
+/// A scenario with no latency, no RTT, no handshake and no faults, with
+/// `overrides` merged in (objects merge key by key).
+fn scenario(overrides: serde_json::Value) -> Scenario {
+    let mut base = json!({
+        "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 0 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {},
+        "workload": { "models": [ { "name": "m", "files": [ { "path": "m/a.bin", "size_bytes": 100 * MIB } ] } ] }
+    });
+    merge(&mut base, overrides);
+    Scenario::from_value(base).expect("valid test scenario")
+}
+
+fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+fn completion_times(s: &Scenario) -> Vec<SimTime> {
+    let run = simulate(s, 1, SimOptions { trace: true });
+    run.trace
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::FileCompleted { t, .. } => Some(*t),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn one_100_mib_file_at_10_mib_s_takes_10_s() {
+    let run = simulate(&scenario(json!({})), 1, SimOptions::default());
+    assert_eq!(run.duration, SimTime::from_secs(10));
+    assert_eq!(run.stats.useful_bytes, 100 * MIB);
+}
+
+#[test]
+fn latency_rtt_and_handshake_add_exactly_90_ms() {
+    let s = scenario(json!({
+        "server": { "latency_ms": 50 },
+        "network": { "rtt_ms": 20, "handshake_rtts": 1 }
+    }));
+    let run = simulate(&s, 1, SimOptions::default());
+    assert_eq!(run.duration, SimTime::from_secs(10) + SimTime::from_millis(90));
+}
+
+#[test]
+fn four_equal_files_on_four_connections_share_40_mib_s() {
+    let files: Vec<_> = (0..4).map(|i| json!({ "path": format!("m/{i}.bin"), "size_bytes": 10 * MIB })).collect();
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": 40 * MIB },
+        "client": { "max_concurrent_downloads": 4 },
+        "workload": { "models": [ { "name": "m", "files": files } ] }
+    }));
+    // Each gets 10 MiB/s: every 10 MiB file ends at exactly 1 s.
+    assert_eq!(completion_times(&s), vec![SimTime::from_secs(1); 4]);
+}
+
+#[test]
+fn a_binding_per_connection_cap_sets_the_rate() {
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": 1000 * MIB },
+        "network": { "per_connection_bps": 20 * MIB }
+    }));
+    assert_eq!(simulate(&s, 1, SimOptions::default()).duration, SimTime::from_secs(5));
+    // Two files on two connections: each capped, neither slows the other.
+    let s2 = scenario(json!({
+        "server": { "bandwidth_bps": 1000 * MIB },
+        "network": { "per_connection_bps": 20 * MIB },
+        "workload": { "models": [ { "name": "m", "files": [
+            { "path": "a", "size_bytes": 100 * MIB }, { "path": "b", "size_bytes": 100 * MIB } ] } ] }
+    }));
+    assert_eq!(completion_times(&s2), vec![SimTime::from_secs(5); 2]);
+}
+
+#[test]
+fn tcp_window_caps_each_connection_at_window_over_rtt() {
+    // 1 MiB window / 100 ms RTT = 10 MiB/s: 100 MiB in 10 s, plus 100 ms
+    // for the request's round trip.
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": null },
+        "network": { "rtt_ms": 100, "tcp_window_bytes": MIB }
+    }));
+    assert_eq!(simulate(&s, 1, SimOptions::default()).duration, SimTime::from_millis(10_100));
+}
+
+#[test]
+fn token_bucket_bursts_then_holds_its_rate() {
+    // Server 3 MiB/s, limiter 1 MiB/s with a 4 MiB bucket (full at start):
+    // the bucket drains at 3 − 1 = 2 MiB/s for 2 s (6 MiB at 3 MiB/s), then
+    // the remaining 94 MiB go at exactly 1 MiB/s: 2 + 94 = 96 s.
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": 3 * MIB },
+        "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 4 * MIB } }
+    }));
+    let run = simulate(&s, 1, SimOptions::default());
+    let t = run.duration.as_secs_f64();
+    assert!((t - 96.0).abs() < 1e-6, "{t}");
+    // Held back for the last 94 s.
+    assert!((run.limiter_wait.as_secs_f64() - 94.0).abs() < 1e-6, "{:?}", run.limiter_wait);
+}
+
+#[test]
+fn default_burst_is_twice_the_rate() {
+    // Unlimited server, 1 MiB/s limit, default burst 2 MiB: 2 MiB at once,
+    // then 98 MiB at 1 MiB/s.
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": null },
+        "client": { "bandwidth_limit": { "rate_bps": MIB } }
+    }));
+    let t = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
+    assert!((t - 98.0).abs() < 1e-6, "{t}");
+}
+
+#[test]
+fn fixed_chunks_cost_one_round_trip_each() {
+    // 10 chunks of 10 MiB on one keep-alive connection: 10 s of body plus
+    // 10 × (RTT 20 ms + latency 30 ms) = 10.5 s, plus one 20 ms handshake.
+    let s = scenario(json!({
+        "server": { "latency_ms": 30 },
+        "network": { "rtt_ms": 20, "handshake_rtts": 1 },
+        "client": { "chunking": { "mode": "fixed", "chunk_size_bytes": 10 * MIB } }
+    }));
+    let run = simulate(&s, 1, SimOptions::default());
+    assert_eq!(run.duration, SimTime::from_millis(10_520));
+    assert_eq!(run.stats.requests, 10);
+    assert_eq!(run.pool.opened, 1);
+}
