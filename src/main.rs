@@ -109,7 +109,7 @@ enum Cmd {
         #[arg(long)]
         seed: Option<u64>,
         /// Directory for validation.json and validation.svg.
-        #[arg(long, default_value = "output")]
+        #[arg(long, default_value = "output/validation")]
         out: PathBuf,
     },
 }
