@@ -88,3 +88,19 @@ fn a_file_failing_on_a_kept_connection_leaves_that_connection_to_others() {
     assert_eq!(run.stats.files_failed, sim.stats.files_failed);
     assert!(run.corrupt_files(&expected_digests(&s, s.seed)).is_empty());
 }
+
+#[test]
+fn the_validation_matrix_is_loopback_short_and_sound_in_the_sim() {
+    use dlsim::real::validate::{check_loopback, matrix_files};
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/validation"));
+    let files = matrix_files(&[dir]).unwrap();
+    assert!(files.len() >= 24, "{} scenarios", files.len());
+    for f in &files {
+        let s = Scenario::load(f).unwrap();
+        check_loopback(&s, f).unwrap();
+        let run = simulate(&s, s.seed, SimOptions { trace: true });
+        dlsim::check::check(&run.trace, &s.client, &run.files).unwrap();
+        assert_eq!(run.stats.files_completed as usize, run.files.len(), "{}", s.name);
+        assert!(run.duration.as_secs_f64() <= 5.0, "{}: predicted {} s", s.name, run.duration);
+    }
+}
