@@ -105,13 +105,16 @@ impl RoundRobinLink {
         if let Some(b) = &mut self.bucket {
             b.step(dt, self.rate);
         }
+        // A turn that ends exactly now is rotated by `on_transition`, after
+        // any flow arriving at this instant has joined the queue ahead of it.
         while let Some(t) = &mut self.turn {
-            let take = bytes.min(t.bytes - t.done);
-            t.done += take;
-            bytes -= take;
-            if t.bytes - t.done > TURN_EPSILON {
+            let remaining = t.bytes - t.done;
+            if bytes <= remaining + TURN_EPSILON {
+                t.done = (t.done + bytes).min(t.bytes);
                 break;
             }
+            t.done = t.bytes;
+            bytes -= remaining;
             self.complete_turn();
         }
     }
@@ -230,7 +233,8 @@ impl RoundRobinLink {
         let due = self.turn_end().is_some_and(|t| t <= now);
         let turn = self.turn.map(|t| t.seq);
         self.advance(now);
-        if due && self.turn.map(|t| t.seq) == turn {
+        let finished_turn = self.turn.is_some_and(|t| t.bytes - t.done <= TURN_EPSILON);
+        if finished_turn || (due && self.turn.map(|t| t.seq) == turn) {
             // Its end was rounded up to a nanosecond: the turn is complete.
             self.complete_turn();
         }
@@ -270,6 +274,19 @@ mod tests {
         assert_eq!(times, vec![29, 30, 31, 32]);
         assert!(done.iter().all(|(_, _, b)| *b == 8.0 * KIB));
         assert!((l.total_delivered() - 32.0 * KIB).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_flow_arriving_as_a_turn_ends_goes_before_the_requeued_flow() {
+        // Flow 0 alone for one turn; flow 1 arrives exactly at its end and is
+        // served next: 0 ends at 3 ms, 1 at 4 ms (not 0 at 2, 1 at 4).
+        let mut l = RoundRobinLink::new(Some(KIB * 1000.0), None, None, 1024);
+        l.add_flow(SimTime::ZERO, 0, 2.0 * KIB);
+        let ms = SimTime::from_micros_for_test(1000);
+        l.add_flow(ms, 1, 2.0 * KIB);
+        let done: Vec<(u64, FlowId)> =
+            run_to_end(&mut l).iter().map(|(t, f, _)| (t.as_nanos() / 1_000_000, *f)).collect();
+        assert_eq!(done, vec![(3, 0), (4, 1)]);
     }
 
     #[test]
