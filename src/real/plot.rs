@@ -36,6 +36,10 @@ fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("measured time, s (real runtime, median)")
         .y_desc("predicted time, s (sim)")
+        .x_labels(12)
+        .y_labels(12)
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let band = RGBColor(70, 130, 180).mix(0.18);
