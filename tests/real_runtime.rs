@@ -13,7 +13,7 @@ fn faulty_scenario() -> Scenario {
                   "faults": { "error_rate": 0.2, "retry_after_s": 0.01,
                               "mix": { "http_500": 2, "http_503": 1, "reset": 3, "stall": 1 } } },
       "network": { "rtt_ms": 0, "handshake_rtts": 1 },
-      "client": { "max_concurrent_downloads": 4, "read_timeout_s": 0.2,
+      "client": { "max_concurrent_downloads": 4, "read_timeout_s": 1.0,
                   "chunking": { "mode": "fixed", "chunk_size_bytes": 32768 },
                   "pool": { "size": 2 },
                   "retry": { "base_s": 0.005, "cap_s": 0.02, "max_attempts": 12 } },
