@@ -15,6 +15,8 @@
 //!   handshakes, and the server's fault decisions. Knows nothing of queues.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
 //!   and the network model; [`sim::simulate`] runs one scenario.
+//! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
+//!   (the same core over sockets and the wall clock) and `dlsim validate`.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
 //!   over it (`dlsim run --check`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
@@ -30,6 +32,7 @@ pub mod net;
 pub mod orchestrator;
 pub mod par;
 pub mod plot;
+pub mod real;
 pub mod report;
 pub mod scenario;
 pub mod sim;

@@ -77,6 +77,41 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeat: u32,
     },
+    /// Serve a scenario's workload over real HTTP/1.1 (loopback only unless --allow-remote).
+    Serve {
+        /// Scenario JSON file.
+        scenario: PathBuf,
+        /// TCP port (0 = any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Content and fault seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Address to bind (refused unless loopback, or --allow-remote).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Allow a non-loopback bind address.
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// Measure the model against reality: each scenario simulated and run for real over loopback.
+    Validate {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        matrix: Vec<PathBuf>,
+        /// Real runs per scenario (the median is compared).
+        #[arg(long, default_value_t = 3)]
+        repeats: u32,
+        /// Measure loopback request/connection overheads first and feed them to the model.
+        #[arg(long)]
+        calibrate: bool,
+        /// Run seed (default: each scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Directory for validation.json and validation.svg.
+        #[arg(long, default_value = "output/validation")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -86,6 +121,10 @@ fn main() -> ExitCode {
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
+        Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
+        Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
+            cmd_validate(&matrix, repeats, calibrate, seed, &out)
+        }
     };
     match result {
         Ok(code) => code,
@@ -191,6 +230,64 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Resu
         run.events, res.metadata.requests, res.metadata.retries, res.duration, res.success_rate
     );
     println!("wall {:.3} s (best of {repeat}), {:.2} M events/s", best, run.events as f64 / best / 1e6);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_serve(
+    path: &Path,
+    port: u16,
+    seed: Option<u64>,
+    bind: std::net::IpAddr,
+    allow_remote: bool,
+) -> Result<ExitCode> {
+    let s = Scenario::load(path)?;
+    let seed = seed.unwrap_or(s.seed);
+    let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
+    let files = s.workload.expand(seed);
+    println!("serving {} files of {} on http://{} (seed {seed})", files.len(), s.name, server.addr());
+    println!("  e.g. http://{}/{}", server.addr(), files[0].path);
+    println!("  stats: http://{}{}", server.addr(), dlsim::real::server::STATS_PATH);
+    server.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<u64>, out: &Path) -> Result<ExitCode> {
+    use dlsim::real::{plot, validate};
+    use std::io::{IsTerminal, Write};
+    if repeats == 0 {
+        return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    let files = validate::matrix_files(matrix)?;
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut progress = |line: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let calibration = if calibrate {
+        progress("calibrating loopback overheads");
+        Some(validate::calibrate(5)?)
+    } else {
+        None
+    };
+    let report = validate::validate(&files, repeats, seed, calibration, &mut progress)?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
+    let points: Vec<_> = report.rows.iter().map(|r| (r.name.clone(), r.measured_s, r.predicted_s)).collect();
+    let svg = plot::predicted_vs_measured_svg(&points, "dlsim validate: predicted vs measured");
+    let written = report::write_outputs(
+        out,
+        &[("validation.json".to_string(), json.into_bytes()), ("validation.svg".to_string(), svg.into_bytes())],
+    )?;
+    print!("{}", validate::table(&report));
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
+    println!("validated in {:.1} s wall", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -53,7 +53,8 @@ pub fn decide(rng: &KeyedRng, faults: &Faults, file: u32, range_start: u64, atte
     let weights = [m.http_500, m.http_429, m.http_503, m.reset, m.stall];
     let total: f64 = weights.iter().sum();
     let mut x = s.random::<f64>() * total;
-    let mut kind = weights.len() - 1;
+    // Rounding can leave x just past the last weight: fall back to the last kind that has one.
+    let mut kind = weights.iter().rposition(|w| *w > 0.0).expect("validation: some weight > 0");
     for (i, w) in weights.iter().enumerate() {
         if x < *w {
             kind = i;

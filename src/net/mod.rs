@@ -9,10 +9,12 @@
 pub mod fault;
 mod limiter;
 mod link;
+mod rr;
 
 pub use fault::{Fault, decide};
 pub use limiter::TokenBucket;
 pub use link::{FlowId, Link, UNLIMITED_BPS};
+pub use rr::RoundRobinLink;
 
 use crate::engine::KeyedRng;
 use crate::scenario::{Faults, Scenario};
@@ -51,6 +53,60 @@ impl Costs {
     }
 }
 
+/// The server link of a scenario: fluid processor sharing, or round-robin
+/// turns of `server.write_quantum_bytes`.
+pub enum ServerLink {
+    Fluid(Link),
+    RoundRobin(RoundRobinLink),
+}
+
+macro_rules! delegate {
+    ($self:ident, $l:ident => $e:expr) => {
+        match $self {
+            ServerLink::Fluid($l) => $e,
+            ServerLink::RoundRobin($l) => $e,
+        }
+    };
+}
+
+impl ServerLink {
+    pub fn of(s: &Scenario, costs: &Costs) -> ServerLink {
+        let bucket = s.client.bandwidth_limit.as_ref().map(|l| (l.rate_bps, l.burst()));
+        match s.server.write_quantum_bytes {
+            Some(q) => ServerLink::RoundRobin(RoundRobinLink::new(s.server.bandwidth_bps, costs.cap_bps, bucket, q)),
+            None => ServerLink::Fluid(Link::new(s.server.bandwidth_bps, costs.cap_bps, bucket)),
+        }
+    }
+    pub fn advance(&mut self, now: SimTime) {
+        delegate!(self, l => l.advance(now))
+    }
+    /// Bytes served per active flow since the start (processor-sharing equivalent).
+    pub fn v(&self) -> f64 {
+        delegate!(self, l => l.v())
+    }
+    pub fn add_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
+        delegate!(self, l => l.add_flow(now, flow, bytes))
+    }
+    pub fn abort_flow(&mut self, now: SimTime, flow: FlowId) -> f64 {
+        delegate!(self, l => l.abort_flow(now, flow))
+    }
+    pub fn is_active(&self, flow: FlowId) -> bool {
+        delegate!(self, l => l.is_active(flow))
+    }
+    pub fn next_transition(&self) -> Option<SimTime> {
+        delegate!(self, l => l.next_transition())
+    }
+    pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
+        delegate!(self, l => l.on_transition(now, finished))
+    }
+    pub fn total_delivered(&self) -> f64 {
+        delegate!(self, l => l.total_delivered())
+    }
+    pub fn limited_time(&self) -> SimTime {
+        delegate!(self, l => l.limited_time())
+    }
+}
+
 /// The server's fault decisions, with attempts counted per `(file, range
 /// start)` as the real loopback server counts them.
 pub struct ServerFaults {
@@ -62,6 +118,14 @@ pub struct ServerFaults {
 impl ServerFaults {
     pub fn new(seed: u64, faults: Faults) -> Self {
         ServerFaults { rng: KeyedRng::new(seed), faults, attempts: BTreeMap::new() }
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        self.faults.error_rate
+    }
+    /// Change the fault probability (attempt counts are kept).
+    pub fn set_error_rate(&mut self, rate: f64) {
+        self.faults.error_rate = rate;
     }
 
     /// The fault for the next request of `file` starting at `range_start`.

@@ -50,6 +50,12 @@ pub struct Server {
     /// Requests the server serves on one keep-alive connection before closing
     /// it (`Keep-Alive: max`; default 100).
     pub keep_alive_max_requests: u32,
+    /// Bytes the server writes per connection in turn when bodies compete
+    /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
+    /// processor sharing. Turns let equal requests finish staggered, as a
+    /// real server's writes do (the loopback server writes 8 KiB blocks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
 }
 
@@ -60,6 +66,7 @@ impl Default for Server {
             latency_ms: 10.0,
             max_concurrent_requests: None,
             keep_alive_max_requests: 100,
+            write_quantum_bytes: None,
             faults: Faults::default(),
         }
     }

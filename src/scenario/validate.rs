@@ -50,6 +50,9 @@ impl Scenario {
             in_range("server.max_concurrent_requests", c, 1, u32::MAX)?;
         }
         in_range("server.keep_alive_max_requests", s.keep_alive_max_requests, 1, u32::MAX)?;
+        if let Some(q) = s.write_quantum_bytes {
+            in_range("server.write_quantum_bytes", q, 1, 1 << 30)?;
+        }
         let f = &s.faults;
         in_range("server.faults.error_rate", f.error_rate, 0.0, 1.0)?;
         let m = &f.mix;

@@ -107,11 +107,12 @@ impl ModelSpec {
                 .collect()
         } else if let Some(r) = &self.random {
             let rng = KeyedRng::new(seed);
-            let (lo, hi) = ((r.min_size_bytes as f64).ln(), (r.max_size_bytes as f64).ln());
+            // libm (a port of musl's) gives the same bits on every platform; std's ln/exp may not.
+            let (lo, hi) = (libm::log(r.min_size_bytes as f64), libm::log(r.max_size_bytes as f64));
             (0..r.count as usize)
                 .map(|i| {
                     let u = rng.uniform(DecisionKey::new(domain::FILE_SIZE, model as u64, i as u64, 0));
-                    let size = ((lo + u * (hi - lo)).exp().round() as u64).clamp(r.min_size_bytes, r.max_size_bytes);
+                    let size = (libm::exp(lo + u * (hi - lo)).round() as u64).clamp(r.min_size_bytes, r.max_size_bytes);
                     mk(i, format!("{}/file_{i:04}.bin", self.name), size, None)
                 })
                 .collect()

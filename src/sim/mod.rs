@@ -4,7 +4,7 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Costs, Fault, Link, ServerFaults};
+use crate::net::{Costs, Fault, ServerFaults, ServerLink};
 use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats};
 use crate::scenario::{File, Scenario};
 use crate::time::SimTime;
@@ -70,7 +70,7 @@ struct SimConn {
 
 struct SimWorld {
     orch: Orchestrator,
-    link: Link,
+    link: ServerLink,
     costs: Costs,
     faults: ServerFaults,
     max_concurrent_requests: Option<u32>,
@@ -296,10 +296,9 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
     let costs = Costs::of(s);
-    let bucket = s.client.bandwidth_limit.as_ref().map(|l| (l.rate_bps, l.burst()));
     let world = SimWorld {
         orch,
-        link: Link::new(s.server.bandwidth_bps, costs.cap_bps, bucket),
+        link: ServerLink::of(s, &costs),
         costs,
         faults: ServerFaults::new(seed, s.server.faults.clone()),
         max_concurrent_requests: s.server.max_concurrent_requests,

@@ -1,0 +1,113 @@
+//! A wall-clock token bucket shared by threads: the server's egress limit
+//! (burst 0: strictly paced) and the client's bandwidth limiter (burst =
+//! the scenario's, the bucket starts full).
+//!
+//! Debt model: taking `n` bytes always succeeds and returns the instant the
+//! bytes are covered by tokens; the caller sleeps until then. Concurrent
+//! takers queue behind each other's debt, so small takes share the rate
+//! about evenly.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct State {
+    tokens: f64,
+    at: Instant,
+    /// Link mode: when the bytes taken so far are covered.
+    next_free: Instant,
+}
+
+#[derive(Debug)]
+pub struct Pacer {
+    rate_bps: f64,
+    burst: f64,
+    /// Link mode (`Some(slack)`): no credit after an idle link, but a
+    /// sleep that overshoots by less than `slack` loses no capacity.
+    slack: Option<Duration>,
+    state: Mutex<State>,
+}
+
+impl Pacer {
+    /// A token bucket that starts full.
+    pub fn new(rate_bps: f64, burst_bytes: f64) -> Self {
+        let now = Instant::now();
+        Pacer {
+            rate_bps,
+            burst: burst_bytes,
+            slack: None,
+            state: Mutex::new(State { tokens: burst_bytes, at: now, next_free: now }),
+        }
+    }
+
+    /// A server egress link: strictly `rate_bps` while busy (a fluid link
+    /// has no burst), tolerant of oversleeping by up to 1 ms.
+    pub fn link(rate_bps: f64) -> Self {
+        Pacer { slack: Some(Duration::from_millis(1)), ..Pacer::new(rate_bps, 0.0) }
+    }
+
+    pub fn rate_bps(&self) -> f64 {
+        self.rate_bps
+    }
+
+    /// Spend `n` bytes; returns when they are covered.
+    pub fn take(&self, n: u64) -> Instant {
+        let mut s = self.state.lock().expect("pacer lock");
+        let now = Instant::now();
+        let cost = Duration::from_secs_f64(n as f64 / self.rate_bps);
+        if let Some(slack) = self.slack {
+            let start = if now > s.next_free + slack { now } else { s.next_free };
+            s.next_free = start + cost;
+            return s.next_free;
+        }
+        let dt = now.saturating_duration_since(s.at).as_secs_f64();
+        s.tokens = (s.tokens + dt * self.rate_bps).min(self.burst);
+        s.at = now;
+        s.tokens -= n as f64;
+        if s.tokens >= 0.0 { now } else { now + Duration::from_secs_f64(-s.tokens / self.rate_bps) }
+    }
+
+    /// Spend `n` bytes and sleep until they are covered.
+    pub fn wait(&self, n: u64) {
+        sleep_until(self.take(n));
+    }
+}
+
+pub fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debt_accumulates_at_the_rate() {
+        let p = Pacer::new(1000.0, 0.0);
+        let t0 = Instant::now();
+        let a = p.take(100);
+        let b = p.take(100);
+        // 100 bytes at 1000 B/s = 0.1 s of debt each, queued.
+        assert!(a >= t0 + Duration::from_millis(99));
+        assert!(b >= a + Duration::from_millis(99));
+    }
+
+    #[test]
+    fn a_link_gives_no_credit_after_idling() {
+        let p = Pacer::link(1000.0);
+        std::thread::sleep(Duration::from_millis(5));
+        let t0 = Instant::now();
+        assert!(p.take(100) >= t0 + Duration::from_millis(99));
+    }
+
+    #[test]
+    fn a_full_bucket_lets_its_burst_through() {
+        let p = Pacer::new(1000.0, 500.0);
+        let t0 = Instant::now();
+        assert!(p.take(500) <= Instant::now());
+        assert!(p.take(100) >= t0 + Duration::from_millis(99));
+    }
+}

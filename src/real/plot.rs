@@ -1,0 +1,71 @@
+//! The validation chart: predicted vs measured time per scenario, log-log,
+//! with the y = x line and a ±10 % band.
+
+use plotters::prelude::*;
+
+/// SVG of `(name, measured_s, predicted_s)` points.
+pub fn predicted_vs_measured_svg(points: &[(String, f64, f64)], title: &str) -> String {
+    let mut svg = String::new();
+    let vals = points.iter().flat_map(|p| [p.1, p.2]).filter(|v| *v > 0.0);
+    let lo = vals.clone().fold(f64::INFINITY, f64::min);
+    let hi = vals.fold(0.0, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi > 0.0 { (lo / 1.3, hi * 1.3) } else { (0.1, 10.0) };
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 640)).into_drawing_area();
+        let _ = draw(&root, points, title, lo, hi);
+        let _ = root.present();
+    }
+    svg
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    points: &[(String, f64, f64)],
+    title: &str,
+    lo: f64,
+    hi: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("measured time, s (real runtime, median)")
+        .y_desc("predicted time, s (sim)")
+        .x_labels(12)
+        .y_labels(12)
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let band = RGBColor(70, 130, 180).mix(0.18);
+    chart.draw_series(std::iter::once(Polygon::new(
+        vec![(lo, lo * 0.9), (hi, hi * 0.9), (hi, hi * 1.1), (lo, lo * 1.1)],
+        band.filled(),
+    )))?;
+    chart
+        .draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], BLACK.stroke_width(1)))?
+        .label("y = x (band: ±10 %)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    chart
+        .draw_series(points.iter().map(|(_, m, p)| Circle::new((*m, *p), 4, RED.filled())))?
+        .label("scenario")
+        .legend(|(x, y)| Circle::new((x + 10, y), 4, RED.filled()));
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn svg_has_points_and_is_deterministic() {
+        let pts = vec![("a".to_string(), 1.0, 1.05), ("b".to_string(), 2.5, 2.2)];
+        let a = super::predicted_vs_measured_svg(&pts, "validation");
+        assert!(a.starts_with("<svg") && a.contains("<circle"), "{a}");
+        assert_eq!(a, super::predicted_vs_measured_svg(&pts, "validation"));
+    }
+}

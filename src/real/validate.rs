@@ -1,0 +1,327 @@
+//! `dlsim validate`: each scenario of a matrix in both runtimes — the sim's
+//! prediction and the real runtime's measured time (median of N runs over
+//! loopback) — with the log error |ln T_sim − ln T_real|; and the
+//! calibration of the loopback per-request and per-connection overheads.
+
+use super::runtime::{RealOptions, expected_digests, run_real};
+use super::server::Server;
+use crate::error::{Error, Result};
+use crate::scenario::{self, ChunkMode, Scenario};
+use crate::sim::{SimOptions, simulate};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// Loopback overheads measured by [`calibrate`].
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Calibration {
+    /// Wall cost of one request beyond the server's latency and the body, ms.
+    pub request_overhead_ms: f64,
+    /// Wall cost of opening one connection, ms.
+    pub connect_overhead_ms: f64,
+}
+
+impl Calibration {
+    /// Feed the figures to a scenario's model.
+    pub fn apply(&self, s: &mut Scenario) {
+        s.network.request_overhead_ms = self.request_overhead_ms;
+        s.network.connect_overhead_ms = self.connect_overhead_ms;
+    }
+}
+
+/// One validated scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub source: String,
+    /// Sim duration, s.
+    pub predicted_s: f64,
+    /// Median real duration, s.
+    pub measured_s: f64,
+    /// Every real duration, s, in run order.
+    pub runs_s: Vec<f64>,
+    /// |ln predicted − ln measured|.
+    pub log_error: f64,
+    pub files: usize,
+    pub bytes: u64,
+    pub requests_sim: u64,
+    /// Requests of the median real run.
+    pub requests_real: u64,
+    pub retries_sim: u64,
+    pub retries_real: u64,
+    pub handshakes_sim: u64,
+    pub handshakes_real: u64,
+    pub completed_sim: u32,
+    pub completed_real: u32,
+    /// Completed real files whose SHA-256 was checked (all of them, every run).
+    pub verified_files: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub seed: Option<u64>,
+    pub repeats: u32,
+    pub calibration: Option<Calibration>,
+    /// Scenario fields whose values came from calibration.
+    pub calibrated_fields: Vec<String>,
+    pub rows: Vec<Row>,
+    pub median_log_error: f64,
+    pub mean_log_error: f64,
+    pub max_log_error: f64,
+    pub worst: String,
+}
+
+/// Files of a matrix: each argument is a scenario file or a directory of them (`*.json`, sorted).
+pub fn matrix_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            let rd = std::fs::read_dir(a).map_err(|source| Error::Read { path: a.clone(), source })?;
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else {
+            out.push(a.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::flag("MATRIX", "no scenario files found"));
+    }
+    Ok(out)
+}
+
+/// The real runtime measures loopback: the path must be described as such.
+pub fn check_loopback(s: &Scenario, source: &Path) -> Result<()> {
+    let n = &s.network;
+    let bad = if n.rtt_ms != 0.0 {
+        Some(("network.rtt_ms", "must be 0 (the real runtime runs over loopback)"))
+    } else if n.per_connection_bps.is_some() {
+        Some(("network.per_connection_bps", "must be null (loopback has no per-connection cap)"))
+    } else if n.tcp_window_bytes.is_some() {
+        Some(("network.tcp_window_bytes", "must be null (loopback has no window cap)"))
+    } else {
+        None
+    };
+    match bad {
+        Some((field, msg)) => Err(Error::scenario(field, format!("{msg} (in {})", source.display()))),
+        None => Ok(()),
+    }
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    }
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+/// One real run of `s` against a fresh loopback server; checks every completed file.
+pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<super::RealRun> {
+    let server = Server::for_scenario(s, seed, loopback(), false)?;
+    let run = run_real(s, seed, server.addr(), RealOptions::default())?;
+    drop(server);
+    let corrupt = run.corrupt_files(expected);
+    if !corrupt.is_empty() {
+        return Err(Error::Other(format!(
+            "{}: {} completed file(s) differ from the served bytes (first: {})",
+            s.name,
+            corrupt.len(),
+            corrupt[0]
+        )));
+    }
+    Ok(run)
+}
+
+fn calibration_scenario(name: &str, files: u32, size: u64, pool_size: u32) -> Result<Scenario> {
+    let mut s = Scenario::from_value(serde_json::json!({
+        "name": name,
+        "server": { "bandwidth_bps": null, "latency_ms": 0 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 1 },
+        "client": { "max_concurrent_downloads": 1, "pool": { "size": pool_size } },
+        "workload": { "models": [ { "name": "cal", "linear":
+            { "count": files, "min_size_bytes": size, "max_size_bytes": size } } ] }
+    }))?;
+    s.client.chunking.mode = ChunkMode::Fixed;
+    s.client.chunking.chunk_size_bytes = 1;
+    Ok(s)
+}
+
+/// Measure the loopback overheads: sequential 1-byte requests on one
+/// keep-alive connection (two lengths, so the connection cost cancels),
+/// then one new connection per request (pool size 0).
+pub fn calibrate(repeats: u32) -> Result<Calibration> {
+    let (n1, n2) = (100u64, 300u64);
+    let short = calibration_scenario("cal_requests_short", 1, n1, 20)?;
+    let long = calibration_scenario("cal_requests_long", 1, n2, 20)?;
+    let conns = calibration_scenario("cal_connections", n1 as u32, 1, 0)?;
+    let mut req_ms = Vec::new();
+    let mut conn_ms = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let t = |s: &Scenario| -> Result<f64> {
+            Ok(measure_once(s, s.seed, &expected_digests(s, s.seed))?.duration.as_secs_f64() * 1000.0)
+        };
+        let (a, b, c) = (t(&short)?, t(&long)?, t(&conns)?);
+        let per_req = ((b - a) / (n2 - n1) as f64).max(0.0);
+        req_ms.push(per_req);
+        conn_ms.push((c / n1 as f64 - per_req).max(0.0));
+    }
+    Ok(Calibration { request_overhead_ms: median(&req_ms), connect_overhead_ms: median(&conn_ms) })
+}
+
+/// Validate every scenario (and sweep point) of `files`. `progress` gets
+/// a line per step (the CLI shows it on a terminal only).
+pub fn validate(
+    files: &[PathBuf],
+    repeats: u32,
+    seed: Option<u64>,
+    calibration: Option<Calibration>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report> {
+    let mut points = Vec::new();
+    for f in files {
+        let base = Scenario::load(f)?;
+        for p in scenario::expand_points(&base)? {
+            let mut s = p.scenario;
+            s.name = p.name;
+            check_loopback(&s, f)?;
+            if let Some(c) = &calibration {
+                c.apply(&mut s);
+            }
+            points.push((f.display().to_string(), s));
+        }
+    }
+    let mut rows = Vec::new();
+    let total = points.len();
+    for (i, (source, s)) in points.iter().enumerate() {
+        let seed = seed.unwrap_or(s.seed);
+        let sim = simulate(s, seed, SimOptions::default());
+        let expected = expected_digests(s, seed);
+        let mut runs = Vec::new();
+        for k in 0..repeats {
+            progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
+            runs.push(measure_once(s, seed, &expected)?);
+        }
+        let times: Vec<f64> = runs.iter().map(|r| r.duration.as_secs_f64()).collect();
+        let measured = median(&times);
+        let mid = runs
+            .iter()
+            .min_by(|a, b| {
+                (a.duration.as_secs_f64() - measured).abs().total_cmp(&(b.duration.as_secs_f64() - measured).abs())
+            })
+            .expect("repeats ≥ 1");
+        let predicted = sim.duration.as_secs_f64();
+        rows.push(Row {
+            name: s.name.clone(),
+            source: source.clone(),
+            predicted_s: predicted,
+            measured_s: measured,
+            runs_s: times.clone(),
+            log_error: (predicted.max(1e-9).ln() - measured.max(1e-9).ln()).abs(),
+            files: sim.files.len(),
+            bytes: sim.files.iter().map(|f| f.size).sum(),
+            requests_sim: sim.stats.requests,
+            requests_real: mid.stats.requests,
+            retries_sim: sim.stats.retries,
+            retries_real: mid.stats.retries,
+            handshakes_sim: sim.pool.opened,
+            handshakes_real: mid.pool.opened,
+            completed_sim: sim.stats.files_completed,
+            completed_real: mid.stats.files_completed,
+            verified_files: runs.iter().map(|r| r.files_completed() as u64).sum(),
+        });
+    }
+    let errs: Vec<f64> = rows.iter().map(|r| r.log_error).collect();
+    let (worst, max) =
+        rows.iter().map(|r| (r.name.clone(), r.log_error)).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
+    Ok(Report {
+        seed,
+        repeats,
+        calibration,
+        calibrated_fields: if calibration.is_some() {
+            vec!["network.request_overhead_ms".into(), "network.connect_overhead_ms".into()]
+        } else {
+            Vec::new()
+        },
+        median_log_error: median(&errs),
+        mean_log_error: if errs.is_empty() { 0.0 } else { errs.iter().sum::<f64>() / errs.len() as f64 },
+        max_log_error: max,
+        worst,
+        rows,
+    })
+}
+
+/// The stdout table.
+pub fn table(r: &Report) -> String {
+    let mut out = String::new();
+    let w = r.rows.iter().map(|x| x.name.len()).max().unwrap_or(4).max(8);
+    if let Some(c) = &r.calibration {
+        let _ = writeln!(
+            out,
+            "calibrated: network.request_overhead_ms = {:.4}, network.connect_overhead_ms = {:.4}",
+            c.request_overhead_ms, c.connect_overhead_ms
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}",
+        "scenario", "predicted_s", "measured_s", "log_error", "requests s/r", "retries s/r", "files"
+    );
+    for x in &r.rows {
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>9.4}  {:>13}  {:>13}  {:>7}",
+            x.name,
+            x.predicted_s,
+            x.measured_s,
+            x.log_error,
+            format!("{}/{}", x.requests_sim, x.requests_real),
+            format!("{}/{}", x.retries_sim, x.retries_real),
+            x.files
+        );
+    }
+    let _ = writeln!(
+        out,
+        "log error over {} scenario(s): median {:.4}, mean {:.4}, max {:.4} ({})",
+        r.rows.len(),
+        r.median_log_error,
+        r.mean_log_error,
+        r.max_log_error,
+        r.worst
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_path_with_rtt_is_refused_naming_the_field() {
+        let mut s =
+            Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1}]}]}}"#)
+                .unwrap();
+        let e = check_loopback(&s, Path::new("x.json")).unwrap_err().to_string();
+        assert!(e.contains("network.rtt_ms"), "{e}");
+        s.network.rtt_ms = 0.0;
+        assert!(check_loopback(&s, Path::new("x.json")).is_ok());
+    }
+}
