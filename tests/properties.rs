@@ -141,11 +141,12 @@ fn server_network() -> impl Strategy<Value = (Value, Value)> {
         0.0f64..20.0,
         0u32..4,
         prop::option::of(1e5f64..1e7),
+        prop::option::of(512u64..32_768),
     )
-        .prop_map(|(bw, latency, cap, keep_alive, faults, rtt, hs, per_conn)| {
+        .prop_map(|(bw, latency, cap, keep_alive, faults, rtt, hs, per_conn, quantum)| {
             (
                 json!({ "bandwidth_bps": bw, "latency_ms": latency, "max_concurrent_requests": cap,
-                        "keep_alive_max_requests": keep_alive, "faults": faults }),
+                        "keep_alive_max_requests": keep_alive, "faults": faults, "write_quantum_bytes": quantum }),
                 json!({ "rtt_ms": rtt, "handshake_rtts": hs, "per_connection_bps": per_conn }),
             )
         })
