@@ -312,7 +312,11 @@ proptest! {
         s.client.pool.size = if s.client.pool.block { size.max(1) } else { size };
         s.client.pool.max_requests_per_connection = max_req;
         let out = checked(&s, seed)?;
-        prop_assert!(out.pool.hits + out.pool.misses >= out.pool.opened);
+        if s.client.pool.block {
+            prop_assert!(out.pool.peak_open <= s.client.pool.size);
+        }
+        let reused = out.trace.iter().filter(|e| matches!(e, TraceEvent::ConnReused { .. })).count() as u64;
+        prop_assert_eq!(out.pool.hits, reused);
         let requests = out.trace.iter().filter(|e| matches!(e, TraceEvent::RequestSent { .. })).count() as u64;
         prop_assert!(requests <= out.pool.opened * max_req as u64);
     }

@@ -284,7 +284,7 @@ impl<'a> Checker<'a> {
                     );
                 }
                 self.confirm(r.file, r.start, r.start + kept)?;
-                self.retry.failed(self.now, r.file, r.start + kept, r.end, r.attempt, kind, *retryable)?;
+                self.retry.failed(r.file, r.start + kept, r.end, r.attempt, kind, *retryable)?;
             }
             TraceEvent::RetryScheduled { file, start, retry, delay_s, retry_after_s, at, .. } => {
                 self.retry.scheduled(self.s, self.now, *file, *start, *retry, *delay_s, *retry_after_s, *at)?;

@@ -98,10 +98,8 @@ impl RetryModel {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn failed(
         &mut self,
-        _now: SimTime,
         file: u32,
         next: u64,
         end: u64,
