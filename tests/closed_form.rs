@@ -140,3 +140,17 @@ fn fixed_chunks_cost_one_round_trip_each() {
     assert_eq!(run.stats.requests, 10);
     assert_eq!(run.pool.opened, 1);
 }
+
+#[test]
+fn a_head_later_than_the_read_timeout_times_out() {
+    // Latency 5 s > read timeout 1 s: each of 2 attempts fails after exactly
+    // 1 s, with no backoff between them.
+    let s = scenario(json!({
+        "server": { "latency_ms": 5000 },
+        "client": { "read_timeout_s": 1, "retry": { "max_attempts": 2, "backoff": "none", "jitter": 0 } }
+    }));
+    let run = simulate(&s, 1, SimOptions::default());
+    assert_eq!(run.duration, SimTime::from_secs(2));
+    assert_eq!(run.stats.files_failed, 1);
+    assert_eq!(run.stats.failures_by_kind.get("timeout"), Some(&2));
+}

@@ -48,7 +48,7 @@ pub enum Action {
     /// Open a new connection to the server.
     Open { conn: ConnId },
     /// Send `GET` with `Range: bytes=start-(end-1)` for `file` on `conn`;
-    /// fail it with [`Failure::Timeout`] if no byte arrives for `read_timeout`.
+    /// fail it with [`Failure::Timeout`] if the head or the body stops for `read_timeout`.
     Send { conn: ConnId, req: u64, file: u32, start: u64, end: u64, read_timeout: SimTime },
     /// Close `conn`, aborting any request in flight on it.
     Close { conn: ConnId },
@@ -288,7 +288,7 @@ impl Orchestrator {
                 let seg = self.conn_seg[conn as usize].take();
                 if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
                     self.record_failure(now, s, u64::MAX, 0, Failure::Connect);
-                    self.retry_or_fail(now, s, Failure::Connect, out);
+                    self.retry_or_fail(now, s, Failure::Connect, false, out);
                 }
                 self.serve_waiters(now, out);
             }
@@ -314,12 +314,12 @@ impl Orchestrator {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
-                self.record_failure(now, s, req, received, failure);
+                let range_done = self.record_failure(now, s, req, received, failure);
                 self.conn_seg[conn as usize] = None;
                 // The segment gives its connection back: failing its file must not close it.
                 self.segs[s as usize].state = SegState::WaitConn;
                 self.release(now, conn, failure.keeps_connection(), out);
-                self.retry_or_fail(now, s, failure, out);
+                self.retry_or_fail(now, s, failure, range_done, out);
             }
             Input::Timer { id } => {
                 let s = id as u32;
@@ -380,7 +380,8 @@ impl Orchestrator {
                 self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
             }
             for i in 0..parts {
-                let (start, end) = (size * i / parts, size * (i + 1) / parts);
+                let cut = |k: u64| (size as u128 * k as u128 / parts as u128) as u64;
+                let (start, end) = (cut(i), cut(i + 1));
                 self.segs.push(Segment {
                     file,
                     next: start,
@@ -521,41 +522,47 @@ impl Orchestrator {
         self.dispatch(now, out);
     }
 
-    /// Account a failed request (bytes kept by resume, the log entry).
-    fn record_failure(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure) {
+    /// Account a failed request or connect (bytes kept by resume, the log
+    /// entry). Returns whether resume kept the request's whole range.
+    fn record_failure(&mut self, now: SimTime, s: u32, req: u64, received: u64, failure: Failure) -> bool {
         let seg = &mut self.segs[s as usize];
         let file = seg.file;
+        let state = seg.state;
+        seg.failures += 1;
+        let SegState::InFlight(conn) = state else {
+            // A connect failure: no request was sent, the pending range stays.
+            *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
+            return false;
+        };
         let received = received.min(seg.req_end - seg.req_start);
         let kept = if self.cfg.retry.enable_resume { received } else { 0 };
         seg.next += kept;
-        seg.failures += 1;
         seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
-        let state = seg.state;
+        let range_done = seg.retry_end.is_none();
         self.stats.received_bytes += received;
         self.stats.resumed_bytes += kept;
         *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);
-        if let SegState::InFlight(conn) = state {
-            let retryable = failure.retryable();
-            self.log(|| TraceEvent::RequestFailed {
-                t: now,
-                file,
-                conn,
-                req,
-                kind: failure.kind(),
-                received,
-                kept,
-                retryable,
-            });
-        }
+        let retryable = failure.retryable();
+        self.log(|| TraceEvent::RequestFailed {
+            t: now,
+            file,
+            conn,
+            req,
+            kind: failure.kind(),
+            received,
+            kept,
+            retryable,
+        });
+        range_done
     }
 
     /// After a failure: go on (resume kept the whole range), retry after a
     /// backoff, or fail the file.
-    fn retry_or_fail(&mut self, now: SimTime, s: u32, failure: Failure, out: &mut Vec<Action>) {
+    fn retry_or_fail(&mut self, now: SimTime, s: u32, failure: Failure, range_done: bool, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
         let (file, failures, start) = (seg.file, seg.failures, seg.next);
-        if seg.retry_end.is_none() {
+        if range_done {
             self.segs[s as usize].failures = 0;
             self.continue_segment(now, s, out);
             return;
@@ -627,5 +634,44 @@ fn reason_name(r: CloseReason) -> &'static str {
         CloseReason::MaxRequests => "max_requests",
         CloseReason::Dead => "dead",
         CloseReason::Aborted => "aborted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Client;
+
+    /// A refused connect counts as an attempt and backs off; it used to
+    /// reopen at once, forever.
+    #[test]
+    fn connect_failures_back_off_and_count_as_attempts() {
+        let file = File { id: 0, model: 0, path: "a".into(), size: 10, priority: Priority::Normal };
+        let mut o = Orchestrator::new(Client::default(), vec![file], &[Priority::Normal], 1, false);
+        let mut out = vec![];
+        o.start(SimTime::ZERO, &mut out);
+        let mut now = SimTime::ZERO;
+        for attempt in 1..=5 {
+            let conn = match out.as_slice() {
+                [Action::Open { conn }] => *conn,
+                other => panic!("attempt {attempt}: expected one Open, got {other:?}"),
+            };
+            out.clear();
+            o.handle(now, Input::ConnFailed { conn }, &mut out);
+            if attempt == 5 {
+                assert!(out.is_empty(), "{out:?}");
+                assert!(o.is_finished());
+                assert_eq!(o.outcome(0).status, FileStatus::Failed);
+                return;
+            }
+            let (id, at) = match out.as_slice() {
+                [Action::Timer { id, at }] => (*id, *at),
+                other => panic!("attempt {attempt}: expected a backoff timer, got {other:?}"),
+            };
+            assert!(at > now, "backoff must wait");
+            now = at;
+            out.clear();
+            o.handle(now, Input::Timer { id }, &mut out);
+        }
     }
 }

@@ -48,7 +48,8 @@ pub struct Server {
     /// (default `null` = no cap).
     pub max_concurrent_requests: Option<u32>,
     /// Requests the server serves on one keep-alive connection before closing
-    /// it (`Keep-Alive: max`; default 100).
+    /// it after a successful response (`Keep-Alive: max`; default 100). Error
+    /// responses keep the connection open.
     pub keep_alive_max_requests: u32,
     /// Bytes the server writes per connection in turn when bodies compete
     /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
