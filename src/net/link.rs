@@ -93,9 +93,6 @@ impl Link {
         }
     }
 
-    pub fn active_flows(&self) -> u32 {
-        self.active
-    }
     /// Current per-flow rate, bytes/s.
     pub fn rate_per_flow(&self) -> f64 {
         self.rate

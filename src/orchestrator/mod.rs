@@ -129,7 +129,6 @@ pub struct Stats {
     pub wait_by_priority: [WaitStat; 3],
     pub parallel_failure_trips: u64,
     pub peak_active_files: u32,
-    pub peak_held_bytes: u64,
 }
 
 /// Per-file outcome.
@@ -348,7 +347,6 @@ impl Orchestrator {
         r.confirmed += bytes;
         if r.buffer == BufferMode::Buffered {
             self.held_bytes += bytes;
-            self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
         }
     }
 
@@ -377,7 +375,6 @@ impl Orchestrator {
             run.segs_left = parts as u32;
             if let BufferMode::Streamed { buffer_bytes } = run.buffer {
                 self.held_bytes += buffer_bytes;
-                self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
             }
             for i in 0..parts {
                 let cut = |k: u64| (size as u128 * k as u128 / parts as u128) as u64;
