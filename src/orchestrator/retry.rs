@@ -48,30 +48,23 @@ pub fn base_delay_s(r: &Retry, retry: u32) -> f64 {
         Backoff::None => 0.0,
         Backoff::Fixed => r.base_s,
         Backoff::Linear => r.base_s * n as f64,
-        Backoff::Exponential => grow(r.base_s, r.factor, n - 1, r.cap_s),
+        Backoff::Exponential => grow(r.base_s, r.factor, n - 1),
         Backoff::Urllib3 => {
             if n == 1 {
                 0.0
             } else {
-                grow(r.base_s, 2.0, n - 1, r.cap_s)
+                grow(r.base_s, 2.0, n - 1)
             }
         }
     };
     d.min(r.cap_s)
 }
 
-/// `base × factor^times` by repeated multiplication, stopping once past
-/// `cap` (factor ≥ 1): plain IEEE steps give the same bits on every
-/// platform, which `powi` does not promise.
-fn grow(base: f64, factor: f64, times: i32, cap: f64) -> f64 {
-    let mut d = base;
-    for _ in 0..times {
-        if d > cap {
-            break;
-        }
-        d *= factor;
-    }
-    d
+/// `base × factor^times` by repeated multiplication: plain IEEE steps give
+/// the same bits on every platform, which `powi` does not promise. (At most
+/// `max_attempts` steps; an overflow to infinity is capped by the caller.)
+fn grow(base: f64, factor: f64, times: i32) -> f64 {
+    (0..times).fold(base, |d, _| d * factor)
 }
 
 /// Full wait: base delay × (1 + jitter·(2u − 1)) for `u` in [0, 1), at least
