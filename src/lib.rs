@@ -35,6 +35,7 @@ pub mod plot;
 pub mod real;
 pub mod report;
 pub mod scenario;
+pub mod server;
 pub mod sim;
 pub mod suite;
 pub mod time;

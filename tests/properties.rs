@@ -3,7 +3,8 @@
 //! Each property runs 256 cases (`PROPTEST_CASES` cannot lower it in CI).
 
 use dlsim::check::{check, check_run};
-use dlsim::net::{Link, ServerFaults};
+use dlsim::net::Link;
+use dlsim::server::ServerFaults;
 use dlsim::orchestrator::{FileStatus, priority_by_file_type};
 use dlsim::scenario::{FaultMix, Faults, Priority, PriorityRule, Scheduling};
 use dlsim::trace::TraceEvent;
@@ -377,7 +378,7 @@ proptest! {
         other.reverse();
         prop_assert_eq!(decide_all(&keys), decide_all(&other));
         for &(file, start) in &keys {
-            let fresh = |a| dlsim::net::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
+            let fresh = |a| dlsim::server::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
             prop_assert_eq!(fresh(1), fresh(1));
         }
     }

@@ -3,13 +3,16 @@
 //!
 //! - [`content`]: deterministic synthetic file bytes, random-access.
 //! - [`pacer`]: the wall-clock token bucket (server egress, client limiter).
-//! - [`server`]: the loopback HTTP/1.1 server with the model's faults.
+//! - [`lock`]: mutex/rwlock access that recovers from poisoning.
+//! - [`server`]: the loopback HTTP/1.1 server: sockets and parsing around
+//!   the shared server core ([`crate::server::ServerPolicy`]).
 //! - [`runtime`]: the real runtime (threads + `std::net` + wall clock),
 //!   SHA-256 of every completed file checked.
 //! - [`validate`]: sim vs real per scenario, calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
 
 pub mod content;
+pub mod lock;
 pub mod pacer;
 pub mod plot;
 pub mod runtime;

@@ -4,9 +4,10 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Costs, Fault, ServerFaults, ServerLink};
+use crate::net::{Costs, ServerLink};
 use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats};
 use crate::scenario::{File, Scenario};
+use crate::server::{ConnState, Decision, Method, Request, ServerPolicy, Then};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -51,8 +52,8 @@ struct InFlight {
     start: u64,
     end: u64,
     read_timeout: SimTime,
-    /// Set once the body flows: the flow ends in a reset.
-    reset: bool,
+    /// Set once the body flows: how the server ends it.
+    then: Then,
     /// The body is flowing on the link.
     flowing: bool,
     /// The server stalls this request (no body until the read timeout).
@@ -64,7 +65,8 @@ struct InFlight {
 #[derive(Clone, Copy, Debug, Default)]
 struct SimConn {
     alive: bool,
-    served: u32,
+    /// The server's side of the connection (its keep-alive budget).
+    server: ConnState,
     req: Option<InFlight>,
 }
 
@@ -72,16 +74,13 @@ struct SimWorld {
     orch: Orchestrator,
     link: ServerLink,
     costs: Costs,
-    faults: ServerFaults,
-    max_concurrent_requests: Option<u32>,
-    retry_after_s: f64,
-    keep_alive_max: u32,
+    /// The server core, shared with the loopback server.
+    server: ServerPolicy,
     conns: Vec<SimConn>,
     serving: u32,
     buffered_flows: u32,
     buffered_start_v: f64,
     peak_memory: f64,
-    faults_injected: BTreeMap<&'static str, u64>,
     actions: Vec<Action>,
     finished: Vec<(u32, f64)>,
 }
@@ -112,7 +111,7 @@ impl SimWorld {
                     if self.conns.len() <= i {
                         self.conns.resize(i + 1, SimConn::default());
                     }
-                    self.conns[i] = SimConn { alive: true, served: 0, req: None };
+                    self.conns[i] = SimConn { alive: true, server: ConnState::default(), req: None };
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
                 Action::Send { conn, req, file, start, end, read_timeout } => {
@@ -123,7 +122,7 @@ impl SimWorld {
                         start,
                         end,
                         read_timeout,
-                        reset: false,
+                        then: Then::Close,
                         flowing: false,
                         stalled: false,
                         buffered,
@@ -176,45 +175,28 @@ impl SimWorld {
         let Some(r) = c.req.as_mut().filter(|r| r.req == req && c.alive) else {
             return;
         };
-        c.served += 1;
-        let over_cap = self.max_concurrent_requests.is_some_and(|cap| self.serving >= cap);
-        let fault = if over_cap {
-            Fault::Http503 { retry_after_s: self.retry_after_s }
-        } else {
-            self.faults.on_request(r.file, r.start)
-        };
-        if fault != Fault::None {
-            *self.faults_injected.entry(if over_cap { "over_capacity" } else { fault.kind() }).or_insert(0) += 1;
-        }
-        let len = r.end - r.start;
-        let body = match fault {
-            Fault::None => len,
-            Fault::Reset { fraction } => {
-                r.reset = true;
-                (len as f64 * fraction).floor() as u64
-            }
-            Fault::Stall => {
+        let request = Request { file: r.file, start: r.start, end: r.end, method: Method::Get, client_close: false };
+        let (bytes, then) = match self.server.decide(&mut c.server, self.serving, &request) {
+            Decision::Body { bytes, then } => (bytes, then),
+            Decision::Stall => {
                 r.stalled = true;
                 self.serving += 1;
                 q.schedule(now + r.read_timeout, Ev::Fail(conn, req, Failure::Timeout));
                 return;
             }
-            Fault::Http500 | Fault::Http429 { .. } | Fault::Http503 { .. } => {
-                let (code, retry_after_s) = match fault {
-                    Fault::Http500 => (500, None),
-                    Fault::Http429 { retry_after_s } => (429, Some(retry_after_s)),
-                    Fault::Http503 { retry_after_s } => (503, Some(retry_after_s)),
-                    _ => unreachable!(),
-                };
+            Decision::Status { code, retry_after_s, close } => {
+                // The client core never asks to close, so the connection stays.
+                debug_assert!(!close);
                 c.req = None;
                 let failure = Failure::Status { code, retry_after_s };
                 self.feed(now, Input::RequestFailed { conn, req, received: 0, failure }, q);
                 return;
             }
         };
+        r.then = then;
         r.flowing = true;
         self.serving += 1;
-        self.link.add_flow(now, conn, body as f64);
+        self.link.add_flow(now, conn, bytes as f64);
         r.start_v = self.link.v();
         if r.buffered {
             self.buffered_flows += 1;
@@ -228,17 +210,18 @@ impl SimWorld {
         let Some(r) = c.req.take() else {
             return;
         };
-        let keep_alive = c.served < self.keep_alive_max;
         self.serving -= 1;
         self.end_flow_accounting(&r);
-        let input = if r.reset {
-            self.conns[conn as usize].alive = false;
-            Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
-        } else {
-            if !keep_alive {
+        let input = match r.then {
+            Then::Reset => {
                 self.conns[conn as usize].alive = false;
+                Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
             }
-            Input::RequestDone { conn, req: r.req, keep_alive }
+            Then::KeepAlive { .. } => Input::RequestDone { conn, req: r.req, keep_alive: true },
+            Then::Close => {
+                self.conns[conn as usize].alive = false;
+                Input::RequestDone { conn, req: r.req, keep_alive: false }
+            }
         };
         self.feed(now, input, q);
     }
@@ -303,16 +286,12 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
         orch,
         link: ServerLink::of(s, &costs),
         costs,
-        faults: ServerFaults::new(seed, s.server.faults.clone()),
-        max_concurrent_requests: s.server.max_concurrent_requests,
-        retry_after_s: s.server.faults.retry_after_s,
-        keep_alive_max: s.server.keep_alive_max_requests,
+        server: ServerPolicy::of(&s.server, seed),
         conns: Vec::new(),
         serving: 0,
         buffered_flows: 0,
         buffered_start_v: 0.0,
         peak_memory: 0.0,
-        faults_injected: BTreeMap::new(),
         actions: Vec::new(),
         finished: Vec::new(),
     };
@@ -348,7 +327,7 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
         peak_memory_bytes: w.peak_memory.round() as u64,
         transferred_bytes: w.link.total_delivered().round() as u64,
         limiter_wait: w.link.limited_time(),
-        faults_injected: std::mem::take(&mut w.faults_injected),
+        faults_injected: w.server.injected().clone(),
         events,
         trace: w.orch.take_trace(),
     }
