@@ -12,11 +12,17 @@
 //!   event queue, run loop, keyed ChaCha random streams. Knows nothing of HTTP.
 //! - [`net`]: the network model — fluid max-min fair server link with the
 //!   client's token bucket (processor-sharing virtual time), RTT, latency,
-//!   handshakes, and the server's fault decisions. Knows nothing of queues.
+//!   handshakes. Knows nothing of queues, nor of what the server decides.
+//! - [`server`]: **the server core**, sans-IO — request in, decision out
+//!   (status + Retry-After, or a body of N bytes then keep-alive/close/reset,
+//!   or a stall): fault decisions, the request cap, the keep-alive budget,
+//!   fault counters. Both runtimes' servers call it.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
-//!   and the network model; [`sim::simulate`] runs one scenario.
-//! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
-//!   (the same core over sockets and the wall clock) and `dlsim validate`.
+//!   and the network model, and asks the server core what each request
+//!   gets; [`sim::simulate`] runs one scenario.
+//! - [`real`]: real-I/O mode — the loopback HTTP server (sockets and parsing
+//!   around the server core), the real runtime (the same client core over
+//!   sockets and the wall clock) and `dlsim validate`.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
 //!   over it (`dlsim run --check`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,

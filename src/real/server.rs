@@ -232,9 +232,11 @@ impl Server {
             cfg,
         });
         let sh = shared.clone();
+        // Taken here, before any connection can use the last descriptor.
+        let reserve = reserve_descriptor();
         let accept = std::thread::Builder::new()
             .name("dlsim-accept".into())
-            .spawn(move || accept_loop(sh, listener))
+            .spawn(move || accept_loop(sh, listener, reserve))
             .map_err(|e| Error::Other(format!("cannot start the server thread: {e}")))?;
         Ok(Server { addr, shared, accept: Some(accept) })
     }
@@ -317,11 +319,13 @@ impl Drop for Server {
         } else {
             self.addr
         };
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let woken = TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok();
         for c in lock(&self.shared.conns).values() {
             let _ = c.shutdown(Shutdown::Both);
         }
-        if let Some(h) = self.accept.take() {
+        // Without a wake-up connection (no descriptor left) the accept
+        // thread is left to end at its next connection, not waited for.
+        if let Some(h) = self.accept.take().filter(|_| woken) {
             let _ = h.join();
         }
     }
@@ -367,14 +371,25 @@ fn reserve_descriptor() -> Option<std::fs::File> {
     std::fs::File::open(if cfg!(windows) { "NUL" } else { "/dev/null" }).ok()
 }
 
+/// Answer 503 and close. The request the client may already have sent is
+/// drained briefly (≤ 5 ms, this runs on the accept thread), so closing does
+/// not reset the connection and lose the answer.
 fn refuse(sh: &Shared, mut stream: TcpStream) {
     lock(&sh.stats).connections_refused += 1;
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = stream.write_all(&error_head(503, true, &[("Retry-After", "1".into())]));
+    let _ = stream.shutdown(Shutdown::Write);
+    let until = Instant::now() + Duration::from_millis(5);
+    let mut sink = [0u8; 4096];
+    while let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+        let _ = stream.set_read_timeout(Some(left));
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
-fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {
-    let mut reserve = reserve_descriptor();
+fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::fs::File>) {
     let mut backoff = Duration::ZERO;
     loop {
         let accepted = listener.accept();
@@ -389,8 +404,13 @@ fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {
                 if out_of_descriptors(&e) && reserve.take().is_some() {
                     // A connection is waiting: free the reserve to tell it 503.
                     if let Ok((s, _)) = listener.accept() {
+                        if sh.shutdown.load(Ordering::SeqCst) {
+                            break;
+                        }
                         refuse(&sh, s);
                     }
+                }
+                if reserve.is_none() {
                     reserve = reserve_descriptor();
                 }
                 // Do not spin while the cause lasts.
@@ -754,7 +774,7 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
         if busy {
             sh.serving.fetch_add(1, Ordering::SeqCst);
         }
-        (d, busy.then_some(Serving(&sh.serving)))
+        (d, busy.then(|| Serving(&sh.serving)))
     };
     let (bytes, then) = match decision {
         Decision::Status { code, retry_after_s, close } => {
@@ -891,6 +911,88 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 1000), RangeReq::Whole);
         assert_eq!(parse_range("items=0-1", 1000), RangeReq::Whole);
         assert_eq!(parse_range("bytes=x-1", 1000), RangeReq::Whole);
+    }
+
+    /// Issue 12: a panicking connection thread never released its slot, so
+    /// after `max_connections` panics every request got 503.
+    #[test]
+    fn a_slot_is_released_when_its_thread_panics() {
+        let server = Server::start().unwrap();
+        let sh = server.shared.clone();
+        let client = TcpStream::connect(server.addr()).unwrap();
+        let open_before = sh.open.load(Ordering::SeqCst);
+        let slot = Slot::take(&sh, &client);
+        let id = slot.id;
+        assert_eq!(sh.open.load(Ordering::SeqCst), open_before + 1);
+        assert!(lock(&sh.conns).contains_key(&id));
+        let r = std::thread::spawn(move || {
+            let _slot = slot;
+            panic!("a bug in a connection thread");
+        })
+        .join();
+        assert!(r.is_err());
+        assert_eq!(sh.open.load(Ordering::SeqCst), open_before);
+        assert!(!lock(&sh.conns).contains_key(&id));
+    }
+
+    /// Issue 12: a panic while holding a lock poisoned it for every later
+    /// request; now every lock is recovered and the server keeps serving.
+    #[test]
+    fn poisoned_locks_do_not_stop_the_server() {
+        let server = Server::start().unwrap();
+        server.add_file("f", b"abc".to_vec());
+        let sh = server.shared.clone();
+        let _ = std::thread::spawn(move || {
+            let _a = sh.stats.lock().unwrap();
+            let _b = sh.policy.lock().unwrap();
+            let _c = sh.files.write().unwrap();
+            let _d = sh.settings.write().unwrap();
+            let _e = sh.conns.lock().unwrap();
+            panic!("poison them all");
+        })
+        .join();
+        assert!(server.shared.stats.is_poisoned() && server.shared.files.is_poisoned());
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.write_all(b"GET /f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200 OK") && resp.ends_with("abc"), "{resp}");
+        server.set_error_rate(0.5);
+        assert_eq!((server.stats().requests, server.stats().error_rate), (1, 0.5));
+    }
+
+    #[test]
+    fn empty_lines_are_skipped_but_a_lone_cr_is_kept() {
+        let cases: [(&[u8], &[u8]); 5] =
+            [(b"\r\n\nGET", b"GET"), (b"\r\n\r", b"\r"), (b"\n", b""), (b"GET /\r\n", b"GET /\r\n"), (b"", b"")];
+        for (input, want) in cases {
+            let mut buf = input.to_vec();
+            skip_empty_lines(&mut buf);
+            assert_eq!(buf, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_form_loses_scheme_and_authority() {
+        assert_eq!(origin_form("http://h:1/a/b?q"), "/a/b?q");
+        assert_eq!(origin_form("HTTPS://h/a"), "/a");
+        assert_eq!(origin_form("http://h"), "/");
+        assert_eq!(origin_form("http://h?x/y"), "/");
+        assert_eq!(origin_form("/a"), "/a");
+        assert_eq!(origin_form("httpx://h/a"), "httpx://h/a");
+        assert_eq!(origin_form("ht"), "ht");
+    }
+
+    #[test]
+    fn blocks_are_small_on_slow_links_and_never_empty() {
+        let p = |r: f64| Pacer::link(r);
+        assert_eq!(block_bytes(Some(&p(1.0)), None), 1);
+        assert_eq!(block_bytes(Some(&p(100.0)), None), 10);
+        assert_eq!(block_bytes(Some(&p(1e6)), None), 2048);
+        assert_eq!(block_bytes(Some(&p(1e7)), None), 5000);
+        assert_eq!(block_bytes(Some(&p(1e9)), None), 8192);
+        assert_eq!(block_bytes(Some(&p(1e9)), Some(0)), 1);
+        assert_eq!(block_bytes(None, Some(7)), 64 * 1024);
     }
 
     #[test]
