@@ -39,6 +39,7 @@ pub mod sim;
 pub mod suite;
 pub mod time;
 pub mod trace;
+pub mod wan;
 
 pub use error::{Error, Result};
 pub use report::BenchmarkResult;
