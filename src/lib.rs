@@ -17,6 +17,9 @@
 //!   and the network model; [`sim::simulate`] runs one scenario.
 //! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
 //!   (the same core over sockets and the wall clock) and `dlsim validate`.
+//! - [`wan`]: the WAN emulator (root) — two network namespaces joined by a
+//!   delaying, rate-limiting TUN relay, kernel TCP at both ends;
+//!   `dlsim wan run -- COMMAND` and the library API for WAN validation.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
 //!   over it (`dlsim run --check`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
