@@ -6,7 +6,8 @@
 //! `DLSIM_FILE_LIST` (a path listing every file URL, one per line; an
 //! anonymous memory file that vanishes with the processes) and, when the
 //! list is short, `DLSIM_FILE_URLS` (space separated). It runs in its own
-//! process group; SIGINT/SIGTERM to dlsim are forwarded to that group, any
+//! process group (the terminal's foreground group if dlsim had the terminal,
+//! so interactive commands work); SIGINT/SIGTERM to dlsim are forwarded to that group, any
 //! process left in it when the command exits is killed, and the command is
 //! SIGKILLed by the kernel if dlsim dies. Exit code: the command's (128 +
 //! signal if a signal ended it); 2 for dlsim's own errors.
@@ -104,6 +105,17 @@ impl Drop for SignalGuard {
     }
 }
 
+/// Make process group `pgrp` the terminal's foreground group (SIGTTOU
+/// ignored meanwhile, as a background group may not otherwise do it).
+fn terminal_to(pgrp: libc::pid_t) {
+    // SAFETY: async-signal-safe calls on stdin; failure leaves the terminal as it was.
+    unsafe {
+        let old = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::tcsetpgrp(0, pgrp);
+        libc::signal(libc::SIGTTOU, old);
+    }
+}
+
 /// An anonymous memory file holding `text`.
 fn memfd(text: &str) -> Result<OwnedFd> {
     // SAFETY: plain memfd_create/write; the descriptor is owned at once.
@@ -177,11 +189,18 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     } else {
         cmd.env_remove("DLSIM_FILE_URLS");
     }
-    // SAFETY: fcntl is async-signal-safe; it keeps the list open across exec.
+    // If dlsim owns the terminal, the command's group takes it (an
+    // interactive shell works; Ctrl-C goes to the command) and gives it back.
+    // SAFETY: isatty/tcgetpgrp/getpgrp only query.
+    let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
+    // SAFETY: fcntl, signal, tcsetpgrp and getpid are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             if libc::fcntl(list_fd, libc::F_SETFD, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if foreground {
+                terminal_to(libc::getpid());
             }
             Ok(())
         });
@@ -241,6 +260,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         }
     };
     let _ = waiter.join();
+    if foreground {
+        // SAFETY: see terminal_to.
+        terminal_to(unsafe { libc::getpgrp() });
+    }
     // Anything the command left behind in its group would keep the client
     // namespace alive: end it.
     // SAFETY: signals the command's (now leaderless) process group.
