@@ -306,3 +306,35 @@ fn cli_propagates_exit_codes_refuses_non_root_and_stops_on_sigint() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_real_runtime_downloads_through_the_emulator() {
+    let _g = serial();
+    let s = dlsim::Scenario::from_value(serde_json::json!({
+        "name": "wan-real",
+        "server": { "bandwidth_bps": 8e6, "latency_ms": 0 },
+        "network": { "rtt_ms": 20 },
+        "client": { "max_concurrent_downloads": 2, "max_concurrent_files_per_model": 2 },
+        "workload": { "models": [ { "name": "m", "linear":
+            { "count": 4, "min_size_bytes": 262144, "max_size_bytes": 262144 } } ] }
+    }))
+    .unwrap();
+    let served = ServedWan::start(&s, 3, WanConfig::from_scenario(&s, 3)).expect("served");
+    let addr = served.server_addr();
+    let run = served
+        .wan()
+        .in_client(|| dlsim::real::run_real(&s, 3, addr, dlsim::real::RealOptions::default()))
+        .unwrap()
+        .expect("real run");
+    let (relay, stats) = served.finish().unwrap();
+    assert_eq!(run.files_completed(), 4);
+    assert!(run.corrupt_files(&dlsim::real::expected_digests(&s, 3)).is_empty());
+    assert_eq!(stats.files_served, 4);
+    // 1 MiB through an 8 MB/s bottleneck (payload share 1448/1500) cannot
+    // take less than size / payload rate, plus a handshake and a request RTT.
+    let floor = (4 * 262_144) as f64 / (8e6 * 1448.0 / 1500.0) + 2.0 * 0.020;
+    let took = run.duration.as_secs_f64();
+    eprintln!("real runtime: {took:.3} s (floor {floor:.3} s); {}", dlsim::wan::runner::summary(&relay));
+    assert!(took >= floor, "{took} s < {floor} s");
+    assert!(took <= 2.0 * floor, "{took} s > 2 × {floor} s");
+}
