@@ -36,7 +36,7 @@ use crate::scenario::Workload;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Value, json};
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
@@ -681,6 +681,7 @@ mod tests {
     //! `get_hf_file_metadata` and `_paginate_pages` (see docs/clients.md).
     use super::*;
     use crate::scenario::{FileSpec, ModelSpec, Priority, SizeRange};
+    use sha2::Sha256;
 
     const MIB: u64 = 1024 * 1024;
 
