@@ -17,5 +17,5 @@ pub mod server;
 pub mod validate;
 
 pub use content::Content;
-pub use runtime::{RealOptions, RealRun, expected_digests, run_real};
+pub use runtime::{RealOptions, expected_digests, run_real};
 pub use server::{Server, ServerConfig, ServerStats};
