@@ -46,8 +46,8 @@ pub mod time;
 pub mod trace;
 
 pub use error::{Error, Result};
+pub use record::{RunRecord, Runtime};
 pub use report::BenchmarkResult;
 pub use scenario::Scenario;
-pub use record::{RunRecord, Runtime};
 pub use sim::{SimOptions, simulate};
 pub use time::SimTime;

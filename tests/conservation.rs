@@ -140,7 +140,11 @@ fn the_byte_check_fails_when_the_wire_count_disagrees_with_the_log() {
     }
     // A failed request that claims one byte more than arrived.
     let mut bad = run.clone();
-    let i = bad.trace.iter().position(|e| matches!(e, TraceEvent::RequestFailed { received, .. } if *received > 0)).unwrap();
+    let i = bad
+        .trace
+        .iter()
+        .position(|e| matches!(e, TraceEvent::RequestFailed { received, .. } if *received > 0))
+        .unwrap();
     if let TraceEvent::RequestFailed { received, kept, .. } = &mut bad.trace[i] {
         *received -= 1;
         *kept = (*kept).min(*received);

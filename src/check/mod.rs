@@ -13,8 +13,8 @@ mod retry;
 pub use queue::by_file_type;
 pub use retry::expected_base_delay_s;
 
-use crate::scenario::{File, Scenario};
 use crate::record::RunRecord;
+use crate::scenario::{File, Scenario};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -161,7 +161,10 @@ pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     }
     let bytes = byte_account(&run.trace, run.aborted_bytes);
     if run.stats.useful_bytes != bytes.useful {
-        return fail("useful bytes = sizes of completed files", format!("{} != {}", run.stats.useful_bytes, bytes.useful));
+        return fail(
+            "useful bytes = sizes of completed files",
+            format!("{} != {}", run.stats.useful_bytes, bytes.useful),
+        );
     }
     if run.stats.received_bytes != bytes.received {
         return fail("received bytes counted", format!("stats {} != log {}", run.stats.received_bytes, bytes.received));

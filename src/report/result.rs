@@ -4,8 +4,8 @@
 //! (its CPU figures are the same cost model applied to its counts).
 
 use crate::orchestrator::FileStatus;
-use crate::scenario::{MIB, Priority, Scenario};
 use crate::record::RunRecord;
+use crate::scenario::{MIB, Priority, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
