@@ -161,3 +161,40 @@ fn a_buffered_workload_peaks_at_its_buffers_in_both_runtimes() {
     assert_eq!(sim.peak_memory_bytes, largest);
     assert_eq!(run.peak_memory_bytes, largest);
 }
+
+#[test]
+fn validate_records_each_seed_and_fails_when_a_real_run_completes_no_file() {
+    // Every request fails and nothing is retried: both runtimes complete no
+    // file. The report says so, with the seed each run used; the CLI exits 1.
+    let dir = std::env::temp_dir().join(format!("dlsim-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("all_fail.json");
+    std::fs::write(
+        &path,
+        r#"{ "name": "all_fail", "seed": 23,
+      "server": { "bandwidth_bps": null, "latency_ms": 0, "faults": { "error_rate": 1.0 } },
+      "network": { "rtt_ms": 0, "handshake_rtts": 1 },
+      "client": { "retry": { "max_attempts": 1 } },
+      "workload": { "models": [ { "name": "m", "linear": { "count": 3, "min_size_bytes": 100, "max_size_bytes": 400 } } ] } }"#,
+    )
+    .unwrap();
+    let report = dlsim::real::validate::validate(&[path.clone()], 1, None, None, &mut |_| {}).unwrap();
+    assert_eq!(report.seed_override, None);
+    assert_eq!(report.rows[0].seed, 23);
+    assert_eq!(report.rows[0].runs_without_files, 1);
+    assert_eq!((report.checked_runs, report.violations), (2, 0));
+    assert_eq!(report.rows[0].real.metadata.files_failed, 3);
+    assert!(!report.passed());
+    let with_seed = dlsim::real::validate::validate(&[path.clone()], 1, Some(5), None, &mut |_| {}).unwrap();
+    assert_eq!((with_seed.seed_override, with_seed.rows[0].seed), (Some(5), 5));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dlsim"))
+        .args(["validate", "--repeats", "1", "--out"])
+        .arg(dir.join("out"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("1 real run(s) completed no file"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
