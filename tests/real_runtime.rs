@@ -178,14 +178,15 @@ fn validate_records_each_seed_and_fails_when_a_real_run_completes_no_file() {
       "workload": { "models": [ { "name": "m", "linear": { "count": 3, "min_size_bytes": 100, "max_size_bytes": 400 } } ] } }"#,
     )
     .unwrap();
-    let report = dlsim::real::validate::validate(&[path.clone()], 1, None, None, &mut |_| {}).unwrap();
+    let report = dlsim::real::validate::validate(std::slice::from_ref(&path), 1, None, None, &mut |_| {}).unwrap();
     assert_eq!(report.seed_override, None);
     assert_eq!(report.rows[0].seed, 23);
     assert_eq!(report.rows[0].runs_without_files, 1);
     assert_eq!((report.checked_runs, report.violations), (2, 0));
     assert_eq!(report.rows[0].real.metadata.files_failed, 3);
     assert!(!report.passed());
-    let with_seed = dlsim::real::validate::validate(&[path.clone()], 1, Some(5), None, &mut |_| {}).unwrap();
+    let with_seed =
+        dlsim::real::validate::validate(std::slice::from_ref(&path), 1, Some(5), None, &mut |_| {}).unwrap();
     assert_eq!((with_seed.seed_override, with_seed.rows[0].seed), (Some(5), 5));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dlsim"))
         .args(["validate", "--repeats", "1", "--out"])
