@@ -336,5 +336,8 @@ fn the_real_runtime_downloads_through_the_emulator() {
     let took = run.duration.as_secs_f64();
     eprintln!("real runtime: {took:.3} s (floor {floor:.3} s); {}", dlsim::wan::runner::summary(&relay));
     assert!(took >= floor, "{took} s < {floor} s");
-    assert!(took <= 2.0 * floor, "{took} s > 2 × {floor} s");
+    // Two flows in slow start overshoot the drop-tail queue (up to a fifth
+    // of the packets dropped in one run) and recover, which can cost an RTO
+    // (200 ms) or two on top; beyond that the path itself is broken.
+    assert!(took <= floor + 0.5, "{took} s > {floor} s + 0.5 s");
 }
