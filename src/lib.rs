@@ -23,8 +23,15 @@
 //! - [`real`]: real-I/O mode — the loopback HTTP server (sockets and parsing
 //!   around the server core), the real runtime (the same client core over
 //!   sockets and the wall clock) and `dlsim validate`.
+//! - [`wan`]: the WAN emulator (root) — two network namespaces joined by a
+//!   delaying, rate-limiting TUN relay, kernel TCP at both ends;
+//!   `dlsim wan run -- COMMAND` and the library API for WAN validation.
+//! - [`record`]: the [`RunRecord`] either runtime returns (outcomes,
+//!   counters, bytes, memory, the event log, which runtime); everything
+//!   below reads only this, so real runs are reported and checked like
+//!   simulated ones.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
-//!   over it (`dlsim run --check`).
+//!   over a record (`dlsim run --check`, and every real run of `dlsim validate`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
 //!   JSON/CSV writers and the stdout table.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
@@ -39,6 +46,7 @@ pub mod orchestrator;
 pub mod par;
 pub mod plot;
 pub mod real;
+pub mod record;
 pub mod report;
 pub mod scenario;
 pub mod server;
@@ -46,9 +54,11 @@ pub mod sim;
 pub mod suite;
 pub mod time;
 pub mod trace;
+pub mod wan;
 
 pub use error::{Error, Result};
+pub use record::{RunRecord, Runtime};
 pub use report::BenchmarkResult;
 pub use scenario::Scenario;
-pub use sim::{RunOutput, SimOptions, simulate};
+pub use sim::{SimOptions, simulate};
 pub use time::SimTime;

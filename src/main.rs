@@ -112,6 +112,9 @@ enum Cmd {
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
     },
+    /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
+    #[command(subcommand)]
+    Wan(dlsim::wan::runner::WanCmd),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out)
         }
+        Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
     };
     match result {
         Ok(code) => code,
@@ -288,6 +292,10 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
         println!("wrote {}", p.display());
     }
     println!("validated in {:.1} s wall", started.elapsed().as_secs_f64());
+    if !report.passed() {
+        eprintln!("dlsim: validation failed: a run broke an invariant or a real run completed no file");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,7 +5,9 @@ use dlsim::Scenario;
 use dlsim::scenario::{MAX_SCENARIO_FILE_BYTES, MIN_RATE_BPS};
 
 fn with(section: &str) -> String {
-    format!(r#"{{ {section}, "workload": {{"models": [{{"name": "m", "files": [{{"path": "a", "size_bytes": 1}}]}}]}} }}"#)
+    format!(
+        r#"{{ {section}, "workload": {{"models": [{{"name": "m", "files": [{{"path": "a", "size_bytes": 1}}]}}]}} }}"#
+    )
 }
 
 #[test]

@@ -8,8 +8,8 @@
 
 #![cfg(unix)]
 
-use dlsim::real::server::ServerConfig;
 use dlsim::real::Server;
+use dlsim::real::server::ServerConfig;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

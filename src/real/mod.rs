@@ -2,16 +2,21 @@
 //! the network model predicts it.
 //!
 //! - [`content`]: deterministic synthetic file bytes, random-access.
+//! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
+//!   bodies, ETags, the redirect of large files to a CDN-like listener).
 //! - [`pacer`]: the wall-clock token bucket (server egress, client limiter).
 //! - [`lock`]: mutex/rwlock access that recovers from poisoning.
 //! - [`server`]: the loopback HTTP/1.1 server: sockets and parsing around
 //!   the shared server core ([`crate::server::ServerPolicy`]).
 //! - [`runtime`]: the real runtime (threads + `std::net` + wall clock),
-//!   SHA-256 of every completed file checked.
-//! - [`validate`]: sim vs real per scenario, calibration of loopback overheads.
+//!   SHA-256 of every completed file checked; returns the same
+//!   [`crate::RunRecord`] as the sim.
+//! - [`validate`]: sim vs real per scenario (both reported and checked),
+//!   calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
 
 pub mod content;
+pub mod hub;
 pub mod lock;
 pub mod pacer;
 pub mod plot;
@@ -20,5 +25,5 @@ pub mod server;
 pub mod validate;
 
 pub use content::Content;
-pub use runtime::{RealOptions, RealRun, expected_digests, run_real};
+pub use runtime::{RealOptions, expected_digests, run_real};
 pub use server::{Server, ServerConfig, ServerStats};

@@ -778,7 +778,8 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
     };
     let (bytes, then) = match decision {
         Decision::Status { code, retry_after_s, close } => {
-            let extra: Vec<(&str, String)> = retry_after_s.map(|s| ("Retry-After", format!("{s}"))).into_iter().collect();
+            let extra: Vec<(&str, String)> =
+                retry_after_s.map(|s| ("Retry-After", format!("{s}"))).into_iter().collect();
             write_by(stream, &error_head(code, close, &extra), send_deadline(sh))?;
             return Ok(!close);
         }
@@ -843,7 +844,9 @@ fn block_bytes(pacer: Option<&Pacer>, quantum: Option<u64>) -> u64 {
         (Some(_), Some(q)) => q.clamp(1, 1 << 20),
         // A small quantum so concurrent bodies share the link as TCP
         // segments do, not one block after another.
-        (Some(p), None) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024).min((p.rate_bps() / 10.0) as u64).max(1),
+        (Some(p), None) => {
+            ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024).min((p.rate_bps() / 10.0) as u64).max(1)
+        }
         (None, _) => 64 * 1024,
     }
 }

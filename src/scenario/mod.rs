@@ -73,9 +73,8 @@ pub fn read_scenario_file(path: &Path) -> Result<String> {
             MAX_SCENARIO_FILE_BYTES >> 20
         )));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
-    })
+    String::from_utf8(bytes)
+        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})"))))
 }
 
 impl Scenario {

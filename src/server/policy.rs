@@ -152,9 +152,15 @@ impl ServerPolicy {
         match fault {
             Fault::None => Decision::Body { bytes: len, then: after_body },
             Fault::Http500 => Decision::Status { code: 500, retry_after_s: None, close },
-            Fault::Http429 { retry_after_s } => Decision::Status { code: 429, retry_after_s: Some(retry_after_s), close },
-            Fault::Http503 { retry_after_s } => Decision::Status { code: 503, retry_after_s: Some(retry_after_s), close },
-            Fault::Reset { fraction } => Decision::Body { bytes: (len as f64 * fraction).floor() as u64, then: Then::Reset },
+            Fault::Http429 { retry_after_s } => {
+                Decision::Status { code: 429, retry_after_s: Some(retry_after_s), close }
+            }
+            Fault::Http503 { retry_after_s } => {
+                Decision::Status { code: 503, retry_after_s: Some(retry_after_s), close }
+            }
+            Fault::Reset { fraction } => {
+                Decision::Body { bytes: (len as f64 * fraction).floor() as u64, then: Then::Reset }
+            }
             Fault::Stall => Decision::Stall,
         }
     }
