@@ -20,7 +20,7 @@ fn rates_below_one_byte_per_second_are_refused_naming_field_and_bound() {
     assert_eq!(MIN_RATE_BPS, 1.0);
     for (field, template) in fields {
         for bad in ["1e-300", "1e-15", "0.999", "0", "-1"] {
-            let e = Scenario::from_json(&with(&template.replace("RATE", bad))).err().expect(bad).to_string();
+            let e = Scenario::from_json(&with(&template.replace("RATE", bad))).expect_err(bad).to_string();
             assert!(e.contains(field) && e.contains("≥ 1 B/s"), "{field} = {bad}: {e}");
         }
         for good in ["1", "1.5", "1e12"] {
@@ -57,7 +57,7 @@ fn scenario_files_are_read_with_a_size_limit() {
     let big = dir.join("big.json");
     let pad = MAX_SCENARIO_FILE_BYTES as usize + 1 - text.len();
     std::fs::write(&big, format!("{text}{}", " ".repeat(pad))).unwrap();
-    let e = Scenario::load(&big).err().expect("too big").to_string();
+    let e = Scenario::load(&big).expect_err("too big").to_string();
     assert!(e.contains("larger than 16 MiB"), "{e}");
     // One byte less is read and accepted.
     std::fs::write(&big, format!("{text}{}", " ".repeat(pad - 1))).unwrap();
@@ -66,7 +66,7 @@ fn scenario_files_are_read_with_a_size_limit() {
     #[cfg(unix)]
     {
         let t = std::time::Instant::now();
-        let e = Scenario::load(std::path::Path::new("/dev/zero")).err().expect("refused").to_string();
+        let e = Scenario::load(std::path::Path::new("/dev/zero")).expect_err("refused").to_string();
         assert!(e.contains("larger than 16 MiB"), "{e}");
         assert!(t.elapsed() < std::time::Duration::from_secs(10));
     }

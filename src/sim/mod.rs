@@ -10,7 +10,6 @@ use crate::record::{RunRecord, Runtime};
 use crate::scenario::Scenario;
 use crate::server::{ConnState, Decision, Method, Request, ServerPolicy, Then};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
