@@ -472,7 +472,8 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
     let n = files.len();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, false);
-    let limiter = s.client.bandwidth_limit.as_ref().map(|l| Arc::new(Pacer::new(l.rate_bps, l.burst())));
+    let limiter =
+        s.client.bandwidth_limit.as_ref().map(|l| Arc::new(Pacer::with_start(l.rate_bps, l.burst(), l.start_full)));
     let (tx, rx) = mpsc::channel();
     let mut d = Driver {
         s,
