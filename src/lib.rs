@@ -10,9 +10,11 @@
 //!   clock, no sockets.
 //! - [`engine`]: the discrete-event engine — virtual clock, `(time, seq)`
 //!   event queue, run loop, keyed ChaCha random streams. Knows nothing of HTTP.
-//! - [`net`]: the network model — fluid max-min fair server link with the
-//!   client's token bucket (processor-sharing virtual time), RTT, latency,
-//!   handshakes. Knows nothing of queues, nor of what the server decides.
+//! - [`net`]: the network model — one server link ([`net::Link`]) over a
+//!   shared capacity (server rate, per-connection cap, the client's token
+//!   bucket and CPU) with a sharing discipline (processor sharing with
+//!   virtual time, or round-robin turns), RTT, latency, handshakes. Knows
+//!   nothing of queues, nor of what the server decides.
 //! - [`server`]: **the server core**, sans-IO — request in, decision out
 //!   (status + Retry-After, or a body of N bytes then keep-alive/close/reset,
 //!   or a stall): fault decisions, the request cap, the keep-alive budget,

@@ -4,7 +4,7 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Costs, ServerLink};
+use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Scenario;
@@ -32,8 +32,6 @@ struct InFlight {
     flowing: bool,
     /// The server stalls this request (no body until the read timeout).
     stalled: bool,
-    buffered: bool,
-    start_v: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,16 +42,14 @@ struct SimConn {
     req: Option<InFlight>,
 }
 
-struct SimWorld {
+struct SimWorld<D> {
     orch: Orchestrator,
-    link: ServerLink,
+    link: Link<D>,
     costs: Costs,
     /// The server core, shared with the loopback server.
     server: ServerPolicy,
     conns: Vec<SimConn>,
     serving: u32,
-    buffered_flows: u32,
-    buffered_start_v: f64,
     peak_memory: f64,
     /// Body bytes delivered by ended flows (each rounded to whole bytes).
     transferred: u64,
@@ -63,12 +59,11 @@ struct SimWorld {
     finished: Vec<(u32, f64)>,
 }
 
-impl SimWorld {
+impl<D: Discipline> SimWorld<D> {
     /// Memory only grows between events; sample it before each one.
     fn sample_memory(&mut self, now: SimTime) {
         self.link.advance(now);
-        let in_flight = self.buffered_flows as f64 * self.link.v() - self.buffered_start_v;
-        let mem = self.orch.held_bytes() as f64 + in_flight.max(0.0);
+        let mem = self.orch.held_bytes() as f64 + self.link.buffered_in_flight();
         if mem > self.peak_memory {
             self.peak_memory = mem;
         }
@@ -90,10 +85,11 @@ impl SimWorld {
                         self.conns.resize(i + 1, SimConn::default());
                     }
                     self.conns[i] = SimConn { alive: true, server: ConnState::default(), req: None };
+                    self.link.add_cpu_work(now, self.costs.cpu_per_connection_s);
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
                 Action::Send { conn, req, file, start, end, read_timeout } => {
-                    let buffered = self.orch.is_buffered(file);
+                    self.link.add_cpu_work(now, self.costs.cpu_per_request_s);
                     self.conns[conn as usize].req = Some(InFlight {
                         req,
                         file,
@@ -103,8 +99,6 @@ impl SimWorld {
                         then: Then::Close,
                         flowing: false,
                         stalled: false,
-                        buffered,
-                        start_v: 0.0,
                     });
                     if self.costs.first_byte > read_timeout {
                         // The head itself comes too late: the client gives up first.
@@ -132,20 +126,9 @@ impl SimWorld {
                     self.transferred += got;
                     self.aborted += got;
                 }
-                self.end_flow_accounting(&r);
             }
             if r.flowing || r.stalled {
                 self.serving -= 1;
-            }
-        }
-    }
-
-    fn end_flow_accounting(&mut self, r: &InFlight) {
-        if r.buffered {
-            self.buffered_flows -= 1;
-            self.buffered_start_v -= r.start_v;
-            if self.buffered_flows == 0 {
-                self.buffered_start_v = 0.0;
             }
         }
     }
@@ -156,7 +139,7 @@ impl SimWorld {
             return;
         };
         let request = Request { file: r.file, start: r.start, end: r.end, method: Method::Get, client_close: false };
-        let (bytes, then) = match self.server.decide(&mut c.server, self.serving, &request) {
+        let (body, then) = match self.server.decide(&mut c.server, self.serving, &request) {
             Decision::Body { bytes, then } => (bytes, then),
             Decision::Stall => {
                 r.stalled = true;
@@ -176,12 +159,8 @@ impl SimWorld {
         r.then = then;
         r.flowing = true;
         self.serving += 1;
-        self.link.add_flow(now, conn, bytes as f64);
-        r.start_v = self.link.v();
-        if r.buffered {
-            self.buffered_flows += 1;
-            self.buffered_start_v += r.start_v;
-        }
+        let buffered = self.orch.is_buffered(r.file);
+        self.link.add_flow(now, conn, body as f64, buffered);
     }
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
@@ -193,7 +172,6 @@ impl SimWorld {
             return;
         };
         self.serving -= 1;
-        self.end_flow_accounting(&r);
         let input = match r.then {
             Then::Reset => {
                 self.conns[conn as usize].alive = false;
@@ -209,7 +187,7 @@ impl SimWorld {
     }
 }
 
-impl World for SimWorld {
+impl<D: Discipline> World for SimWorld<D> {
     type Event = Ev;
 
     fn next_internal(&self) -> Option<SimTime> {
@@ -260,19 +238,25 @@ pub struct SimOptions {
 
 /// Simulate one scenario (ignoring its sweep) with `seed`.
 pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunRecord {
+    let costs = Costs::of(s);
+    let capacity = Capacity::of(s, &costs);
+    match s.server.write_quantum_bytes {
+        Some(q) => run(s, seed, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        None => run(s, seed, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+    }
+}
+
+fn run<D: Discipline>(s: &Scenario, seed: u64, opts: SimOptions, costs: Costs, link: Link<D>) -> RunRecord {
     let files = s.workload.expand(seed);
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
-    let costs = Costs::of(s);
     let world = SimWorld {
         orch,
-        link: ServerLink::of(s, &costs),
+        link,
         costs,
         server: ServerPolicy::of(&s.server, seed),
         conns: Vec::new(),
         serving: 0,
-        buffered_flows: 0,
-        buffered_start_v: 0.0,
         peak_memory: 0.0,
         transferred: 0,
         aborted: 0,
@@ -312,6 +296,7 @@ pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunRecord {
         transferred_bytes: w.transferred,
         aborted_bytes: w.aborted,
         limiter_wait: w.link.limited_time(),
+        cpu_seconds: w.link.cpu_secs(),
         faults_injected: w.server.injected().clone(),
         events,
         trace: w.orch.take_trace(),
