@@ -93,6 +93,10 @@ enum Cmd {
         /// Allow a non-loopback bind address.
         #[arg(long)]
         allow_remote: bool,
+        /// With `server.tls` set: write the server's certificate (PEM) here,
+        /// for e.g. `curl --cacert FILE` (default: a file in the temp directory).
+        #[arg(long)]
+        tls_cert_out: Option<PathBuf>,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
     Validate {
@@ -124,7 +128,9 @@ fn main() -> ExitCode {
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
-        Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
+        Cmd::Serve { scenario, port, seed, bind, allow_remote, tls_cert_out } => {
+            cmd_serve(&scenario, port, seed, bind, allow_remote, tls_cert_out)
+        }
         Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out)
         }
@@ -243,14 +249,25 @@ fn cmd_serve(
     seed: Option<u64>,
     bind: std::net::IpAddr,
     allow_remote: bool,
+    tls_cert_out: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let s = Scenario::load(path)?;
     let seed = seed.unwrap_or(s.seed);
     let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
     let files = s.workload.expand(seed);
-    println!("serving {} files of {} on http://{} (seed {seed})", files.len(), s.name, server.addr());
-    println!("  e.g. http://{}/{}", server.addr(), files[0].path);
-    println!("  stats: http://{}{}", server.addr(), dlsim::real::server::STATS_PATH);
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    let proto = s.server.tls.map_or("HTTP/1.1".to_string(), |v| format!("HTTPS (TLS {})", v.as_str()));
+    println!("serving {} files of {} over {proto} on {base} (seed {seed})", files.len(), s.name);
+    if s.server.tls.is_some() {
+        let cert = tls_cert_out
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("dlsim-serve-{}.pem", std::process::id())));
+        std::fs::write(&cert, dlsim::real::tls::cert_pem()?)
+            .map_err(|e| dlsim::Error::Other(format!("cannot write {}: {e}", cert.display())))?;
+        println!("  certificate: {} (e.g. curl --cacert {} {base}/...)", cert.display(), cert.display());
+    }
+    println!("  e.g. {base}/{}", files[0].path);
+    println!("  stats: {base}{}", dlsim::real::server::STATS_PATH);
     server.wait();
     Ok(ExitCode::SUCCESS)
 }

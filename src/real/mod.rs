@@ -14,6 +14,8 @@
 //! - [`validate`]: sim vs real per scenario (both reported and checked),
 //!   calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
+//! - [`tls`]: HTTPS (`server.tls`): the start-up certificate, rustls
+//!   configs, and the plain-or-TLS [`tls::Stream`] both sides use.
 
 pub mod content;
 pub mod hub;
@@ -22,6 +24,7 @@ pub mod pacer;
 pub mod plot;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod validate;
 
 pub use content::Content;

@@ -21,8 +21,9 @@
 use super::content::{Content, hex};
 use super::lock::{lock, read, write};
 use super::pacer::{Pacer, instant_after, sleep_until};
+use super::tls::{self, Stream};
 use crate::error::{Error, Result};
-use crate::scenario::{Faults, MIN_RATE_BPS, Scenario};
+use crate::scenario::{Faults, MIN_RATE_BPS, Scenario, TlsVersion};
 use crate::server::{ConnState, Decision, Limits, Method, Request, ServerPolicy, Then};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -69,6 +70,8 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Largest request head, bytes (larger: 431).
     pub max_header_bytes: usize,
+    /// HTTPS with only this TLS version (`None`: plain HTTP).
+    pub tls: Option<TlsVersion>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
+            tls: None,
         }
     }
 }
@@ -101,6 +105,7 @@ impl ServerConfig {
             keep_alive_max_requests: s.server.keep_alive_max_requests,
             write_quantum: s.server.write_quantum_bytes,
             faults: s.server.faults.clone(),
+            tls: s.server.tls,
             ..ServerConfig::default()
         }
     }
@@ -183,6 +188,8 @@ struct Shared {
     next_conn: AtomicU64,
     conns: Mutex<BTreeMap<u64, TcpStream>>,
     shutdown: AtomicBool,
+    /// The TLS side of every connection, when `cfg.tls` is set.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A latency in ms as a `Duration` (NaN and negatives are 0; at most an hour).
@@ -218,6 +225,7 @@ impl Server {
         let listener = TcpListener::bind(addr).map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let pacer = cfg.bandwidth_bps.map(|r| Arc::new(Pacer::link(r)));
+        let tls = cfg.tls.map(tls::server_config).transpose()?;
         let shared = Arc::new(Shared {
             content: Content::new(cfg.seed),
             settings: RwLock::new(Settings { latency: latency_of(cfg.latency_ms), pacer }),
@@ -229,6 +237,7 @@ impl Server {
             next_conn: AtomicU64::new(0),
             conns: Mutex::new(BTreeMap::new()),
             shutdown: AtomicBool::new(false),
+            tls,
             cfg,
         });
         let sh = shared.clone();
@@ -257,9 +266,15 @@ impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://addr/path`.
+    /// `http://addr/path`, or `https://` when the server speaks TLS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// The TLS version the server speaks (`None`: plain HTTP).
+    pub fn tls(&self) -> Option<TlsVersion> {
+        self.shared.cfg.tls
     }
 
     fn insert(&self, path: &str, body: Body) -> Entry {
@@ -374,15 +389,18 @@ fn reserve_descriptor() -> Option<std::fs::File> {
 /// Answer 503 and close. The request the client may already have sent is
 /// drained briefly (≤ 5 ms, this runs on the accept thread), so closing does
 /// not reset the connection and lose the answer.
-fn refuse(sh: &Shared, mut stream: TcpStream) {
+fn refuse(sh: &Shared, tcp: TcpStream) {
     lock(&sh.stats).connections_refused += 1;
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    // Over TLS the handshake comes first (bounded by the same timeouts).
+    let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+    let Ok(mut stream) = wrap(sh, tcp) else { return };
     let _ = stream.write_all(&error_head(503, true, &[("Retry-After", "1".into())]));
-    let _ = stream.shutdown(Shutdown::Write);
+    stream.finish();
     let until = Instant::now() + Duration::from_millis(5);
     let mut sink = [0u8; 4096];
     while let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
             break;
         }
@@ -477,7 +495,7 @@ pub fn origin_form(target: &str) -> &str {
     target
 }
 
-fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead {
+fn read_head(sh: &Shared, stream: &mut dyn Stream, buf: &mut Vec<u8>) -> ReadHead {
     let idle_until = instant_after(Instant::now(), sh.cfg.idle_timeout);
     let mut head_until: Option<Instant> = None;
     let mut tmp = [0u8; 4096];
@@ -523,7 +541,7 @@ fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead
             lock(&sh.stats).timeouts += 1;
             return if head_until.is_some() { ReadHead::Bad(408) } else { ReadHead::Gone };
         }
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         match stream.read(&mut tmp) {
             Ok(0) => return ReadHead::Gone,
             Ok(n) => buf.extend_from_slice(&tmp[..n]),
@@ -642,33 +660,46 @@ impl Drop for Serving<'_> {
     }
 }
 
-fn serve_connection(sh: &Shared, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+/// The connection as the server speaks it: plain, or TLS (whose handshake
+/// runs on the first read, under the idle and header timeouts).
+fn wrap(sh: &Shared, tcp: TcpStream) -> std::io::Result<Box<dyn Stream>> {
+    Ok(match &sh.tls {
+        Some(cfg) => Box::new(tls::accept(cfg, tcp)?),
+        None => Box::new(tcp),
+    })
+}
+
+fn serve_connection(sh: &Shared, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let Ok(mut stream) = wrap(sh, tcp) else { return };
+    let stream = &mut *stream;
     let mut buf = Vec::new();
     let mut conn = ConnState::default();
     while !sh.shutdown.load(Ordering::SeqCst) {
-        let head = match read_head(sh, &mut stream, &mut buf) {
+        let head = match read_head(sh, stream, &mut buf) {
             ReadHead::Got(h) => h,
             ReadHead::Gone => return,
             ReadHead::Bad(code) => {
                 if code != 408 {
                     lock(&sh.stats).bad_requests += 1;
                 }
-                let _ = write_by(&mut stream, &error_head(code, true, &[]), send_deadline(sh));
-                let _ = stream.shutdown(Shutdown::Write);
-                linger(&mut stream);
+                let _ = write_by(stream, &error_head(code, true, &[]), send_deadline(sh));
+                stream.finish();
+                linger(stream);
                 return;
             }
         };
-        match respond(sh, &mut stream, &head, &mut conn) {
+        match respond(sh, stream, &head, &mut conn) {
             Ok(true) if !head.close => {}
+            // An injected reset (RST sent; no FIN may follow), or the client reset.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 // The client stopped reading: it gets no more of our time.
                 lock(&sh.stats).timeouts += 1;
                 return;
             }
             _ => {
-                let _ = stream.shutdown(Shutdown::Write);
+                stream.finish();
                 return;
             }
         }
@@ -677,9 +708,9 @@ fn serve_connection(sh: &Shared, mut stream: TcpStream) {
 
 /// Drain what the client still sends (briefly) before closing, so the
 /// kernel does not reset the connection and lose the error response.
-fn linger(stream: &mut TcpStream) {
+fn linger(stream: &mut dyn Stream) {
     let until = Instant::now() + Duration::from_millis(500);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = stream.tcp().set_read_timeout(Some(Duration::from_millis(100)));
     let mut sink = [0u8; 8192];
     let mut left: usize = 1 << 20;
     while Instant::now() < until && left > 0 {
@@ -697,13 +728,13 @@ fn send_deadline(sh: &Shared) -> Instant {
 /// Write all of `bytes` by `deadline`: the time limit bounds the whole
 /// write, not each system call (a client that takes a few bytes now and
 /// then must not hold the connection forever).
-fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+fn write_by(stream: &mut dyn Stream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
     while !bytes.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ErrorKind::TimedOut.into());
         }
-        stream.set_write_timeout(Some(left))?;
+        stream.tcp().set_write_timeout(Some(left))?;
         match stream.write(bytes) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
@@ -711,11 +742,14 @@ fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std:
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    // TLS: the records of these bytes go out now, under the same deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    stream.tcp().set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+    stream.flush()
 }
 
 /// Answer one request; `Ok(true)` keeps the connection.
-fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnState) -> std::io::Result<bool> {
+fn respond(sh: &Shared, stream: &mut dyn Stream, head: &Head, conn: &mut ConnState) -> std::io::Result<bool> {
     let close = head.close;
     let path = percent_decode(origin_form(&head.path).split('?').next().unwrap_or(""));
     let path = path.as_str();
@@ -814,7 +848,7 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
                 lock(&sh.stats).timeouts += 1;
                 break;
             }
-            let _ = stream.set_read_timeout(Some(left));
+            let _ = stream.tcp().set_read_timeout(Some(left));
             match stream.read(&mut sink) {
                 Ok(n) if n > 0 => {}
                 Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
@@ -830,8 +864,10 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
     send_body(sh, stream, &entry, start, bytes, pacer.as_deref())?;
     drop(serving);
     if then == Then::Reset {
-        // The body stops short and the connection goes.
-        return Ok(false);
+        // The body stops short and the connection goes: every byte before
+        // the cut reaches the client, then a TCP RST (plain or TLS alike).
+        stream.reset(sh.cfg.send_timeout);
+        return Err(ErrorKind::ConnectionReset.into());
     }
     lock(&sh.stats).files_served += 1;
     Ok(matches!(then, Then::KeepAlive { .. }))
@@ -853,7 +889,7 @@ fn block_bytes(pacer: Option<&Pacer>, quantum: Option<u64>) -> u64 {
 
 fn send_body(
     sh: &Shared,
-    stream: &mut TcpStream,
+    stream: &mut dyn Stream,
     entry: &Entry,
     start: u64,
     len: u64,
