@@ -1,7 +1,7 @@
 //! The checker's model of the connection pool (LIFO idle stack).
 
 use super::{Check, fail};
-use crate::scenario::Client;
+use crate::scenario::{Client, PoolScope};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -28,6 +28,14 @@ struct Conn {
 }
 
 pub(super) struct PoolModel {
+    /// `client.pool.scope = per_worker`: one pool per worker. The log does not
+    /// name a connection's worker, so reuse order (LIFO, reuse before open)
+    /// and the overflow condition are checked only for a shared pool; the
+    /// per-worker pool logic is checked against a reference in
+    /// `orchestrator::pool`'s tests.
+    per_worker: bool,
+    /// Idle connections allowed: `size`, or `size` per worker.
+    idle_cap: u32,
     size: u32,
     block: bool,
     idle_timeout: SimTime,
@@ -56,9 +64,14 @@ fn conn_of(ev: &TraceEvent) -> Option<u32> {
 
 impl PoolModel {
     pub(super) fn new(c: &Client) -> Self {
+        let per_worker = c.pool.scope == PoolScope::PerWorker;
+        let (size, block) =
+            if per_worker { (c.max_concurrent_files_per_model, false) } else { (c.pool.size, c.pool.block) };
         PoolModel {
-            size: c.pool.size,
-            block: c.pool.block,
+            per_worker,
+            idle_cap: if per_worker { size.saturating_mul(c.max_concurrent_downloads) } else { size },
+            size,
+            block,
             idle_timeout: SimTime::from_secs_f64_ceil(c.pool.idle_timeout_s),
             max_requests: c.pool.max_requests_per_connection,
             host_limit: c.max_connections_per_host,
@@ -99,6 +112,10 @@ impl PoolModel {
         let St::Idle { since } = self.state(conn) else {
             return Err(fail(what, format!("conn {conn} is {:?}, not idle", self.state(conn))).unwrap_err());
         };
+        if self.per_worker {
+            self.idle.retain(|c| *c != conn);
+            return Ok(since);
+        }
         if self.idle.last() != Some(&conn) {
             return Err(fail(
                 "the pool takes its most recently idle connection first (LIFO)",
@@ -122,7 +139,7 @@ impl PoolModel {
                 if self.conns.contains_key(&conn) {
                     return fail("handshakes = connections opened (each opened once)", format!("conn {conn} again"));
                 }
-                if !self.idle.is_empty() {
+                if !self.per_worker && !self.idle.is_empty() {
                     return fail(
                         "the pool reuses an idle connection before opening one",
                         format!("idle {:?}", self.idle),
@@ -180,7 +197,7 @@ impl PoolModel {
                 if !released {
                     return fail("only a held connection goes back to the pool", format!("conn {conn} is {st:?}"));
                 }
-                if self.idle.len() as u32 >= self.size {
+                if self.idle.len() as u32 >= self.idle_cap {
                     return fail(
                         "idle connections never exceed the pool size",
                         format!("{} idle", self.idle.len() + 1),
@@ -195,7 +212,11 @@ impl PoolModel {
             }
             TraceEvent::ConnClosed { reason, .. } => {
                 let ok = match *reason {
-                    "overflow" => released && requests < self.max_requests && self.idle.len() as u32 >= self.size,
+                    "overflow" => {
+                        released
+                            && requests < self.max_requests
+                            && (self.per_worker || self.idle.len() as u32 >= self.size)
+                    }
                     "dead" => released,
                     "aborted" => st == St::Busy { req: true },
                     "connect_failed" => st == St::Opening,

@@ -121,7 +121,8 @@ pub fn from_run(s: &Scenario, run: &RunOutput) -> BenchmarkResult {
         run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_secs_f64()).collect();
     times.sort_by(f64::total_cmp);
     let cpu = &s.client.cpu;
-    let reads = run.transferred_bytes.div_ceil(s.client.read_size_bytes) + st.requests;
+    // Body reads at each file's read size (the core counts them), plus one per response head.
+    let reads = st.reads + st.requests;
     let cpu_seconds = st.requests as f64 * cpu.per_request_us * 1e-6
         + run.pool.opened as f64 * cpu.per_connection_us * 1e-6
         + reads as f64 * cpu.per_read_us * 1e-6
