@@ -288,6 +288,10 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
         println!("wrote {}", p.display());
     }
     println!("validated in {:.1} s wall", started.elapsed().as_secs_f64());
+    if !report.passed() {
+        eprintln!("dlsim: validation failed: a run broke an invariant or a real run completed no file");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
