@@ -16,6 +16,13 @@ use std::time::{Duration, Instant};
 
 const VERSIONS: [TlsVersion; 2] = [TlsVersion::Tls13, TlsVersion::Tls12];
 
+/// One test at a time: the timing test must not share the CPU with this
+/// binary's downloads.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn scenario(tls: TlsVersion, extra_server: serde_json::Value, rtt_ms: f64) -> Scenario {
     let mut server = json!({ "bandwidth_bps": null, "latency_ms": 0, "tls": tls.as_str() });
     for (k, v) in extra_server.as_object().unwrap() {
@@ -42,6 +49,7 @@ fn get(path: &str, addr: SocketAddr) -> String {
 
 #[test]
 fn https_downloads_are_byte_exact_for_both_versions() {
+    let _g = serial();
     for v in VERSIONS {
         let s = scenario(v, json!({}), 0.0);
         let server = Server::for_scenario(&s, s.seed, "127.0.0.1:0".parse().unwrap(), false).unwrap();
@@ -56,6 +64,7 @@ fn https_downloads_are_byte_exact_for_both_versions() {
 
 #[test]
 fn faults_over_tls_stay_byte_exact() {
+    let _g = serial();
     for v in VERSIONS {
         let faults = json!({ "faults": { "error_rate": 0.4,
             "mix": { "http_500": 1, "reset": 3, "stall": 1 } } });
@@ -71,6 +80,7 @@ fn faults_over_tls_stay_byte_exact() {
 
 #[test]
 fn the_negotiated_version_is_the_configured_one() {
+    let _g = serial();
     let other = |v| if v == TlsVersion::Tls13 { TlsVersion::Tls12 } else { TlsVersion::Tls13 };
     for v in VERSIONS {
         let s = scenario(v, json!({}), 0.0);
@@ -97,6 +107,7 @@ fn the_negotiated_version_is_the_configured_one() {
 /// decided (the right content), then a TCP RST — no `close_notify`, no FIN.
 #[test]
 fn a_reset_over_tls_is_the_cut_bytes_then_rst() {
+    let _g = serial();
     for v in VERSIONS {
         let s = scenario(v, json!({ "faults": { "error_rate": 1.0, "mix": { "reset": 1 } } }), 0.0);
         let file = s.workload.expand(s.seed)[5].clone();
@@ -141,12 +152,15 @@ fn a_reset_over_tls_is_the_cut_bytes_then_rst() {
 /// the request's — `(handshake_rtts + 1) × RTT` with the default
 /// `handshake_rtts` derived from `server.tls`. The server has no latency and
 /// the certificate and response fit in the initial window, so the rest is
-/// CPU and relay time: within 0.2 RTT above (a handshake one round trip
-/// longer than modelled fails), never below. A second request on the same
+/// CPU, scheduling and relay time: the fastest of three fresh connections
+/// within 0.3 RTT (12 ms) above (a handshake one round trip longer than
+/// modelled, +40 ms, fails), never below. A second request on the same
 /// connection costs one RTT.
 #[test]
 fn the_handshake_costs_what_the_model_says_through_the_emulator() {
+    let _g = serial();
     const RTT_MS: f64 = 40.0;
+    const TRIES: usize = 3;
     for v in VERSIONS {
         let s = scenario(v, json!({ "bandwidth_bps": 12.5e6 }), RTT_MS);
         let hs = s.handshake_rtts();
@@ -167,12 +181,15 @@ fn the_handshake_costs_what_the_model_says_through_the_emulator() {
                     let _ = stream.read(&mut rest);
                     t
                 };
-                let t0 = Instant::now();
-                let mut stream = tls::connect(addr, Some(v), Duration::from_secs(10)).unwrap();
-                assert!(stream.tls_version().is_some());
-                let fresh = first_byte(&mut stream, t0);
-                std::thread::sleep(Duration::from_millis(50));
-                let pooled = first_byte(&mut stream, Instant::now());
+                let (mut fresh, mut pooled) = (Duration::MAX, Duration::MAX);
+                for _ in 0..TRIES {
+                    let t0 = Instant::now();
+                    let mut stream = tls::connect(addr, Some(v), Duration::from_secs(10)).unwrap();
+                    assert!(stream.tls_version().is_some());
+                    fresh = fresh.min(first_byte(&mut stream, t0));
+                    std::thread::sleep(Duration::from_millis(50));
+                    pooled = pooled.min(first_byte(&mut stream, Instant::now()));
+                }
                 (fresh, pooled)
             })
             .unwrap();
@@ -193,8 +210,8 @@ fn the_handshake_costs_what_the_model_says_through_the_emulator() {
             pooled * 1e3,
             rtt * 1e3
         );
-        assert!(fresh >= want - 0.001 && fresh <= want + 0.2 * rtt, "TLS {}: fresh {fresh} s vs {want} s", v.as_str());
-        assert!(pooled >= rtt - 0.001 && pooled <= 1.2 * rtt, "TLS {}: pooled {pooled} s vs {rtt} s", v.as_str());
+        assert!(fresh >= want - 0.001 && fresh <= want + 0.3 * rtt, "TLS {}: fresh {fresh} s vs {want} s", v.as_str());
+        assert!(pooled >= rtt - 0.001 && pooled <= 1.3 * rtt, "TLS {}: pooled {pooled} s vs {rtt} s", v.as_str());
     }
 }
 
@@ -223,6 +240,7 @@ fn handshake_rtts_defaults_from_tls_and_an_explicit_value_wins() {
 
 #[test]
 fn curl_trusts_the_served_certificate_with_cacert() {
+    let _g = serial();
     if std::process::Command::new("curl").arg("--version").output().is_err() {
         panic!("curl is required for this test");
     }

@@ -44,7 +44,8 @@ fn identity() -> Result<&'static Identity> {
             "::1".to_string(),
             crate::wan::emulator::SERVER_IP.to_string(),
         ];
-        let ck = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot generate a certificate: {e}"))?;
+        let ck =
+            rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot generate a certificate: {e}"))?;
         Ok(Identity { cert: ck.cert.der().clone(), key_pkcs8: ck.signing_key.serialize_der(), pem: ck.cert.pem() })
     })
     .as_ref()
@@ -104,7 +105,12 @@ pub type ClientStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// Complete a client handshake over `tcp` (connected to `addr`, verified as
 /// `addr`'s IP) within `timeout`.
-pub fn client_handshake(cfg: Arc<ClientConfig>, addr: SocketAddr, tcp: TcpStream, timeout: Duration) -> Result<ClientStream> {
+pub fn client_handshake(
+    cfg: Arc<ClientConfig>,
+    addr: SocketAddr,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Result<ClientStream> {
     let name = ServerName::IpAddress(addr.ip().into());
     let conn = ClientConnection::new(cfg, name).map_err(|e| tls_err("client", e))?;
     let mut s = StreamOwned::new(conn, tcp);
