@@ -93,6 +93,15 @@ enum Cmd {
         /// Allow a non-loopback bind address.
         #[arg(long)]
         allow_remote: bool,
+        /// Serve the models the way the Hugging Face Hub's HTTP API does (one repository per model).
+        #[arg(long)]
+        hub: bool,
+        /// With --hub: files of at least this size are redirected to the CDN-like listener.
+        #[arg(long, default_value_t = 10 * 1024 * 1024, requires = "hub")]
+        lfs_threshold_bytes: u64,
+        /// With --hub: no CDN-like listener; large files are served without a redirect.
+        #[arg(long, requires = "hub")]
+        no_cdn: bool,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
     Validate {
@@ -124,7 +133,13 @@ fn main() -> ExitCode {
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
-        Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
+        Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn } => {
+            let hub = hub.then(|| dlsim::real::HubOptions {
+                hub: dlsim::real::hub::HubConfig { lfs_threshold_bytes, ..Default::default() },
+                cdn: !no_cdn,
+            });
+            cmd_serve(&scenario, port, seed, bind, allow_remote, hub)
+        }
         Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out)
         }
@@ -243,12 +258,35 @@ fn cmd_serve(
     seed: Option<u64>,
     bind: std::net::IpAddr,
     allow_remote: bool,
+    hub: Option<dlsim::real::HubOptions>,
 ) -> Result<ExitCode> {
     let s = Scenario::load(path)?;
     let seed = seed.unwrap_or(s.seed);
-    let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
     let files = s.workload.expand(seed);
-    println!("serving {} files of {} on http://{} (seed {seed})", files.len(), s.name, server.addr());
+    let server = match hub {
+        Some(opts) => {
+            println!("hashing {} files of {} for the Hub's ETags…", files.len(), s.name);
+            let server = dlsim::real::Server::start_hub(&s, seed, (bind, port).into(), allow_remote, opts)?;
+            let cdn = server.cdn_addr().map_or("none (large files served directly)".into(), |a| format!("http://{a}"));
+            println!(
+                "serving {} models of {} as a Hugging Face Hub on {} (seed {seed}; CDN: {cdn})",
+                s.workload.models.len(),
+                s.name,
+                server.endpoint()
+            );
+            println!(
+                "  e.g. HF_ENDPOINT={} HF_HUB_DISABLE_XET=1 hf download {}",
+                server.endpoint(),
+                s.workload.models[0].name
+            );
+            server
+        }
+        None => {
+            let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
+            println!("serving {} files of {} on http://{} (seed {seed})", files.len(), s.name, server.addr());
+            server
+        }
+    };
     println!("  e.g. http://{}/{}", server.addr(), files[0].path);
     println!("  stats: http://{}{}", server.addr(), dlsim::real::server::STATS_PATH);
     server.wait();

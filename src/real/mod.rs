@@ -26,4 +26,4 @@ pub mod validate;
 
 pub use content::Content;
 pub use runtime::{RealOptions, expected_digests, run_real};
-pub use server::{Server, ServerConfig, ServerStats};
+pub use server::{HubOptions, Server, ServerConfig, ServerStats};
