@@ -306,3 +306,33 @@ fn redirect_and_cdn_answers_carry_the_headers_clients_read_and_honour_range() {
     let (head, _) = request(server.addr(), &format!("HEAD /{REPO}/resolve/main/nope.json HTTP/1.1\r\n"));
     assert!(head.starts_with("HTTP/1.1 404 ") && head.contains("X-Error-Code: EntryNotFound"), "{head}");
 }
+
+/// `dlsim validate --client NAME`'s runner: each tool with its defaults
+/// gets every file of the scenario, byte-checked by the runner itself.
+#[test]
+fn validate_client_runs_each_tool_and_checks_every_file() {
+    use dlsim::real::clients::{Client, Tools, run_client};
+    let tools = Tools {
+        python: python(),
+        aria2c: client("DLSIM_ARIA2C", "aria2c", &["--version"]),
+        curl: client("DLSIM_CURL", "curl", &["--version"]),
+    };
+    let s = scenario();
+    let files = s.workload.expand(s.seed);
+    let bytes: u64 = files.iter().map(|f| f.size).sum();
+    let hub = HubConfig { lfs_threshold_bytes: LFS_THRESHOLD, ..HubConfig::default() };
+    for c in [Client::Curl, Client::Aria2c, Client::HfTransfer, Client::HuggingfaceHub] {
+        let dir = temp_dir(&format!("validate-{}", c.name()));
+        let run = run_client(c, &s, s.seed, hub.clone(), &tools, &dir, CLIENT_TIMEOUT).unwrap();
+        assert_eq!((run.files, run.verified, run.bytes), (files.len(), files.len(), bytes), "{}", c.name());
+        assert!(
+            run.server.redirects >= 1 && run.server.cdn_connections_accepted >= 1,
+            "{}: {:?}",
+            c.name(),
+            run.server
+        );
+        assert!(run.server.bytes_sent >= bytes, "{}: {:?}", c.name(), run.server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(Client::parse("wget").is_err());
+}
