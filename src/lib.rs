@@ -3,7 +3,10 @@
 //! A map of the crate, in the order data flows:
 //!
 //! - [`scenario`]: the JSON scenario schema, defaults, validation, workloads
-//!   and sweeps. Start here to see every knob.
+//!   and sweeps. Start here to see every knob. A scenario (or each sweep
+//!   point, built lazily) is validated once into a [`scenario::Plan`]: seed
+//!   resolved, workload expanded, work and memory estimated against a
+//!   [`scenario::Budget`]. Only plans are simulated.
 //! - [`orchestrator`]: **the policy core**, a sans-IO state machine — queue
 //!   and priorities, concurrency limits, chunk sizing, connection pool,
 //!   retries and backoff, the memory account. Inputs in, actions out; no
@@ -14,7 +17,7 @@
 //!   client's token bucket (processor-sharing virtual time), RTT, latency,
 //!   handshakes, and the server's fault decisions. Knows nothing of queues.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
-//!   and the network model; [`sim::simulate`] runs one scenario.
+//!   and the network model; [`sim::simulate`] runs one plan.
 //! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
 //!   (the same core over sockets and the wall clock) and `dlsim validate`.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
@@ -42,6 +45,6 @@ pub mod trace;
 
 pub use error::{Error, Result};
 pub use report::BenchmarkResult;
-pub use scenario::Scenario;
+pub use scenario::{Budget, Plan, Scenario};
 pub use sim::{RunOutput, SimOptions, simulate};
 pub use time::SimTime;

@@ -2,7 +2,7 @@
 
 use dlsim::check::check;
 use dlsim::orchestrator::FileStatus;
-use dlsim::{Scenario, SimOptions, simulate};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
 use serde_json::json;
 
 fn faulty(scheduling: &str, resume: bool, split: u32) -> Scenario {
@@ -33,7 +33,7 @@ fn every_invariant_holds_under_heavy_faults() {
             for split in [1, 3] {
                 let s = faulty(scheduling, resume, split);
                 for seed in 0..5 {
-                    let run = simulate(&s, seed, SimOptions { trace: true });
+                    let run = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
                     if let Err(v) = check(&run.trace, &s, &run.files) {
                         panic!("{scheduling} resume={resume} split={split} seed={seed}: {v}");
                     }
@@ -61,11 +61,12 @@ fn every_invariant_holds_under_heavy_faults() {
 #[test]
 fn same_seed_same_result_different_seed_different_retries() {
     let s = faulty("interleaved", true, 1);
-    let a = simulate(&s, 7, SimOptions { trace: true });
-    let b = simulate(&s, 7, SimOptions { trace: true });
+    let a = simulate(&Plan::seeded(&s, 7).unwrap(), SimOptions { trace: true });
+    let b = simulate(&Plan::seeded(&s, 7).unwrap(), SimOptions { trace: true });
     assert_eq!(a.trace, b.trace);
     assert_eq!(a.duration, b.duration);
-    let retries: Vec<u64> = (0..4).map(|seed| simulate(&s, seed, SimOptions::default()).stats.retries).collect();
+    let retries: Vec<u64> =
+        (0..4).map(|seed| simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions::default()).stats.retries).collect();
     assert!(retries.windows(2).any(|w| w[0] != w[1]), "{retries:?}");
 }
 
@@ -73,7 +74,7 @@ fn same_seed_same_result_different_seed_different_retries() {
 fn without_faults_everything_completes_and_nothing_is_wasted() {
     let mut s = faulty("interleaved", true, 3);
     s.server.faults.error_rate = 0.0;
-    let run = simulate(&s, 1, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
     check(&run.trace, &s, &run.files).unwrap();
     assert_eq!(run.stats.files_failed, 0);
     assert_eq!(run.transferred_bytes, run.stats.useful_bytes);

@@ -2,7 +2,7 @@
 //! through faults, and the server's fault decisions equal the model's.
 
 use dlsim::real::{RealOptions, Server, expected_digests, run_real};
-use dlsim::{Scenario, SimOptions, simulate};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
 use std::collections::BTreeMap;
 
 fn faulty_scenario() -> Scenario {
@@ -45,7 +45,7 @@ fn downloads_are_byte_exact_through_resets_and_retries() {
 #[test]
 fn server_counted_faults_equal_the_model_prediction() {
     let s = faulty_scenario();
-    let sim = simulate(&s, s.seed, SimOptions::default());
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions::default());
     let server = Server::for_scenario(&s, s.seed, localhost(), false).unwrap();
     let run = run_real(&s, s.seed, server.addr(), RealOptions::default()).unwrap();
     let predicted: BTreeMap<String, u64> = sim.faults_injected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
@@ -79,7 +79,7 @@ fn a_file_failing_on_a_kept_connection_leaves_that_connection_to_others() {
     }"#,
     )
     .unwrap();
-    let sim = simulate(&s, s.seed, SimOptions { trace: true });
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions { trace: true });
     assert!(sim.stats.files_failed > 0 && sim.stats.files_completed > 0);
     assert_eq!((sim.stats.files_failed + sim.stats.files_completed) as usize, sim.files.len());
     dlsim::check::check(&sim.trace, &s, &sim.files).unwrap();
@@ -98,7 +98,7 @@ fn the_validation_matrix_is_loopback_short_and_sound_in_the_sim() {
     for f in &files {
         let s = Scenario::load(f).unwrap();
         check_loopback(&s, f).unwrap();
-        let run = simulate(&s, s.seed, SimOptions { trace: true });
+        let run = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions { trace: true });
         dlsim::check::check(&run.trace, &s, &run.files).unwrap();
         assert_eq!(run.stats.files_completed as usize, run.files.len(), "{}", s.name);
         assert!(run.duration.as_secs_f64() <= 5.0, "{}: predicted {} s", s.name, run.duration);

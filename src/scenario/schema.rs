@@ -55,7 +55,6 @@ pub struct Server {
     /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
     /// processor sharing. Turns let equal requests finish staggered, as a
     /// real server's writes do (the loopback server writes 8 KiB blocks).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
 }

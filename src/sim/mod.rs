@@ -6,7 +6,7 @@
 use crate::engine::{Engine, EventQueue, World};
 use crate::net::{Costs, Fault, ServerFaults, ServerLink};
 use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats};
-use crate::scenario::{File, Scenario};
+use crate::scenario::{File, Plan};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -293,9 +293,10 @@ pub struct SimOptions {
     pub trace: bool,
 }
 
-/// Simulate one scenario (ignoring its sweep) with `seed`.
-pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunOutput {
-    let files = s.workload.expand(seed);
+/// Simulate one plan (a validated scenario with its seed and workload).
+pub fn simulate(plan: &Plan, opts: SimOptions) -> RunOutput {
+    let (s, seed) = (plan.scenario(), plan.seed());
+    let files = plan.files().to_vec();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
     let costs = Costs::of(s);
