@@ -20,8 +20,12 @@
 //!   and the network model; [`sim::simulate`] runs one plan.
 //! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
 //!   (the same core over sockets and the wall clock) and `dlsim validate`.
+//! - [`record`]: the [`RunRecord`] either runtime returns (outcomes,
+//!   counters, bytes, memory, the event log, which runtime); everything
+//!   below reads only this, so real runs are reported and checked like
+//!   simulated ones.
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
-//!   over it (`dlsim run --check`).
+//!   over a record (`dlsim run --check`, and every real run of `dlsim validate`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
 //!   JSON/CSV writers and the stdout table.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
@@ -36,6 +40,7 @@ pub mod orchestrator;
 pub mod par;
 pub mod plot;
 pub mod real;
+pub mod record;
 pub mod report;
 pub mod scenario;
 pub mod sim;
@@ -44,7 +49,8 @@ pub mod time;
 pub mod trace;
 
 pub use error::{Error, Result};
+pub use record::{RunRecord, Runtime};
 pub use report::BenchmarkResult;
 pub use scenario::{Budget, Plan, Scenario};
-pub use sim::{RunOutput, SimOptions, simulate};
+pub use sim::{SimOptions, simulate};
 pub use time::SimTime;

@@ -397,8 +397,16 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
     for p in &written {
         text.push_str(&format!("wrote {}\n", p.display()));
     }
-    text.push_str(&format!("validated in {:.1} s wall\n", started.elapsed().as_secs_f64()));
+    text.push_str(&format!(
+        "validated in {:.1} s wall
+",
+        started.elapsed().as_secs_f64()
+    ));
     say(&text)?;
+    if !report.passed() {
+        eprintln!("dlsim: validation failed: a run broke an invariant or a real run completed no file");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

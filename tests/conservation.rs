@@ -1,7 +1,14 @@
 //! Conservation, limits and determinism over whole runs with faults.
+//!
+//! Bytes are accounted three ways, each from its own source: the runtime's
+//! wire count (`transferred_bytes`, summed where the link ends each flow),
+//! the sizes of completed files (from the workload and the outcomes), and
+//! the waste (from the log's failed requests and failed files, plus the
+//! runtime's aborted-flow count). No term is a difference of the others.
 
-use dlsim::check::check;
+use dlsim::check::{byte_account, check_run};
 use dlsim::orchestrator::FileStatus;
+use dlsim::trace::TraceEvent;
 use dlsim::{Plan, Scenario, SimOptions, simulate};
 use serde_json::json;
 
@@ -28,14 +35,18 @@ fn faulty(scheduling: &str, resume: bool, split: u32) -> Scenario {
 
 #[test]
 fn every_invariant_holds_under_heavy_faults() {
+    let mut totals = [0u64; 3];
     for scheduling in ["interleaved", "sequential_models"] {
         for resume in [true, false] {
-            for split in [1, 3] {
-                let s = faulty(scheduling, resume, split);
+            for (split, max_attempts) in [(1, 4), (3, 4), (3, 1)] {
+                // One attempt with split files: a failing segment fails its
+                // file and aborts the file's other segments in flight.
+                let mut s = faulty(scheduling, resume, split);
+                s.client.retry.max_attempts = max_attempts;
                 for seed in 0..5 {
                     let run = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
-                    if let Err(v) = check(&run.trace, &s, &run.files) {
-                        panic!("{scheduling} resume={resume} split={split} seed={seed}: {v}");
+                    if let Err(v) = check_run(&s, &run) {
+                        panic!("{scheduling} resume={resume} split={split} attempts={max_attempts} seed={seed}: {v}");
                     }
                     let completed: u64 = run
                         .files
@@ -45,17 +56,46 @@ fn every_invariant_holds_under_heavy_faults() {
                         .map(|(f, _)| f.size)
                         .sum();
                     assert_eq!(run.stats.useful_bytes, completed);
-                    assert!(run.transferred_bytes >= run.stats.useful_bytes);
+                    let bytes = byte_account(&run.trace, run.aborted_bytes);
+                    assert_eq!(bytes.useful, completed);
+                    // Waste from the log alone: what each failed request
+                    // brought minus what resume kept, whole, and what the
+                    // files that failed had confirmed.
+                    let dropped: u64 = run
+                        .trace
+                        .iter()
+                        .map(|e| match e {
+                            TraceEvent::RequestFailed { received, kept, .. } => received - kept,
+                            _ => 0,
+                        })
+                        .sum();
+                    assert_eq!(bytes.dropped, dropped);
+                    assert_eq!(
+                        completed + dropped + bytes.failed_files + run.aborted_bytes,
+                        run.transferred_bytes,
+                        "{scheduling} resume={resume} split={split} attempts={max_attempts} seed={seed}: \
+                         useful + wasted = transferred"
+                    );
+                    if !resume {
+                        assert_eq!(bytes.kept, 0, "nothing is kept without resume");
+                    }
                     assert_eq!(
                         run.stats.files_completed + run.stats.files_failed,
                         run.files.len() as u32,
                         "every file ends exactly once"
                     );
-                    assert!(run.stats.retries > 0, "20 % faults must cause retries");
+                    if max_attempts > 1 {
+                        assert!(run.stats.retries > 0, "20 % faults must cause retries");
+                    }
+                    totals[0] += dropped;
+                    totals[1] += bytes.failed_files;
+                    totals[2] += run.aborted_bytes;
                 }
             }
         }
     }
+    // Every term of the waste occurs in this matrix, so none goes unchecked.
+    assert!(totals.iter().all(|t| *t > 0), "dropped, failed-file and aborted bytes: {totals:?}");
 }
 
 #[test]
@@ -75,8 +115,42 @@ fn without_faults_everything_completes_and_nothing_is_wasted() {
     let mut s = faulty("interleaved", true, 3);
     s.server.faults.error_rate = 0.0;
     let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
-    check(&run.trace, &s, &run.files).unwrap();
+    check_run(&s, &run).unwrap();
     assert_eq!(run.stats.files_failed, 0);
-    assert_eq!(run.transferred_bytes, run.stats.useful_bytes);
+    let total: u64 = run.files.iter().map(|f| f.size).sum();
+    assert_eq!(run.transferred_bytes, total, "the wire carried each file exactly once");
+    assert_eq!(run.aborted_bytes, 0);
     assert_eq!(run.stats.retries, 0);
+}
+
+#[test]
+fn the_byte_check_fails_when_the_wire_count_disagrees_with_the_log() {
+    let mut s = faulty("interleaved", true, 3);
+    s.client.retry.max_attempts = 1;
+    let run = simulate(&Plan::seeded(&s, 2).unwrap(), SimOptions { trace: true });
+    check_run(&s, &run).unwrap();
+    assert!(run.aborted_bytes > 0 && run.stats.resumed_bytes > 0, "{:?}", run.stats);
+    // One byte more or less on the wire, one aborted byte unaccounted:
+    // each breaks the identity (no slack).
+    for (dt, da) in [(1i64, 0i64), (-1, 0), (0, 1), (0, -1)] {
+        let mut bad = run.clone();
+        bad.transferred_bytes = bad.transferred_bytes.checked_add_signed(dt).unwrap();
+        bad.aborted_bytes = bad.aborted_bytes.checked_add_signed(da).unwrap();
+        let v = check_run(&s, &bad).expect_err("off by one byte");
+        assert_eq!(v.invariant, "useful + wasted = transferred", "{v}");
+    }
+    // A failed request that claims one byte more than arrived.
+    let mut bad = run.clone();
+    let i = bad
+        .trace
+        .iter()
+        .position(|e| matches!(e, TraceEvent::RequestFailed { received, .. } if *received > 0))
+        .unwrap();
+    if let TraceEvent::RequestFailed { received, kept, .. } = &mut bad.trace[i] {
+        *received -= 1;
+        *kept = (*kept).min(*received);
+    }
+    bad.stats.received_bytes -= 1;
+    bad.stats.resumed_bytes = dlsim::check::byte_account(&bad.trace, 0).kept;
+    assert!(check_run(&s, &bad).is_err());
 }

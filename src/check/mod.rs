@@ -10,10 +10,11 @@ mod pool;
 mod queue;
 mod retry;
 
+pub use queue::by_file_type;
 pub use retry::expected_base_delay_s;
 
+use crate::record::RunRecord;
 use crate::scenario::{File, Scenario};
-use crate::sim::RunOutput;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -77,10 +78,62 @@ pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &[File]) -> Check {
     c.finish()
 }
 
+/// The run's bytes, each term from its own source: the log's completions,
+/// the log's request outcomes, and the runtime's count of aborted bytes.
+/// None is defined as a difference, so `useful + wasted() =
+/// transferred` (the runtime's wire count) is a check that can fail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByteAccount {
+    /// Σ sizes of completed files (`FileCompleted`).
+    pub useful: u64,
+    /// Σ bytes of completed requests and of failed ones (`RequestDone`, `RequestFailed.received`).
+    pub received: u64,
+    /// Σ bytes of failed requests kept by resume.
+    pub kept: u64,
+    /// Σ (received − kept) over failed requests: bytes thrown away.
+    pub dropped: u64,
+    /// Bytes confirmed (whole requests and kept pieces) for files that then failed.
+    pub failed_files: u64,
+    /// Bytes of requests the client aborted (the runtime's count).
+    pub aborted: u64,
+}
+
+impl ByteAccount {
+    /// Bytes that are not part of a completed file.
+    pub fn wasted(&self) -> u64 {
+        self.dropped + self.failed_files + self.aborted
+    }
+}
+
+/// Account a run's bytes from its log and the runtime's aborted-byte count.
+pub fn byte_account(log: &[TraceEvent], aborted_bytes: u64) -> ByteAccount {
+    let mut a = ByteAccount { aborted: aborted_bytes, ..ByteAccount::default() };
+    let mut confirmed: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in log {
+        match e {
+            TraceEvent::RequestDone { file, bytes, .. } => {
+                a.received += bytes;
+                *confirmed.entry(*file).or_insert(0) += bytes;
+            }
+            TraceEvent::RequestFailed { file, received, kept, .. } => {
+                a.received += received;
+                a.kept += kept;
+                a.dropped += received.saturating_sub(*kept);
+                *confirmed.entry(*file).or_insert(0) += kept;
+            }
+            TraceEvent::FileCompleted { bytes, .. } => a.useful += bytes,
+            TraceEvent::FileFailed { file, .. } => a.failed_files += confirmed.get(file).copied().unwrap_or(0),
+            _ => {}
+        }
+    }
+    a
+}
+
 /// [`check`] the run's log, then its counters against the log: pool stats,
-/// requests and retries, useful + wasted = transferred, the limiter bound
-/// over the whole run.
-pub fn check_run(scenario: &Scenario, run: &RunOutput) -> Check {
+/// requests and retries, received and resumed bytes, useful + wasted =
+/// transferred (see [`ByteAccount`]), the limiter bound over the whole run.
+/// Works on records of either runtime.
+pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     check(&run.trace, scenario, &run.files)?;
     let count = |f: &dyn Fn(&TraceEvent) -> bool| run.trace.iter().filter(|e| f(e)).count() as u64;
     let closes = |why: &str| count(&|e| matches!(e, TraceEvent::ConnClosed { reason, .. } if *reason == why));
@@ -106,36 +159,40 @@ pub fn check_run(scenario: &Scenario, run: &RunOutput) -> Check {
             return fail(name, format!("stats say {stat}, the log shows {seen}"));
         }
     }
-    let useful: u64 = run
-        .trace
-        .iter()
-        .filter_map(|e| if let TraceEvent::FileCompleted { bytes, .. } = e { Some(*bytes) } else { None })
-        .sum();
-    if run.stats.useful_bytes != useful {
-        return fail("useful bytes = sizes of completed files", format!("{} != {useful}", run.stats.useful_bytes));
+    let bytes = byte_account(&run.trace, run.aborted_bytes);
+    if run.stats.useful_bytes != bytes.useful {
+        return fail(
+            "useful bytes = sizes of completed files",
+            format!("{} != {}", run.stats.useful_bytes, bytes.useful),
+        );
     }
-    let received: u64 = run
-        .trace
-        .iter()
-        .map(|e| match e {
-            TraceEvent::RequestDone { bytes, .. } => *bytes,
-            TraceEvent::RequestFailed { received, .. } => *received,
-            _ => 0,
-        })
-        .sum();
-    if run.stats.received_bytes != received {
-        return fail("received bytes counted", format!("stats {} != log {received}", run.stats.received_bytes));
+    if run.stats.received_bytes != bytes.received {
+        return fail("received bytes counted", format!("stats {} != log {}", run.stats.received_bytes, bytes.received));
     }
-    // Failed flows report rounded byte counts; aborted flows are not in the log.
-    let slack = 1 + count(&|e| matches!(e, TraceEvent::RequestFailed { .. }));
-    if run.transferred_bytes + slack < received || run.transferred_bytes < useful {
+    if run.stats.resumed_bytes != bytes.kept {
+        return fail("resumed bytes counted", format!("stats {} != log {}", run.stats.resumed_bytes, bytes.kept));
+    }
+    if run.aborted_bytes > run.transferred_bytes || bytes.useful + bytes.wasted() != run.transferred_bytes {
         return fail(
             "useful + wasted = transferred",
-            format!("transferred {} < received {received} or useful {useful}", run.transferred_bytes),
+            format!(
+                "the runtime counted {} bytes on the wire; the log accounts for {} useful + {} wasted \
+                 ({} received and not kept, {} confirmed for failed files, {} aborted)",
+                run.transferred_bytes,
+                bytes.useful,
+                bytes.wasted(),
+                bytes.dropped,
+                bytes.failed_files,
+                bytes.aborted
+            ),
         );
     }
     if let Some(l) = &scenario.client.bandwidth_limit {
-        let bound = l.burst() + l.rate_bps * run.duration.as_secs_f64();
+        // A real connection counts a read before it waits for the read's
+        // tokens: when the run ends, each open connection may hold one read
+        // not yet covered (an aborted request's).
+        let uncovered = run.real().map_or(0.0, |r| r.read_size_bytes as f64 * f64::from(run.pool.peak_open));
+        let bound = l.burst() + l.rate_bps * run.duration.as_secs_f64() + uncovered;
         if run.transferred_bytes as f64 > bound * (1.0 + 1e-9) + 1.0 {
             return fail(
                 "limiter: bytes in a window ≤ burst + rate × window",

@@ -1,9 +1,23 @@
 //! The checker's model of the download queue: which file may be dispatched.
 
 use super::{Check, fail};
-use crate::orchestrator::priority_by_file_type;
 use crate::scenario::{File, Priority, PriorityRule, Scenario, Scheduling};
 use std::collections::BTreeSet;
+
+/// The original's per-file rule, re-derived from the schema docs (not the
+/// core's code): a file named `*.json`, `*.yaml`, `*.yml` or `*.txt`
+/// (extension of the last path component, any ASCII case) is HIGH; else
+/// below 100 MiB = 104 857 600 bytes NORMAL; else LOW.
+pub fn by_file_type(path: &str, size: u64) -> Priority {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rfind('.').map(|i| &name[i + 1..]);
+    let config = ext.is_some_and(|e| ["json", "yaml", "yml", "txt"].iter().any(|c| e.eq_ignore_ascii_case(c)));
+    match size {
+        _ if config => Priority::High,
+        0..104_857_600 => Priority::Normal,
+        _ => Priority::Low,
+    }
+}
 
 /// `(priority, tiebreak, enqueue order)`: smaller goes first.
 type Key = (Priority, u64, u32);
@@ -42,7 +56,7 @@ impl QueueModel {
         for f in files {
             let key = match c.priority_rule {
                 PriorityRule::Model => (f.priority, 0, f.id),
-                PriorityRule::ByFileType => (priority_by_file_type(&f.path, f.size), f.size, f.id),
+                PriorityRule::ByFileType => (by_file_type(&f.path, f.size), f.size, f.id),
             };
             q.keys.push(key);
             q.file_model.push(f.model);
@@ -143,5 +157,31 @@ impl QueueModel {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_file_type;
+    use crate::scenario::Priority::{High, Low, Normal};
+
+    #[test]
+    fn the_file_type_rule_on_a_table_of_cases() {
+        let mib = 1u64 << 20;
+        let cases = [
+            ("config.json", 200 * mib, High),
+            ("m/tokenizer.YAML", 1, High),
+            ("a/b/c.yml", 100 * mib, High),
+            ("README.Txt", 0, High),
+            ("weights.bin", 100 * mib - 1, Normal),
+            ("weights.bin", 100 * mib, Low),
+            ("json", 5, Normal),
+            ("model.json.bin", 5, Normal),
+            ("dir.json/weights", 5, Normal),
+            ("noext", 101 * mib, Low),
+        ];
+        for (path, size, want) in cases {
+            assert_eq!(by_file_type(path, size), want, "{path} {size}");
+        }
     }
 }

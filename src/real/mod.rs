@@ -5,8 +5,10 @@
 //! - [`pacer`]: the wall-clock token bucket (server egress, client limiter).
 //! - [`server`]: the loopback HTTP/1.1 server with the model's faults.
 //! - [`runtime`]: the real runtime (threads + `std::net` + wall clock),
-//!   SHA-256 of every completed file checked.
-//! - [`validate`]: sim vs real per scenario, calibration of loopback overheads.
+//!   SHA-256 of every completed file checked; returns the same
+//!   [`crate::RunRecord`] as the sim.
+//! - [`validate`]: sim vs real per scenario (both reported and checked),
+//!   calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
 
 pub mod content;
@@ -17,5 +19,5 @@ pub mod server;
 pub mod validate;
 
 pub use content::Content;
-pub use runtime::{RealOptions, RealRun, expected_digests, run_real};
+pub use runtime::{RealOptions, expected_digests, run_real};
 pub use server::{Server, ServerConfig, ServerStats};

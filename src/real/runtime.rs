@@ -8,53 +8,29 @@
 //! elapsed wall time. `Close` shuts the socket down, aborting a request in
 //! flight. Bodies are assembled per file and hashed; a file the core reports
 //! complete is checked against the served content's SHA-256.
+//!
+//! The run yields the same [`RunRecord`] as the sim: the core's log (when
+//! asked), its counters, and what the runtime counts itself — body bytes read
+//! off the sockets, bytes of aborted requests, the peak of the core's buffers
+//! plus the bytes connection threads hold for buffered files, and the time
+//! connections waited on the client's token bucket.
 
 use super::content::Content;
-use super::pacer::Pacer;
+use super::pacer::{Pacer, sleep_until};
 use crate::error::{Error, Result};
-use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, FileStatus, Input, Orchestrator, PoolStats, Stats};
-use crate::scenario::{File, Scenario};
+use crate::orchestrator::{Action, ConnId, Failure, FileStatus, Input, Orchestrator};
+use crate::record::{RealFacts, RunRecord, Runtime};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Everything one real run measured.
-#[derive(Clone, Debug)]
-pub struct RealRun {
-    /// Wall time from the start until the last file ended.
-    pub duration: SimTime,
-    pub files: Vec<File>,
-    pub outcomes: Vec<FileOutcome>,
-    pub fail_reasons: BTreeMap<u32, String>,
-    pub stats: Stats,
-    pub pool: PoolStats,
-    /// SHA-256 of each completed file as received (`None` if not completed).
-    pub digests: Vec<Option<[u8; 32]>>,
-    /// Body bytes received (useful or not).
-    pub received_bytes: u64,
-}
-
-impl RealRun {
-    /// Paths of completed files whose bytes differ from `expected` (one digest per file).
-    pub fn corrupt_files(&self, expected: &[[u8; 32]]) -> Vec<String> {
-        self.digests
-            .iter()
-            .zip(expected)
-            .zip(&self.files)
-            .filter(|((got, want), _)| got.is_some_and(|g| g != **want))
-            .map(|(_, f)| f.path.clone())
-            .collect()
-    }
-    pub fn files_completed(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.status == FileStatus::Completed).count()
-    }
-}
 
 /// SHA-256 of every file of the scenario's workload as the server serves it.
 pub fn expected_digests(s: &Scenario, seed: u64) -> Vec<[u8; 32]> {
@@ -79,13 +55,44 @@ pub fn encode_path(path: &str) -> String {
 }
 
 enum Cmd {
-    Send { req: u64, path: String, start: u64, end: u64, read_timeout: Duration },
+    /// `buffered`: the file is buffered whole (its in-flight bytes count as memory).
+    Send { req: u64, path: String, start: u64, end: u64, read_timeout: Duration, buffered: bool },
 }
 
+/// A connection thread's report. `held`: bytes it added to [`Shared::held`].
 enum Msg {
     Opened { conn: ConnId, ok: bool },
-    Done { conn: ConnId, req: u64, keep_alive: bool, body: Vec<u8> },
-    Failed { conn: ConnId, req: u64, body: Vec<u8>, failure: Failure },
+    Done { conn: ConnId, req: u64, keep_alive: bool, body: Vec<u8>, held: u64 },
+    Failed { conn: ConnId, req: u64, body: Vec<u8>, failure: Failure, held: u64 },
+}
+
+/// Counters the connection threads update.
+#[derive(Default)]
+struct Shared {
+    /// Body bytes of 2xx responses read off the sockets.
+    wire: AtomicU64,
+    /// Body bytes of buffered files held by connection threads.
+    held: AtomicU64,
+    waits: Mutex<WaitUnion>,
+}
+
+/// The union of the intervals connections slept on the client's bucket
+/// (intervals are added in about the order they start: the bucket's debt
+/// queue orders them).
+#[derive(Default)]
+struct WaitUnion {
+    end: Option<Instant>,
+    total: Duration,
+}
+
+impl WaitUnion {
+    fn add(&mut self, from: Instant, until: Instant) {
+        let from = self.end.map_or(from, |e| e.max(from));
+        if until > from {
+            self.total += until - from;
+        }
+        self.end = Some(self.end.map_or(until, |e| e.max(until)));
+    }
 }
 
 #[derive(Default)]
@@ -150,7 +157,15 @@ struct Driver<'a> {
     limiter: Option<Arc<Pacer>>,
     assembly: Vec<Option<Assembly>>,
     digests: Vec<Option<[u8; 32]>>,
-    received: u64,
+    shared: Arc<Shared>,
+    /// Body bytes of requests that were aborted before their outcome arrived.
+    aborted: u64,
+    peak_memory: u64,
+    /// Inputs fed to the core.
+    events: u64,
+    max_timer_lateness: SimTime,
+    threads: u64,
+    read_size: usize,
 }
 
 impl Driver<'_> {
@@ -167,8 +182,9 @@ impl Driver<'_> {
                     h.req = Some((req, file, start));
                     let path = encode_path(&self.orch.files()[file as usize].path);
                     let read_timeout = Duration::from_nanos(read_timeout.as_nanos());
+                    let buffered = self.orch.is_buffered(file);
                     if let Some(tx) = &h.cmd {
-                        let _ = tx.send(Cmd::Send { req, path, start, end, read_timeout });
+                        let _ = tx.send(Cmd::Send { req, path, start, end, read_timeout, buffered });
                     }
                 }
                 Action::Close { conn } => self.close(conn),
@@ -189,8 +205,10 @@ impl Driver<'_> {
             slot: slot.clone(),
             tx: self.tx.clone(),
             limiter: self.limiter.clone(),
-            read_size: self.s.client.read_size_bytes.clamp(4096, 1 << 20) as usize,
+            shared: self.shared.clone(),
+            read_size: self.read_size,
         };
+        self.threads += 1;
         let thread = std::thread::Builder::new().name("dlsim-client".into()).spawn(move || worker.run(cmd_rx));
         let thread = match thread {
             Ok(t) => Some(t),
@@ -221,8 +239,16 @@ impl Driver<'_> {
     fn feed(&mut self, input: Input) {
         let mut out = Vec::new();
         let now = self.now();
+        self.events += 1;
         self.orch.handle(now, input, &mut out);
+        self.sample_memory();
         self.execute(&mut out);
+    }
+
+    /// The core's buffers plus the buffered-file bytes connection threads hold.
+    fn sample_memory(&mut self) {
+        let mem = self.orch.held_bytes() + self.shared.held.load(Ordering::SeqCst);
+        self.peak_memory = self.peak_memory.max(mem);
     }
 
     /// The request `req` on `conn`, if it is still the one in flight.
@@ -240,6 +266,12 @@ impl Driver<'_> {
         }
     }
 
+    /// A body reaches the driver: the thread no longer holds it.
+    fn release_held(&mut self, held: u64) {
+        self.sample_memory();
+        self.shared.held.fetch_sub(held, Ordering::SeqCst);
+    }
+
     fn on_msg(&mut self, msg: Msg) {
         match msg {
             Msg::Opened { conn, ok } => {
@@ -247,9 +279,12 @@ impl Driver<'_> {
                     self.feed(if ok { Input::ConnOpened { conn } } else { Input::ConnFailed { conn } });
                 }
             }
-            Msg::Done { conn, req, keep_alive, body } => {
-                let Some((file, start)) = self.take_request(conn, req) else { return };
-                self.received += body.len() as u64;
+            Msg::Done { conn, req, keep_alive, body, held } => {
+                self.release_held(held);
+                let Some((file, start)) = self.take_request(conn, req) else {
+                    self.aborted += body.len() as u64;
+                    return;
+                };
                 if !keep_alive {
                     self.mark_dead(conn);
                 }
@@ -258,9 +293,12 @@ impl Driver<'_> {
                 self.put(file, start, body);
                 self.finish_file(file);
             }
-            Msg::Failed { conn, req, mut body, failure } => {
-                let Some((file, start)) = self.take_request(conn, req) else { return };
-                self.received += body.len() as u64;
+            Msg::Failed { conn, req, mut body, failure, held } => {
+                self.release_held(held);
+                let Some((file, start)) = self.take_request(conn, req) else {
+                    self.aborted += body.len() as u64;
+                    return;
+                };
                 let received = body.len() as u64;
                 if !self.s.client.retry.enable_resume {
                     body.clear();
@@ -310,6 +348,7 @@ impl Driver<'_> {
                 break;
             }
             self.timers.remove(&(at, seq));
+            self.max_timer_lateness = self.max_timer_lateness.max(now - at);
             self.feed(Input::Timer { id });
         }
     }
@@ -321,10 +360,30 @@ struct Worker {
     slot: Arc<Mutex<Slot>>,
     tx: Sender<Msg>,
     limiter: Option<Arc<Pacer>>,
+    shared: Arc<Shared>,
     read_size: usize,
 }
 
 impl Worker {
+    /// `n` body bytes arrived: count them, then wait for the client's tokens.
+    fn arrived(&self, n: usize, ok: bool, buffered: bool, held: &mut u64) {
+        if ok {
+            self.shared.wire.fetch_add(n as u64, Ordering::SeqCst);
+            if buffered {
+                self.shared.held.fetch_add(n as u64, Ordering::SeqCst);
+                *held += n as u64;
+            }
+        }
+        if let Some(l) = &self.limiter {
+            let now = Instant::now();
+            let until = l.take(n as u64);
+            if until > now {
+                self.shared.waits.lock().expect("waits lock").add(now, until);
+                sleep_until(until);
+            }
+        }
+    }
+
     fn run(self, cmds: Receiver<Cmd>) {
         let conn = self.conn;
         let Ok(mut stream) = TcpStream::connect(self.addr) else {
@@ -343,8 +402,8 @@ impl Worker {
             return;
         }
         let mut leftover = Vec::new();
-        while let Ok(Cmd::Send { req, path, start, end, read_timeout }) = cmds.recv() {
-            let msg = self.request(&mut stream, &mut leftover, req, &path, start, end, read_timeout);
+        while let Ok(Cmd::Send { req, path, start, end, read_timeout, buffered }) = cmds.recv() {
+            let msg = self.request(&mut stream, &mut leftover, req, &path, (start, end), read_timeout, buffered);
             let dead = matches!(&msg, Msg::Failed { failure, .. } if !failure.keeps_connection())
                 || matches!(msg, Msg::Done { keep_alive: false, .. });
             if self.tx.send(msg).is_err() || dead {
@@ -361,15 +420,16 @@ impl Worker {
         buf: &mut Vec<u8>,
         req: u64,
         path: &str,
-        start: u64,
-        end: u64,
+        (start, end): (u64, u64),
         read_timeout: Duration,
+        buffered: bool,
     ) -> Msg {
         let conn = self.conn;
-        let fail = |body: Vec<u8>, failure: Failure| Msg::Failed { conn, req, body, failure };
+        let mut held = 0;
+        let fail = |body: Vec<u8>, failure: Failure, held: u64| Msg::Failed { conn, req, body, failure, held };
         let head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nRange: bytes={start}-{}\r\n\r\n", self.addr, end - 1);
         if stream.write_all(head.as_bytes()).is_err() {
-            return fail(Vec::new(), Failure::Reset);
+            return fail(Vec::new(), Failure::Reset, 0);
         }
         let _ = stream.set_read_timeout(Some(read_timeout.max(Duration::from_millis(1))));
         let mut tmp = vec![0u8; self.read_size];
@@ -398,43 +458,39 @@ impl Worker {
                     break (code, len, close, retry_after);
                 }
                 Ok(httparse::Status::Partial) => {}
-                Err(_) => return fail(Vec::new(), Failure::Reset),
+                Err(_) => return fail(Vec::new(), Failure::Reset, 0),
             }
             match read_some(stream, &mut tmp) {
                 Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                Err(f) => return fail(Vec::new(), f),
+                Err(f) => return fail(Vec::new(), f, 0),
             }
         };
         let len = len.unwrap_or(0);
         let want = end - start;
         let ok = code == 206 || (code == 200 && start == 0);
         if ok && len != want {
-            return fail(Vec::new(), Failure::Status { code: 502, retry_after_s: None });
+            return fail(Vec::new(), Failure::Status { code: 502, retry_after_s: None }, 0);
         }
         let mut body = Vec::with_capacity(len.min(64 << 20) as usize);
         let take = buf.len().min(len as usize);
         body.extend(buf.drain(..take));
-        if let Some(l) = &self.limiter {
-            l.wait(take as u64);
-        }
+        self.arrived(take, ok, buffered, &mut held);
         while (body.len() as u64) < len {
             let room = ((len - body.len() as u64) as usize).min(tmp.len());
             match read_some(stream, &mut tmp[..room]) {
                 Ok(n) => {
                     body.extend_from_slice(&tmp[..n]);
-                    if let Some(l) = &self.limiter {
-                        l.wait(n as u64);
-                    }
+                    self.arrived(n, ok, buffered, &mut held);
                 }
                 Err(f) => {
-                    return if ok { fail(body, f) } else { fail(Vec::new(), f) };
+                    return if ok { fail(body, f, held) } else { fail(Vec::new(), f, 0) };
                 }
             }
         }
         if ok {
-            Msg::Done { conn, req, keep_alive: !close, body }
+            Msg::Done { conn, req, keep_alive: !close, body, held }
         } else {
-            fail(Vec::new(), Failure::Status { code, retry_after_s: retry_after })
+            fail(Vec::new(), Failure::Status { code, retry_after_s: retry_after }, 0)
         }
     }
 }
@@ -457,21 +513,23 @@ fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> std::result::Result<usiz
 pub struct RealOptions {
     /// Give up (an error) if the run takes longer than this.
     pub time_limit: Duration,
+    /// Record the core's event log (for the invariant checker).
+    pub trace: bool,
 }
 
 impl Default for RealOptions {
     fn default() -> Self {
-        RealOptions { time_limit: Duration::from_secs(600) }
+        RealOptions { time_limit: Duration::from_secs(600), trace: false }
     }
 }
 
 /// Run the scenario's workload for real against the server at `addr`
 /// (normally [`super::Server::for_scenario`] with the same seed).
-pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) -> Result<RealRun> {
+pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) -> Result<RunRecord> {
     let files = s.workload.expand(seed);
     let n = files.len();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
-    let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, false);
+    let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
     let limiter = s.client.bandwidth_limit.as_ref().map(|l| Arc::new(Pacer::new(l.rate_bps, l.burst())));
     let (tx, rx) = mpsc::channel();
     let mut d = Driver {
@@ -486,7 +544,13 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
         limiter,
         assembly: (0..n).map(|_| Some(Assembly::default())).collect(),
         digests: vec![None; n],
-        received: 0,
+        shared: Arc::new(Shared::default()),
+        aborted: 0,
+        peak_memory: 0,
+        events: 0,
+        max_timer_lateness: SimTime::ZERO,
+        threads: 0,
+        read_size: s.client.read_size_bytes.clamp(4096, 1 << 20) as usize,
     };
     let mut out = Vec::new();
     d.orch.start(SimTime::ZERO, &mut out);
@@ -523,18 +587,42 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
     if let Some(m) = failed {
         return Err(Error::Other(m));
     }
+    // Every thread is joined: what is left in the channel are outcomes of
+    // requests aborted by the final closes (the driver still holds a sender).
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Done { body, held, .. } | Msg::Failed { body, held, .. } = msg {
+            d.shared.held.fetch_sub(held, Ordering::SeqCst);
+            d.aborted += body.len() as u64;
+        }
+    }
+    let wall_with_teardown = d.now();
     let files = d.orch.files().to_vec();
     let outcomes = (0..n as u32).map(|f| d.orch.outcome(f)).collect();
     let fail_reasons = (0..n as u32).filter_map(|f| d.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
-    Ok(RealRun {
+    let limiter_wait = d.shared.waits.lock().expect("waits lock").total;
+    Ok(RunRecord {
+        name: s.name.clone(),
+        seed,
         duration,
         files,
         outcomes,
         fail_reasons,
         stats: d.orch.stats.clone(),
         pool: d.orch.pool_stats().clone(),
-        digests: d.digests,
-        received_bytes: d.received,
+        peak_memory_bytes: d.peak_memory,
+        transferred_bytes: d.shared.wire.load(Ordering::SeqCst),
+        aborted_bytes: d.aborted,
+        limiter_wait: SimTime(limiter_wait.as_nanos() as u64),
+        faults_injected: BTreeMap::new(),
+        events: d.events,
+        trace: d.orch.take_trace(),
+        runtime: Runtime::Real(RealFacts {
+            digests: d.digests,
+            wall_with_teardown,
+            max_timer_lateness: d.max_timer_lateness,
+            threads: d.threads,
+            read_size_bytes: d.read_size as u64,
+        }),
     })
 }
 

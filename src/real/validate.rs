@@ -2,10 +2,18 @@
 //! prediction and the real runtime's measured time (median of N runs over
 //! loopback) — with the log error |ln T_sim − ln T_real|; and the
 //! calibration of the loopback per-request and per-connection overheads.
+//!
+//! Both runtimes return a [`RunRecord`]: each is reported as a
+//! [`BenchmarkResult`] and replayed through the invariant checker; a
+//! violation in any run, or a real run that completes no file, fails the
+//! validation ([`Report::passed`]).
 
 use super::runtime::{RealOptions, expected_digests, run_real};
 use super::server::Server;
+use crate::check::check_run;
 use crate::error::{Error, Result};
+use crate::record::RunRecord;
+use crate::report::{BenchmarkResult, from_run};
 use crate::scenario::{self, Budget, ChunkMode, Plan, Scenario};
 use crate::sim::{SimOptions, simulate};
 use serde::Serialize;
@@ -35,6 +43,8 @@ impl Calibration {
 pub struct Row {
     pub name: String,
     pub source: String,
+    /// The seed both runtimes ran with (`--seed`, else the scenario's).
+    pub seed: u64,
     /// Sim duration, s.
     pub predicted_s: f64,
     /// Median real duration, s.
@@ -43,24 +53,22 @@ pub struct Row {
     pub runs_s: Vec<f64>,
     /// |ln predicted − ln measured|.
     pub log_error: f64,
-    pub files: usize,
-    pub bytes: u64,
-    pub requests_sim: u64,
-    /// Requests of the median real run.
-    pub requests_real: u64,
-    pub retries_sim: u64,
-    pub retries_real: u64,
-    pub handshakes_sim: u64,
-    pub handshakes_real: u64,
-    pub completed_sim: u32,
-    pub completed_real: u32,
     /// Completed real files whose SHA-256 was checked (all of them, every run).
     pub verified_files: u64,
+    /// Broken invariants, one line each: `sim: …` or `real run k: …`.
+    pub violations: Vec<String>,
+    /// Real runs that completed no file.
+    pub runs_without_files: u32,
+    /// The sim run, reported.
+    pub sim: BenchmarkResult,
+    /// The real run closest to the median time, reported the same way.
+    pub real: BenchmarkResult,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    pub seed: Option<u64>,
+    /// `--seed` (`null`: each scenario ran with its own `seed`; see each row's).
+    pub seed_override: Option<u64>,
     pub repeats: u32,
     pub calibration: Option<Calibration>,
     /// Scenario fields whose values came from calibration.
@@ -70,6 +78,17 @@ pub struct Report {
     pub mean_log_error: f64,
     pub max_log_error: f64,
     pub worst: String,
+    /// Runs (sim and real) checked by the invariant checker.
+    pub checked_runs: u64,
+    /// Broken invariants over all rows.
+    pub violations: u64,
+}
+
+impl Report {
+    /// No run broke an invariant and every real run completed a file.
+    pub fn passed(&self) -> bool {
+        self.violations == 0 && self.rows.iter().all(|r| r.runs_without_files == 0)
+    }
 }
 
 /// Files of a matrix: each argument is a scenario file or a directory of them (`*.json`, sorted).
@@ -128,10 +147,11 @@ fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
-/// One real run of `s` against a fresh loopback server; checks every completed file.
-pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<super::RealRun> {
+/// One real run of `s` against a fresh loopback server, its event log
+/// recorded; checks every completed file's bytes.
+pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<RunRecord> {
     let server = Server::for_scenario(s, seed, loopback(), false)?;
-    let run = run_real(s, seed, server.addr(), RealOptions::default())?;
+    let run = run_real(s, seed, server.addr(), RealOptions { trace: true, ..RealOptions::default() })?;
     drop(server);
     let corrupt = run.corrupt_files(expected);
     if !corrupt.is_empty() {
@@ -200,21 +220,31 @@ pub fn validate(
                 c.apply(&mut s);
             }
             // The same seed resolution as `dlsim run`: --seed, else the point's own.
-            let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
+            let plan = Plan::new(&s, seed, &Budget::default(), true).map_err(|e| e.in_file(f))?;
             points.push((f.display().to_string(), plan));
         }
     }
     let mut rows = Vec::new();
     let total = points.len();
+    let mut checked_runs = 0;
     for (i, (source, plan)) in points.iter().enumerate() {
         let (s, seed) = (plan.scenario(), plan.seed());
-        let sim = simulate(plan, SimOptions::default());
+        let sim = simulate(plan, SimOptions { trace: true });
+        let mut violations = Vec::new();
+        if let Err(v) = check_run(s, &sim) {
+            violations.push(format!("sim: {v}"));
+        }
         let expected = expected_digests(s, seed);
         let mut runs = Vec::new();
         for k in 0..repeats {
             progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
-            runs.push(measure_once(s, seed, &expected)?);
+            let run = measure_once(s, seed, &expected)?;
+            if let Err(v) = check_run(s, &run) {
+                violations.push(format!("real run {}: {v}", k + 1));
+            }
+            runs.push(run);
         }
+        checked_runs += 1 + runs.len() as u64;
         let times: Vec<f64> = runs.iter().map(|r| r.duration.as_secs_f64()).collect();
         let measured = median(&times);
         let mid = runs
@@ -227,28 +257,23 @@ pub fn validate(
         rows.push(Row {
             name: s.name.clone(),
             source: source.clone(),
+            seed,
             predicted_s: predicted,
             measured_s: measured,
             runs_s: times.clone(),
             log_error: (predicted.max(1e-9).ln() - measured.max(1e-9).ln()).abs(),
-            files: sim.files.len(),
-            bytes: sim.files.iter().map(|f| f.size).sum(),
-            requests_sim: sim.stats.requests,
-            requests_real: mid.stats.requests,
-            retries_sim: sim.stats.retries,
-            retries_real: mid.stats.retries,
-            handshakes_sim: sim.pool.opened,
-            handshakes_real: mid.pool.opened,
-            completed_sim: sim.stats.files_completed,
-            completed_real: mid.stats.files_completed,
             verified_files: runs.iter().map(|r| r.files_completed() as u64).sum(),
+            violations,
+            runs_without_files: runs.iter().filter(|r| r.files_completed() == 0).count() as u32,
+            sim: from_run(s, &sim),
+            real: from_run(s, mid),
         });
     }
     let errs: Vec<f64> = rows.iter().map(|r| r.log_error).collect();
     let (worst, max) =
         rows.iter().map(|r| (r.name.clone(), r.log_error)).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
     Ok(Report {
-        seed,
+        seed_override: seed,
         repeats,
         calibration,
         calibrated_fields: if calibration.is_some() {
@@ -260,6 +285,8 @@ pub fn validate(
         mean_log_error: if errs.is_empty() { 0.0 } else { errs.iter().sum::<f64>() / errs.len() as f64 },
         max_log_error: max,
         worst,
+        checked_runs,
+        violations: rows.iter().map(|r| r.violations.len() as u64).sum(),
         rows,
     })
 }
@@ -288,9 +315,9 @@ pub fn table(r: &Report) -> String {
             x.predicted_s,
             x.measured_s,
             x.log_error,
-            format!("{}/{}", x.requests_sim, x.requests_real),
-            format!("{}/{}", x.retries_sim, x.retries_real),
-            x.files
+            format!("{}/{}", x.sim.metadata.requests, x.real.metadata.requests),
+            format!("{}/{}", x.sim.metadata.retries, x.real.metadata.retries),
+            x.sim.metadata.files_total
         );
     }
     let _ = writeln!(
@@ -302,6 +329,15 @@ pub fn table(r: &Report) -> String {
         r.max_log_error,
         r.worst
     );
+    let _ = writeln!(out, "invariant checker: {} run(s) checked, {} violation(s)", r.checked_runs, r.violations);
+    for x in &r.rows {
+        for v in &x.violations {
+            let _ = writeln!(out, "  {}: {v}", x.name);
+        }
+        if x.runs_without_files > 0 {
+            let _ = writeln!(out, "  {}: {} real run(s) completed no file", x.name, x.runs_without_files);
+        }
+    }
     out
 }
 

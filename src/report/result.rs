@@ -1,9 +1,11 @@
 //! `BenchmarkResult`: the fields of the original suite, with `metadata`
-//! carrying the rest of what the model knows.
+//! carrying the rest of what the model knows. Built from a [`RunRecord`] of
+//! either runtime: a real run is reported exactly like a simulated one
+//! (its CPU figures are the same cost model applied to its counts).
 
 use crate::orchestrator::FileStatus;
+use crate::record::RunRecord;
 use crate::scenario::{MIB, Priority, Scenario};
-use crate::sim::RunOutput;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkResult {
     pub name: String,
-    /// Simulated seconds until the last file ended.
+    /// Seconds until the last file ended (virtual in the sim, wall in a real run).
     pub duration: f64,
     /// Useful bytes / duration, MiB/s.
     pub throughput_mbps: f64,
@@ -82,7 +84,7 @@ pub struct Metadata {
     pub peak_active_files: u32,
     /// Modelled client CPU time, s.
     pub cpu_seconds: f64,
-    /// Simulator events processed.
+    /// Events processed: simulator events, or inputs fed to the core in a real run.
     pub events: u64,
     /// Extra figures added by callers (the suite's legacy estimate…).
     #[serde(flatten)]
@@ -104,7 +106,7 @@ fn r9(x: f64) -> f64 {
 }
 
 /// Build the result of one run.
-pub fn from_run(s: &Scenario, run: &RunOutput) -> BenchmarkResult {
+pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
     let duration = run.duration.as_secs_f64();
     let st = &run.stats;
     let files_total = run.files.len() as u32;

@@ -5,36 +5,11 @@
 
 use crate::engine::{Engine, EventQueue, World};
 use crate::net::{Costs, Fault, ServerFaults, ServerLink};
-use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator, PoolStats, Stats};
-use crate::scenario::{File, Plan};
+use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
+use crate::record::{RunRecord, Runtime};
+use crate::scenario::Plan;
 use crate::time::SimTime;
-use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
-
-/// Everything one simulated run produced.
-#[derive(Clone, Debug)]
-pub struct RunOutput {
-    pub name: String,
-    pub seed: u64,
-    /// Time the last file ended.
-    pub duration: SimTime,
-    pub files: Vec<File>,
-    pub outcomes: Vec<FileOutcome>,
-    pub fail_reasons: BTreeMap<u32, String>,
-    pub stats: Stats,
-    pub pool: PoolStats,
-    /// Modelled peak client memory, bytes.
-    pub peak_memory_bytes: u64,
-    /// Body bytes that crossed the link (useful or not).
-    pub transferred_bytes: u64,
-    /// Time the client's bucket was empty while bodies were in flight.
-    pub limiter_wait: SimTime,
-    /// Faults the server injected, by kind.
-    pub faults_injected: BTreeMap<&'static str, u64>,
-    /// Simulator events processed.
-    pub events: u64,
-    pub trace: Vec<TraceEvent>,
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -81,6 +56,10 @@ struct SimWorld {
     buffered_flows: u32,
     buffered_start_v: f64,
     peak_memory: f64,
+    /// Body bytes delivered by ended flows (each rounded to whole bytes).
+    transferred: u64,
+    /// Of those, bytes of flows the client aborted.
+    aborted: u64,
     faults_injected: BTreeMap<&'static str, u64>,
     actions: Vec<Action>,
     finished: Vec<(u32, f64)>,
@@ -151,7 +130,9 @@ impl SimWorld {
             if r.flowing {
                 // Its flow may have ended in the batch being delivered.
                 if self.link.is_active(conn) {
-                    self.link.abort_flow(now, conn);
+                    let got = self.link.abort_flow(now, conn).round() as u64;
+                    self.transferred += got;
+                    self.aborted += got;
                 }
                 self.end_flow_accounting(&r);
             }
@@ -224,8 +205,10 @@ impl SimWorld {
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
         let c = &mut self.conns[conn as usize];
+        self.transferred += got.round() as u64;
         // Closed by an earlier finisher of the same batch (its file failed).
         let Some(r) = c.req.take() else {
+            self.aborted += got.round() as u64;
             return;
         };
         let keep_alive = c.served < self.keep_alive_max;
@@ -294,7 +277,7 @@ pub struct SimOptions {
 }
 
 /// Simulate one plan (a validated scenario with its seed and workload).
-pub fn simulate(plan: &Plan, opts: SimOptions) -> RunOutput {
+pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
     let (s, seed) = (plan.scenario(), plan.seed());
     let files = plan.files().to_vec();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
@@ -313,6 +296,8 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunOutput {
         buffered_flows: 0,
         buffered_start_v: 0.0,
         peak_memory: 0.0,
+        transferred: 0,
+        aborted: 0,
         faults_injected: BTreeMap::new(),
         actions: Vec::new(),
         finished: Vec::new(),
@@ -337,7 +322,7 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunOutput {
     let outcomes = (0..files.len() as u32).map(|f| w.orch.outcome(f)).collect();
     let fail_reasons =
         (0..files.len() as u32).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
-    RunOutput {
+    RunRecord {
         name: s.name.clone(),
         seed,
         duration: end,
@@ -347,10 +332,12 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunOutput {
         stats: w.orch.stats.clone(),
         pool: w.orch.pool_stats().clone(),
         peak_memory_bytes: w.peak_memory.round() as u64,
-        transferred_bytes: w.link.total_delivered().round() as u64,
+        transferred_bytes: w.transferred,
+        aborted_bytes: w.aborted,
         limiter_wait: w.link.limited_time(),
         faults_injected: std::mem::take(&mut w.faults_injected),
         events,
         trace: w.orch.take_trace(),
+        runtime: Runtime::Sim,
     }
 }

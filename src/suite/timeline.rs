@@ -2,7 +2,7 @@
 //! per-connection timeline (from the event log) and file completion times.
 
 use crate::orchestrator::FileStatus;
-use crate::sim::RunOutput;
+use crate::record::RunRecord;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ pub struct CompletionTimes {
 
 /// Spans of a traced run, in the order they ended; `first_byte` is the
 /// scenario's request → first byte delay.
-pub fn timeline(run: &RunOutput, first_byte: SimTime) -> Timeline {
+pub fn timeline(run: &RunRecord, first_byte: SimTime) -> Timeline {
     let mut opening = BTreeMap::new();
     let mut sent = BTreeMap::new();
     let mut spans = Vec::new();
@@ -73,7 +73,7 @@ pub fn timeline(run: &RunOutput, first_byte: SimTime) -> Timeline {
     Timeline { run: run.name.clone(), spans }
 }
 
-pub fn completion_times(run: &RunOutput) -> CompletionTimes {
+pub fn completion_times(run: &RunRecord) -> CompletionTimes {
     let mut times_s: Vec<f64> =
         run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_secs_f64()).collect();
     times_s.sort_by(f64::total_cmp);
