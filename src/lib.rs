@@ -20,6 +20,9 @@
 //!   and the network model; [`sim::simulate`] runs one plan.
 //! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
 //!   (the same core over sockets and the wall clock) and `dlsim validate`.
+//! - [`wan`]: the WAN emulator (root) — two network namespaces joined by a
+//!   delaying, rate-limiting TUN relay, kernel TCP at both ends;
+//!   `dlsim wan run -- COMMAND` and the library API for WAN validation.
 //! - [`record`]: the [`RunRecord`] either runtime returns (outcomes,
 //!   counters, bytes, memory, the event log, which runtime); everything
 //!   below reads only this, so real runs are reported and checked like
@@ -47,6 +50,7 @@ pub mod sim;
 pub mod suite;
 pub mod time;
 pub mod trace;
+pub mod wan;
 
 pub use error::{Error, Result};
 pub use record::{RunRecord, Runtime};

@@ -142,6 +142,9 @@ enum Cmd {
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
     },
+    /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
+    #[command(subcommand)]
+    Wan(dlsim::wan::runner::WanCmd),
 }
 
 fn main() -> ExitCode {
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
         Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out)
         }
+        Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,8 @@
 //! the network model predicts it.
 //!
 //! - [`content`]: deterministic synthetic file bytes, random-access.
+//! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
+//!   bodies, ETags, the redirect of large files to a CDN-like listener).
 //! - [`pacer`]: the wall-clock token bucket (server egress, client limiter).
 //! - [`server`]: the loopback HTTP/1.1 server with the model's faults.
 //! - [`runtime`]: the real runtime (threads + `std::net` + wall clock),
@@ -12,6 +14,7 @@
 //! - [`plot`]: the predicted-vs-measured SVG.
 
 pub mod content;
+pub mod hub;
 pub mod pacer;
 pub mod plot;
 pub mod runtime;
