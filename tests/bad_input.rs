@@ -337,6 +337,13 @@ fn memory_beyond_the_budget_is_refused_before_building_every_point() {
         &with(&format!(r#""sweep":{{"knob":"seed","values":[{}]}}"#, vec!["1"; 100_001].join(","))),
         &["sweep", "at most 100000 points"],
     );
+    // 20 M values (40 MB): refused while reading, not after building them.
+    let t = std::time::Instant::now();
+    Case::new("points-20m").run_scenario(
+        &with(&format!(r#""sweep":{{"knob":"seed","values":[{}]}}"#, vec!["1"; 20_000_000].join(","))),
+        &["sweep.values", "at most 100000 points"],
+    );
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
 }
 
 #[test]

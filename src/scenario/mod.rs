@@ -206,7 +206,9 @@ impl Scenario {
         let s: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let (line, column) = (e.inner().line(), e.inner().column());
             // An array where an object belongs explains most type errors.
-            if let Ok(value) = serde_json::from_str::<Value>(text)
+            let inner = e.inner().to_string();
+            if (inner.contains("invalid type") || inner.contains("invalid length"))
+                && let Ok(value) = serde_json::from_str::<Value>(text)
                 && let Err(shape) = check_objects(&value, "", "")
             {
                 return shape;
