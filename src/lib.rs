@@ -13,9 +13,11 @@
 //!   clock, no sockets.
 //! - [`engine`]: the discrete-event engine — virtual clock, `(time, seq)`
 //!   event queue, run loop, keyed ChaCha random streams. Knows nothing of HTTP.
-//! - [`net`]: the network model — fluid max-min fair server link with the
-//!   client's token bucket (processor-sharing virtual time), RTT, latency,
-//!   handshakes, and the server's fault decisions. Knows nothing of queues.
+//! - [`net`]: the network model — one server link ([`net::Link`]) over a
+//!   shared capacity (server rate, per-connection cap, the client's token
+//!   bucket and CPU) with a sharing discipline (processor sharing with
+//!   virtual time, or round-robin turns), RTT, latency, handshakes, and the
+//!   server's fault decisions. Knows nothing of queues.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
 //!   and the network model; [`sim::simulate`] runs one plan.
 //! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime

@@ -66,6 +66,11 @@ pub struct RunRecord {
     pub aborted_bytes: u64,
     /// Time the client's token bucket held the download back.
     pub limiter_wait: SimTime,
+    /// Client CPU-seconds of the `client.cpu` cost model: spent by the
+    /// sim's link, where the CPU is a resource of `cores` capacity (so at
+    /// most `cores × duration`); for a real run, the same costs of the work
+    /// it did (requests, connections, bytes), not a measurement.
+    pub cpu_seconds: f64,
     /// Faults the server injected, by kind (the sim's model; empty for real
     /// runs, whose server counts its own).
     pub faults_injected: BTreeMap<&'static str, u64>,

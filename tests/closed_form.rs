@@ -105,7 +105,7 @@ fn token_bucket_bursts_then_holds_its_rate() {
     // the remaining 94 MiB go at exactly 1 MiB/s: 2 + 94 = 96 s.
     let s = scenario(json!({
         "server": { "bandwidth_bps": 3 * MIB },
-        "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 4 * MIB } }
+        "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 4 * MIB, "start_full": true } }
     }));
     let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     let t = run.duration.as_secs_f64();
@@ -116,14 +116,95 @@ fn token_bucket_bursts_then_holds_its_rate() {
 
 #[test]
 fn default_burst_is_twice_the_rate() {
-    // Unlimited server, 1 MiB/s limit, default burst 2 MiB: 2 MiB at once,
-    // then 98 MiB at 1 MiB/s.
+    // Unlimited server, 1 MiB/s limit, default burst 2 MiB, full at start:
+    // 2 MiB at once, then 98 MiB at 1 MiB/s.
     let s = scenario(json!({
         "server": { "bandwidth_bps": null },
-        "client": { "bandwidth_limit": { "rate_bps": MIB } }
+        "client": { "bandwidth_limit": { "rate_bps": MIB, "start_full": true } }
     }));
     let t = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration.as_secs_f64();
     assert!((t - 98.0).abs() < 1e-6, "{t}");
+}
+
+#[test]
+fn the_bucket_starts_empty_by_default_as_the_original() {
+    // The original `BandwidthLimiter` starts with no tokens: 100 MiB at a
+    // 1 MiB/s limit take exactly 100 s, held back the whole time, whatever
+    // the burst; with `start_full` the 2 MiB burst saves 2 s.
+    let limited = |full: bool| {
+        let s = scenario(json!({
+            "server": { "bandwidth_bps": null },
+            "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 2 * MIB, "start_full": full } }
+        }));
+        simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default())
+    };
+    let (empty, full) = (limited(false), limited(true));
+    let burst_s = 2.0;
+    let t = empty.duration.as_secs_f64();
+    assert!((t - 100.0).abs() < 1e-6, "{t}");
+    assert!((empty.limiter_wait.as_secs_f64() - 100.0).abs() < 1e-6, "{:?}", empty.limiter_wait);
+    let tf = full.duration.as_secs_f64();
+    assert!((t - tf - burst_s).abs() < 1e-6, "empty {t} s, full {tf} s");
+}
+
+#[test]
+fn a_lan_client_slower_at_hashing_than_the_link_runs_at_the_cpu_rate() {
+    // A 1 GiB/s server, and a client that hashes at 20 ns/byte plus 10 µs per
+    // 64 KiB read on one core: the CPU allows 1 / (20e-9 + 10e-6 / 65536)
+    // bytes/s, far below the link. No per-request or per-connection cost;
+    // the one request reads its response head (one more 10 µs read). The CPU
+    // is busy from start to end, so 100 MiB take (size × cost per byte +
+    // 10 µs) / cores, at 100 % CPU.
+    let per_byte = 20e-9 + 10e-6 / 65536.0;
+    let head_read = 10e-6;
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": 1024 * MIB },
+        "client": {
+            "read_size_bytes": 65536,
+            "cpu": { "per_byte_ns": 20, "per_read_us": 10, "per_request_us": 0, "per_connection_us": 0, "cores": 1 }
+        }
+    }));
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
+    let want = (100 * MIB) as f64 * per_byte + head_read;
+    let t = run.duration.as_secs_f64();
+    assert!((t - want).abs() < 2e-9, "{t} s, CPU-bound {want} s");
+    assert!((run.cpu_seconds - want).abs() < 1e-9, "{} CPU-s", run.cpu_seconds);
+    let r = dlsim::report::from_run(&s, &run);
+    assert!((r.cpu_usage_percent - 100.0).abs() < 1e-6, "{}", r.cpu_usage_percent);
+
+    // Two cores double the CPU's rate: the run takes half as long, at 100 %.
+    let mut s2 = s.clone();
+    s2.client.cpu.cores = 2;
+    let run2 = simulate(&Plan::seeded(&s2, 1).unwrap(), SimOptions::default());
+    let t2 = run2.duration.as_secs_f64();
+    assert!((t2 - want / 2.0).abs() < 2e-9, "{t2} s, CPU-bound {} s", want / 2.0);
+    assert!((dlsim::report::from_run(&s2, &run2).cpu_usage_percent - 100.0).abs() < 1e-6);
+}
+
+#[test]
+fn request_cpu_on_a_cpu_bound_client_adds_its_time() {
+    // As above with 4 chunked requests of 25 MiB on one keep-alive connection
+    // and 1 ms of CPU per request and per connection: the backlog takes half
+    // the core (one flow + the backlog) while the body is CPU-bound, so each
+    // 1 ms of fixed work costs 1 ms of transfer time — on one connection
+    // every such millisecond is spent. The total is all CPU work on one core,
+    // busy from start to end: duration = bytes × cost + 5 ms.
+    let per_byte = 20e-9;
+    let s = scenario(json!({
+        "server": { "bandwidth_bps": 1024 * MIB },
+        "client": {
+            "read_size_bytes": 65536,
+            "chunking": { "mode": "fixed", "chunk_size_bytes": 25 * MIB },
+            "cpu": { "per_byte_ns": 20, "per_read_us": 0, "per_request_us": 1000, "per_connection_us": 1000, "cores": 1 }
+        }
+    }));
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
+    assert_eq!(run.stats.requests, 4);
+    let want = (100 * MIB) as f64 * per_byte + 5e-3;
+    let t = run.duration.as_secs_f64();
+    assert!((t - want).abs() < 1e-8, "{t} s, want {want} s");
+    let r = dlsim::report::from_run(&s, &run);
+    assert!(r.cpu_usage_percent <= 100.0 + 1e-9 && r.cpu_usage_percent > 99.9, "{}", r.cpu_usage_percent);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Each property runs 256 cases (`PROPTEST_CASES` cannot lower it in CI).
 
 use dlsim::check::{check, check_run};
-use dlsim::net::{Link, ServerFaults};
+use dlsim::net::{Capacity, Link, ProcessorSharing, ServerFaults, TokenBucket};
 use dlsim::orchestrator::FileStatus;
 use dlsim::scenario::{FaultMix, Faults, Priority, PriorityRule, Scheduling};
 use dlsim::trace::TraceEvent;
@@ -338,7 +338,7 @@ proptest! {
     /// Sim level: over the whole run, bytes ≤ burst + rate × duration.
     #[test]
     fn limited_runs_stay_under_the_bucket((mut s, seed) in scenario(), rate in 1e5f64..2e6, burst in prop_oneof![Just(0.0), 0.0f64..2e5]) {
-        s.client.bandwidth_limit = Some(dlsim::scenario::BandwidthLimit { rate_bps: rate, burst_bytes: Some(burst) });
+        s.client.bandwidth_limit = Some(dlsim::scenario::BandwidthLimit { rate_bps: rate, burst_bytes: Some(burst), start_full: true });
         let out = checked(&s, seed)?;
         prop_assert!(out.transferred_bytes as f64 <= burst + rate * out.duration.as_secs_f64() + 1.0);
     }
@@ -459,7 +459,8 @@ proptest! {
         steps in prop::collection::vec((1u64..2_000, 0u32..4), 1..25),
     ) {
         // Flows never finish (1e15 bytes): the number of flows is the demand.
-        let mut link = Link::new(Some(server), None, Some((rate, burst)));
+        let cap = Capacity::new(Some(server), None).with_bucket(TokenBucket::new(rate, burst, true));
+        let mut link = Link::new(cap, ProcessorSharing::new());
         let mut t = SimTime::ZERO;
         let (mut flows, mut next_id) = (Vec::<u32>::new(), 0u32);
         let mut demand = Vec::new();
@@ -483,7 +484,7 @@ proptest! {
                 link.abort_flow(t, flows.pop().expect("non-empty"));
             }
             while flows.len() < n as usize {
-                link.add_flow(t, next_id, 1e15);
+                link.add_flow(t, next_id, 1e15, false);
                 flows.push(next_id);
                 next_id += 1;
             }

@@ -104,9 +104,11 @@ fn a_binding_bandwidth_limit_is_achieved_within_2_percent() {
         let ratio = r.throughput_mbps * MIB as f64 / x;
         assert!((ratio - 1.0).abs() < 0.02, "{}: {ratio}", r.name);
     }
-    // The client bucket's default burst (2 × rate) lets a short download beat the rate.
+    // The client bucket starts empty (the original's): the download never
+    // beats the rate, and holds it but for start-up and the last connections' tail.
     for (x, r) in curve("limit_client") {
-        assert!(r.throughput_mbps * MIB as f64 >= 0.99 * x, "{}", r.name);
+        let achieved = r.throughput_mbps * MIB as f64;
+        assert!(achieved <= x * (1.0 + 1e-9) && achieved >= 0.97 * x, "{}: {achieved} B/s", r.name);
     }
 }
 
@@ -156,8 +158,11 @@ fn throughput_rises_with_concurrency_then_saturates_at_the_bottleneck() {
         assert!(w[1] > 1.3 * w[0], "{fam:?}");
     }
     assert!(fam[4] <= FAST_WAN_MIBPS && fam[4] < 1.1 * fam[3], "{fam:?}");
+    // On the LAN the client's CPU is the bottleneck: the suite's one core at
+    // the default 1 ns per byte + 2 µs per 128 KiB read.
+    let cpu_bps: f64 = 1.0 / (1e-9 + 2e-6 / 131072.0);
     for (name, bottleneck_bps) in
-        [("concurrency_lan", 1.25e9), ("concurrency_fast_wan", 125e6), ("concurrency_slow_wan", 12.5e6)]
+        [("concurrency_lan", cpu_bps.min(1.25e9)), ("concurrency_fast_wan", 125e6), ("concurrency_slow_wan", 12.5e6)]
     {
         let c = curve(name);
         let t: Vec<f64> = c.iter().map(|(_, r)| r.throughput_mbps).collect();

@@ -3,7 +3,8 @@
 //! Tokens accrue at `rate_bps` up to `burst_bytes` and are spent by every
 //! body byte received. While tokens remain the aggregate may exceed the
 //! rate; once the bucket is empty the aggregate is held at exactly
-//! `rate_bps` until demand falls below it. The bucket starts full.
+//! `rate_bps` until demand falls below it. The bucket starts empty, as the
+//! original `BandwidthLimiter` (`tokens = 0`), or full (`start_full`).
 //! Invariant: over any window of length w, admitted bytes ≤ burst + rate·w.
 
 /// Token bucket state.
@@ -17,8 +18,10 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    pub fn new(rate_bps: f64, burst_bytes: f64) -> Self {
-        TokenBucket { rate_bps, burst_bytes, tokens: burst_bytes, empty: burst_bytes <= 0.0 }
+    /// A bucket of `burst_bytes` filling at `rate_bps`, full or empty at the start.
+    pub fn new(rate_bps: f64, burst_bytes: f64, start_full: bool) -> Self {
+        let tokens = if start_full { burst_bytes } else { 0.0 };
+        TokenBucket { rate_bps, burst_bytes, tokens, empty: burst_bytes <= 0.0 }
     }
 
     /// Largest aggregate rate allowed for a demand of `demand_bps`; updates
@@ -65,7 +68,7 @@ mod tests {
 
     #[test]
     fn full_bucket_lets_demand_through_then_holds_the_rate() {
-        let mut b = TokenBucket::new(10.0, 20.0);
+        let mut b = TokenBucket::new(10.0, 20.0, true);
         assert_eq!(b.allowed(30.0), 30.0);
         assert_eq!(b.secs_to_empty(30.0), Some(1.0));
         b.step(1.0, 30.0);
@@ -77,7 +80,7 @@ mod tests {
 
     #[test]
     fn low_demand_refills_up_to_burst() {
-        let mut b = TokenBucket::new(10.0, 20.0);
+        let mut b = TokenBucket::new(10.0, 20.0, true);
         b.set_empty();
         assert_eq!(b.allowed(4.0), 4.0);
         assert!(!b.empty);
@@ -90,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_bucket_drained_exactly_at_its_rate_never_empties() {
-        let mut b = TokenBucket::new(10.0, 20.0);
+        let mut b = TokenBucket::new(10.0, 20.0, true);
         assert_eq!(b.secs_to_empty(10.0), None);
         b.step(5.0, 10.0);
         assert_eq!(b.tokens, 20.0);
@@ -99,7 +102,7 @@ mod tests {
 
     #[test]
     fn a_refilling_bucket_without_tokens_holds_the_rate_at_once() {
-        let mut b = TokenBucket::new(10.0, 20.0);
+        let mut b = TokenBucket::new(10.0, 20.0, true);
         b.set_empty();
         assert_eq!(b.allowed(0.0), 0.0);
         assert!(!b.empty);
@@ -109,8 +112,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_start_holds_the_rate_until_demand_falls_below_it() {
+        let mut b = TokenBucket::new(10.0, 20.0, false);
+        assert_eq!(b.tokens, 0.0);
+        assert_eq!(b.allowed(30.0), 10.0);
+        assert!(b.empty);
+        assert_eq!(b.secs_to_empty(30.0), None);
+        assert_eq!(b.allowed(4.0), 4.0);
+        b.step(2.0, 4.0);
+        assert_eq!(b.tokens, 12.0);
+    }
+
+    #[test]
     fn zero_burst_is_a_strict_limiter() {
-        let mut b = TokenBucket::new(10.0, 0.0);
+        let mut b = TokenBucket::new(10.0, 0.0, true);
         assert!(b.empty);
         assert_eq!(b.allowed(50.0), 10.0);
         assert_eq!(b.allowed(5.0), 5.0);

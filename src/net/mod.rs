@@ -1,20 +1,28 @@
-//! The network model of the sim runtime: the server link (max-min fair,
-//! processor-sharing fluid with the client's token bucket), fixed costs of
-//! requests and handshakes, and the server's fault decisions.
+//! The network model of the sim runtime: the server link (one [`Link`] over
+//! a shared [`Capacity`] — server rate, per-connection cap, the client's
+//! token bucket and CPU — with a sharing [`Discipline`]: processor sharing
+//! or round-robin turns), fixed costs of requests and handshakes, and the
+//! server's fault decisions.
 //!
 //! It knows nothing of queues, pools or retries: the sim runtime asks it
 //! "when does this request's first byte arrive", "what fault does the server
 //! inject", and lets the [`Link`] move the bodies.
 
+mod capacity;
+mod cpu;
 pub mod fault;
 mod limiter;
 mod link;
+mod ps;
 mod rr;
 
+pub use capacity::{Capacity, Change};
+pub use cpu::Cpu;
 pub use fault::{Fault, decide};
 pub use limiter::TokenBucket;
-pub use link::{FlowId, Link, UNLIMITED_BPS};
-pub use rr::RoundRobinLink;
+pub use link::{Discipline, FlowId, Link, UNLIMITED_BPS};
+pub use ps::ProcessorSharing;
+pub use rr::RoundRobin;
 
 use crate::engine::KeyedRng;
 use crate::scenario::{Faults, Scenario};
@@ -31,6 +39,13 @@ pub struct Costs {
     pub first_byte: SimTime,
     /// Per-connection cap, bytes/s (explicit, or TCP window / RTT; the smaller).
     pub cap_bps: Option<f64>,
+    /// Client CPU-seconds per new connection (`client.cpu.per_connection_us`).
+    pub cpu_per_connection_s: f64,
+    /// Client CPU-seconds per request: `per_request_us` + one `per_read_us`
+    /// (the response head's read).
+    pub cpu_per_request_s: f64,
+    /// Client CPU-seconds per body byte: `per_byte_ns` + `per_read_us` / read size.
+    pub cpu_per_byte_s: f64,
 }
 
 impl Costs {
@@ -42,6 +57,7 @@ impl Costs {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let cpu = &s.client.cpu;
         Costs {
             rtt,
             handshake: rtt.times(n.handshake_rtts as u64) + SimTime::from_millis_f64(n.connect_overhead_ms),
@@ -49,61 +65,23 @@ impl Costs {
                 + rtt
                 + SimTime::from_millis_f64(s.server.latency_ms),
             cap_bps,
+            cpu_per_connection_s: cpu.per_connection_us * 1e-6,
+            cpu_per_request_s: (cpu.per_request_us + cpu.per_read_us) * 1e-6,
+            cpu_per_byte_s: cpu.per_byte_ns * 1e-9 + cpu.per_read_us * 1e-6 / s.client.read_size_bytes.max(1) as f64,
         }
     }
 }
 
-/// The server link of a scenario: fluid processor sharing, or round-robin
-/// turns of `server.write_quantum_bytes`.
-pub enum ServerLink {
-    Fluid(Link),
-    RoundRobin(RoundRobinLink),
-}
-
-macro_rules! delegate {
-    ($self:ident, $l:ident => $e:expr) => {
-        match $self {
-            ServerLink::Fluid($l) => $e,
-            ServerLink::RoundRobin($l) => $e,
+impl Capacity {
+    /// The capacity of a scenario's server link: `server.bandwidth_bps`, the
+    /// per-connection cap, `client.bandwidth_limit` and `client.cpu`.
+    pub fn of(s: &Scenario, costs: &Costs) -> Capacity {
+        let mut c = Capacity::new(s.server.bandwidth_bps, costs.cap_bps)
+            .with_cpu(Cpu::new(s.client.cpu.cores as f64, costs.cpu_per_byte_s));
+        if let Some(l) = &s.client.bandwidth_limit {
+            c = c.with_bucket(TokenBucket::new(l.rate_bps, l.burst(), l.start_full));
         }
-    };
-}
-
-impl ServerLink {
-    pub fn of(s: &Scenario, costs: &Costs) -> ServerLink {
-        let bucket = s.client.bandwidth_limit.as_ref().map(|l| (l.rate_bps, l.burst()));
-        match s.server.write_quantum_bytes {
-            Some(q) => ServerLink::RoundRobin(RoundRobinLink::new(s.server.bandwidth_bps, costs.cap_bps, bucket, q)),
-            None => ServerLink::Fluid(Link::new(s.server.bandwidth_bps, costs.cap_bps, bucket)),
-        }
-    }
-    pub fn advance(&mut self, now: SimTime) {
-        delegate!(self, l => l.advance(now))
-    }
-    /// Bytes served per active flow since the start (processor-sharing equivalent).
-    pub fn v(&self) -> f64 {
-        delegate!(self, l => l.v())
-    }
-    pub fn add_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
-        delegate!(self, l => l.add_flow(now, flow, bytes))
-    }
-    pub fn abort_flow(&mut self, now: SimTime, flow: FlowId) -> f64 {
-        delegate!(self, l => l.abort_flow(now, flow))
-    }
-    pub fn is_active(&self, flow: FlowId) -> bool {
-        delegate!(self, l => l.is_active(flow))
-    }
-    pub fn next_transition(&self) -> Option<SimTime> {
-        delegate!(self, l => l.next_transition())
-    }
-    pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
-        delegate!(self, l => l.on_transition(now, finished))
-    }
-    pub fn total_delivered(&self) -> f64 {
-        delegate!(self, l => l.total_delivered())
-    }
-    pub fn limited_time(&self) -> SimTime {
-        delegate!(self, l => l.limited_time())
+        c
     }
 }
 

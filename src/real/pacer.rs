@@ -1,6 +1,7 @@
 //! A wall-clock token bucket shared by threads: the server's egress limit
 //! (burst 0: strictly paced) and the client's bandwidth limiter (burst =
-//! the scenario's, the bucket starts full).
+//! the scenario's, the bucket starts empty as the original's or full with
+//! `start_full`).
 //!
 //! Debt model: taking `n` bytes always succeeds and returns the instant the
 //! bytes are covered by tokens; the caller sleeps until then. Concurrent
@@ -31,12 +32,19 @@ pub struct Pacer {
 impl Pacer {
     /// A token bucket that starts full.
     pub fn new(rate_bps: f64, burst_bytes: f64) -> Self {
+        Pacer::with_start(rate_bps, burst_bytes, true)
+    }
+
+    /// A token bucket that starts full or empty (`tokens = 0`, as the
+    /// original `BandwidthLimiter`).
+    pub fn with_start(rate_bps: f64, burst_bytes: f64, start_full: bool) -> Self {
         let now = Instant::now();
+        let tokens = if start_full { burst_bytes } else { 0.0 };
         Pacer {
             rate_bps,
             burst: burst_bytes,
             slack: None,
-            state: Mutex::new(State { tokens: burst_bytes, at: now, next_free: now }),
+            state: Mutex::new(State { tokens, at: now, next_free: now }),
         }
     }
 

@@ -530,7 +530,8 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
     let n = files.len();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
-    let limiter = s.client.bandwidth_limit.as_ref().map(|l| Arc::new(Pacer::new(l.rate_bps, l.burst())));
+    let limiter =
+        s.client.bandwidth_limit.as_ref().map(|l| Arc::new(Pacer::with_start(l.rate_bps, l.burst(), l.start_full)));
     let (tx, rx) = mpsc::channel();
     let mut d = Driver {
         s,
@@ -600,6 +601,11 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
     let outcomes = (0..n as u32).map(|f| d.orch.outcome(f)).collect();
     let fail_reasons = (0..n as u32).filter_map(|f| d.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
     let limiter_wait = d.shared.waits.lock().expect("waits lock").total;
+    let transferred_bytes = d.shared.wire.load(Ordering::SeqCst);
+    let costs = crate::net::Costs::of(s);
+    let cpu_seconds = d.orch.stats.requests as f64 * costs.cpu_per_request_s
+        + d.orch.pool_stats().opened as f64 * costs.cpu_per_connection_s
+        + transferred_bytes as f64 * costs.cpu_per_byte_s;
     Ok(RunRecord {
         name: s.name.clone(),
         seed,
@@ -610,9 +616,10 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
         stats: d.orch.stats.clone(),
         pool: d.orch.pool_stats().clone(),
         peak_memory_bytes: d.peak_memory,
-        transferred_bytes: d.shared.wire.load(Ordering::SeqCst),
+        transferred_bytes,
         aborted_bytes: d.aborted,
         limiter_wait: SimTime(limiter_wait.as_nanos() as u64),
+        cpu_seconds,
         faults_injected: BTreeMap::new(),
         events: d.events,
         trace: d.orch.take_trace(),

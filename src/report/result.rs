@@ -122,12 +122,10 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
     let mut times: Vec<f64> =
         run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_secs_f64()).collect();
     times.sort_by(f64::total_cmp);
+    // The link spends CPU as a resource of `cores` capacity (net/cpu.rs), so
+    // this is at most 100 % of the cores.
     let cpu = &s.client.cpu;
-    let reads = run.transferred_bytes.div_ceil(s.client.read_size_bytes) + st.requests;
-    let cpu_seconds = st.requests as f64 * cpu.per_request_us * 1e-6
-        + run.pool.opened as f64 * cpu.per_connection_us * 1e-6
-        + reads as f64 * cpu.per_read_us * 1e-6
-        + run.transferred_bytes as f64 * cpu.per_byte_ns * 1e-9;
+    let cpu_seconds = run.cpu_seconds;
     let wait_by_priority = Priority::ALL
         .iter()
         .filter(|p| st.wait_by_priority[p.index()].files > 0)

@@ -61,7 +61,7 @@ pub struct Estimate {
     /// Simulator memory, bytes.
     pub memory_bytes: u64,
     /// Lower bound on the simulated duration, s (bytes over the tightest
-    /// aggregate rate).
+    /// aggregate rate: server, limiter, per-connection caps, client CPU).
     pub min_duration_s: f64,
 }
 
@@ -169,10 +169,14 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
     .into_iter()
     .flatten()
     .fold(f64::INFINITY, f64::min);
-    let rate = [s.server.bandwidth_bps, c.bandwidth_limit.as_ref().map(|l| l.rate_bps), Some(per_conn * streams)]
-        .into_iter()
-        .flatten()
-        .fold(f64::INFINITY, f64::min);
+    // Client CPU: cores / (per-byte cost + per-read cost per byte), bytes/s.
+    let cpu_s_per_byte = c.cpu.per_byte_ns * 1e-9 + c.cpu.per_read_us * 1e-6 / c.read_size_bytes.max(1) as f64;
+    let cpu_rate = (cpu_s_per_byte > 0.0).then(|| c.cpu.cores as f64 / cpu_s_per_byte);
+    let rate =
+        [s.server.bandwidth_bps, c.bandwidth_limit.as_ref().map(|l| l.rate_bps), Some(per_conn * streams), cpu_rate]
+            .into_iter()
+            .flatten()
+            .fold(f64::INFINITY, f64::min);
     let min_duration_s = if rate.is_finite() { lo as f64 / rate } else { 0.0 };
     Ok(Estimate {
         files,

@@ -351,6 +351,10 @@ pub struct BandwidthLimit {
     /// Bucket size, bytes (default `null` = 2 × rate, as the original).
     #[serde(default)]
     pub burst_bytes: Option<f64>,
+    /// The bucket starts full (default `false`: empty, as the original's
+    /// `BandwidthLimiter`, `tokens = 0`).
+    #[serde(default)]
+    pub start_full: bool,
 }
 
 impl BandwidthLimit {

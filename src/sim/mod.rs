@@ -4,7 +4,7 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Costs, Fault, ServerFaults, ServerLink};
+use crate::net::{Capacity, Costs, Discipline, Fault, Link, ProcessorSharing, RoundRobin, ServerFaults};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Plan;
@@ -32,8 +32,6 @@ struct InFlight {
     flowing: bool,
     /// The server stalls this request (no body until the read timeout).
     stalled: bool,
-    buffered: bool,
-    start_v: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -43,9 +41,9 @@ struct SimConn {
     req: Option<InFlight>,
 }
 
-struct SimWorld {
+struct SimWorld<D> {
     orch: Orchestrator,
-    link: ServerLink,
+    link: Link<D>,
     costs: Costs,
     faults: ServerFaults,
     max_concurrent_requests: Option<u32>,
@@ -53,8 +51,6 @@ struct SimWorld {
     keep_alive_max: u32,
     conns: Vec<SimConn>,
     serving: u32,
-    buffered_flows: u32,
-    buffered_start_v: f64,
     peak_memory: f64,
     /// Body bytes delivered by ended flows (each rounded to whole bytes).
     transferred: u64,
@@ -65,12 +61,11 @@ struct SimWorld {
     finished: Vec<(u32, f64)>,
 }
 
-impl SimWorld {
+impl<D: Discipline> SimWorld<D> {
     /// Memory only grows between events; sample it before each one.
     fn sample_memory(&mut self, now: SimTime) {
         self.link.advance(now);
-        let in_flight = self.buffered_flows as f64 * self.link.v() - self.buffered_start_v;
-        let mem = self.orch.held_bytes() as f64 + in_flight.max(0.0);
+        let mem = self.orch.held_bytes() as f64 + self.link.buffered_in_flight();
         if mem > self.peak_memory {
             self.peak_memory = mem;
         }
@@ -92,10 +87,11 @@ impl SimWorld {
                         self.conns.resize(i + 1, SimConn::default());
                     }
                     self.conns[i] = SimConn { alive: true, served: 0, req: None };
+                    self.link.add_cpu_work(now, self.costs.cpu_per_connection_s);
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
                 Action::Send { conn, req, file, start, end, read_timeout } => {
-                    let buffered = self.orch.is_buffered(file);
+                    self.link.add_cpu_work(now, self.costs.cpu_per_request_s);
                     self.conns[conn as usize].req = Some(InFlight {
                         req,
                         file,
@@ -105,8 +101,6 @@ impl SimWorld {
                         reset: false,
                         flowing: false,
                         stalled: false,
-                        buffered,
-                        start_v: 0.0,
                     });
                     if self.costs.first_byte > read_timeout {
                         // The head itself comes too late: the client gives up first.
@@ -134,20 +128,9 @@ impl SimWorld {
                     self.transferred += got;
                     self.aborted += got;
                 }
-                self.end_flow_accounting(&r);
             }
             if r.flowing || r.stalled {
                 self.serving -= 1;
-            }
-        }
-    }
-
-    fn end_flow_accounting(&mut self, r: &InFlight) {
-        if r.buffered {
-            self.buffered_flows -= 1;
-            self.buffered_start_v -= r.start_v;
-            if self.buffered_flows == 0 {
-                self.buffered_start_v = 0.0;
             }
         }
     }
@@ -195,12 +178,8 @@ impl SimWorld {
         };
         r.flowing = true;
         self.serving += 1;
-        self.link.add_flow(now, conn, body as f64);
-        r.start_v = self.link.v();
-        if r.buffered {
-            self.buffered_flows += 1;
-            self.buffered_start_v += r.start_v;
-        }
+        let buffered = self.orch.is_buffered(r.file);
+        self.link.add_flow(now, conn, body as f64, buffered);
     }
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
@@ -213,7 +192,6 @@ impl SimWorld {
         };
         let keep_alive = c.served < self.keep_alive_max;
         self.serving -= 1;
-        self.end_flow_accounting(&r);
         let input = if r.reset {
             self.conns[conn as usize].alive = false;
             Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
@@ -227,7 +205,7 @@ impl SimWorld {
     }
 }
 
-impl World for SimWorld {
+impl<D: Discipline> World for SimWorld<D> {
     type Event = Ev;
 
     fn next_internal(&self) -> Option<SimTime> {
@@ -278,14 +256,23 @@ pub struct SimOptions {
 
 /// Simulate one plan (a validated scenario with its seed and workload).
 pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
+    let s = plan.scenario();
+    let costs = Costs::of(s);
+    let capacity = Capacity::of(s, &costs);
+    match s.server.write_quantum_bytes {
+        Some(q) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        None => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+    }
+}
+
+fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> RunRecord {
     let (s, seed) = (plan.scenario(), plan.seed());
     let files = plan.files().to_vec();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
-    let costs = Costs::of(s);
     let world = SimWorld {
         orch,
-        link: ServerLink::of(s, &costs),
+        link,
         costs,
         faults: ServerFaults::new(seed, s.server.faults.clone()),
         max_concurrent_requests: s.server.max_concurrent_requests,
@@ -293,8 +280,6 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
         keep_alive_max: s.server.keep_alive_max_requests,
         conns: Vec::new(),
         serving: 0,
-        buffered_flows: 0,
-        buffered_start_v: 0.0,
         peak_memory: 0.0,
         transferred: 0,
         aborted: 0,
@@ -335,6 +320,7 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
         transferred_bytes: w.transferred,
         aborted_bytes: w.aborted,
         limiter_wait: w.link.limited_time(),
+        cpu_seconds: w.link.cpu_secs(),
         faults_injected: std::mem::take(&mut w.faults_injected),
         events,
         trace: w.orch.take_trace(),

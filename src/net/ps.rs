@@ -1,0 +1,390 @@
+//! Processor sharing: every active flow moves at the same rate
+//!
+//! ```text
+//! r = min(cap, shared / n)            while the bucket has tokens
+//! r = min(cap, shared / n, limit / n) while it is empty
+//! ```
+//!
+//! (`shared` = the server's rate, or the client CPU's byte rate if lower).
+//! Instead of updating every flow at every event, the discipline keeps a
+//! global counter `v` — bytes served to *each* flow since the start — and
+//! gives each flow a finish mark `v_start + bytes`. A heap of marks yields
+//! the next finisher, so each event costs O(log n) (the processor-sharing
+//! virtual-time method). Bytes delivered in total and to buffered flows are
+//! `Σ (v − v_start)` over the flows concerned: a count and a sum of starts.
+
+use super::capacity::Capacity;
+use super::link::{Discipline, FlowId};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+#[derive(Clone, Copy, PartialEq)]
+struct Mark {
+    at_v: f64,
+    seq: u64,
+    flow: FlowId,
+}
+impl Eq for Mark {}
+impl PartialOrd for Mark {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Mark {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.at_v.total_cmp(&o.at_v).then(self.seq.cmp(&o.seq))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Flow {
+    seq: u64,
+    start_v: f64,
+    bytes: f64,
+    buffered: bool,
+}
+
+/// A sum of flow starts `Σ v_start` over a set of flows, with its count:
+/// the set's delivered bytes are `count × v − sum`.
+#[derive(Clone, Copy, Default)]
+struct Starts {
+    count: u32,
+    sum: f64,
+}
+
+impl Starts {
+    fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+    }
+    fn remove(&mut self, v: f64) {
+        self.count -= 1;
+        self.sum -= v;
+        if self.count == 0 {
+            self.sum = 0.0;
+        }
+    }
+    fn delivered(&self, v: f64) -> f64 {
+        self.count as f64 * v - self.sum
+    }
+}
+
+#[derive(Default)]
+pub struct ProcessorSharing {
+    /// Bytes served per active flow since the start of the run.
+    v: f64,
+    /// Current per-flow rate, bytes/s.
+    rate: f64,
+    flows: Vec<Option<Flow>>,
+    heap: BinaryHeap<Reverse<Mark>>,
+    all: Starts,
+    buffered: Starts,
+    next_seq: u64,
+    /// Bytes delivered by flows that have ended.
+    ended_bytes: f64,
+}
+
+impl ProcessorSharing {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Current per-flow rate, bytes/s.
+    pub fn rate_per_flow(&self) -> f64 {
+        self.rate
+    }
+
+    fn end_flow(&mut self, flow: FlowId) -> f64 {
+        let f = self.flows[flow as usize].take().expect("ending an active flow");
+        let got = (self.v - f.start_v).clamp(0.0, f.bytes);
+        self.all.remove(f.start_v);
+        if f.buffered {
+            self.buffered.remove(f.start_v);
+        }
+        self.ended_bytes += got;
+        got
+    }
+
+    fn drop_stale_marks(&mut self) {
+        while let Some(Reverse(m)) = self.heap.peek() {
+            match self.flows.get(m.flow as usize).and_then(|f| f.as_ref()) {
+                Some(f) if f.seq == m.seq => break,
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+    }
+}
+
+impl Discipline for ProcessorSharing {
+    fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
+        let idx = flow as usize;
+        if self.flows.len() <= idx {
+            self.flows.resize(idx + 1, None);
+        }
+        assert!(self.flows[idx].is_none(), "flow {flow} started twice");
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes, buffered });
+        self.heap.push(Reverse(Mark { at_v: self.v + bytes, seq, flow }));
+        self.all.add(self.v);
+        if buffered {
+            self.buffered.add(self.v);
+        }
+    }
+
+    fn abort(&mut self, flow: FlowId) -> f64 {
+        let got = self.end_flow(flow);
+        self.drop_stale_marks();
+        got
+    }
+
+    fn active(&self) -> u32 {
+        self.all.count
+    }
+
+    fn is_active(&self, flow: FlowId) -> bool {
+        self.flows.get(flow as usize).is_some_and(|f| f.is_some())
+    }
+
+    fn set_rates(&mut self, cap: &mut Capacity) -> f64 {
+        let n = self.all.count as f64;
+        let r = if self.all.count == 0 { 0.0 } else { cap.cap_bps().min(cap.shared_bps() / n) };
+        self.rate = if cap.has_bucket() { cap.limit(n * r) / n.max(1.0) } else { r };
+        n * self.rate
+    }
+
+    fn serve(&mut self, dt: f64) {
+        self.v += self.rate * dt;
+    }
+
+    fn next_event(&self) -> Option<(f64, u64)> {
+        self.heap.peek().map(|Reverse(m)| ((m.at_v - self.v).max(0.0) / self.rate, m.seq))
+    }
+
+    fn has_done(&self) -> bool {
+        false
+    }
+
+    fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
+        if due.is_some() {
+            // The finish time was rounded up to a nanosecond: snap `v` to the
+            // mark so the flow ends with exactly its bytes.
+            if let Some(Reverse(m)) = self.heap.peek() {
+                self.v = self.v.max(m.at_v);
+            }
+        }
+        while let Some(Reverse(m)) = self.heap.peek().copied() {
+            if m.at_v > self.v {
+                break;
+            }
+            self.heap.pop();
+            let f = self.flows[m.flow as usize].expect("stale marks are dropped eagerly");
+            assert_eq!(f.seq, m.seq, "the first mark belongs to a flow that ended: stale marks were not dropped");
+            let got = self.end_flow(m.flow);
+            finished.push((m.flow, got));
+            self.drop_stale_marks();
+        }
+    }
+
+    fn delivered(&self, flow: FlowId) -> f64 {
+        self.flows.get(flow as usize).and_then(|f| f.as_ref()).map_or(0.0, |f| (self.v - f.start_v).min(f.bytes))
+    }
+
+    fn total_delivered(&self) -> f64 {
+        self.ended_bytes + self.all.delivered(self.v)
+    }
+
+    fn buffered_in_flight(&self) -> f64 {
+        self.buffered.delivered(self.v).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cpu::Cpu;
+    use super::super::limiter::TokenBucket;
+    use super::super::link::Link;
+    use super::*;
+    use crate::time::SimTime;
+
+    const MIB: f64 = 1024.0 * 1024.0;
+
+    fn link(server: Option<f64>, cap: Option<f64>, bucket: Option<(f64, f64)>) -> Link<ProcessorSharing> {
+        let mut c = Capacity::new(server, cap);
+        if let Some((rate, burst)) = bucket {
+            c = c.with_bucket(TokenBucket::new(rate, burst, true));
+        }
+        Link::new(c, ProcessorSharing::new())
+    }
+
+    fn run_to_end(link: &mut Link<ProcessorSharing>) -> Vec<(SimTime, FlowId, f64)> {
+        let mut out = vec![];
+        let mut fin = vec![];
+        let mut steps = 0;
+        while let Some(t) = link.next_transition() {
+            steps += 1;
+            assert!(steps < 10_000, "the link makes no progress at {t}");
+            link.on_transition(t, &mut fin);
+            out.extend(fin.drain(..).map(|(f, b)| (t, f, b)));
+        }
+        out
+    }
+
+    #[test]
+    fn one_flow_at_server_rate_takes_size_over_rate() {
+        let mut l = link(Some(10.0 * MIB), None, None);
+        l.add_flow(SimTime::ZERO, 0, 100.0 * MIB, false);
+        let done = run_to_end(&mut l);
+        assert_eq!(done, vec![(SimTime::from_secs(10), 0, 100.0 * MIB)]);
+    }
+
+    #[test]
+    fn equal_flows_share_fairly_and_finish_together() {
+        let mut l = link(Some(40.0 * MIB), None, None);
+        for f in 0..4 {
+            l.add_flow(SimTime::ZERO, f, 10.0 * MIB, false);
+        }
+        assert_eq!(l.discipline().rate_per_flow(), 10.0 * MIB);
+        let done = run_to_end(&mut l);
+        assert_eq!(done.len(), 4);
+        assert!(done.iter().all(|(t, _, b)| *t == SimTime::from_secs(1) && *b == 10.0 * MIB));
+    }
+
+    #[test]
+    fn short_flow_leaves_and_the_rest_speed_up() {
+        // Two flows at 10 MiB/s total: 5 MiB each until the 5 MiB one ends
+        // at 1 s, then the other gets 10 MiB/s for its last 10 MiB: 2 s.
+        let mut l = link(Some(10.0 * MIB), None, None);
+        l.add_flow(SimTime::ZERO, 0, 5.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, 15.0 * MIB, false);
+        let done = run_to_end(&mut l);
+        assert_eq!(done[0].0, SimTime::from_secs(1));
+        assert_eq!(done[1].0, SimTime::from_secs(2));
+    }
+
+    #[test]
+    fn per_connection_cap_binds() {
+        let mut l = link(Some(100.0 * MIB), Some(5.0 * MIB), None);
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, 10.0 * MIB, false);
+        assert_eq!(run_to_end(&mut l)[1].0, SimTime::from_secs(2));
+    }
+
+    #[test]
+    fn bucket_bursts_then_holds_its_rate() {
+        // 1 MiB/s limit, 2 MiB burst, unlimited server: the burst is spent at
+        // once, then 8 MiB more at 1 MiB/s: 8 s.
+        let mut l = link(None, None, Some((MIB, 2.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        let done = run_to_end(&mut l);
+        let t = done[0].0.as_secs_f64();
+        assert!((t - 8.0).abs() < 1e-6, "{t}");
+        assert!(l.limited_time().as_secs_f64() > 7.99);
+    }
+
+    #[test]
+    fn an_empty_bucket_holds_the_rate_from_the_start() {
+        // The original's limiter: no burst at the start, 10 MiB at 1 MiB/s = 10 s.
+        let c = Capacity::new(None, None).with_bucket(TokenBucket::new(MIB, 2.0 * MIB, false));
+        let mut l = Link::new(c, ProcessorSharing::new());
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        let t = run_to_end(&mut l)[0].0.as_secs_f64();
+        assert!((t - 10.0).abs() < 1e-6, "{t}");
+        assert!((l.limited_time().as_secs_f64() - 10.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bucket_drains_at_aggregate_minus_rate() {
+        // Server 3 MiB/s, limit 1 MiB/s, burst 4 MiB: drains at 2 MiB/s for 2 s
+        // (6 MiB delivered), then 1 MiB/s for the remaining 4 MiB: 6 s total.
+        let mut l = link(Some(3.0 * MIB), None, Some((MIB, 4.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        let done = run_to_end(&mut l);
+        let t = done[0].0.as_secs_f64();
+        assert!((t - 6.0).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
+    fn an_emptied_bucket_refills_while_no_flow_is_active() {
+        // Regression: the bucket stayed empty through idle spans, so the
+        // burst never came back. 10 MiB at 1 MiB/s with a 2 MiB burst ends at
+        // 8 s; 2 s idle refill 2 MiB, so a 2 MiB body at 10 s passes at once.
+        let mut l = link(None, None, Some((MIB, 2.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        assert!((run_to_end(&mut l)[0].0.as_secs_f64() - 8.0).abs() < 1e-6);
+        l.add_flow(SimTime::from_secs(10), 1, 2.0 * MIB, false);
+        let t = run_to_end(&mut l)[0].0.as_secs_f64();
+        assert!((t - 10.0).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
+    fn a_flow_starting_as_the_last_one_ends_is_held_at_the_rate() {
+        // Regression: the bucket refilled (with 0 tokens) in the instant with
+        // no flow, then the new flow's drain time was 0 s and never passed.
+        let mut l = link(None, None, Some((MIB, 2.0 * MIB)));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        let end = run_to_end(&mut l)[0].0;
+        l.add_flow(end, 1, 3.0 * MIB, false);
+        let t = run_to_end(&mut l)[0].0.as_secs_f64();
+        assert!((t - end.as_secs_f64() - 3.0).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
+    fn abort_returns_partial_bytes_and_frees_share() {
+        let mut l = link(Some(2.0 * MIB), None, None);
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, 10.0 * MIB, false);
+        let got = l.abort_flow(SimTime::from_secs(2), 0);
+        assert!((got - 2.0 * MIB).abs() < 1e-3);
+        assert_eq!(l.discipline().rate_per_flow(), 2.0 * MIB);
+        // Flow 1 has 8 MiB left at 2 MiB/s: ends at 6 s.
+        assert_eq!(run_to_end(&mut l)[0].0, SimTime::from_secs(6));
+        assert!((l.total_delivered() - 12.0 * MIB).abs() < 1e-3);
+    }
+
+    #[test]
+    fn buffered_in_flight_counts_only_buffered_flows() {
+        // 4 MiB/s over 2 flows, only flow 1 buffered: after 1 s it holds 2 MiB;
+        // flow 0 (2 MiB) ends then, and flow 1 gets all 4 MiB/s: 6 MiB at 2 s.
+        let mut l = link(Some(4.0 * MIB), None, None);
+        l.add_flow(SimTime::ZERO, 0, 2.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, 10.0 * MIB, true);
+        l.advance(SimTime::from_millis(500));
+        assert_eq!(l.buffered_in_flight(), MIB);
+        assert_eq!(l.delivered(0), MIB);
+        let mut fin = vec![];
+        l.on_transition(l.next_transition().unwrap(), &mut fin);
+        assert_eq!(fin, vec![(0, 2.0 * MIB)]);
+        l.advance(SimTime::from_secs(2));
+        assert_eq!(l.buffered_in_flight(), 6.0 * MIB);
+        assert_eq!(l.abort_flow(SimTime::from_secs(2), 1), 6.0 * MIB);
+        assert_eq!(l.buffered_in_flight(), 0.0);
+    }
+
+    #[test]
+    fn a_cpu_slower_than_the_server_sets_the_rate() {
+        // 10 ns/byte on one core = 1e8 B/s < 1e9 B/s server: 1e8 B take 1 s,
+        // and the CPU is busy for all of it.
+        let c = Capacity::new(Some(1e9), None).with_cpu(Cpu::new(1.0, 1e-8));
+        let mut l = Link::new(c, ProcessorSharing::new());
+        l.add_flow(SimTime::ZERO, 0, 1e8, false);
+        assert_eq!(run_to_end(&mut l)[0].0, SimTime::from_secs(1));
+        assert!((l.cpu_secs() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fixed_cpu_work_on_a_cpu_bound_link_takes_a_fair_share() {
+        // CPU-bound at 1e8 B/s, one flow; 0.1 s of fixed work arrives at 0:
+        // it takes half the core (1 flow + the backlog) for 0.2 s, during which
+        // the flow gets 0.5e8 B/s (1e7 B); the remaining 9e7 B take 0.9 s.
+        let c = Capacity::new(Some(1e9), None).with_cpu(Cpu::new(1.0, 1e-8));
+        let mut l = Link::new(c, ProcessorSharing::new());
+        l.add_flow(SimTime::ZERO, 0, 1e8, false);
+        l.add_cpu_work(SimTime::ZERO, 0.1);
+        assert_eq!(l.next_transition(), Some(SimTime::from_millis(200)));
+        assert_eq!(run_to_end(&mut l)[0].0, SimTime::from_millis(1100));
+        assert!((l.cpu_secs() - 1.1).abs() < 1e-9, "{}", l.cpu_secs());
+    }
+}
