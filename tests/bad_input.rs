@@ -86,8 +86,9 @@ fn wrong_type() {
 
 #[test]
 fn negative_and_zero_bandwidth() {
-    Case::new("neg-bw").run_scenario(&with(r#""server":{"bandwidth_bps":-5}"#), &["server.bandwidth_bps", "> 0", "-5"]);
-    Case::new("zero-bw").run_scenario(&with(r#""server":{"bandwidth_bps":0}"#), &["server.bandwidth_bps", "> 0"]);
+    Case::new("neg-bw")
+        .run_scenario(&with(r#""server":{"bandwidth_bps":-5}"#), &["server.bandwidth_bps", "≥ 1 B/s", "-5"]);
+    Case::new("zero-bw").run_scenario(&with(r#""server":{"bandwidth_bps":0}"#), &["server.bandwidth_bps", "≥ 1 B/s"]);
     Case::new("zero-limit")
         .run_scenario(&with(r#""client":{"bandwidth_limit":{"rate_bps":0}}"#), &["client.bandwidth_limit.rate_bps"]);
 }
@@ -337,10 +338,10 @@ fn memory_beyond_the_budget_is_refused_before_building_every_point() {
         &with(&format!(r#""sweep":{{"knob":"seed","values":[{}]}}"#, vec!["1"; 100_001].join(","))),
         &["sweep", "at most 100000 points"],
     );
-    // 20 M values (40 MB): refused while reading, not after building them.
+    // 5 M values (10 MB): refused while reading, not after building them.
     let t = std::time::Instant::now();
-    Case::new("points-20m").run_scenario(
-        &with(&format!(r#""sweep":{{"knob":"seed","values":[{}]}}"#, vec!["1"; 20_000_000].join(","))),
+    Case::new("points-5m").run_scenario(
+        &with(&format!(r#""sweep":{{"knob":"seed","values":[{}]}}"#, vec!["1"; 5_000_000].join(","))),
         &["sweep.values", "at most 100000 points"],
     );
     assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());

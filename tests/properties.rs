@@ -3,9 +3,10 @@
 //! Each property runs 256 cases (`PROPTEST_CASES` cannot lower it in CI).
 
 use dlsim::check::{check, check_run};
-use dlsim::net::{Capacity, Link, ProcessorSharing, ServerFaults, TokenBucket};
+use dlsim::net::{Capacity, Link, ProcessorSharing, TokenBucket};
 use dlsim::orchestrator::FileStatus;
 use dlsim::scenario::{FaultMix, Faults, Priority, PriorityRule, Scheduling};
+use dlsim::server::ServerFaults;
 use dlsim::trace::TraceEvent;
 use dlsim::{Plan, RunRecord, Scenario, SimOptions, SimTime, simulate};
 use proptest::prelude::*;
@@ -380,7 +381,7 @@ proptest! {
         other.reverse();
         prop_assert_eq!(decide_all(&keys), decide_all(&other));
         for &(file, start) in &keys {
-            let fresh = |a| dlsim::net::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
+            let fresh = |a| dlsim::server::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
             prop_assert_eq!(fresh(1), fresh(1));
         }
     }

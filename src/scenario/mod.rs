@@ -16,7 +16,7 @@ mod workload;
 pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
 pub use schema::*;
 pub use sweep::{MAX_POINTS, Points, SweepPoint, expand_points, points};
-pub use validate::{MAX_FILES, MAX_NAME_BYTES, excerpt};
+pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
 pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
@@ -177,9 +177,6 @@ fn check_objects(v: &Value, schema: &str, shown: &str) -> Result<()> {
     Ok(())
 }
 
-/// Largest scenario file read, bytes.
-pub const MAX_SCENARIO_BYTES: u64 = 64 * MIB;
-
 /// The last JSON key before `line:column` (1-based), to name the field of a
 /// syntax error such as a number out of range.
 fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
@@ -189,6 +186,29 @@ fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
     let key_end = before[..colon].trim_end().strip_suffix('"')?;
     let key_start = key_end.rfind('"')?;
     Some(format!("{} (near)", &key_end[key_start + 1..]))
+}
+
+/// Largest scenario file read, bytes (16 MiB): generators (`linear`,
+/// `random`) describe big workloads in a few lines.
+pub const MAX_SCENARIO_FILE_BYTES: u64 = 16 << 20;
+
+/// The text of a scenario file, reading at most [`MAX_SCENARIO_FILE_BYTES`]
+/// (so `/dev/zero` or a huge file fails at once, not after gigabytes).
+pub fn read_scenario_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let err = |source| Error::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > MAX_SCENARIO_FILE_BYTES {
+        return Err(Error::Other(format!(
+            "{} is larger than {} MiB, the most a scenario file may be (use a `linear` or `random` workload generator for many files)",
+            path.display(),
+            MAX_SCENARIO_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})"))))
 }
 
 impl Scenario {
@@ -236,24 +256,9 @@ impl Scenario {
         Ok(s)
     }
 
-    /// Read (at most [`MAX_SCENARIO_BYTES`]), parse and validate a scenario file.
+    /// Read (at most [`MAX_SCENARIO_FILE_BYTES`]), parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
-        use std::io::Read;
-        let read = |source| Error::Read { path: path.to_path_buf(), source };
-        let file = std::fs::File::open(path).map_err(read)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes).map_err(read)?;
-        if bytes.len() as u64 > MAX_SCENARIO_BYTES {
-            return Err(Error::Other(format!(
-                "{}: a scenario file is at most {} MiB; this one is larger",
-                path.display(),
-                MAX_SCENARIO_BYTES / MIB
-            )));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            Error::scenario("", format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
-                .in_file(path)
-        })?;
+        let text = read_scenario_file(path)?;
         Scenario::from_json(&text).map_err(|e| e.in_file(path))
     }
 }
