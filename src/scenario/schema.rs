@@ -55,7 +55,6 @@ pub struct Server {
     /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
     /// processor sharing. Turns let equal requests finish staggered, as a
     /// real server's writes do (the loopback server writes 8 KiB blocks).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
 }
@@ -184,6 +183,13 @@ pub struct Client {
     /// Bytes per socket read: sets the streaming buffer and the per-read CPU
     /// cost (default 131 072 = 128 KiB, the original's read unit).
     pub read_size_bytes: u64,
+    /// The original's adaptive chunking: each file's read unit (its
+    /// `iter_content` chunk) from the table by file size (<1 MiB → 8 KiB,
+    /// <10 MiB → 64 KiB, <100 MiB → 256 KiB, else 1 MiB), doubled (at most
+    /// 2 MiB) when the mean speed of the last 10 completed files is above
+    /// 50 MiB/s, halved (at least 8 KiB) below 1 MiB/s; one GET per file is
+    /// unchanged. `false` (default): every read is `read_size_bytes`.
+    pub adaptive_read_size: bool,
     /// Parallel segments per file, aria2 `split` (default 1).
     pub split: u32,
     /// A file is split only into segments of at least this size (default 20 MiB).
@@ -210,6 +216,7 @@ impl Default for Client {
             priority_rule: PriorityRule::Model,
             chunking: Chunking::default(),
             read_size_bytes: 128 * KIB,
+            adaptive_read_size: false,
             split: 1,
             min_split_size_bytes: 20 * MIB,
             pool: Pool::default(),
@@ -279,12 +286,35 @@ pub struct Pool {
     pub idle_timeout_s: f64,
     /// Requests on one connection before the client retires it (default 100).
     pub max_requests_per_connection: u32,
+    /// `shared` (default): one pool for all downloads, as above;
+    /// `per_worker`: the original's `ConnectionPool`, one `requests.Session`
+    /// per download worker (`max_concurrent_downloads` workers), each keeping
+    /// up to `max_concurrent_files_per_model` idle connections (urllib3
+    /// `pool_maxsize`) with `pool_block = false`; `size` and `block` are unused.
+    pub scope: PoolScope,
 }
 
 impl Default for Pool {
     fn default() -> Self {
-        Pool { size: 20, block: false, idle_timeout_s: 15.0, max_requests_per_connection: 100 }
+        Pool {
+            size: 20,
+            block: false,
+            idle_timeout_s: 15.0,
+            max_requests_per_connection: 100,
+            scope: PoolScope::Shared,
+        }
     }
+}
+
+/// Which downloads share idle connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolScope {
+    /// One pool for every download.
+    #[default]
+    Shared,
+    /// One pool per download worker (a file is downloaded by one worker).
+    PerWorker,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,14 +426,44 @@ pub struct Sweep {
     /// Dotted path of the knob, e.g. `client.max_concurrent_downloads`.
     #[serde(default)]
     pub knob: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_points")]
     pub values: Vec<serde_json::Value>,
     /// Result name per value (default `{name}_{value}`).
     #[serde(default)]
     pub names: Vec<String>,
     /// Explicit points: `{ "name": ..., "set": { "dotted.path": value } }`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_points")]
     pub points: Vec<SweepPointSpec>,
+}
+
+/// A list of sweep values or points, refused as soon as it passes
+/// [`super::MAX_POINTS`] (before the rest of a huge file is read into memory).
+fn at_most_max_points<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {} items", super::MAX_POINTS)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element()? {
+                if out.len() == super::MAX_POINTS {
+                    return Err(serde::de::Error::custom(format!(
+                        "a sweep has at most {} points; this one has more",
+                        super::MAX_POINTS
+                    )));
+                }
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded(std::marker::PhantomData))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
