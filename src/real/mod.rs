@@ -1,6 +1,8 @@
 //! Real-I/O mode: the policy core over real sockets, and the evidence that
 //! the network model predicts it.
 //!
+//! - [`clients`]: real download tools (curl, aria2c, hf_transfer,
+//!   huggingface_hub) run against the Hub-mode server, every file checked.
 //! - [`content`]: deterministic synthetic file bytes, random-access.
 //! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
 //!   bodies, ETags, the redirect of large files to a CDN-like listener).
@@ -17,6 +19,7 @@
 //! - [`tls`]: HTTPS (`server.tls`): the start-up certificate, rustls
 //!   configs, and the plain-or-TLS [`tls::Stream`] both sides use.
 
+pub mod clients;
 pub mod content;
 pub mod hub;
 pub mod lock;
@@ -29,4 +32,4 @@ pub mod validate;
 
 pub use content::Content;
 pub use runtime::{RealOptions, expected_digests, run_real};
-pub use server::{Server, ServerConfig, ServerStats};
+pub use server::{HubOptions, Server, ServerConfig, ServerStats};
