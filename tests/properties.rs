@@ -8,7 +8,7 @@ use dlsim::orchestrator::FileStatus;
 use dlsim::scenario::{FaultMix, Faults, PoolScope, Priority, PriorityRule, Scheduling};
 use dlsim::server::ServerFaults;
 use dlsim::trace::TraceEvent;
-use dlsim::{RunRecord, Scenario, SimOptions, SimTime, simulate};
+use dlsim::{Plan, RunRecord, Scenario, SimOptions, SimTime, simulate};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use serde_json::{Value, json};
@@ -173,7 +173,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
 
 /// Simulate with the log on; a panic becomes a failure naming the scenario.
 fn run(s: &Scenario, seed: u64) -> Result<RunRecord, TestCaseError> {
-    std::panic::catch_unwind(|| simulate(s, seed, SimOptions { trace: true })).map_err(|e| {
+    std::panic::catch_unwind(|| simulate(&Plan::seeded(s, seed).unwrap(), SimOptions { trace: true })).map_err(|e| {
         let msg = e.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| e.downcast_ref::<String>().cloned());
         let json = serde_json::to_string(s).expect("scenario serializes");
         TestCaseError::fail(format!("simulate panicked: {msg:?}\nseed {seed}\n{json}"))
@@ -539,7 +539,7 @@ fn flows_ending_together_when_their_file_fails() {
         "workload": { "models": [{ "name": "m0", "files": [{ "path": "m0/f0.bin", "size_bytes": 28150 }] }] }
     }))
     .expect("valid");
-    let out = simulate(&s, 72237979, SimOptions { trace: true });
+    let out = simulate(&Plan::seeded(&s, 72237979).unwrap(), SimOptions { trace: true });
     assert_eq!(out.outcomes[0].status, FileStatus::Failed);
     check_run(&s, &out).expect("invariants hold");
 }
@@ -566,7 +566,7 @@ fn a_flow_starting_as_another_ends_under_a_limit_terminates() {
                                                          { "path": "m2/f1.json", "size_bytes": 50995 }] }] }
     }))
     .expect("valid");
-    let out = simulate(&s, 4968595269512366491, SimOptions { trace: true });
+    let out = simulate(&Plan::seeded(&s, 4968595269512366491).unwrap(), SimOptions { trace: true });
     check_run(&s, &out).expect("invariants hold");
     assert_eq!(out.stats.files_completed + out.stats.files_failed, 4);
 }
@@ -613,7 +613,7 @@ fn checker_rejects_corrupted_logs() {
     let mut effective = [0usize; 4];
     for case in 0..SCENARIOS {
         let (s, seed) = scenario().new_tree(&mut runner).expect("generates").current();
-        let out = simulate(&s, seed, SimOptions { trace: true });
+        let out = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
         check_run(&s, &out).unwrap_or_else(|v| panic!("case {case}: the uncorrupted log fails: {v}"));
         for (how, count) in effective.iter_mut().enumerate() {
             let fits: Vec<usize> = (0..out.trace.len()).filter(|&i| corrupt(&mut out.trace.clone(), i, how)).collect();
@@ -653,7 +653,7 @@ fn seed_decides_the_run_byte_for_byte() {
     // The report without its seed field, and the log, as JSON text.
     let bytes = |seed: u64| {
         let s = Scenario::from_value(v.clone()).expect("valid");
-        let out = simulate(&s, seed, SimOptions { trace: true });
+        let out = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
         let mut r = dlsim::report::from_run(&s, &out);
         r.metadata.seed = 0;
         (serde_json::to_string(&r).expect("serializes"), serde_json::to_string(&out.trace).expect("serializes"))
@@ -665,7 +665,7 @@ fn seed_decides_the_run_byte_for_byte() {
     // At 30 % faults over ≥ 24 requests a run without a fault has
     // probability ≤ 0.7^24 < 2e-4: seed 1 must have injected some.
     let s = Scenario::from_value(v.clone()).expect("valid");
-    let out = simulate(&s, 1, SimOptions { trace: false });
+    let out = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: false });
     assert!(out.faults_injected.values().sum::<u64>() > 0);
 }
 
