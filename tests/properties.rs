@@ -418,33 +418,13 @@ proptest! {
         other.rotate_left(k);
         other.reverse();
         prop_assert_eq!(decide_all(&keys), decide_all(&other));
-        for &(file, start) in &keys {
-            let fresh = |a| dlsim::server::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
-            prop_assert_eq!(fresh(1), fresh(1));
-        }
-    }
-
-    /// The checker is not vacuous: corrupting a valid log is caught.
-    #[test]
-    fn checker_rejects_corrupted_logs((s, seed) in scenario(), pick in any::<prop::sample::Index>(), how in 0u8..4) {
-        let out = checked(&s, seed)?;
-        let mut log = out.trace.clone();
-        let i = pick.index(log.len());
-        let corrupted = match (how, log[i].clone()) {
-            (0, e @ (TraceEvent::FileCompleted { .. } | TraceEvent::FileFailed { .. })) => { log.insert(i, e); true }
-            (1, TraceEvent::FileDispatched { .. } | TraceEvent::FileCompleted { .. } | TraceEvent::RequestSent { .. }) => { log.remove(i); true }
-            (2, TraceEvent::RetryScheduled { t, file, start, retry, delay_s, retry_after_s, at }) => {
-                log[i] = TraceEvent::RetryScheduled { t, file, start, retry, delay_s: delay_s * 1.5 + 0.01, retry_after_s, at };
-                true
+        // The stateful server's n-th request of a range is attempt n of the
+        // pure function, drawn from a freshly built RNG (no shared state).
+        for ((file, start), got) in decide_all(&keys) {
+            for (i, fault) in got.into_iter().enumerate() {
+                let fresh = dlsim::server::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, i as u32 + 1);
+                prop_assert_eq!(fault, fresh, "file {} start {} request {}", file, start, i + 1);
             }
-            (3, TraceEvent::RequestSent { t, file, conn, req, start, end, attempt }) => {
-                log[i] = TraceEvent::RequestSent { t, file, conn, req, start, end, attempt: attempt + 1 };
-                true
-            }
-            _ => false,
-        };
-        if corrupted {
-            prop_assert!(check(&log, &s, &out.files).is_err(), "corruption {} at #{} not caught", how, i);
         }
     }
 }
@@ -589,4 +569,163 @@ fn a_flow_starting_as_another_ends_under_a_limit_terminates() {
     let out = simulate(&Plan::seeded(&s, 4968595269512366491).unwrap(), SimOptions { trace: true });
     check_run(&s, &out).expect("invariants hold");
     assert_eq!(out.stats.files_completed + out.stats.files_failed, 4);
+}
+
+/// Corrupts `log` at `i` by corruption kind `how`; `false` when the event at
+/// `i` does not admit that kind.
+fn corrupt(log: &mut Vec<TraceEvent>, i: usize, how: usize) -> bool {
+    match (how, log[i].clone()) {
+        // A file ending twice.
+        (0, e @ (TraceEvent::FileCompleted { .. } | TraceEvent::FileFailed { .. })) => log.insert(i, e),
+        // A dispatch, a completion or a request lost.
+        (1, TraceEvent::FileDispatched { .. } | TraceEvent::FileCompleted { .. } | TraceEvent::RequestSent { .. }) => {
+            log.remove(i);
+        }
+        // A backoff outside its band.
+        (2, TraceEvent::RetryScheduled { t, file, start, retry, delay_s, retry_after_s, at }) => {
+            log[i] =
+                TraceEvent::RetryScheduled { t, file, start, retry, delay_s: delay_s * 1.5 + 0.01, retry_after_s, at };
+        }
+        // An attempt number skipped.
+        (3, TraceEvent::RequestSent { t, file, conn, req, start, end, attempt }) => {
+            log[i] = TraceEvent::RequestSent { t, file, conn, req, start, end, attempt: attempt + 1 };
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// The checker is not vacuous: over a fixed sample of generated scenarios,
+/// every effective corruption of a valid log is caught, and each kind of
+/// corruption is applied at least `MIN_PER_KIND` times — a generator that
+/// stopped producing (say) retries would fail here instead of passing
+/// silently.
+#[test]
+fn checker_rejects_corrupted_logs() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
+    const SCENARIOS: usize = 96;
+    const MIN_PER_KIND: usize = 24;
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &0x0064_6c73_696d_u128.to_le_bytes().repeat(2)),
+    );
+    let mut effective = [0usize; 4];
+    for case in 0..SCENARIOS {
+        let (s, seed) = scenario().new_tree(&mut runner).expect("generates").current();
+        let out = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
+        check_run(&s, &out).unwrap_or_else(|v| panic!("case {case}: the uncorrupted log fails: {v}"));
+        for (how, count) in effective.iter_mut().enumerate() {
+            let fits: Vec<usize> = (0..out.trace.len()).filter(|&i| corrupt(&mut out.trace.clone(), i, how)).collect();
+            if fits.is_empty() {
+                continue;
+            }
+            // A position spread over the log, fixed by the case number.
+            let i = fits[(case * 7 + how * 13) % fits.len()];
+            let mut log = out.trace.clone();
+            assert!(corrupt(&mut log, i, how));
+            assert_ne!(log, out.trace, "corruption {how} at #{i} changed nothing");
+            *count += 1;
+            assert!(check(&log, &s, &out.files).is_err(), "case {case}: corruption {how} at #{i} not caught");
+        }
+    }
+    for (how, &n) in effective.iter().enumerate() {
+        assert!(
+            n >= MIN_PER_KIND,
+            "corruption {how} applied {n} times in {SCENARIOS} scenarios, want ≥ {MIN_PER_KIND}"
+        );
+    }
+    eprintln!("effective corruptions per kind: {effective:?}");
+}
+
+/// Determinism, compared byte for byte: the same scenario, built twice from
+/// its JSON, run with the same seed gives the same report and event log as
+/// JSON; and the seed matters: in a faulty scenario, some seed of a bounded
+/// sample gives a different outcome from seed 1.
+#[test]
+fn seed_decides_the_run_byte_for_byte() {
+    let v = json!({
+        "server": { "faults": { "error_rate": 0.3, "mix": { "http_500": 1, "reset": 1, "http_503": 1 }, "retry_after_s": 0.05 } },
+        "client": { "max_concurrent_downloads": 3, "split": 2, "min_split_size_bytes": 4096,
+                    "retry": { "max_attempts": 3, "base_s": 0.01, "jitter": 0.2 } },
+        "workload": { "models": [ { "name": "m", "linear": { "count": 12, "min_size_bytes": 10_000, "max_size_bytes": 200_000 } } ] }
+    });
+    // The report without its seed field, and the log, as JSON text.
+    let bytes = |seed: u64| {
+        let s = Scenario::from_value(v.clone()).expect("valid");
+        let out = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
+        let mut r = dlsim::report::from_run(&s, &out);
+        r.metadata.seed = 0;
+        (serde_json::to_string(&r).expect("serializes"), serde_json::to_string(&out.trace).expect("serializes"))
+    };
+    let first = bytes(1);
+    assert_eq!(first, bytes(1), "seed 1 twice");
+    let differ = (2..=9).filter(|&seed| bytes(seed) != first).count();
+    assert!(differ > 0, "no seed in 2..=9 changes the faulty run's outcome");
+    // At 30 % faults over ≥ 24 requests a run without a fault has
+    // probability ≤ 0.7^24 < 2e-4: seed 1 must have injected some.
+    let s = Scenario::from_value(v.clone()).expect("valid");
+    let out = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: false });
+    assert!(out.faults_injected.values().sum::<u64>() > 0);
+}
+
+/// Backoff, closed form: each table below is written out from the schema's
+/// formula (`src/scenario/schema.rs`, `Backoff`), not computed by a fold.
+#[test]
+fn backoff_tables_in_closed_form() {
+    use dlsim::orchestrator::retry::{base_delay_s, delay_s};
+    use dlsim::scenario::{Backoff, Retry};
+    let table = |r: &Retry, want: &[f64]| {
+        let got: Vec<f64> = (1..=want.len() as u32).map(|n| base_delay_s(r, n)).collect();
+        for (n, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-12 * (1.0 + w), "{:?} retry {}: {g} s, want {w} s", r.backoff, n + 1);
+        }
+    };
+    let r = |backoff, base_s, factor, cap_s| Retry { backoff, base_s, factor, cap_s, jitter: 0.0, ..Retry::default() };
+    // Exponential, base 1, factor 2, cap 30: 1·2^(n−1) = 1, 2, 4, 8, 16, then
+    // 32, 64, 128 capped to 30.
+    table(&r(Backoff::Exponential, 1.0, 2.0, 30.0), &[1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]);
+    // Exponential, base 0.1, factor 3, cap 5: 0.1, 0.3, 0.9, 2.7, then 8.1 capped to 5.
+    table(&r(Backoff::Exponential, 0.1, 3.0, 5.0), &[0.1, 0.3, 0.9, 2.7, 5.0, 5.0]);
+    // Exponential, factor 1: base every time.
+    table(&r(Backoff::Exponential, 0.7, 1.0, 30.0), &[0.7, 0.7, 0.7]);
+    // The persisted regression (orchestrator/retry.txt, the fold-vs-powi
+    // bits): base b = 0.5346649968424493, factor f = 3.285206748543699,
+    // cap 28.826461791809894. b·f³ = 0.5346649968424493 × 35.45587… =
+    // 18.95701… < cap; b·f⁴ = 62.27… > cap, so retry 5 is the cap.
+    let (b, f, cap) = (0.534_664_996_842_449_3, 3.285_206_748_543_699, 28.826_461_791_809_894);
+    let d4 = base_delay_s(&r(Backoff::Exponential, b, f, cap), 4);
+    assert!((d4 - 18.957_01).abs() < 1e-4, "retry 4: {d4}");
+    assert_eq!(base_delay_s(&r(Backoff::Exponential, b, f, cap), 5), cap);
+    // urllib3, backoff_factor 0.5: 0 before the first retry, then 0.5·2^(n−1)
+    // = 1, 2, 4, 8, 16, then 32 capped to 30.
+    table(&r(Backoff::Urllib3, 0.5, 9.0, 30.0), &[0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0]);
+    // Linear, base 0.25, cap 1: 0.25·n = 0.25, 0.5, 0.75, 1, then 1.25 capped to 1.
+    table(&r(Backoff::Linear, 0.25, 9.0, 1.0), &[0.25, 0.5, 0.75, 1.0, 1.0]);
+    // Fixed, base 0.75: 0.75 every time, whatever the factor.
+    table(&r(Backoff::Fixed, 0.75, 9.0, 30.0), &[0.75, 0.75, 0.75, 0.75]);
+    // None: 0.
+    table(&r(Backoff::None, 5.0, 2.0, 30.0), &[0.0, 0.0, 0.0]);
+    // Cap 0 forces 0 for every strategy.
+    for backoff in [Backoff::Fixed, Backoff::Linear, Backoff::Exponential, Backoff::Urllib3] {
+        table(&r(backoff, 1.0, 2.0, 0.0), &[0.0, 0.0, 0.0]);
+    }
+    // Retry 0 is read as retry 1.
+    assert_eq!(base_delay_s(&r(Backoff::Linear, 0.25, 2.0, 30.0), 0), 0.25);
+
+    // Jitter 0.1 on base 4 s (default policy, retry 3): 4·(1 + 0.1·(2u − 1))
+    // = 3.6 at u = 0, 3.8 at u = ¼, 4 at u = ½, 4.2 at u = ¾, → 4.4 as u → 1.
+    let j = Retry { jitter: 0.1, ..Retry::default() };
+    for (u, want) in [(0.0, 3.6), (0.25, 3.8), (0.5, 4.0), (0.75, 4.2)] {
+        let d = delay_s(&j, 3, u, None);
+        assert!((d - want).abs() < 1e-12, "u = {u}: {d} s, want {want} s");
+    }
+    let top = delay_s(&j, 3, 1.0 - f64::EPSILON, None);
+    assert!(top < 4.4 && top > 4.4 - 1e-9, "band top {top}");
+    // Retry-After 7 s is a floor when honoured (7 > 4.4), ignored otherwise;
+    // a Retry-After of 1 s under the band changes nothing.
+    assert_eq!(delay_s(&j, 3, 0.5, Some(7.0)), 7.0);
+    assert!((delay_s(&j, 3, 0.5, Some(1.0)) - 4.0).abs() < 1e-12);
+    let ignore = Retry { respect_retry_after: false, ..j.clone() };
+    assert!((delay_s(&ignore, 3, 0.5, Some(7.0)) - 4.0).abs() < 1e-12);
 }
