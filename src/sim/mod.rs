@@ -4,7 +4,9 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Capacity, Costs, Discipline, Fault, Link, ProcessorSharing, RoundRobin, ServerFaults};
+use crate::net::{
+    Capacity, Costs, Discipline, Fault, Link, ProcessorSharing, RoundRobin, ServerFaults, SlowStart, TcpParams,
+};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Scenario;
@@ -258,9 +260,10 @@ pub struct SimOptions {
 pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunRecord {
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
-    match s.server.write_quantum_bytes {
-        Some(q) => run(s, seed, opts, costs, Link::new(capacity, RoundRobin::new(q))),
-        None => run(s, seed, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+    match (s.server.write_quantum_bytes, TcpParams::of(s)) {
+        (Some(q), _) => run(s, seed, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        (None, Some(tcp)) => run(s, seed, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
+        (None, None) => run(s, seed, opts, costs, Link::new(capacity, ProcessorSharing::new())),
     }
 }
 
