@@ -111,6 +111,10 @@ enum Cmd {
         /// Directory for validation.json and validation.svg.
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
+        /// Run for real through the WAN emulator (root only): the scenario's RTT, its
+        /// server.bandwidth_bps as the bottleneck, an unpaced server.
+        #[arg(long)]
+        wan: bool,
     },
     /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
     #[command(subcommand)]
@@ -125,8 +129,8 @@ fn main() -> ExitCode {
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
         Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
-        Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
-            cmd_validate(&matrix, repeats, calibrate, seed, &out)
+        Cmd::Validate { matrix, repeats, calibrate, seed, out, wan } => {
+            cmd_validate(&matrix, repeats, calibrate, seed, &out, wan)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
     };
@@ -255,11 +259,21 @@ fn cmd_serve(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<u64>, out: &Path) -> Result<ExitCode> {
+fn cmd_validate(
+    matrix: &[PathBuf],
+    repeats: u32,
+    calibrate: bool,
+    seed: Option<u64>,
+    out: &Path,
+    wan: bool,
+) -> Result<ExitCode> {
     use dlsim::real::{plot, validate};
     use std::io::{IsTerminal, Write};
     if repeats == 0 {
         return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    if wan && calibrate {
+        return Err(Error::flag("--calibrate", "measures loopback overheads; not with --wan"));
     }
     let files = validate::matrix_files(matrix)?;
     let tty = std::io::stderr().is_terminal();
@@ -276,7 +290,8 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
     } else {
         None
     };
-    let report = validate::validate(&files, repeats, seed, calibration, &mut progress)?;
+    let path = if wan { validate::PathKind::Wan } else { validate::PathKind::Loopback };
+    let report = validate::validate_on(path, &files, repeats, seed, calibration, &mut progress)?;
     if tty {
         eprint!("\r\x1b[2K");
     }
