@@ -6,8 +6,14 @@
 //!   of a pooled connection (the flow id is the connection id, and the sim
 //!   never reuses one).
 //! - Every round trip of a flow whose window binds (cwnd / RTT below its
-//!   share), the window doubles — one event per round, found among the
-//!   flows' next round ends.
+//!   share), the window grows by the bytes the round sent — it doubles —
+//!   one event per round, found among the flows' next round ends.
+//! - The last window: once what is left of the body fits in the window (at
+//!   a flow's start or a round's end), it leaves as one burst, so it
+//!   arrives at the flow's share rather than spread over a round trip —
+//!   as the last window of a real transfer arrives RTT after the previous
+//!   one plus its serialisation. The window then grows by those bytes too
+//!   (they get acked), which a pooled connection's next request inherits.
 //! - A flow whose share binds instead is link-limited: its window keeps
 //!   growing with the ACKs, to twice its in-flight bytes (`2 × rate × RTT`,
 //!   as Linux's cwnd validation lets a flow in slow start grow), so a share
@@ -69,6 +75,11 @@ struct Flow {
     window_limited: bool,
     /// End of the current round trip, s.
     round_end: f64,
+    /// Bytes delivered when the round began.
+    round_got: f64,
+    /// What is left fits in the window: it goes out as one burst at the
+    /// flow's share (the window no longer binds).
+    last_window: bool,
 }
 
 const FINISH: u64 = 0;
@@ -122,6 +133,10 @@ impl SlowStart {
         self.ended_bytes += f.got;
         if let Some(c) = self.conns[f.id as usize].as_mut() {
             c.idle_since = Some(self.now);
+            if f.window_limited || f.last_window {
+                // The ACKs of this round's bytes grow the window (slow start: one MSS per MSS acked).
+                c.cwnd += f.got - f.round_got;
+            }
         }
         f
     }
@@ -142,6 +157,7 @@ impl Discipline for SlowStart {
         {
             c.cwnd = c.cwnd.min(iw);
         }
+        let last_window = bytes <= c.cwnd;
         self.flows.push(Flow {
             id: flow,
             bytes,
@@ -150,6 +166,8 @@ impl Discipline for SlowStart {
             rate: 0.0,
             window_limited: false,
             round_end: self.now + self.rtt_s,
+            round_got: 0.0,
+            last_window,
         });
     }
 
@@ -174,7 +192,11 @@ impl Discipline for SlowStart {
         let mut order = std::mem::take(&mut self.scratch);
         order.clear();
         for (i, f) in self.flows.iter().enumerate() {
-            let w = self.conns[f.id as usize].expect("an active flow has a connection").cwnd / self.rtt_s;
+            let w = if f.last_window {
+                f64::INFINITY
+            } else {
+                self.conns[f.id as usize].expect("an active flow has a connection").cwnd / self.rtt_s
+            };
             order.push((w, i));
         }
         order.sort_by(|a, b| a.0.min(per_conn).total_cmp(&b.0.min(per_conn)).then(a.1.cmp(&b.1)));
@@ -210,8 +232,9 @@ impl Discipline for SlowStart {
                 // A flow that just became window-limited starts a round now.
                 if f.round_end <= now {
                     f.round_end = now + rtt;
+                    f.round_got = f.got;
                 }
-            } else {
+            } else if !f.last_window {
                 // Link-limited in slow start: the window follows the ACKs.
                 c.cwnd = c.cwnd.max(2.0 * f.rate * rtt);
             }
@@ -266,9 +289,12 @@ impl Discipline for SlowStart {
         let (now, rtt) = (self.now, self.rtt_s);
         for f in &mut self.flows {
             if f.window_limited && f.round_end <= now + 1e-12 {
+                // A full round at cwnd / RTT sent (and got acked) one window: it doubles.
                 let c = self.conns[f.id as usize].as_mut().expect("an active flow has a connection");
-                c.cwnd *= 2.0;
+                c.cwnd += f.got - f.round_got;
+                f.round_got = f.got;
                 f.round_end = now + rtt;
+                f.last_window = f.bytes - f.got <= c.cwnd;
             }
         }
         let mut i = 0;
@@ -299,7 +325,7 @@ impl Discipline for SlowStart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Link;
+    use crate::net::{Link, UNLIMITED_BPS};
     use crate::scenario::Scenario;
     use crate::sim::{SimOptions, simulate};
 
@@ -309,17 +335,18 @@ mod tests {
         TcpParams { rtt: SimTime::from_millis(rtt_ms), initial_window_bytes: IW, restart_after_idle: true }
     }
 
-    /// Closed form of one flow alone on an unlimited link from window `w0`:
-    /// full rounds of `w0·2^k` bytes in one RTT each, then the rest at the
-    /// last window's rate.
-    fn alone_s(bytes: f64, w0: f64, rtt_s: f64) -> f64 {
+    /// Closed form of one flow alone on a link of `share_bps` from window
+    /// `w0`, while the window binds: full rounds of `w0·2^k` bytes in one
+    /// RTT each until the rest fits in the window, then the rest as one
+    /// burst at the share.
+    fn alone_s(bytes: f64, w0: f64, rtt_s: f64, share_bps: f64) -> f64 {
         let (mut left, mut w, mut t) = (bytes, w0, 0.0);
         while left > w {
             left -= w;
             w *= 2.0;
             t += rtt_s;
         }
-        t + left / (w / rtt_s)
+        t + left / share_bps
     }
 
     /// Run flows to the end; returns each flow's finish time.
@@ -343,30 +370,60 @@ mod tests {
             let mut l = Link::new(Capacity::new(None, None), SlowStart::new(params(rtt)));
             l.add_flow(SimTime::ZERO, 0, bytes, false);
             let done = drive(&mut l);
-            close(done[0].1, alone_s(bytes, IW, rtt as f64 / 1000.0));
+            close(done[0].1, alone_s(bytes, IW, rtt as f64 / 1000.0, UNLIMITED_BPS));
+            // Slow start grows the window by every byte acked.
+            assert!((l.discipline().cwnd(0).unwrap() - (IW + bytes)).abs() < 1e-6);
         }
     }
 
     #[test]
     fn the_issue_example_1mib_at_40ms_takes_handshake_request_and_7_rounds() {
-        let mut s =
-            Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1048576}]}]}}"#)
-                .unwrap();
+        let mut s = Scenario::from_json(
+            r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1048576}]}]}}"#,
+        )
+        .unwrap();
         s.server.bandwidth_bps = None;
         s.server.latency_ms = 0.0;
         s.network.rtt_ms = 40.0;
         s.network.handshake_rtts = 1;
         let r = simulate(&s, 1, SimOptions::default());
-        // 6 full rounds cover 10·1448·(2^6 − 1) = 912 240 B; the rest goes at 2^6·IW / RTT.
+        // 6 full rounds cover 10·1448·(2^6 − 1) = 912 240 B; the rest
+        // (136 336 B) fits in the 7th window and arrives as one burst, at the
+        // client CPU's byte rate here (the only bound).
         let rounds = 6.0;
         let rest = 1048576.0 - IW * (2f64.powf(rounds) - 1.0);
-        let expect = 0.040 + 0.040 + rounds * 0.040 + rest / (IW * 2f64.powf(rounds) / 0.040);
-        close(r.duration, expect);
-        assert!((expect - 0.326).abs() < 0.001);
+        let cpu = &s.client.cpu;
+        let cpu_bps = cpu.cores as f64 / (cpu.per_byte_ns * 1e-9 + cpu.per_read_us * 1e-6 / s.client.read_size_bytes as f64);
+        let expect = 0.040 + 0.040 + rounds * 0.040 + rest / cpu_bps;
+        assert!((r.duration.as_secs_f64() - expect).abs() < 1e-3, "{:?} vs {expect}", r.duration);
+        // The WAN emulator's closed form for curl: 1 + 7 round trips = 0.320 s.
+        assert!((expect - 0.320).abs() < 0.001);
         // Off: one RTT handshake + one RTT request, the body at the client CPU's byte rate (≈ 1 GB/s).
         s.network.slow_start = false;
         let off = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
         assert!(off < 0.0801 + 1048576.0 / 5e8, "{off}");
+    }
+
+    #[test]
+    fn a_long_transfer_gets_the_links_payload_share() {
+        let mut s =
+            Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":67108864}]}]}}"#)
+                .unwrap();
+        s.server.bandwidth_bps = Some(4e6);
+        s.server.latency_ms = 0.0;
+        s.network.rtt_ms = 10.0;
+        s.network.handshake_rtts = 1;
+        let goodput = 4e6 * 1448.0 / 1500.0;
+        // Rounds at IW·2^k / RTT until that exceeds the goodput, then the goodput.
+        let (mut sent, mut w, mut t) = (0.0, IW, 0.0);
+        while w / 0.010 < goodput {
+            sent += w;
+            w *= 2.0;
+            t += 0.010;
+        }
+        let expect = 0.020 + t + (67108864.0 - sent) / goodput;
+        let got = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
+        assert!((got - expect).abs() < 1e-6, "{got} vs {expect}");
     }
 
     #[test]
@@ -408,20 +465,20 @@ mod tests {
         let rto_s = params(40).rto().as_secs_f64();
         assert!((rto_s - 0.240).abs() < 1e-12);
         let bytes = 1048576.0;
-        let first = alone_s(bytes, IW, rtt_s);
+        let first = alone_s(bytes, IW, rtt_s, UNLIMITED_BPS);
         for (gap_s, restart) in [(0.100, false), (0.300, true)] {
             let mut l = Link::new(Capacity::new(None, None), SlowStart::new(params(40)));
             l.add_flow(SimTime::ZERO, 0, bytes, false);
             let t1 = drive(&mut l)[0].1;
             let w = l.discipline().cwnd(0).unwrap();
-            // The window doubled once per full round of the first flow.
-            let rounds = (first / rtt_s).floor();
-            assert!((w - IW * 2f64.powf(rounds)).abs() < 1e-6, "cwnd {w}");
+            // Every byte acked grew the window.
+            assert!((w - (IW + bytes)).abs() < 1e-6, "cwnd {w}");
+            close(t1, first);
             let t2 = t1 + SimTime::from_secs_f64_ceil(gap_s);
             l.add_flow(t2, 0, bytes, false);
             let t3 = drive(&mut l)[0].1;
             let w0 = if restart { IW } else { w };
-            close(t3 - t2, alone_s(bytes, w0, rtt_s));
+            close(t3 - t2, alone_s(bytes, w0, rtt_s, UNLIMITED_BPS));
         }
     }
 }

@@ -184,7 +184,8 @@ pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Resul
     use crate::wan::{ServedWan, WanConfig};
     let served = ServedWan::start(s, seed, WanConfig::from_scenario(s, seed))?;
     let addr = served.server_addr();
-    let run = served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
+    let run =
+        served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
     served.finish()?;
     let corrupt = run.corrupt_files(expected);
     if !corrupt.is_empty() {
