@@ -13,12 +13,18 @@
 //! - [`net`]: the network model — one server link ([`net::Link`]) over a
 //!   shared capacity (server rate, per-connection cap, the client's token
 //!   bucket and CPU) with a sharing discipline (processor sharing with
-//!   virtual time, or round-robin turns), RTT, latency, handshakes, and the
-//!   server's fault decisions. Knows nothing of queues.
+//!   virtual time, or round-robin turns), RTT, latency, handshakes. Knows
+//!   nothing of queues, nor of what the server decides.
+//! - [`server`]: **the server core**, sans-IO — request in, decision out
+//!   (status + Retry-After, or a body of N bytes then keep-alive/close/reset,
+//!   or a stall): fault decisions, the request cap, the keep-alive budget,
+//!   fault counters. Both runtimes' servers call it.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
-//!   and the network model; [`sim::simulate`] runs one scenario.
-//! - [`real`]: real-I/O mode — the loopback HTTP server, the real runtime
-//!   (the same core over sockets and the wall clock) and `dlsim validate`.
+//!   and the network model, and asks the server core what each request
+//!   gets; [`sim::simulate`] runs one scenario.
+//! - [`real`]: real-I/O mode — the loopback HTTP server (sockets and parsing
+//!   around the server core), the real runtime (the same client core over
+//!   sockets and the wall clock) and `dlsim validate`.
 //! - [`wan`]: the WAN emulator (root) — two network namespaces joined by a
 //!   delaying, rate-limiting TUN relay, kernel TCP at both ends;
 //!   `dlsim wan run -- COMMAND` and the library API for WAN validation.
@@ -45,6 +51,7 @@ pub mod real;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod server;
 pub mod sim;
 pub mod suite;
 pub mod time;

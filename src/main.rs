@@ -335,7 +335,7 @@ fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
     println!(
         "summary: {} benchmarks, {:.1} s simulated, avg {:.2} MiB/s, avg success {:.1}%, {} failed files",
         s.total_benchmarks,
-        s.total_duration,
+        s.total_duration_seconds,
         s.average_throughput_mbps,
         100.0 * s.average_success_rate,
         s.total_errors

@@ -3,9 +3,10 @@
 //! Each property runs 256 cases (`PROPTEST_CASES` cannot lower it in CI).
 
 use dlsim::check::{check, check_run};
-use dlsim::net::{Capacity, Link, ProcessorSharing, ServerFaults, TokenBucket};
+use dlsim::net::{Capacity, Link, ProcessorSharing, TokenBucket};
 use dlsim::orchestrator::FileStatus;
-use dlsim::scenario::{FaultMix, Faults, Priority, PriorityRule, Scheduling};
+use dlsim::scenario::{FaultMix, Faults, PoolScope, Priority, PriorityRule, Scheduling};
+use dlsim::server::ServerFaults;
 use dlsim::trace::TraceEvent;
 use dlsim::{RunRecord, Scenario, SimOptions, SimTime, simulate};
 use proptest::prelude::*;
@@ -284,7 +285,8 @@ proptest! {
             }
         }
         prop_assert_eq!(peak, out.stats.peak_active_files);
-        if s.client.pool.block {
+        // A blocking shared pool; per-worker pools never block (`pool_block = False`).
+        if s.client.pool.block && s.client.pool.scope == PoolScope::Shared {
             prop_assert!(out.pool.peak_open <= s.client.pool.size);
         }
     }
@@ -312,13 +314,50 @@ proptest! {
         s.client.pool.size = if s.client.pool.block { size.max(1) } else { size };
         s.client.pool.max_requests_per_connection = max_req;
         let out = checked(&s, seed)?;
-        if s.client.pool.block {
+        // A blocking shared pool; per-worker pools never block (`pool_block = False`).
+        if s.client.pool.block && s.client.pool.scope == PoolScope::Shared {
             prop_assert!(out.pool.peak_open <= s.client.pool.size);
         }
         let reused = out.trace.iter().filter(|e| matches!(e, TraceEvent::ConnReused { .. })).count() as u64;
         prop_assert_eq!(out.pool.hits, reused);
         let requests = out.trace.iter().filter(|e| matches!(e, TraceEvent::RequestSent { .. })).count() as u64;
         prop_assert!(requests <= out.pool.opened * max_req as u64);
+    }
+
+    /// Per-worker pools (the original's one session per worker thread): with
+    /// no faults, one GET per file and connections that never wear out or
+    /// expire, each worker opens one connection and keeps it, so handshakes =
+    /// workers ever busy = the peak of files active at once (workers are
+    /// taken lowest first) — whatever `pool.size` and `pool.block` say.
+    #[test]
+    fn per_worker_pools_open_one_connection_per_worker((mut s, seed) in scenario(), size in 0u32..3, block in any::<bool>(), adaptive in any::<bool>()) {
+        s.client.pool.scope = PoolScope::PerWorker;
+        s.client.adaptive_read_size = adaptive;
+        s.client.pool.size = if block { size.max(1) } else { size };
+        s.client.pool.block = block;
+        s.client.pool.idle_timeout_s = 1e4;
+        s.client.pool.max_requests_per_connection = u32::MAX;
+        s.client.split = 1;
+        s.server.faults.error_rate = 0.0;
+        s.server.max_concurrent_requests = None;
+        s.server.keep_alive_max_requests = u32::MAX;
+        s.client.read_timeout_s = 3600.0;
+        let out = checked(&s, seed)?;
+        prop_assert_eq!(out.stats.files_completed as usize, out.files.len());
+        prop_assert_eq!(out.pool.opened, out.stats.peak_active_files as u64);
+        prop_assert_eq!(out.pool.overflow_discarded, 0);
+        let requests = out.trace.iter().filter(|e| matches!(e, TraceEvent::RequestSent { .. })).count() as u64;
+        prop_assert_eq!(out.pool.hits, requests - out.pool.opened);
+    }
+
+    /// Per-worker pools under heavy faults (resets and stalls kill
+    /// connections, 503s keep them) pass the invariant checker.
+    #[test]
+    fn per_worker_pools_pass_the_checker_under_faults((mut s, seed) in scenario(), rate in 0.2f64..0.8) {
+        s.client.pool.scope = PoolScope::PerWorker;
+        s.server.faults.error_rate = rate;
+        s.server.faults.mix = FaultMix { http_500: 1.0, http_429: 0.0, http_503: 1.0, reset: 1.0, stall: 1.0 };
+        checked(&s, seed)?;
     }
 
     /// Bytes: useful + wasted = transferred; resume never refetches a confirmed byte.
@@ -380,7 +419,7 @@ proptest! {
         other.reverse();
         prop_assert_eq!(decide_all(&keys), decide_all(&other));
         for &(file, start) in &keys {
-            let fresh = |a| dlsim::net::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
+            let fresh = |a| dlsim::server::decide(&dlsim::engine::KeyedRng::new(seed), &f, file, start * 4096, a);
             prop_assert_eq!(fresh(1), fresh(1));
         }
     }

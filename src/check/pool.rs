@@ -1,7 +1,7 @@
 //! The checker's model of the connection pool (LIFO idle stack).
 
 use super::{Check, fail};
-use crate::scenario::Client;
+use crate::scenario::{Client, PoolScope};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -25,9 +25,24 @@ enum St {
 struct Conn {
     st: St,
     requests: u32,
+    /// Per-worker pools: the worker whose pool it is, learned from the file
+    /// of its first request.
+    owner: Option<u32>,
 }
 
 pub(super) struct PoolModel {
+    /// `client.pool.scope = per_worker`: one pool of `size` idle connections
+    /// per worker. The log does not name workers: the model re-derives them
+    /// (a dispatched file takes the lowest-numbered free worker of
+    /// `max_concurrent_downloads`) and learns a connection's worker from the
+    /// file of its first request, then checks reuse order, reuse before
+    /// open and overflow per worker.
+    per_worker: bool,
+    workers: Vec<bool>,
+    file_worker: BTreeMap<u32, u32>,
+    /// Workers with idle connections when a connection was opened, checked
+    /// against its first request's worker.
+    opened_with_idle: BTreeMap<u32, Vec<u32>>,
     size: u32,
     block: bool,
     idle_timeout: SimTime,
@@ -56,9 +71,16 @@ fn conn_of(ev: &TraceEvent) -> Option<u32> {
 
 impl PoolModel {
     pub(super) fn new(c: &Client) -> Self {
+        let per_worker = c.pool.scope == PoolScope::PerWorker;
+        let (size, block) =
+            if per_worker { (c.max_concurrent_files_per_model, false) } else { (c.pool.size, c.pool.block) };
         PoolModel {
-            size: c.pool.size,
-            block: c.pool.block,
+            per_worker,
+            workers: vec![false; c.max_concurrent_downloads as usize],
+            file_worker: BTreeMap::new(),
+            opened_with_idle: BTreeMap::new(),
+            size,
+            block,
             idle_timeout: SimTime::from_secs_f64_ceil(c.pool.idle_timeout_s),
             max_requests: c.pool.max_requests_per_connection,
             host_limit: c.max_connections_per_host,
@@ -90,6 +112,17 @@ impl PoolModel {
         c.st = st;
     }
 
+    /// Idle connections of `conn`'s pool, oldest first (all of them in a
+    /// shared pool); `None` for a per-worker connection that never carried a
+    /// request, whose worker the log does not tell.
+    fn idle_in_pool_of(&self, conn: u32) -> Option<Vec<u32>> {
+        if !self.per_worker {
+            return Some(self.idle.clone());
+        }
+        let owner = self.conns.get(&conn).and_then(|c| c.owner)?;
+        Some(self.idle.iter().copied().filter(|c| self.conns[c].owner == Some(owner)).collect())
+    }
+
     fn state(&self, conn: u32) -> St {
         self.conns.get(&conn).map_or(St::Closed, |c| c.st)
     }
@@ -99,18 +132,35 @@ impl PoolModel {
         let St::Idle { since } = self.state(conn) else {
             return Err(fail(what, format!("conn {conn} is {:?}, not idle", self.state(conn))).unwrap_err());
         };
-        if self.idle.last() != Some(&conn) {
+        if self.idle_in_pool_of(conn).is_some_and(|pool| pool.last() != Some(&conn)) {
             return Err(fail(
                 "the pool takes its most recently idle connection first (LIFO)",
                 format!("conn {conn}, idle stack {:?}", self.idle),
             )
             .unwrap_err());
         }
-        self.idle.pop();
+        self.idle.retain(|c| *c != conn);
         Ok(since)
     }
 
     pub(super) fn after(&mut self, ev: &TraceEvent, now: SimTime) -> Check {
+        if self.per_worker {
+            match *ev {
+                TraceEvent::FileDispatched { file, .. } => {
+                    let Some(w) = self.workers.iter().position(|busy| !busy) else {
+                        return fail("a free worker for each dispatched file", format!("file {file}"));
+                    };
+                    self.workers[w] = true;
+                    self.file_worker.insert(file, w as u32);
+                }
+                TraceEvent::FileCompleted { file, .. } | TraceEvent::FileFailed { file, .. } => {
+                    if let Some(w) = self.file_worker.remove(&file) {
+                        self.workers[w as usize] = false;
+                    }
+                }
+                _ => {}
+            }
+        }
         let Some(conn) = conn_of(ev) else {
             return Ok(());
         };
@@ -122,7 +172,10 @@ impl PoolModel {
                 if self.conns.contains_key(&conn) {
                     return fail("handshakes = connections opened (each opened once)", format!("conn {conn} again"));
                 }
-                if !self.idle.is_empty() {
+                if self.per_worker {
+                    let owners = self.idle.iter().filter_map(|c| self.conns[c].owner).collect();
+                    self.opened_with_idle.insert(conn, owners);
+                } else if !self.idle.is_empty() {
                     return fail(
                         "the pool reuses an idle connection before opening one",
                         format!("idle {:?}", self.idle),
@@ -134,7 +187,7 @@ impl PoolModel {
                 if self.block && self.in_use >= self.size {
                     return fail("a blocking pool opens at most its size", format!("open with {} open", self.in_use));
                 }
-                self.conns.insert(conn, Conn { st: St::Closed, requests: 0 });
+                self.conns.insert(conn, Conn { st: St::Closed, requests: 0, owner: None });
                 self.set(conn, St::Opening);
             }
             TraceEvent::ConnOpened { .. } => {
@@ -159,7 +212,24 @@ impl PoolModel {
                 }
                 self.set(conn, St::Busy { req: false });
             }
-            TraceEvent::RequestSent { .. } => {
+            TraceEvent::RequestSent { file, .. } => {
+                if let Some(&w) = self.file_worker.get(file).filter(|_| self.per_worker) {
+                    let c = self.conns.get_mut(&conn).expect("a request on a known connection");
+                    if c.owner.is_some_and(|o| o != w) {
+                        return fail(
+                            "a worker uses only its own pool's connections",
+                            format!("conn {conn} of worker {:?} for file {file} of worker {w}", c.owner),
+                        );
+                    }
+                    c.owner = Some(w);
+                    if self.opened_with_idle.remove(&conn).is_some_and(|owners| owners.contains(&w)) {
+                        return fail(
+                            "the pool reuses an idle connection before opening one",
+                            format!("worker {w} opened conn {conn} with one of its own idle"),
+                        );
+                    }
+                }
+
                 if st != (St::Busy { req: false }) {
                     return fail("requests only on held connections", format!("conn {conn} is {st:?}"));
                 }
@@ -180,7 +250,7 @@ impl PoolModel {
                 if !released {
                     return fail("only a held connection goes back to the pool", format!("conn {conn} is {st:?}"));
                 }
-                if self.idle.len() as u32 >= self.size {
+                if self.idle_in_pool_of(conn).is_some_and(|pool| pool.len() as u32 >= self.size) {
                     return fail(
                         "idle connections never exceed the pool size",
                         format!("{} idle", self.idle.len() + 1),
@@ -195,7 +265,11 @@ impl PoolModel {
             }
             TraceEvent::ConnClosed { reason, .. } => {
                 let ok = match *reason {
-                    "overflow" => released && requests < self.max_requests && self.idle.len() as u32 >= self.size,
+                    "overflow" => {
+                        released
+                            && requests < self.max_requests
+                            && self.idle_in_pool_of(conn).is_none_or(|pool| pool.len() as u32 >= self.size)
+                    }
                     "dead" => released,
                     "aborted" => st == St::Busy { req: true },
                     "connect_failed" => st == St::Opening,

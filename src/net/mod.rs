@@ -2,16 +2,14 @@
 //! a shared [`Capacity`] — server rate, per-connection cap, the client's
 //! token bucket and CPU — with a sharing [`Discipline`]: processor sharing
 //! or round-robin turns, or processor sharing under TCP slow start's
-//! per-connection windows), fixed costs of requests and handshakes, and the
-//! server's fault decisions.
+//! per-connection windows) and the fixed costs of requests and handshakes.
 //!
-//! It knows nothing of queues, pools or retries: the sim runtime asks it
-//! "when does this request's first byte arrive", "what fault does the server
-//! inject", and lets the [`Link`] move the bodies.
+//! It knows nothing of queues, pools or retries, nor of what the server
+//! decides (that is [`crate::server`]): the sim runtime asks it "when does
+//! this request's first byte arrive" and lets the [`Link`] move the bodies.
 
 mod capacity;
 mod cpu;
-pub mod fault;
 mod limiter;
 mod link;
 mod ps;
@@ -20,17 +18,14 @@ mod slowstart;
 
 pub use capacity::{Capacity, Change};
 pub use cpu::Cpu;
-pub use fault::{Fault, decide};
 pub use limiter::TokenBucket;
 pub use link::{Discipline, FlowId, Link, UNLIMITED_BPS};
 pub use ps::ProcessorSharing;
 pub use rr::RoundRobin;
 pub use slowstart::{RTO_MIN, SlowStart, TcpParams};
 
-use crate::engine::KeyedRng;
-use crate::scenario::{Faults, Scenario};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::BTreeMap;
 
 /// Fixed costs of the path, derived from a scenario.
 #[derive(Clone, Copy, Debug)]
@@ -116,38 +111,6 @@ impl Capacity {
     }
 }
 
-/// The server's fault decisions, with attempts counted per `(file, range
-/// start)` as the real loopback server counts them.
-pub struct ServerFaults {
-    rng: KeyedRng,
-    faults: Faults,
-    attempts: BTreeMap<(u32, u64), u32>,
-}
-
-impl ServerFaults {
-    pub fn new(seed: u64, faults: Faults) -> Self {
-        ServerFaults { rng: KeyedRng::new(seed), faults, attempts: BTreeMap::new() }
-    }
-
-    pub fn error_rate(&self) -> f64 {
-        self.faults.error_rate
-    }
-    /// Change the fault probability (attempt counts are kept).
-    pub fn set_error_rate(&mut self, rate: f64) {
-        self.faults.error_rate = rate;
-    }
-
-    /// The fault for the next request of `file` starting at `range_start`.
-    pub fn on_request(&mut self, file: u32, range_start: u64) -> Fault {
-        if self.faults.error_rate <= 0.0 {
-            return Fault::None;
-        }
-        let n = self.attempts.entry((file, range_start)).or_insert(0);
-        *n += 1;
-        decide(&self.rng, &self.faults, file, range_start, *n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,22 +129,5 @@ mod tests {
         assert_eq!(c.handshake, SimTime::from_millis(20));
         assert_eq!(c.first_byte, SimTime::from_millis(70));
         assert_eq!(c.cap_bps, Some((1u64 << 20) as f64 / 0.02));
-    }
-
-    #[test]
-    fn server_counts_attempts_per_file_and_range() {
-        let f = Faults { error_rate: 0.5, ..Faults::default() };
-        let mut a = ServerFaults::new(3, f.clone());
-        let seq_a: Vec<_> = (0..20).map(|_| a.on_request(1, 0)).collect();
-        // Interleave another range: the decisions for (1, 0) do not change.
-        let mut b = ServerFaults::new(3, f);
-        let seq_b: Vec<_> = (0..20)
-            .map(|_| {
-                b.on_request(2, 77);
-                b.on_request(1, 0)
-            })
-            .collect();
-        assert_eq!(seq_a, seq_b);
-        assert!(seq_a.contains(&Fault::None) && seq_a.contains(&Fault::Http500));
     }
 }

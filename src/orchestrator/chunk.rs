@@ -1,4 +1,5 @@
-//! Request sizing: how many bytes the next Range request of a segment asks for.
+//! Request and read sizing: how many bytes the next Range request of a
+//! segment asks for, and the original's adaptive chunk size.
 
 use crate::scenario::{ChunkMode, Chunking, KIB, MIB};
 
@@ -12,20 +13,34 @@ pub fn table_chunk(file_size: u64) -> u64 {
     }
 }
 
+/// Fastest mean speed below which the adaptive size is halved, bytes/s.
+pub const SLOW_BPS: f64 = MIB as f64;
+/// Mean speed above which the adaptive size is doubled, bytes/s.
+pub const FAST_BPS: f64 = 50.0 * MIB as f64;
+/// The halving never goes below this (the original's floor).
+pub const MIN_ADAPTIVE_BYTES: u64 = 8 * KIB;
+/// The doubling never goes above this (the original's cap).
+pub const MAX_ADAPTIVE_BYTES: u64 = 2 * MIB;
+
+/// The original's `_apply_adaptive_chunking`: the table by file size, doubled
+/// (at most 2 MiB) above 50 MiB/s, halved (at least 8 KiB) below 1 MiB/s of
+/// measured speed; unchanged without a measurement.
+pub fn adaptive_size(file_size: u64, measured_bps: Option<f64>) -> u64 {
+    let base = table_chunk(file_size);
+    match measured_bps {
+        Some(r) if r > FAST_BPS => (base * 2).min(MAX_ADAPTIVE_BYTES),
+        Some(r) if r < SLOW_BPS => (base / 2).max(MIN_ADAPTIVE_BYTES),
+        _ => base,
+    }
+}
+
 /// Size of the next request of a segment with `left` bytes to fetch.
 /// `measured_bps` is the rate of the segment's last request, if any.
 pub fn next_request_size(c: &Chunking, file_size: u64, left: u64, measured_bps: Option<f64>) -> u64 {
     let size = match c.mode {
         ChunkMode::WholeFile => left,
         ChunkMode::Fixed => c.chunk_size_bytes,
-        ChunkMode::AdaptiveTable => {
-            let base = table_chunk(file_size);
-            match measured_bps {
-                Some(r) if r > 50.0 * MIB as f64 => base * 2,
-                Some(r) if r < MIB as f64 => (base / 2).max(1),
-                _ => base,
-            }
-        }
+        ChunkMode::AdaptiveTable => adaptive_size(file_size, measured_bps),
         ChunkMode::Throughput => match measured_bps {
             Some(r) => {
                 let want = r * c.target_chunk_time_ms / 1000.0;
@@ -54,8 +69,28 @@ mod tests {
         assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, None), MIB);
         assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, Some(60.0 * MIB as f64)), 2 * MIB);
         assert_eq!(next_request_size(&c, 500 * MIB, 500 * MIB, Some(0.5 * MIB as f64)), MIB / 2);
+        // Halving floors at 8 KiB: an 8 KiB table entry on a slow link stays 8 KiB.
+        assert_eq!(next_request_size(&c, 500 * KIB, 500 * KIB, Some(0.5 * MIB as f64)), 8 * KIB);
+        assert_eq!(next_request_size(&c, 5 * MIB, 5 * MIB, Some(0.5 * MIB as f64)), 32 * KIB);
         // Never more than what is left.
         assert_eq!(next_request_size(&c, 500 * MIB, 100, None), 100);
+    }
+
+    /// Every table entry, each speed class, both bounds: doubling stops at
+    /// 2 MiB, halving at 8 KiB; the thresholds themselves change nothing.
+    #[test]
+    fn adaptive_size_is_the_originals_rule() {
+        let slow = Some(SLOW_BPS / 2.0);
+        let fast = Some(FAST_BPS * 2.0);
+        for (size, base) in [(MIB - 1, 8 * KIB), (MIB, 64 * KIB), (10 * MIB, 256 * KIB), (100 * MIB, MIB)] {
+            assert_eq!(adaptive_size(size, None), base);
+            assert_eq!(adaptive_size(size, Some(SLOW_BPS)), base);
+            assert_eq!(adaptive_size(size, Some(FAST_BPS)), base);
+            assert_eq!(adaptive_size(size, slow), (base / 2).max(8 * KIB));
+            assert_eq!(adaptive_size(size, fast), (base * 2).min(2 * MIB));
+        }
+        assert_eq!(adaptive_size(0, slow), 8 * KIB);
+        assert_eq!(adaptive_size(u64::MAX, fast), 2 * MIB);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use queue::FileQueue;
 pub use retry::Failure;
 
 use crate::engine::{DecisionKey, KeyedRng, domain};
-use crate::scenario::{Client, File, MIB, Priority, PriorityRule};
+use crate::scenario::{Client, File, MIB, PoolScope, Priority, PriorityRule};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::{BTreeMap, VecDeque};
@@ -102,7 +102,15 @@ struct FileRun {
     confirmed: u64,
     dispatched_at: SimTime,
     ended_at: SimTime,
+    /// The download worker holding the file while it is active.
+    worker: u32,
+    /// Bytes per socket read (its `iter_content` chunk).
+    read_size: u64,
 }
+
+/// Completed-file speeds the adaptive read size averages (the original's
+/// `statistics.mean(speeds[-10:])`).
+const SPEED_HISTORY: usize = 10;
 
 /// Queue wait statistics of one priority level.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -129,6 +137,8 @@ pub struct Stats {
     pub wait_by_priority: [WaitStat; 3],
     pub parallel_failure_trips: u64,
     pub peak_active_files: u32,
+    /// Socket reads of response bodies: Σ over requests of ⌈received / read size⌉.
+    pub reads: u64,
 }
 
 /// Per-file outcome.
@@ -147,6 +157,10 @@ pub struct Orchestrator {
     segs: Vec<Segment>,
     queue: FileQueue,
     pool: ConnPool,
+    /// Busy flags of the download workers (`max_concurrent_downloads`).
+    workers: Vec<bool>,
+    /// Speeds of the last completed files, bytes/s, oldest first.
+    file_speeds: VecDeque<f64>,
     /// Segment holding each connection (opening or busy), if any.
     conn_seg: Vec<Option<u32>>,
     waiting: VecDeque<u32>,
@@ -202,12 +216,23 @@ impl Orchestrator {
                 confirmed: 0,
                 dispatched_at: SimTime::ZERO,
                 ended_at: SimTime::ZERO,
+                worker: 0,
+                read_size: cfg.read_size_bytes,
             });
         }
         queue.start();
+        let pool_cfg = match cfg.pool.scope {
+            PoolScope::Shared => cfg.pool.clone(),
+            // One urllib3 pool per worker: pool_maxsize = files per model, pool_block = False.
+            PoolScope::PerWorker => {
+                crate::scenario::Pool { size: cfg.max_concurrent_files_per_model, block: false, ..cfg.pool.clone() }
+            }
+        };
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
-            pool: ConnPool::new(cfg.pool.clone(), cfg.max_connections_per_host),
+            pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
+            workers: vec![false; cfg.max_concurrent_downloads as usize],
+            file_speeds: VecDeque::new(),
             cfg,
             files,
             runs,
@@ -240,6 +265,11 @@ impl Orchestrator {
     /// Whether received bytes of `file` are held in memory until it completes.
     pub fn is_buffered(&self, file: u32) -> bool {
         self.runs[file as usize].buffer == BufferMode::Buffered
+    }
+    /// Bytes per socket read of `file`: `read_size_bytes`, or the original's
+    /// adaptive chunk size decided when the file was dispatched.
+    pub fn read_size_bytes(&self, file: u32) -> u64 {
+        self.runs[file as usize].read_size
     }
     /// Bytes held by the client now, excluding bodies in flight.
     pub fn held_bytes(&self) -> u64 {
@@ -303,6 +333,7 @@ impl Orchestrator {
                 seg.failures = 0;
                 seg.retry_end = None;
                 self.stats.received_bytes += bytes;
+                self.stats.reads += bytes.div_ceil(self.runs[file as usize].read_size);
                 self.confirm(file, bytes);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
@@ -367,7 +398,19 @@ impl Orchestrator {
                 1
             };
             let first_seg = self.segs.len() as u32;
+            let worker = self.workers.iter().position(|busy| !busy).expect("a free worker for each active file");
+            self.workers[worker] = true;
+            let read_size = if self.cfg.adaptive_read_size {
+                let n = self.file_speeds.len();
+                let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
+                chunk::adaptive_size(size, mean)
+            } else {
+                self.cfg.read_size_bytes
+            };
             let run = &mut self.runs[file as usize];
+            run.worker = worker as u32;
+            run.read_size = read_size;
+            run.buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
             run.status = FileStatus::Active;
             run.dispatched_at = now;
             run.first_seg = first_seg;
@@ -401,7 +444,11 @@ impl Orchestrator {
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
         let mut closed = std::mem::take(&mut self.closed_scratch);
-        let got = self.pool.acquire(now, &mut closed);
+        let owner = match self.cfg.pool.scope {
+            PoolScope::Shared => 0,
+            PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
+        };
+        let got = self.pool.acquire(now, owner, &mut closed);
         for (conn, reason) in closed.drain(..) {
             out.push(Action::Close { conn });
             self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
@@ -508,6 +555,13 @@ impl Orchestrator {
             };
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
+            let took = (now - run.dispatched_at).as_secs_f64();
+            if took > 0.0 {
+                if self.file_speeds.len() == SPEED_HISTORY {
+                    self.file_speeds.pop_front();
+                }
+                self.file_speeds.push_back(size as f64 / took);
+            }
             self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
             self.end_file(now, file, out);
         }
@@ -515,6 +569,7 @@ impl Orchestrator {
 
     fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         self.ended += 1;
+        self.workers[self.runs[file as usize].worker as usize] = false;
         self.queue.finished(self.files[file as usize].model);
         self.dispatch(now, out);
     }
@@ -537,6 +592,7 @@ impl Orchestrator {
         seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
         let range_done = seg.retry_end.is_none();
         self.stats.received_bytes += received;
+        self.stats.reads += received.div_ceil(self.runs[file as usize].read_size);
         self.stats.resumed_bytes += kept;
         *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);

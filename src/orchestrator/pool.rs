@@ -8,6 +8,12 @@
 //! requesters wait. `max_connections_per_host` caps connections in use or
 //! opening. Idle connections older than `idle_timeout` and connections that
 //! served `max_requests_per_connection` requests are never reused.
+//!
+//! Each connection has an owner. With `scope = shared` every requester is
+//! owner 0; with `per_worker` each download worker is an owner with its own
+//! idle stack of up to `size` connections (the original's one
+//! `requests.Session` per worker thread): a worker never reuses another's
+//! idle connection. The per-host limit counts all owners.
 
 use crate::scenario::Pool as PoolCfg;
 use crate::time::SimTime;
@@ -25,6 +31,8 @@ pub enum ConnState {
 #[derive(Clone, Copy, Debug)]
 pub struct Conn {
     pub state: ConnState,
+    /// The requester whose pool it belongs to (0 in a shared pool).
+    pub owner: u32,
     /// Requests sent on this connection.
     pub requests: u32,
     pub idle_since: SimTime,
@@ -70,7 +78,9 @@ pub struct ConnPool {
     idle_timeout: SimTime,
     host_limit: Option<u32>,
     conns: Vec<Conn>,
-    idle: Vec<ConnId>,
+    /// Idle stacks, one per owner.
+    idle: Vec<Vec<ConnId>>,
+    idle_total: u32,
     opening: u32,
     busy: u32,
     pub stats: PoolStats,
@@ -84,6 +94,7 @@ impl ConnPool {
             host_limit,
             conns: Vec::new(),
             idle: Vec::new(),
+            idle_total: 0,
             opening: 0,
             busy: 0,
             stats: PoolStats::default(),
@@ -93,8 +104,21 @@ impl ConnPool {
     pub fn conn(&self, id: ConnId) -> &Conn {
         &self.conns[id as usize]
     }
+    /// Idle connections of all owners.
     pub fn idle_count(&self) -> u32 {
-        self.idle.len() as u32
+        self.idle_total
+    }
+    /// Idle connections of `owner`.
+    pub fn idle_of(&self, owner: u32) -> u32 {
+        self.idle.get(owner as usize).map_or(0, |v| v.len() as u32)
+    }
+
+    fn stack(&mut self, owner: u32) -> &mut Vec<ConnId> {
+        let i = owner as usize;
+        if self.idle.len() <= i {
+            self.idle.resize_with(i + 1, Vec::new);
+        }
+        &mut self.idle[i]
     }
     /// Connections opening or busy.
     pub fn in_use(&self) -> u32 {
@@ -123,10 +147,16 @@ impl ConnPool {
         c.state = to;
     }
 
-    /// Get a connection for one request. Stale idle connections met on the
-    /// way are closed and pushed to `closed`.
-    pub fn acquire(&mut self, now: SimTime, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
-        while let Some(id) = self.idle.pop() {
+    /// Get a connection of `owner`'s pool for one request. Stale idle
+    /// connections met on the way are closed and pushed to `closed`.
+    pub fn acquire(&mut self, now: SimTime, owner: u32, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
+        // The per-host limit binds reuse too: another worker's connections may
+        // fill it while this one's idle connection waits.
+        if self.host_limit.is_some_and(|l| self.in_use() >= l) {
+            return Acquire::Wait;
+        }
+        while let Some(id) = self.stack(owner).pop() {
+            self.idle_total -= 1;
             let c = self.conns[id as usize];
             if self.usable(&c, now) {
                 self.set_state(id, ConnState::Busy);
@@ -143,13 +173,12 @@ impl ConnPool {
             self.set_state(id, ConnState::Closed);
             closed.push((id, reason));
         }
-        let host_full = self.host_limit.is_some_and(|l| self.in_use() >= l);
         let pool_full = self.cfg.block && self.open_count() >= self.cfg.size;
-        if host_full || pool_full {
+        if pool_full {
             return Acquire::Wait;
         }
         let id = self.conns.len() as ConnId;
-        self.conns.push(Conn { state: ConnState::Closed, requests: 0, idle_since: now });
+        self.conns.push(Conn { state: ConnState::Closed, owner, requests: 0, idle_since: now });
         self.set_state(id, ConnState::Opening);
         self.stats.misses += 1;
         self.stats.opened += 1;
@@ -178,7 +207,7 @@ impl ConnPool {
         } else if c.requests >= self.cfg.max_requests_per_connection {
             self.stats.retired_max_requests += 1;
             Some(CloseReason::MaxRequests)
-        } else if self.idle_count() >= self.cfg.size {
+        } else if self.idle_of(c.owner) >= self.cfg.size {
             self.stats.overflow_discarded += 1;
             Some(CloseReason::Overflow)
         } else {
@@ -189,7 +218,8 @@ impl ConnPool {
             None => {
                 self.set_state(id, ConnState::Idle);
                 self.conns[id as usize].idle_since = now;
-                self.idle.push(id);
+                self.stack(c.owner).push(id);
+                self.idle_total += 1;
             }
         }
         reason
@@ -209,7 +239,43 @@ mod tests {
     use super::*;
 
     fn cfg(size: u32, block: bool) -> PoolCfg {
-        PoolCfg { size, block, idle_timeout_s: 10.0, max_requests_per_connection: 3 }
+        PoolCfg { size, block, idle_timeout_s: 10.0, max_requests_per_connection: 3, ..PoolCfg::default() }
+    }
+
+    /// Per-worker pools: a worker never takes another's idle connection, and
+    /// each keeps up to `size` of its own (overflow is per worker).
+    #[test]
+    fn per_worker_pools_keep_their_own_idle_connections() {
+        let mut p = ConnPool::new(cfg(1, false), None);
+        let mut closed = vec![];
+        let t = SimTime::ZERO;
+        assert_eq!(p.acquire(t, 0, &mut closed), Acquire::Open(0));
+        p.opened(0);
+        assert_eq!(p.release(t, 0, true), None);
+        // Worker 1 finds worker 0's connection idle but opens its own.
+        assert_eq!(p.acquire(t, 1, &mut closed), Acquire::Open(1));
+        p.opened(1);
+        assert_eq!(p.acquire(t, 1, &mut closed), Acquire::Open(2));
+        p.opened(2);
+        // Worker 1's pool (size 1) keeps one and discards the other; worker 0's
+        // idle connection does not count against it.
+        assert_eq!(p.release(t, 1, true), None);
+        assert_eq!(p.release(t, 2, true), Some(CloseReason::Overflow));
+        assert_eq!((p.idle_of(0), p.idle_of(1), p.idle_count()), (1, 1, 2));
+        assert_eq!(p.acquire(t, 0, &mut closed), Acquire::Reuse(0));
+        assert_eq!(p.acquire(t, 1, &mut closed), Acquire::Reuse(1));
+        assert_eq!(p.conn(1).owner, 1);
+        assert_eq!((p.stats.hits, p.stats.misses, p.stats.overflow_discarded), (2, 3, 1));
+    }
+
+    /// The per-host limit counts the connections of every worker.
+    #[test]
+    fn host_limit_spans_workers() {
+        let mut p = ConnPool::new(cfg(4, false), Some(2));
+        let mut closed = vec![];
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Open(0));
+        assert_eq!(p.acquire(SimTime::ZERO, 1, &mut closed), Acquire::Open(1));
+        assert_eq!(p.acquire(SimTime::ZERO, 2, &mut closed), Acquire::Wait);
     }
 
     #[test]
@@ -217,13 +283,13 @@ mod tests {
         let mut p = ConnPool::new(cfg(1, false), None);
         let mut closed = vec![];
         let t = SimTime::ZERO;
-        assert_eq!(p.acquire(t, &mut closed), Acquire::Open(0));
-        assert_eq!(p.acquire(t, &mut closed), Acquire::Open(1));
+        assert_eq!(p.acquire(t, 0, &mut closed), Acquire::Open(0));
+        assert_eq!(p.acquire(t, 0, &mut closed), Acquire::Open(1));
         p.opened(0);
         p.opened(1);
         assert_eq!(p.release(t, 0, true), None);
         assert_eq!(p.release(t, 1, true), Some(CloseReason::Overflow));
-        assert_eq!(p.acquire(t, &mut closed), Acquire::Reuse(0));
+        assert_eq!(p.acquire(t, 0, &mut closed), Acquire::Reuse(0));
         assert_eq!(p.stats.overflow_discarded, 1);
         assert_eq!((p.stats.hits, p.stats.misses), (1, 2));
     }
@@ -232,19 +298,19 @@ mod tests {
     fn blocking_pool_makes_requesters_wait() {
         let mut p = ConnPool::new(cfg(1, true), None);
         let mut closed = vec![];
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Open(0));
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Wait);
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Open(0));
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Wait);
     }
 
     #[test]
     fn stale_and_worn_out_connections_are_not_reused() {
         let mut p = ConnPool::new(cfg(5, false), None);
         let mut closed = vec![];
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Open(0));
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Open(0));
         p.opened(0);
         p.release(SimTime::ZERO, 0, true);
         // 11 s idle > 10 s timeout.
-        assert_eq!(p.acquire(SimTime::from_secs(11), &mut closed), Acquire::Open(1));
+        assert_eq!(p.acquire(SimTime::from_secs(11), 0, &mut closed), Acquire::Open(1));
         assert_eq!(closed, vec![(0, CloseReason::IdleTimeout)]);
         p.opened(1);
         for _ in 0..3 {
@@ -257,11 +323,11 @@ mod tests {
     fn host_limit_caps_connections_in_use() {
         let mut p = ConnPool::new(cfg(5, false), Some(1));
         let mut closed = vec![];
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Open(0));
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Wait);
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Open(0));
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Wait);
         p.opened(0);
         p.release(SimTime::ZERO, 0, true);
-        assert_eq!(p.acquire(SimTime::ZERO, &mut closed), Acquire::Reuse(0));
+        assert_eq!(p.acquire(SimTime::ZERO, 0, &mut closed), Acquire::Reuse(0));
     }
 
     /// A plain model of the pool: states in a Vec, idle ids on a stack.
@@ -269,8 +335,10 @@ mod tests {
         cfg: PoolCfg,
         timeout: SimTime,
         host: Option<u32>,
-        conns: Vec<(ConnState, u32, SimTime)>,
-        idle: Vec<ConnId>,
+        /// (state, requests, idle since, owner)
+        conns: Vec<(ConnState, u32, SimTime, u32)>,
+        /// (owner, id), most recently idle last.
+        idle: Vec<(u32, ConnId)>,
         stats: PoolStats,
     }
 
@@ -278,9 +346,13 @@ mod tests {
         fn in_use(&self) -> u32 {
             self.conns.iter().filter(|c| matches!(c.0, ConnState::Opening | ConnState::Busy)).count() as u32
         }
-        fn acquire(&mut self, now: SimTime, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
-            while let Some(id) = self.idle.pop() {
-                let (_, requests, since) = self.conns[id as usize];
+        fn acquire(&mut self, now: SimTime, owner: u32, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
+            if self.host.is_some_and(|l| self.in_use() >= l) {
+                return Acquire::Wait;
+            }
+            while let Some(pos) = self.idle.iter().rposition(|e| e.0 == owner) {
+                let (_, id) = self.idle.remove(pos);
+                let (_, requests, since, _) = self.conns[id as usize];
                 let worn = requests >= self.cfg.max_requests_per_connection;
                 if !worn && now.as_nanos() - since.as_nanos() <= self.timeout.as_nanos() {
                     self.conns[id as usize].0 = ConnState::Busy;
@@ -297,13 +369,14 @@ mod tests {
                 }
             }
             let in_use = self.in_use();
-            if self.host.is_some_and(|l| in_use >= l) || (self.cfg.block && in_use >= self.cfg.size) {
+            if self.cfg.block && in_use >= self.cfg.size {
                 return Acquire::Wait;
             }
-            self.conns.push((ConnState::Opening, 0, now));
+            self.conns.push((ConnState::Opening, 0, now, owner));
             self.stats.misses += 1;
             self.stats.opened += 1;
-            self.stats.peak_open = self.stats.peak_open.max(in_use + 1);
+            // Open = in use + idle of every owner (other workers' idle ones stay open).
+            self.stats.peak_open = self.stats.peak_open.max(in_use + self.idle.len() as u32 + 1);
             Acquire::Open(self.conns.len() as ConnId - 1)
         }
         fn release(&mut self, now: SimTime, id: ConnId, alive: bool) -> Option<CloseReason> {
@@ -313,7 +386,7 @@ mod tests {
             } else if c.1 >= self.cfg.max_requests_per_connection {
                 self.stats.retired_max_requests += 1;
                 Some(CloseReason::MaxRequests)
-            } else if self.idle.len() as u32 >= self.cfg.size {
+            } else if self.idle.iter().filter(|e| e.0 == c.3).count() as u32 >= self.cfg.size {
                 self.stats.overflow_discarded += 1;
                 Some(CloseReason::Overflow)
             } else {
@@ -322,8 +395,8 @@ mod tests {
             if reason.is_some() {
                 c.0 = ConnState::Closed;
             } else {
-                *c = (ConnState::Idle, c.1, now);
-                self.idle.push(id);
+                *c = (ConnState::Idle, c.1, now, c.3);
+                self.idle.push((c.3, id));
             }
             reason
         }
@@ -334,28 +407,32 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
-        /// The pool agrees with the plain model on every decision and counter.
+        /// The pool agrees with the plain model on every decision and counter,
+        /// shared (one owner) or per worker (up to 3 owners, never blocking).
         #[test]
         fn pool_matches_a_plain_reference(
             size in 0u32..4,
             block in any::<bool>(),
+            owners in 1u32..4,
             idle_ms in 0u64..30,
             max_requests in 1u32..4,
             host in prop::option::of(1u32..4),
-            ops in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<bool>(), 0u64..20), 1..60),
+            ops in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<bool>(), 0u64..20, 0u32..3), 1..60),
         ) {
-            let cfg = PoolCfg { size: if block { size.max(1) } else { size }, block, idle_timeout_s: idle_ms as f64 / 1000.0, max_requests_per_connection: max_requests };
+            let owners = if block { 1 } else { owners };
+            let cfg = PoolCfg { size: if block { size.max(1) } else { size }, block, idle_timeout_s: idle_ms as f64 / 1000.0, max_requests_per_connection: max_requests, ..PoolCfg::default() };
             let mut p = ConnPool::new(cfg.clone(), host);
             let mut r = Reference { timeout: SimTime::from_millis(idle_ms), cfg, host, conns: vec![], idle: vec![], stats: PoolStats::default() };
             let mut now = SimTime::ZERO;
-            for (op, pick, alive, dt) in ops {
+            for (op, pick, alive, dt, owner) in ops {
+                let owner = owner % owners;
                 now += SimTime::from_millis(dt);
                 let with = |st: ConnState| -> Vec<ConnId> { (0..r.conns.len() as ConnId).filter(|i| r.conns[*i as usize].0 == st).collect() };
                 let (opening, busy) = (with(ConnState::Opening), with(ConnState::Busy));
                 match op {
                     0 => {
                         let (mut a, mut b) = (vec![], vec![]);
-                        prop_assert_eq!(p.acquire(now, &mut a), r.acquire(now, &mut b));
+                        prop_assert_eq!(p.acquire(now, owner, &mut a), r.acquire(now, owner, &mut b));
                         prop_assert_eq!(a, b);
                     }
                     1 if !opening.is_empty() => {
@@ -382,11 +459,14 @@ mod tests {
                 }
                 prop_assert_eq!(&p.stats, &r.stats);
                 prop_assert_eq!(p.idle_count(), r.idle.len() as u32);
+                for o in 0..owners {
+                    prop_assert_eq!(p.idle_of(o), r.idle.iter().filter(|e| e.0 == o).count() as u32);
+                }
                 prop_assert_eq!(p.in_use(), r.in_use());
                 prop_assert_eq!(p.open_count(), r.in_use() + r.idle.len() as u32);
                 for (i, c) in r.conns.iter().enumerate() {
                     let got = p.conn(i as ConnId);
-                    prop_assert_eq!((got.state, got.requests), (c.0, c.1));
+                    prop_assert_eq!((got.state, got.requests, got.owner), (c.0, c.1, c.3));
                 }
             }
         }

@@ -80,7 +80,7 @@ pub fn completion_cdf(r: &SuiteReport) -> Drawn {
             p.push((*t, (k + 1) as f64 / n));
         }
         let label = c.run.strip_prefix("concurrent_downloads_").unwrap_or(&c.run).to_string();
-        series.push(Series { markers: false, ..Series::line(label, p, PALETTE[i % PALETTE.len()]) });
+        series.push(Series::plain(label, p, PALETTE[i % PALETTE.len()]));
     }
     let x = log_bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), 1.3);
     let (lx0, lx1) = (x.start.log10(), x.end.log10());
@@ -88,13 +88,13 @@ pub fn completion_cdf(r: &SuiteReport) -> Drawn {
         .into_iter()
         .map(|s| Series { points: s.points.iter().map(|(t, f)| (t.log10(), *f)).collect(), ..s })
         .collect();
-    let axes = Axes {
-        title: "File completion time CDF (concurrent_downloads family)",
-        x_desc: "completion time since start (s, log10)",
-        y_desc: "fraction of files completed",
-        x: lx0..lx1,
-        x_scale: XScale::Log10,
-        legend: SeriesLabelPosition::LowerRight,
-    };
+    let mut axes = Axes::new(
+        "File completion time CDF (concurrent_downloads family)",
+        "completion time since start (s, log10)",
+        "fraction of files completed",
+        lx0..lx1,
+    )
+    .legend(SeriesLabelPosition::LowerRight);
+    axes.x_scale = XScale::Log10;
     svg((900, 520), |root| lines(root, &axes, 0.0..1.02, &series))
 }

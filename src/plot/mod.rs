@@ -34,7 +34,7 @@ pub fn render_all(r: &SuiteReport) -> Result<Files> {
         ("bandwidth_limit.svg", curves::bandwidth_limit),
         ("error_rate.svg", curves::error_rate),
         ("pool_size.svg", curves::pool_size),
-        ("chunk_size.svg", curves::chunk_size),
+        ("range_chunk_size.svg", curves::range_chunk_size),
         ("timeline.svg", gantt::timeline),
         ("completion_cdf.svg", gantt::completion_cdf),
     ];

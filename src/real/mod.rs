@@ -5,7 +5,9 @@
 //! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
 //!   bodies, ETags, the redirect of large files to a CDN-like listener).
 //! - [`pacer`]: the wall-clock token bucket (server egress, client limiter).
-//! - [`server`]: the loopback HTTP/1.1 server with the model's faults.
+//! - [`lock`]: mutex/rwlock access that recovers from poisoning.
+//! - [`server`]: the loopback HTTP/1.1 server: sockets and parsing around
+//!   the shared server core ([`crate::server::ServerPolicy`]).
 //! - [`runtime`]: the real runtime (threads + `std::net` + wall clock),
 //!   SHA-256 of every completed file checked; returns the same
 //!   [`crate::RunRecord`] as the sim.
@@ -15,6 +17,7 @@
 
 pub mod content;
 pub mod hub;
+pub mod lock;
 pub mod pacer;
 pub mod plot;
 pub mod runtime;

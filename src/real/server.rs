@@ -1,9 +1,17 @@
 //! The loopback HTTP/1.1 server: deterministic synthetic files (or given
-//! bytes), GET/HEAD, single Range requests (206/416), keep-alive with a
-//! request limit, a shared egress limit, latency before the first byte and
-//! the model's fault decisions ([`ServerFaults`], the very same function the
-//! sim runtime calls). Requests are parsed with `httparse`; malformed ones
-//! get 400, oversized heads 431, and the server keeps serving.
+//! bytes), GET/HEAD, single Range requests (206/416), keep-alive, a shared
+//! egress limit and latency before the first byte. What it does with each
+//! request — faults, the request cap, the keep-alive budget — is decided by
+//! the server core ([`ServerPolicy`], the very same one the sim runtime
+//! calls); this file is the sockets, the parsing and the clock around it.
+//! Requests are parsed with `httparse`; malformed ones get 400, oversized
+//! heads 431, and the server keeps serving.
+//!
+//! Robustness: a connection's slot is released by a guard (also when its
+//! thread panics); no lock stays poisoned; `accept()` failures back off, and
+//! when descriptors run out one reserved descriptor is freed to answer 503;
+//! a client that stops reading holds its connection at most
+//! [`ServerConfig::send_timeout`].
 //!
 //! The API keeps the vocabulary of the Python suite's `MockHttpServer`:
 //! [`Server::add_file`], [`Server::add_random_file`],
@@ -11,10 +19,11 @@
 //! [`Server::set_error_rate`], [`Server::stats`].
 
 use super::content::{Content, hex};
-use super::pacer::{Pacer, sleep_until};
+use super::lock::{lock, read, write};
+use super::pacer::{Pacer, instant_after, sleep_until};
 use crate::error::{Error, Result};
-use crate::net::{Fault, ServerFaults};
-use crate::scenario::{Faults, Scenario};
+use crate::scenario::{Faults, MIN_RATE_BPS, Scenario};
+use crate::server::{ConnState, Decision, Limits, Method, Request, ServerPolicy, Then};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -27,28 +36,37 @@ use std::time::{Duration, Instant};
 /// Path of the JSON stats endpoint.
 pub const STATS_PATH: &str = "/_dlsim/stats";
 
+/// Largest latency the server sleeps, ms (the scenario's own bound).
+const MAX_LATENCY_MS: f64 = 3_600_000.0;
+
 /// Server settings (everything but the files).
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Seed of the synthetic content and of the fault decisions.
     pub seed: u64,
-    /// Egress shared by all connections, bytes/s (`None` = unlimited).
+    /// Egress shared by all connections, bytes/s (`None` = unlimited; at least 1 B/s).
     pub bandwidth_bps: Option<f64>,
     /// Think time before the first byte of each response, ms.
     pub latency_ms: f64,
     /// Bodies served at once; beyond, 503 with Retry-After.
     pub max_concurrent_requests: Option<u32>,
-    /// Successful responses on one connection before the server closes it.
+    /// Requests on one connection before the server closes it after a body.
     pub keep_alive_max_requests: u32,
     /// Bytes per paced write (the turn of a connection); default: ≤ 1 ms of the rate, 2–8 KiB.
     pub write_quantum: Option<u64>,
     pub faults: Faults,
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: u32,
-    /// A connection idle this long between requests is closed.
+    /// A connection idle this long between requests is closed (empty lines
+    /// do not count as activity).
     pub idle_timeout: Duration,
     /// A request head must arrive within this time of its first byte.
     pub header_timeout: Duration,
+    /// Each block of a response (≤ 64 KiB) must be taken by the client within
+    /// this time in total, however the kernel splits the writes; a stalled
+    /// response waits at most this long for the client to give up. So a
+    /// client that stops reading holds its connection at most this long.
+    pub send_timeout: Duration,
     /// Largest request head, bytes (larger: 431).
     pub max_header_bytes: usize,
 }
@@ -66,6 +84,7 @@ impl Default for ServerConfig {
             max_connections: 256,
             idle_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
         }
     }
@@ -85,6 +104,13 @@ impl ServerConfig {
             ..ServerConfig::default()
         }
     }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_concurrent_requests: self.max_concurrent_requests,
+            keep_alive_max_requests: self.keep_alive_max_requests,
+        }
+    }
 }
 
 /// What the server counted, as served by [`STATS_PATH`].
@@ -97,11 +123,16 @@ pub struct ServerStats {
     /// Body bytes written.
     pub bytes_sent: u64,
     pub connections_accepted: u64,
-    /// Connections refused because `max_connections` were open.
+    /// Connections refused (503) because `max_connections` were open or
+    /// descriptors ran out.
     pub connections_refused: u64,
+    /// `accept()` calls that failed (e.g. descriptors exhausted); each backs off.
+    pub accept_errors: u64,
+    /// Connections open now.
+    pub connections_open: u32,
     /// Requests answered 400/405/431 (malformed, bad method, oversized).
     pub bad_requests: u64,
-    /// Connections closed for an idle or slow client.
+    /// Connections closed for an idle, slow or non-reading client.
     pub timeouts: u64,
     /// Faults injected by kind (`over_capacity` for the request cap).
     pub faults: BTreeMap<String, u64>,
@@ -143,13 +174,20 @@ struct Shared {
     content: Content,
     settings: RwLock<Settings>,
     files: RwLock<BTreeMap<String, Entry>>,
-    faults: Mutex<ServerFaults>,
+    /// The server core; `serving` is read and raised under this lock, so
+    /// the request cap is exact.
+    policy: Mutex<ServerPolicy>,
     stats: Mutex<ServerStats>,
     serving: AtomicU32,
     open: AtomicU32,
     next_conn: AtomicU64,
     conns: Mutex<BTreeMap<u64, TcpStream>>,
     shutdown: AtomicBool,
+}
+
+/// A latency in ms as a `Duration` (NaN and negatives are 0; at most an hour).
+fn latency_of(ms: f64) -> Duration {
+    if ms > 0.0 { Duration::from_secs_f64(ms.min(MAX_LATENCY_MS) / 1000.0) } else { Duration::ZERO }
 }
 
 /// A running loopback server; stops when dropped.
@@ -172,14 +210,19 @@ impl Server {
                 "refusing to bind {addr}: the server serves loopback (127.0.0.1) only; pass --allow-remote to override"
             )));
         }
+        if let Some(r) = cfg.bandwidth_bps.filter(|r| !(r.is_finite() && *r >= MIN_RATE_BPS)) {
+            return Err(Error::Other(format!(
+                "server bandwidth_bps must be a finite rate ≥ {MIN_RATE_BPS} B/s (or unlimited), got {r}"
+            )));
+        }
         let listener = TcpListener::bind(addr).map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let pacer = cfg.bandwidth_bps.map(|r| Arc::new(Pacer::link(r)));
         let shared = Arc::new(Shared {
             content: Content::new(cfg.seed),
-            settings: RwLock::new(Settings { latency: Duration::from_secs_f64(cfg.latency_ms / 1000.0), pacer }),
+            settings: RwLock::new(Settings { latency: latency_of(cfg.latency_ms), pacer }),
             files: RwLock::new(BTreeMap::new()),
-            faults: Mutex::new(ServerFaults::new(cfg.seed, cfg.faults.clone())),
+            policy: Mutex::new(ServerPolicy::new(cfg.seed, cfg.faults.clone(), cfg.limits())),
             stats: Mutex::new(ServerStats::default()),
             serving: AtomicU32::new(0),
             open: AtomicU32::new(0),
@@ -189,9 +232,11 @@ impl Server {
             cfg,
         });
         let sh = shared.clone();
+        // Taken here, before any connection can use the last descriptor.
+        let reserve = reserve_descriptor();
         let accept = std::thread::Builder::new()
             .name("dlsim-accept".into())
-            .spawn(move || accept_loop(sh, listener))
+            .spawn(move || accept_loop(sh, listener, reserve))
             .map_err(|e| Error::Other(format!("cannot start the server thread: {e}")))?;
         Ok(Server { addr, shared, accept: Some(accept) })
     }
@@ -201,7 +246,7 @@ impl Server {
     pub fn for_scenario(s: &Scenario, seed: u64, addr: SocketAddr, allow_remote: bool) -> Result<Server> {
         let server = Server::bind(addr, allow_remote, ServerConfig::from_scenario(s, seed))?;
         {
-            let mut files = server.shared.files.write().expect("files lock");
+            let mut files = write(&server.shared.files);
             for f in s.workload.expand(seed) {
                 files.insert(format!("/{}", f.path), Entry { id: f.id, body: Body::Synthetic(f.size) });
             }
@@ -218,7 +263,7 @@ impl Server {
     }
 
     fn insert(&self, path: &str, body: Body) -> Entry {
-        let mut files = self.shared.files.write().expect("files lock");
+        let mut files = write(&self.shared.files);
         let key = format!("/{}", path.trim_start_matches('/'));
         let id = files.get(&key).map_or(files.len() as u32, |e| e.id);
         let e = Entry { id, body };
@@ -237,20 +282,21 @@ impl Server {
         hex(&self.shared.content.sha256(e.id, size))
     }
 
-    /// Shared egress limit, bytes/s (`None` = unlimited).
+    /// Shared egress limit, bytes/s (`None` or 0 = unlimited).
     pub fn set_bandwidth_limit(&self, bytes_per_second: Option<u64>) {
         let pacer = bytes_per_second.filter(|r| *r > 0).map(|r| Arc::new(Pacer::link(r as f64)));
-        self.shared.settings.write().expect("settings lock").pacer = pacer;
+        write(&self.shared.settings).pacer = pacer;
     }
 
-    /// Latency before the first byte of each response, ms.
+    /// Latency before the first byte of each response, ms (clamped to [0, 1 h]).
     pub fn set_latency(&self, ms: f64) {
-        self.shared.settings.write().expect("settings lock").latency = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        write(&self.shared.settings).latency = latency_of(ms);
     }
 
     /// Probability that a request gets a fault (kinds from the configured mix, HTTP 500 by default).
     pub fn set_error_rate(&self, rate: f64) {
-        self.shared.faults.lock().expect("faults lock").set_error_rate(rate.clamp(0.0, 1.0));
+        let rate = if rate > 0.0 { rate.min(1.0) } else { 0.0 };
+        lock(&self.shared.policy).set_error_rate(rate);
     }
 
     pub fn stats(&self) -> ServerStats {
@@ -273,44 +319,121 @@ impl Drop for Server {
         } else {
             self.addr
         };
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        for c in self.shared.conns.lock().expect("conns lock").values() {
+        let woken = TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok();
+        for c in lock(&self.shared.conns).values() {
             let _ = c.shutdown(Shutdown::Both);
         }
-        if let Some(h) = self.accept.take() {
+        // Without a wake-up connection (no descriptor left) the accept
+        // thread is left to end at its next connection, not waited for.
+        if let Some(h) = self.accept.take().filter(|_| woken) {
             let _ = h.join();
         }
     }
 }
 
-fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {
-    for stream in listener.incoming() {
+/// A connection's slot (its count in `open` and its entry in `conns`),
+/// released when dropped — also when the connection's thread panics or
+/// cannot be started.
+struct Slot {
+    sh: Arc<Shared>,
+    id: u64,
+}
+
+impl Slot {
+    fn take(sh: &Arc<Shared>, stream: &TcpStream) -> Slot {
+        sh.open.fetch_add(1, Ordering::SeqCst);
+        let id = sh.next_conn.fetch_add(1, Ordering::SeqCst);
+        if let Ok(c) = stream.try_clone() {
+            lock(&sh.conns).insert(id, c);
+        }
+        Slot { sh: sh.clone(), id }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.sh.conns).remove(&self.id);
+        self.sh.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Longest pause after failed `accept()` calls in a row.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// `accept()` failed because this process (EMFILE, 24) or the system
+/// (ENFILE, 23) ran out of file descriptors.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
+/// A descriptor held in reserve, freed to answer 503 when none are left.
+fn reserve_descriptor() -> Option<std::fs::File> {
+    std::fs::File::open(if cfg!(windows) { "NUL" } else { "/dev/null" }).ok()
+}
+
+/// Answer 503 and close. The request the client may already have sent is
+/// drained briefly (≤ 5 ms, this runs on the accept thread), so closing does
+/// not reset the connection and lose the answer.
+fn refuse(sh: &Shared, mut stream: TcpStream) {
+    lock(&sh.stats).connections_refused += 1;
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(&error_head(503, true, &[("Retry-After", "1".into())]));
+    let _ = stream.shutdown(Shutdown::Write);
+    let until = Instant::now() + Duration::from_millis(5);
+    let mut sink = [0u8; 4096];
+    while let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+        let _ = stream.set_read_timeout(Some(left));
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
+}
+
+fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::fs::File>) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let accepted = listener.accept();
         if sh.shutdown.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(mut stream) = stream else { continue };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                lock(&sh.stats).accept_errors += 1;
+                if out_of_descriptors(&e) && reserve.take().is_some() {
+                    // A connection is waiting: free the reserve to tell it 503.
+                    if let Ok((s, _)) = listener.accept() {
+                        if sh.shutdown.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        refuse(&sh, s);
+                    }
+                }
+                if reserve.is_none() {
+                    reserve = reserve_descriptor();
+                }
+                // Do not spin while the cause lasts.
+                backoff = (backoff * 2).clamp(Duration::from_millis(1), MAX_ACCEPT_BACKOFF);
+                std::thread::sleep(backoff);
+                continue;
+            }
+        };
+        backoff = Duration::ZERO;
+        if reserve.is_none() {
+            reserve = reserve_descriptor();
+        }
         if sh.open.load(Ordering::SeqCst) >= sh.cfg.max_connections {
-            sh.stats.lock().expect("stats lock").connections_refused += 1;
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = stream.write_all(&error_head(503, "Service Unavailable", true, &[("Retry-After", "1".into())]));
+            refuse(&sh, stream);
             continue;
         }
-        sh.open.fetch_add(1, Ordering::SeqCst);
-        sh.stats.lock().expect("stats lock").connections_accepted += 1;
-        let id = sh.next_conn.fetch_add(1, Ordering::SeqCst);
-        if let Ok(c) = stream.try_clone() {
-            sh.conns.lock().expect("conns lock").insert(id, c);
-        }
-        let sh2 = sh.clone();
-        let spawned = std::thread::Builder::new().name("dlsim-conn".into()).spawn(move || {
-            serve_connection(&sh2, stream);
-            sh2.conns.lock().expect("conns lock").remove(&id);
-            sh2.open.fetch_sub(1, Ordering::SeqCst);
+        lock(&sh.stats).connections_accepted += 1;
+        let slot = Slot::take(&sh, &stream);
+        // If the thread cannot start, the closure (and the slot) is dropped.
+        let _ = std::thread::Builder::new().name("dlsim-conn".into()).spawn(move || {
+            let slot = slot;
+            serve_connection(&slot.sh, stream);
         });
-        if spawned.is_err() {
-            sh.conns.lock().expect("conns lock").remove(&id);
-            sh.open.fetch_sub(1, Ordering::SeqCst);
-        }
     }
 }
 
@@ -330,11 +453,38 @@ enum ReadHead {
     Bad(u16),
 }
 
+/// Drop empty lines before a request line (RFC 9112 §2.2). A lone `\r`
+/// may be the start of one: it is kept but is not a request byte.
+fn skip_empty_lines(buf: &mut Vec<u8>) {
+    let n = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+    let keep_cr = n == buf.len() && buf.last() == Some(&b'\r');
+    buf.drain(..n - keep_cr as usize);
+}
+
+/// The origin-form path of a request target: an absolute-form target
+/// (`http://host:port/path?q`, RFC 9112 §3.2.2) loses its scheme and
+/// authority; `http://host` is `/`.
+pub fn origin_form(target: &str) -> &str {
+    for scheme in ["http://", "https://"] {
+        if target.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme)) {
+            let rest = &target[scheme.len()..];
+            return match rest.find(['/', '?', '#']) {
+                Some(i) if rest[i..].starts_with('/') => &rest[i..],
+                _ => "/",
+            };
+        }
+    }
+    target
+}
+
 fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead {
-    let mut first_byte_at: Option<Instant> = (!buf.is_empty()).then(Instant::now);
+    let idle_until = instant_after(Instant::now(), sh.cfg.idle_timeout);
+    let mut head_until: Option<Instant> = None;
     let mut tmp = [0u8; 4096];
     loop {
-        if !buf.is_empty() {
+        skip_empty_lines(buf);
+        if !buf.is_empty() && buf[..] != b"\r"[..] {
+            head_until.get_or_insert_with(|| instant_after(Instant::now(), sh.cfg.header_timeout));
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(buf) {
@@ -368,28 +518,18 @@ fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead
                 return ReadHead::Bad(431);
             }
         }
-        let timeout = match first_byte_at {
-            None => sh.cfg.idle_timeout,
-            Some(t) => match sh.cfg.header_timeout.checked_sub(t.elapsed()) {
-                Some(d) if !d.is_zero() => d,
-                _ => {
-                    sh.stats.lock().expect("stats lock").timeouts += 1;
-                    return ReadHead::Bad(408);
-                }
-            },
-        };
-        let _ = stream.set_read_timeout(Some(timeout));
+        let left = head_until.unwrap_or(idle_until).saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            lock(&sh.stats).timeouts += 1;
+            return if head_until.is_some() { ReadHead::Bad(408) } else { ReadHead::Gone };
+        }
+        let _ = stream.set_read_timeout(Some(left));
         match stream.read(&mut tmp) {
             Ok(0) => return ReadHead::Gone,
-            Ok(n) => {
-                first_byte_at.get_or_insert_with(Instant::now);
-                buf.extend_from_slice(&tmp[..n]);
-            }
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                sh.stats.lock().expect("stats lock").timeouts += 1;
-                return if first_byte_at.is_some() { ReadHead::Bad(408) } else { ReadHead::Gone };
-            }
+            // A timeout: the deadline check above decides.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(_) => return ReadHead::Gone,
         }
     }
@@ -412,8 +552,9 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-fn error_head(code: u16, text: &str, close: bool, extra: &[(&str, String)]) -> Vec<u8> {
-    let mut h = format!("HTTP/1.1 {code} {text}\r\nContent-Length: 0\r\n");
+/// A response without a body; `close` says `Connection: close`.
+fn error_head(code: u16, close: bool, extra: &[(&str, String)]) -> Vec<u8> {
+    let mut h = format!("HTTP/1.1 {code} {}\r\nContent-Length: 0\r\n", reason(code));
     for (k, v) in extra {
         h.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -493,11 +634,7 @@ pub fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn count_fault(sh: &Shared, kind: &str) {
-    *sh.stats.lock().expect("stats lock").faults.entry(kind.to_string()).or_insert(0) += 1;
-}
-
-/// Decrements the serving count when a body (or stall) ends.
+/// Lowers the serving count when a body (or stall) ends, however it ends.
 struct Serving<'a>(&'a AtomicU32);
 impl Drop for Serving<'_> {
     fn drop(&mut self) {
@@ -507,26 +644,33 @@ impl Drop for Serving<'_> {
 
 fn serve_connection(sh: &Shared, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(sh.cfg.idle_timeout));
     let mut buf = Vec::new();
-    let mut served: u32 = 0;
+    let mut conn = ConnState::default();
     while !sh.shutdown.load(Ordering::SeqCst) {
         let head = match read_head(sh, &mut stream, &mut buf) {
             ReadHead::Got(h) => h,
             ReadHead::Gone => return,
             ReadHead::Bad(code) => {
                 if code != 408 {
-                    sh.stats.lock().expect("stats lock").bad_requests += 1;
+                    lock(&sh.stats).bad_requests += 1;
                 }
-                let _ = stream.write_all(&error_head(code, reason(code), true, &[]));
+                let _ = write_by(&mut stream, &error_head(code, true, &[]), send_deadline(sh));
                 let _ = stream.shutdown(Shutdown::Write);
                 linger(&mut stream);
                 return;
             }
         };
-        if !matches!(respond(sh, &mut stream, &head, &mut served), Ok(true)) || head.close {
-            let _ = stream.shutdown(Shutdown::Write);
-            return;
+        match respond(sh, &mut stream, &head, &mut conn) {
+            Ok(true) if !head.close => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                // The client stopped reading: it gets no more of our time.
+                lock(&sh.stats).timeouts += 1;
+                return;
+            }
+            _ => {
+                let _ = stream.shutdown(Shutdown::Write);
+                return;
+            }
         }
     }
 }
@@ -546,74 +690,102 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
-/// Answer one request; `Ok(true)` keeps the connection.
-fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, served: &mut u32) -> std::io::Result<bool> {
-    let path = percent_decode(head.path.split('?').next().unwrap_or(""));
-    let path = path.as_str();
-    let is_head = head.method == "HEAD";
-    if head.method != "GET" && !is_head {
-        sh.stats.lock().expect("stats lock").bad_requests += 1;
-        stream.write_all(&error_head(405, reason(405), false, &[("Allow", "GET, HEAD".into())]))?;
-        return Ok(true);
+fn send_deadline(sh: &Shared) -> Instant {
+    instant_after(Instant::now(), sh.cfg.send_timeout)
+}
+
+/// Write all of `bytes` by `deadline`: the time limit bounds the whole
+/// write, not each system call (a client that takes a few bytes now and
+/// then must not hold the connection forever).
+fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
+}
+
+/// Answer one request; `Ok(true)` keeps the connection.
+fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnState) -> std::io::Result<bool> {
+    let close = head.close;
+    let path = percent_decode(origin_form(&head.path).split('?').next().unwrap_or(""));
+    let path = path.as_str();
+    let method = match head.method.as_str() {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        _ => {
+            lock(&sh.stats).bad_requests += 1;
+            write_by(stream, &error_head(405, close, &[("Allow", "GET, HEAD".into())]), send_deadline(sh))?;
+            return Ok(!close);
+        }
+    };
+    let is_head = method == Method::Head;
     if path == STATS_PATH {
         let body = serde_json::to_vec_pretty(&stats_of(sh)).expect("stats serialize");
         let h = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
-            body.len()
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+            body.len(),
+            if close { "close" } else { "keep-alive" }
         );
-        stream.write_all(h.as_bytes())?;
+        let deadline = send_deadline(sh);
+        write_by(stream, h.as_bytes(), deadline)?;
         if !is_head {
-            stream.write_all(&body)?;
+            write_by(stream, &body, deadline)?;
         }
-        return Ok(true);
+        return Ok(!close);
     }
-    let entry = sh.files.read().expect("files lock").get(path).cloned();
+    let entry = read(&sh.files).get(path).cloned();
     let Some(entry) = entry else {
-        stream.write_all(&error_head(404, reason(404), false, &[]))?;
-        return Ok(true);
+        write_by(stream, &error_head(404, close, &[]), send_deadline(sh))?;
+        return Ok(!close);
     };
     let size = entry.size();
     let range = head.range.as_deref().map_or(RangeReq::Whole, |r| parse_range(r, size));
-    sh.stats.lock().expect("stats lock").requests += 1;
+    lock(&sh.stats).requests += 1;
     let (latency, pacer) = {
-        let s = sh.settings.read().expect("settings lock");
+        let s = read(&sh.settings);
         (s.latency, s.pacer.clone())
     };
     std::thread::sleep(latency);
     let (code, start, end) = match range {
         RangeReq::Unsatisfiable => {
-            stream.write_all(&error_head(416, reason(416), false, &[("Content-Range", format!("bytes */{size}"))]))?;
-            return Ok(true);
+            let extra = [("Content-Range", format!("bytes */{size}"))];
+            write_by(stream, &error_head(416, close, &extra), send_deadline(sh))?;
+            return Ok(!close);
         }
         RangeReq::Whole => (200, 0, size),
         RangeReq::Part(a, b) => (206, a, b),
     };
-    *served += 1;
-    let fault = if is_head {
-        Fault::None
-    } else if sh.cfg.max_concurrent_requests.is_some_and(|cap| sh.serving.load(Ordering::SeqCst) >= cap) {
-        count_fault(sh, "over_capacity");
-        Fault::Http503 { retry_after_s: sh.cfg.faults.retry_after_s }
-    } else {
-        let f = sh.faults.lock().expect("faults lock").on_request(entry.id, start);
-        if f != Fault::None {
-            count_fault(sh, f.kind());
+    let req = Request { file: entry.id, start, end, method, client_close: close };
+    let (decision, serving) = {
+        let mut policy = lock(&sh.policy);
+        let d = policy.decide(conn, sh.serving.load(Ordering::SeqCst), &req);
+        // A body or a stall occupies the server until it ends.
+        let busy = !is_head && !matches!(d, Decision::Status { .. });
+        if busy {
+            sh.serving.fetch_add(1, Ordering::SeqCst);
         }
-        f
+        (d, busy.then(|| Serving(&sh.serving)))
     };
-    let status_fault = match fault {
-        Fault::Http500 => Some((500, None)),
-        Fault::Http429 { retry_after_s } => Some((429, Some(retry_after_s))),
-        Fault::Http503 { retry_after_s } => Some((503, Some(retry_after_s))),
-        _ => None,
+    let (bytes, then) = match decision {
+        Decision::Status { code, retry_after_s, close } => {
+            let extra: Vec<(&str, String)> =
+                retry_after_s.map(|s| ("Retry-After", format!("{s}"))).into_iter().collect();
+            write_by(stream, &error_head(code, close, &extra), send_deadline(sh))?;
+            return Ok(!close);
+        }
+        Decision::Body { bytes, then } => (bytes, Some(then)),
+        Decision::Stall => (0, None),
     };
-    if let Some((code, retry_after)) = status_fault {
-        let extra: Vec<(&str, String)> = retry_after.map(|s| ("Retry-After", format!("{s}"))).into_iter().collect();
-        stream.write_all(&error_head(code, reason(code), false, &extra))?;
-        return Ok(true);
-    }
-    let keep = *served < sh.cfg.keep_alive_max_requests && !head.close;
     let len = end - start;
     let mut h = format!(
         "HTTP/1.1 {code} {}\r\nContent-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\nContent-Length: {len}\r\n",
@@ -622,39 +794,61 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, served: &mut u32) -
     if code == 206 {
         h.push_str(&format!("Content-Range: bytes {start}-{}/{size}\r\n", end - 1));
     }
-    if keep {
-        let left = sh.cfg.keep_alive_max_requests - *served;
-        h.push_str(&format!(
+    match then {
+        Some(Then::KeepAlive { left }) => h.push_str(&format!(
             "Connection: keep-alive\r\nKeep-Alive: timeout={}, max={left}\r\n\r\n",
             sh.cfg.idle_timeout.as_secs()
-        ));
-    } else {
-        h.push_str("Connection: close\r\n\r\n");
+        )),
+        // A reset or a stall is not announced: the head looks like any other.
+        Some(Then::Reset) | None if !close => h.push_str("Connection: keep-alive\r\n\r\n"),
+        _ => h.push_str("Connection: close\r\n\r\n"),
     }
-    stream.write_all(h.as_bytes())?;
-    if is_head {
-        return Ok(keep);
-    }
-    sh.serving.fetch_add(1, Ordering::SeqCst);
-    let _serving = Serving(&sh.serving);
-    let body_len = match fault {
-        Fault::Stall => {
-            // No byte until the client gives up (closes) or the idle timeout.
-            let _ = stream.set_read_timeout(Some(sh.cfg.idle_timeout));
-            let mut sink = [0u8; 512];
-            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-            return Ok(false);
+    write_by(stream, h.as_bytes(), send_deadline(sh))?;
+    let Some(then) = then else {
+        // Stall: no byte until the client gives up (closes), at most send_timeout.
+        let deadline = send_deadline(sh);
+        let mut sink = [0u8; 512];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                lock(&sh.stats).timeouts += 1;
+                break;
+            }
+            let _ = stream.set_read_timeout(Some(left));
+            match stream.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                _ => break,
+            }
         }
-        Fault::Reset { fraction } => (len as f64 * fraction).floor() as u64,
-        _ => len,
+        drop(serving);
+        return Ok(false);
     };
-    send_body(sh, stream, &entry, start, body_len, pacer.as_deref())?;
-    if body_len < len {
-        // Reset: the body stops short and the connection goes.
+    if is_head {
+        return Ok(matches!(then, Then::KeepAlive { .. }));
+    }
+    send_body(sh, stream, &entry, start, bytes, pacer.as_deref())?;
+    drop(serving);
+    if then == Then::Reset {
+        // The body stops short and the connection goes.
         return Ok(false);
     }
-    sh.stats.lock().expect("stats lock").files_served += 1;
-    Ok(keep)
+    lock(&sh.stats).files_served += 1;
+    Ok(matches!(then, Then::KeepAlive { .. }))
+}
+
+/// Bytes per write: the quantum, or ≤ 1 ms of a paced link (2–8 KiB, and at
+/// most a tenth of a second of a very slow one), or 64 KiB unpaced.
+fn block_bytes(pacer: Option<&Pacer>, quantum: Option<u64>) -> u64 {
+    match (pacer, quantum) {
+        (Some(_), Some(q)) => q.clamp(1, 1 << 20),
+        // A small quantum so concurrent bodies share the link as TCP
+        // segments do, not one block after another.
+        (Some(p), None) => {
+            ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024).min((p.rate_bps() / 10.0) as u64).max(1)
+        }
+        (None, _) => 64 * 1024,
+    }
 }
 
 fn send_body(
@@ -665,19 +859,14 @@ fn send_body(
     len: u64,
     pacer: Option<&Pacer>,
 ) -> std::io::Result<()> {
-    let block = match (pacer, sh.cfg.write_quantum) {
-        (Some(_), Some(q)) => q.clamp(1, 1 << 20),
-        (pacer, _) => match pacer {
-            // A small quantum (≤ 1 ms of the link) so concurrent bodies share the
-            // link as TCP segments do, not one block after another.
-            Some(p) => ((p.rate_bps() / 2000.0) as u64).clamp(2048, 8 * 1024),
-            None => 256 * 1024,
-        },
-    } as usize;
+    let block = block_bytes(pacer, sh.cfg.write_quantum) as usize;
     let mut buf = vec![0u8; block.min(len as usize).max(1)];
     let mut at = start;
     let end = start + len;
     while at < end {
+        if sh.shutdown.load(Ordering::SeqCst) {
+            return Err(ErrorKind::ConnectionAborted.into());
+        }
         let n = ((end - at) as usize).min(buf.len());
         let chunk = &mut buf[..n];
         match &entry.body {
@@ -687,20 +876,23 @@ fn send_body(
         if let Some(p) = pacer {
             sleep_until(p.take(n as u64));
         }
-        stream.write_all(chunk)?;
-        sh.stats.lock().expect("stats lock").bytes_sent += n as u64;
+        write_by(stream, chunk, send_deadline(sh))?;
+        lock(&sh.stats).bytes_sent += n as u64;
         at += n as u64;
     }
     Ok(())
 }
 
 fn stats_of(sh: &Shared) -> ServerStats {
-    let mut s = sh.stats.lock().expect("stats lock").clone();
-    s.files = sh.files.read().expect("files lock").len();
-    let st = sh.settings.read().expect("settings lock");
+    let mut s = lock(&sh.stats).clone();
+    s.files = read(&sh.files).len();
+    s.connections_open = sh.open.load(Ordering::SeqCst);
+    let st = read(&sh.settings);
     s.bandwidth_limit_bps = st.pacer.as_ref().map(|p| p.rate_bps());
     s.latency_ms = st.latency.as_secs_f64() * 1000.0;
-    s.error_rate = sh.faults.lock().expect("faults lock").error_rate();
+    let policy = lock(&sh.policy);
+    s.error_rate = policy.error_rate();
+    s.faults = policy.injected().iter().map(|(k, n)| (k.to_string(), *n)).collect();
     s
 }
 
@@ -722,6 +914,90 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 1000), RangeReq::Whole);
         assert_eq!(parse_range("items=0-1", 1000), RangeReq::Whole);
         assert_eq!(parse_range("bytes=x-1", 1000), RangeReq::Whole);
+    }
+
+    /// Issue 12: a panicking connection thread never released its slot, so
+    /// after `max_connections` panics every request got 503.
+    #[test]
+    fn a_slot_is_released_when_its_thread_panics() {
+        let server = Server::start().unwrap();
+        let sh = server.shared.clone();
+        // A socket of another listener: the server's own accept loop stays out of the count.
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(other.local_addr().unwrap()).unwrap();
+        let open_before = sh.open.load(Ordering::SeqCst);
+        let slot = Slot::take(&sh, &client);
+        let id = slot.id;
+        assert_eq!(sh.open.load(Ordering::SeqCst), open_before + 1);
+        assert!(lock(&sh.conns).contains_key(&id));
+        let r = std::thread::spawn(move || {
+            let _slot = slot;
+            panic!("a bug in a connection thread");
+        })
+        .join();
+        assert!(r.is_err());
+        assert_eq!(sh.open.load(Ordering::SeqCst), open_before);
+        assert!(!lock(&sh.conns).contains_key(&id));
+    }
+
+    /// Issue 12: a panic while holding a lock poisoned it for every later
+    /// request; now every lock is recovered and the server keeps serving.
+    #[test]
+    fn poisoned_locks_do_not_stop_the_server() {
+        let server = Server::start().unwrap();
+        server.add_file("f", b"abc".to_vec());
+        let sh = server.shared.clone();
+        let _ = std::thread::spawn(move || {
+            let _a = sh.stats.lock().unwrap();
+            let _b = sh.policy.lock().unwrap();
+            let _c = sh.files.write().unwrap();
+            let _d = sh.settings.write().unwrap();
+            let _e = sh.conns.lock().unwrap();
+            panic!("poison them all");
+        })
+        .join();
+        assert!(server.shared.stats.is_poisoned() && server.shared.files.is_poisoned());
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.write_all(b"GET /f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200 OK") && resp.ends_with("abc"), "{resp}");
+        server.set_error_rate(0.5);
+        assert_eq!((server.stats().requests, server.stats().error_rate), (1, 0.5));
+    }
+
+    #[test]
+    fn empty_lines_are_skipped_but_a_lone_cr_is_kept() {
+        let cases: [(&[u8], &[u8]); 5] =
+            [(b"\r\n\nGET", b"GET"), (b"\r\n\r", b"\r"), (b"\n", b""), (b"GET /\r\n", b"GET /\r\n"), (b"", b"")];
+        for (input, want) in cases {
+            let mut buf = input.to_vec();
+            skip_empty_lines(&mut buf);
+            assert_eq!(buf, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_form_loses_scheme_and_authority() {
+        assert_eq!(origin_form("http://h:1/a/b?q"), "/a/b?q");
+        assert_eq!(origin_form("HTTPS://h/a"), "/a");
+        assert_eq!(origin_form("http://h"), "/");
+        assert_eq!(origin_form("http://h?x/y"), "/");
+        assert_eq!(origin_form("/a"), "/a");
+        assert_eq!(origin_form("httpx://h/a"), "httpx://h/a");
+        assert_eq!(origin_form("ht"), "ht");
+    }
+
+    #[test]
+    fn blocks_are_small_on_slow_links_and_never_empty() {
+        let p = |r: f64| Pacer::link(r);
+        assert_eq!(block_bytes(Some(&p(1.0)), None), 1);
+        assert_eq!(block_bytes(Some(&p(100.0)), None), 10);
+        assert_eq!(block_bytes(Some(&p(1e6)), None), 2048);
+        assert_eq!(block_bytes(Some(&p(1e7)), None), 5000);
+        assert_eq!(block_bytes(Some(&p(1e9)), None), 8192);
+        assert_eq!(block_bytes(Some(&p(1e9)), Some(0)), 1);
+        assert_eq!(block_bytes(None, Some(7)), 64 * 1024);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod workload;
 
 pub use schema::*;
 pub use sweep::{SweepPoint, expand_points};
+pub use validate::MIN_RATE_BPS;
 pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
@@ -53,6 +54,29 @@ fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
     Some(format!("{} (near)", &key_end[key_start + 1..]))
 }
 
+/// Largest scenario file read, bytes (16 MiB): generators (`linear`,
+/// `random`) describe big workloads in a few lines.
+pub const MAX_SCENARIO_FILE_BYTES: u64 = 16 << 20;
+
+/// The text of a scenario file, reading at most [`MAX_SCENARIO_FILE_BYTES`]
+/// (so `/dev/zero` or a huge file fails at once, not after gigabytes).
+pub fn read_scenario_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let err = |source| Error::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > MAX_SCENARIO_FILE_BYTES {
+        return Err(Error::Other(format!(
+            "{} is larger than {} MiB, the most a scenario file may be (use a `linear` or `random` workload generator for many files)",
+            path.display(),
+            MAX_SCENARIO_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})"))))
+}
+
 impl Scenario {
     /// Parse and validate a scenario from JSON text.
     pub fn from_json(text: &str) -> Result<Scenario> {
@@ -80,7 +104,7 @@ impl Scenario {
 
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = read_scenario_file(path)?;
         Scenario::from_json(&text).map_err(|e| match e {
             Error::Scenario { field, message } => {
                 Error::Scenario { field, message: format!("{message} (in {})", path.display()) }

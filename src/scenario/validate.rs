@@ -19,6 +19,21 @@ fn positive(field: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
+/// Smallest rate a `_bps` field accepts, bytes/s. Slower is no network a
+/// download runs over, and a rate of 1e-300 B/s overflowed every duration
+/// computed from it.
+pub const MIN_RATE_BPS: f64 = 1.0;
+
+fn rate(field: &str, v: f64) -> Result<()> {
+    if !v.is_finite() || v < MIN_RATE_BPS {
+        return Err(Error::scenario(
+            field,
+            format!("must be a finite rate ≥ {MIN_RATE_BPS} B/s (bytes per second), got {v}"),
+        ));
+    }
+    Ok(())
+}
+
 fn in_range<T: PartialOrd + std::fmt::Display>(field: &str, v: T, lo: T, hi: T) -> Result<()> {
     if v < lo || v > hi {
         return Err(Error::scenario(field, format!("must be in [{lo}, {hi}], got {v}")));
@@ -43,7 +58,7 @@ impl Scenario {
         }
         let s = &self.server;
         if let Some(b) = s.bandwidth_bps {
-            positive("server.bandwidth_bps", b)?;
+            rate("server.bandwidth_bps", b)?;
         }
         in_range("server.latency_ms", s.latency_ms, 0.0, 3_600_000.0)?;
         if let Some(c) = s.max_concurrent_requests {
@@ -74,7 +89,7 @@ impl Scenario {
         in_range("network.rtt_ms", n.rtt_ms, 0.0, 60_000.0)?;
         in_range("network.handshake_rtts", n.handshake_rtts, 0, 10)?;
         if let Some(c) = n.per_connection_bps {
-            positive("network.per_connection_bps", c)?;
+            rate("network.per_connection_bps", c)?;
         }
         if let Some(w) = n.tcp_window_bytes {
             in_range("network.tcp_window_bytes", w, 1, u64::MAX)?;
@@ -125,7 +140,7 @@ impl Scenario {
             ));
         }
         if let Some(l) = &c.bandwidth_limit {
-            positive("client.bandwidth_limit.rate_bps", l.rate_bps)?;
+            rate("client.bandwidth_limit.rate_bps", l.rate_bps)?;
             if let Some(b) = l.burst_bytes {
                 finite_at_least("client.bandwidth_limit.burst_bytes", b, 0.0)?;
             }

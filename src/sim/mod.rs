@@ -4,14 +4,12 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{
-    Capacity, Costs, Discipline, Fault, Link, ProcessorSharing, RoundRobin, ServerFaults, SlowStart, TcpParams,
-};
+use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin, SlowStart, TcpParams};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Scenario;
+use crate::server::{ConnState, Decision, Method, Request, ServerPolicy, Then};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -28,8 +26,8 @@ struct InFlight {
     start: u64,
     end: u64,
     read_timeout: SimTime,
-    /// Set once the body flows: the flow ends in a reset.
-    reset: bool,
+    /// Set once the body flows: how the server ends it.
+    then: Then,
     /// The body is flowing on the link.
     flowing: bool,
     /// The server stalls this request (no body until the read timeout).
@@ -39,7 +37,8 @@ struct InFlight {
 #[derive(Clone, Copy, Debug, Default)]
 struct SimConn {
     alive: bool,
-    served: u32,
+    /// The server's side of the connection (its keep-alive budget).
+    server: ConnState,
     req: Option<InFlight>,
 }
 
@@ -47,10 +46,8 @@ struct SimWorld<D> {
     orch: Orchestrator,
     link: Link<D>,
     costs: Costs,
-    faults: ServerFaults,
-    max_concurrent_requests: Option<u32>,
-    retry_after_s: f64,
-    keep_alive_max: u32,
+    /// The server core, shared with the loopback server.
+    server: ServerPolicy,
     conns: Vec<SimConn>,
     serving: u32,
     peak_memory: f64,
@@ -58,7 +55,6 @@ struct SimWorld<D> {
     transferred: u64,
     /// Of those, bytes of flows the client aborted.
     aborted: u64,
-    faults_injected: BTreeMap<&'static str, u64>,
     actions: Vec<Action>,
     finished: Vec<(u32, f64)>,
 }
@@ -88,7 +84,7 @@ impl<D: Discipline> SimWorld<D> {
                     if self.conns.len() <= i {
                         self.conns.resize(i + 1, SimConn::default());
                     }
-                    self.conns[i] = SimConn { alive: true, served: 0, req: None };
+                    self.conns[i] = SimConn { alive: true, server: ConnState::default(), req: None };
                     self.link.add_cpu_work(now, self.costs.cpu_per_connection_s);
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
@@ -100,7 +96,7 @@ impl<D: Discipline> SimWorld<D> {
                         start,
                         end,
                         read_timeout,
-                        reset: false,
+                        then: Then::Close,
                         flowing: false,
                         stalled: false,
                     });
@@ -142,42 +138,25 @@ impl<D: Discipline> SimWorld<D> {
         let Some(r) = c.req.as_mut().filter(|r| r.req == req && c.alive) else {
             return;
         };
-        c.served += 1;
-        let over_cap = self.max_concurrent_requests.is_some_and(|cap| self.serving >= cap);
-        let fault = if over_cap {
-            Fault::Http503 { retry_after_s: self.retry_after_s }
-        } else {
-            self.faults.on_request(r.file, r.start)
-        };
-        if fault != Fault::None {
-            *self.faults_injected.entry(if over_cap { "over_capacity" } else { fault.kind() }).or_insert(0) += 1;
-        }
-        let len = r.end - r.start;
-        let body = match fault {
-            Fault::None => len,
-            Fault::Reset { fraction } => {
-                r.reset = true;
-                (len as f64 * fraction).floor() as u64
-            }
-            Fault::Stall => {
+        let request = Request { file: r.file, start: r.start, end: r.end, method: Method::Get, client_close: false };
+        let (body, then) = match self.server.decide(&mut c.server, self.serving, &request) {
+            Decision::Body { bytes, then } => (bytes, then),
+            Decision::Stall => {
                 r.stalled = true;
                 self.serving += 1;
                 q.schedule(now + r.read_timeout, Ev::Fail(conn, req, Failure::Timeout));
                 return;
             }
-            Fault::Http500 | Fault::Http429 { .. } | Fault::Http503 { .. } => {
-                let (code, retry_after_s) = match fault {
-                    Fault::Http500 => (500, None),
-                    Fault::Http429 { retry_after_s } => (429, Some(retry_after_s)),
-                    Fault::Http503 { retry_after_s } => (503, Some(retry_after_s)),
-                    _ => unreachable!(),
-                };
+            Decision::Status { code, retry_after_s, close } => {
+                // The client core never asks to close, so the connection stays.
+                debug_assert!(!close);
                 c.req = None;
                 let failure = Failure::Status { code, retry_after_s };
                 self.feed(now, Input::RequestFailed { conn, req, received: 0, failure }, q);
                 return;
             }
         };
+        r.then = then;
         r.flowing = true;
         self.serving += 1;
         let buffered = self.orch.is_buffered(r.file);
@@ -192,16 +171,17 @@ impl<D: Discipline> SimWorld<D> {
             self.aborted += got.round() as u64;
             return;
         };
-        let keep_alive = c.served < self.keep_alive_max;
         self.serving -= 1;
-        let input = if r.reset {
-            self.conns[conn as usize].alive = false;
-            Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
-        } else {
-            if !keep_alive {
+        let input = match r.then {
+            Then::Reset => {
                 self.conns[conn as usize].alive = false;
+                Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
             }
-            Input::RequestDone { conn, req: r.req, keep_alive }
+            Then::KeepAlive { .. } => Input::RequestDone { conn, req: r.req, keep_alive: true },
+            Then::Close => {
+                self.conns[conn as usize].alive = false;
+                Input::RequestDone { conn, req: r.req, keep_alive: false }
+            }
         };
         self.feed(now, input, q);
     }
@@ -275,16 +255,12 @@ fn run<D: Discipline>(s: &Scenario, seed: u64, opts: SimOptions, costs: Costs, l
         orch,
         link,
         costs,
-        faults: ServerFaults::new(seed, s.server.faults.clone()),
-        max_concurrent_requests: s.server.max_concurrent_requests,
-        retry_after_s: s.server.faults.retry_after_s,
-        keep_alive_max: s.server.keep_alive_max_requests,
+        server: ServerPolicy::of(&s.server, seed),
         conns: Vec::new(),
         serving: 0,
         peak_memory: 0.0,
         transferred: 0,
         aborted: 0,
-        faults_injected: BTreeMap::new(),
         actions: Vec::new(),
         finished: Vec::new(),
     };
@@ -322,7 +298,7 @@ fn run<D: Discipline>(s: &Scenario, seed: u64, opts: SimOptions, costs: Costs, l
         aborted_bytes: w.aborted,
         limiter_wait: w.link.limited_time(),
         cpu_seconds: w.link.cpu_secs(),
-        faults_injected: std::mem::take(&mut w.faults_injected),
+        faults_injected: w.server.injected().clone(),
         events,
         trace: w.orch.take_trace(),
         runtime: Runtime::Sim,

@@ -13,12 +13,15 @@ pub const FAMILIES: [(&str, &str); 8] = [
     ("scalability", include_str!("../../scenarios/suite/scalability.json")),
 ];
 
-/// Extended sweeps drawn as curves: (name, JSON).
-pub const EXTENDED: [(&str, &str); 8] = [
+/// Extended sweeps drawn as curves: (name, JSON). They are dlsim's own, not
+/// the original's; `range_chunk_*` chunk files into Range requests, which the
+/// original never did (it made one GET per file).
+pub const EXTENDED: [(&str, &str); 9] = [
     ("concurrency_lan", include_str!("../../scenarios/suite/extended/concurrency_lan.json")),
     ("concurrency_fast_wan", include_str!("../../scenarios/suite/extended/concurrency_fast_wan.json")),
     ("concurrency_slow_wan", include_str!("../../scenarios/suite/extended/concurrency_slow_wan.json")),
-    ("chunk_size", include_str!("../../scenarios/suite/extended/chunk_size.json")),
+    ("range_chunk_size", include_str!("../../scenarios/suite/extended/range_chunk_size.json")),
+    ("range_chunk_adaptive_table", include_str!("../../scenarios/suite/extended/range_chunk_adaptive_table.json")),
     ("error_rate", include_str!("../../scenarios/suite/extended/error_rate.json")),
     ("pool_size", include_str!("../../scenarios/suite/extended/pool_size.json")),
     ("limit_server", include_str!("../../scenarios/suite/extended/limit_server.json")),

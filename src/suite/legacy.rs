@@ -1,73 +1,151 @@
-//! The legacy estimate: a reconstruction of the guessed formula the Python
-//! suite slept for. It assumed every download runs at a fixed 10 MiB/s,
-//! that concurrency scales linearly without bound, a fixed 0.1 s per file,
-//! and one extra attempt per error; it knew only a bandwidth limit the
-//! benchmark set explicitly. It ignores RTT, handshakes, pooling, chunking,
-//! backoff and the network's bottleneck. Each result carries it in
-//! `metadata.legacy_estimate` next to the modelled figures.
+//! The legacy estimate: how long the Python suite's benchmark slept for the
+//! same point. The original `performance_benchmarks.py` downloaded nothing;
+//! each family slept for a time given by its own formula, and the result's
+//! duration was that sleep. These are exactly those eight formulas, with
+//! `bytes` and `files` the family's own (the files of the point), `c` the
+//! point's `max_concurrent_downloads`:
+//!
+//! | family | slept, s |
+//! |---|---|
+//! | concurrent_downloads | bytes / (30 MiB/s × min(c, files) × eff), eff = 1.0 for c ≤ 1, 0.9 for c ≤ 4, 0.8 for c ≤ 8, else 0.7 |
+//! | bandwidth_limiting | min(bytes / limit, 10); unlimited: 1 |
+//! | adaptive_chunking | min(bytes / 50 MiB/s × (0.9 if enabled else 1.0), 15) |
+//! | memory_optimization | 0.01 × files |
+//! | connection_pooling | files × 0.02 × (1 − 0.3 × min(1, pool / 10)) |
+//! | queue_management | 2 |
+//! | error_recovery | files × 0.1 + 2 × error_rate |
+//! | scalability | min(bytes / (20 MiB/s × c × max(0.3, 1 − 0.05 (c − 1))), 20) |
+//!
+//! Each family result carries it as `metadata.legacy_duration_s`. The
+//! extended sweeps have none: the original had no such benchmarks.
 
 use crate::scenario::{File, MIB, Scenario};
-use serde::{Deserialize, Serialize};
 
-/// Assumed speed of one download, bytes/s.
-pub const RATE_PER_DOWNLOAD_BPS: f64 = 10.0 * MIB as f64;
-/// Assumed fixed cost per file, s.
-pub const PER_FILE_S: f64 = 0.1;
+/// Where the formulas come from.
+pub const SOURCE: &str =
+    "performance_benchmarks.py (PerformanceBenchmark of the Python suite): the time each benchmark slept";
 
-/// The formula, as written into the report.
-pub const FORMULA: &str = "legacy duration_s = (files * 0.1 / c + bytes / min(c * 10 MiB/s, limit)) * (1 + error_rate), \
-c = min(max_concurrent_downloads, files), limit = the bandwidth limit the benchmark set (if any); \
-throughput_mbps = bytes / MiB / duration_s";
+/// The formulas, one line per family, as written into the report.
+pub const FORMULAS: [(&str, &str); 8] = [
+    (
+        "concurrent_downloads",
+        "bytes / (30 MiB/s * min(c, files) * eff), eff = 1.0 for c <= 1, 0.9 for c <= 4, 0.8 for c <= 8, else 0.7",
+    ),
+    ("bandwidth_limiting", "min(bytes / limit, 10 s); unlimited: 1 s"),
+    ("adaptive_chunking", "min(bytes / 50 MiB/s * (0.9 if enabled else 1.0), 15 s)"),
+    ("memory_optimization", "10 ms * files"),
+    ("connection_pooling", "files * 20 ms * (1 - 0.3 * min(1, pool / 10))"),
+    ("queue_management", "2 s"),
+    ("error_recovery", "files * 0.1 s + 2 s * error_rate"),
+    ("scalability", "min(bytes / (20 MiB/s * c * max(0.3, 1 - 0.05 * (c - 1))), 20 s)"),
+];
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    pub duration_s: f64,
-    pub throughput_mbps: f64,
+/// The knobs a formula reads, taken from the point's scenario and files.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub bytes: f64,
+    pub files: f64,
+    /// `max_concurrent_downloads`.
+    pub c: f64,
+    /// The client's bandwidth limit, bytes/s (`None` = unlimited).
+    pub limit_bps: Option<f64>,
+    /// Adaptive chunking on (`client.adaptive_read_size`).
+    pub adaptive: bool,
+    /// `connection_pool_size` (`client.pool.size`).
+    pub pool: f64,
+    pub error_rate: f64,
 }
 
-/// What the formula claims for `files` under `s`; `limit_bps` is the limit
-/// the benchmark set explicitly.
-pub fn estimate(s: &Scenario, files: &[File], limit_bps: Option<f64>) -> Estimate {
-    let n = files.len() as f64;
-    let bytes: f64 = files.iter().map(|f| f.size as f64).sum();
-    let c = (s.client.max_concurrent_downloads as f64).min(n).max(1.0);
-    let rate = (c * RATE_PER_DOWNLOAD_BPS).min(limit_bps.unwrap_or(f64::INFINITY));
-    let duration_s = (n * PER_FILE_S / c + bytes / rate) * (1.0 + s.server.faults.error_rate);
-    let r9 = |x: f64| (x * 1e9).round() / 1e9;
-    Estimate { duration_s: r9(duration_s), throughput_mbps: r9(bytes / MIB as f64 / duration_s) }
-}
-
-/// The limit the benchmark set: the client limiter's rate, or the server's
-/// bandwidth when the sweep varies it.
-pub fn explicit_limit(s: &Scenario, knob: Option<&str>) -> Option<f64> {
-    let server = if knob == Some("server.bandwidth_bps") { s.server.bandwidth_bps } else { None };
-    let client = s.client.bandwidth_limit.as_ref().map(|l| l.rate_bps);
-    match (server, client) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+impl Point {
+    pub fn of(s: &Scenario, files: &[File]) -> Self {
+        Point {
+            bytes: files.iter().map(|f| f.size as f64).sum(),
+            files: files.len() as f64,
+            c: s.client.max_concurrent_downloads as f64,
+            limit_bps: s.client.bandwidth_limit.as_ref().map(|l| l.rate_bps),
+            adaptive: s.client.adaptive_read_size,
+            pool: s.client.pool.size as f64,
+            error_rate: s.server.faults.error_rate,
+        }
     }
+}
+
+/// What the original slept for `family` at `p`, s; `None` for a name that
+/// is not one of the eight families.
+pub fn duration_s(family: &str, p: &Point) -> Option<f64> {
+    let mib = MIB as f64;
+    let d = match family {
+        "concurrent_downloads" => {
+            let eff = match p.c {
+                c if c <= 1.0 => 1.0,
+                c if c <= 4.0 => 0.9,
+                c if c <= 8.0 => 0.8,
+                _ => 0.7,
+            };
+            p.bytes / (30.0 * mib * p.c.min(p.files) * eff)
+        }
+        "bandwidth_limiting" => match p.limit_bps {
+            Some(limit) => (p.bytes / limit).min(10.0),
+            None => 1.0,
+        },
+        "adaptive_chunking" => (p.bytes / (50.0 * mib) * if p.adaptive { 0.9 } else { 1.0 }).min(15.0),
+        "memory_optimization" => 0.01 * p.files,
+        "connection_pooling" => p.files * 0.02 * (1.0 - 0.3 * (p.pool / 10.0).min(1.0)),
+        "queue_management" => 2.0,
+        "error_recovery" => p.files * 0.1 + 2.0 * p.error_rate,
+        "scalability" => {
+            let eff = (1.0 - 0.05 * (p.c - 1.0)).max(0.3);
+            (p.bytes / (20.0 * mib * p.c * eff)).min(20.0)
+        }
+        _ => return None,
+    };
+    Some((d * 1e9).round() / 1e9)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn p() -> Point {
+        Point { bytes: 0.0, files: 0.0, c: 1.0, limit_bps: None, adaptive: false, pool: 0.0, error_rate: 0.0 }
+    }
+
+    /// Each formula at points where its branches and caps are reached,
+    /// against the arithmetic written out.
     #[test]
-    fn linear_in_concurrency_and_capped_by_the_limit() {
-        let mut s = Scenario::from_json(
-            r#"{"workload":{"models":[{"name":"m","linear":{"count":4,"min_size_bytes":10485760,"max_size_bytes":10485760}}]}}"#,
-        )
-        .unwrap();
-        let files = s.workload.expand(0);
-        s.client.max_concurrent_downloads = 1;
-        let one = estimate(&s, &files, None);
-        assert!((one.duration_s - (0.4 + 4.0)).abs() < 1e-9, "{one:?}");
-        s.client.max_concurrent_downloads = 4;
-        let four = estimate(&s, &files, None);
-        assert!((four.duration_s - (0.1 + 1.0)).abs() < 1e-9, "{four:?}");
-        let limited = estimate(&s, &files, Some(MIB as f64));
-        assert!((limited.duration_s - (0.1 + 40.0)).abs() < 1e-9, "{limited:?}");
-        s.server.faults.error_rate = 0.5;
-        assert!((estimate(&s, &files, None).duration_s - 1.5 * 1.1).abs() < 1e-9);
+    fn the_eight_formulas() {
+        let mib = MIB as f64;
+        let d = |f: &str, q: Point| duration_s(f, &q).unwrap();
+        // 60 MiB over 4 files: c = 1 → 30 MiB/s; c = 4 → 4 × 30 × 0.9; c = 8 → min(8, 4) × 30 × 0.8; c = 9 → 4 × 30 × 0.7.
+        let cd = Point { bytes: 60.0 * mib, files: 4.0, ..p() };
+        assert_eq!(d("concurrent_downloads", Point { c: 1.0, ..cd }), 2.0);
+        assert_eq!(d("concurrent_downloads", Point { c: 4.0, ..cd }), (60.0f64 / 108.0 * 1e9).round() / 1e9);
+        assert_eq!(d("concurrent_downloads", Point { c: 8.0, ..cd }), 0.625);
+        assert_eq!(d("concurrent_downloads", Point { c: 9.0, ..cd }), (60.0f64 / 84.0 * 1e9).round() / 1e9);
+        // 50 MiB: at 10 MiB/s 5 s; at 1 MiB/s capped at 10 s; unlimited 1 s.
+        let bw = Point { bytes: 50.0 * mib, ..p() };
+        assert_eq!(d("bandwidth_limiting", Point { limit_bps: Some(10.0 * mib), ..bw }), 5.0);
+        assert_eq!(d("bandwidth_limiting", Point { limit_bps: Some(mib), ..bw }), 10.0);
+        assert_eq!(d("bandwidth_limiting", bw), 1.0);
+        // 500 MiB at 50 MiB/s: 10 s, 9 s enabled; 1000 MiB capped at 15 s.
+        let ac = Point { bytes: 500.0 * mib, ..p() };
+        assert_eq!(d("adaptive_chunking", ac), 10.0);
+        assert_eq!(d("adaptive_chunking", Point { adaptive: true, ..ac }), 9.0);
+        assert_eq!(d("adaptive_chunking", Point { bytes: 1000.0 * mib, ..ac }), 15.0);
+        assert_eq!(d("memory_optimization", Point { files: 50.0, ..p() }), 0.5);
+        // 50 files × 20 ms = 1 s, less 0.3 × pool/10 (at most 30 %).
+        let cp = Point { files: 50.0, ..p() };
+        assert_eq!(d("connection_pooling", Point { pool: 5.0, ..cp }), 0.85);
+        assert_eq!(d("connection_pooling", Point { pool: 10.0, ..cp }), 0.7);
+        assert_eq!(d("connection_pooling", Point { pool: 50.0, ..cp }), 0.7);
+        assert_eq!(d("queue_management", p()), 2.0);
+        assert_eq!(d("error_recovery", Point { files: 20.0, error_rate: 0.5, ..p() }), 3.0);
+        // 40 MiB: c = 2 → 20 × 2 × 0.95 MiB/s; c = 16 → efficiency floored at 0.3; 10 GiB capped at 20 s.
+        let sc = Point { bytes: 40.0 * mib, ..p() };
+        assert_eq!(d("scalability", Point { c: 2.0, ..sc }), (40.0f64 / 38.0 * 1e9).round() / 1e9);
+        assert_eq!(d("scalability", Point { c: 16.0, ..sc }), (40.0f64 / 96.0 * 1e9).round() / 1e9);
+        assert_eq!(d("scalability", Point { c: 1.0, bytes: 10240.0 * mib, ..sc }), 20.0);
+        assert_eq!(duration_s("concurrency_lan", &p()), None);
+        assert!(FORMULAS.iter().all(|(f, _)| duration_s(f, &cd).is_some()));
     }
 }

@@ -5,7 +5,8 @@
 //! [`PerformanceBenchmark::run_suite`] gives the whole [`SuiteReport`]
 //! (`performance_report.json`): summary, results, curves, the timeline of
 //! one run and completion times — everything the plots draw. Every result's
-//! `metadata` carries `family` and the [`legacy`] estimate.
+//! `metadata` carries `family`; each of the 27 family results also carries
+//! `legacy_duration_s`, what the Python suite slept for it ([`legacy`]).
 
 pub mod catalog;
 pub mod legacy;
@@ -23,6 +24,7 @@ use crate::sim::{SimOptions, simulate};
 use crate::trace::TraceEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub const DEFAULT_SEED: u64 = 42;
 
@@ -43,7 +45,10 @@ pub struct Curve {
 pub struct SuiteInfo {
     pub seed: u64,
     pub default_network: String,
-    pub legacy_formula: String,
+    /// Where `legacy_duration_s` comes from.
+    pub legacy_source: String,
+    /// Family → the formula the original slept for.
+    pub legacy_formulas: BTreeMap<String, String>,
 }
 
 /// `performance_report.json`.
@@ -85,6 +90,9 @@ struct JobOut {
     completion: Option<CompletionTimes>,
 }
 
+/// Families whose original benchmark reported a throughput (the others wrote 0).
+const LEGACY_THROUGHPUT: [&str; 4] = ["concurrent_downloads", "bandwidth_limiting", "adaptive_chunking", "scalability"];
+
 fn jobs(list: &[(&'static str, &'static str)]) -> Vec<Job> {
     let mut out = Vec::new();
     for &(family, text) in list {
@@ -93,7 +101,7 @@ fn jobs(list: &[(&'static str, &'static str)]) -> Vec<Job> {
         let values = base.sweep.as_ref().map(|s| s.values.clone()).unwrap_or_default();
         let points = expand_points(&base).expect("embedded suite sweeps are valid");
         for (i, point) in points.into_iter().enumerate() {
-            let x = values.get(i).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            let x = values.get(i).and_then(Value::as_f64).unwrap_or(i as f64);
             out.push(Job { family, knob: knob.clone(), x, point });
         }
     }
@@ -107,8 +115,17 @@ fn run_job(job: &Job, seed: u64) -> JobOut {
     let mut result = report::from_run(s, &run);
     let extra = &mut result.metadata.extra;
     extra.insert("family".into(), json!(job.family));
-    let estimate = legacy::estimate(s, &run.files, legacy::explicit_limit(s, job.knob.as_deref()));
-    extra.insert("legacy_estimate".into(), serde_json::to_value(estimate).expect("serializes"));
+    let point = legacy::Point::of(s, &run.files);
+    if let Some(d) = legacy::duration_s(job.family, &point) {
+        extra.insert("legacy_duration_s".into(), json!(d));
+        if LEGACY_THROUGHPUT.contains(&job.family) {
+            let mbps = (point.bytes / crate::scenario::MIB as f64 / d * 1e9).round() / 1e9;
+            extra.insert("legacy_throughput_mbps".into(), json!(mbps));
+        }
+    }
+    if job.family == "adaptive_chunking" {
+        extra.insert("reads".into(), json!(run.stats.reads));
+    }
     if job.family == "memory_optimization" {
         let mut buffered = s.clone();
         buffered.client.streaming_threshold_bytes = u64::MAX;
@@ -176,7 +193,8 @@ impl PerformanceBenchmark {
             suite: SuiteInfo {
                 seed: self.seed,
                 default_network: DEFAULT_NETWORK.into(),
-                legacy_formula: legacy::FORMULA.into(),
+                legacy_source: legacy::SOURCE.into(),
+                legacy_formulas: legacy::FORMULAS.iter().map(|(f, x)| (f.to_string(), x.to_string())).collect(),
             },
             extended_sweeps: curves,
             timeline,

@@ -1,5 +1,6 @@
-//! `benchmark_summary`: totals, averages, best and worst performer, as the
-//! Python suite reported them.
+//! `benchmark_summary`: the keys of the Python suite's
+//! `_generate_summary_report`, computed as it computed them, then a few
+//! extra totals.
 
 use crate::report::BenchmarkResult;
 use serde::{Deserialize, Serialize};
@@ -14,28 +15,35 @@ pub struct Performer {
 pub struct Summary {
     pub total_benchmarks: u32,
     /// Σ simulated durations, s.
-    pub total_duration: f64,
-    pub total_bytes: u64,
-    pub total_files_processed: u64,
-    /// Files that failed, over all benchmarks.
-    pub total_errors: u64,
+    pub total_duration_seconds: f64,
+    /// Mean throughput over the results with throughput > 0 (0 if none), MiB/s.
     pub average_throughput_mbps: f64,
     pub average_success_rate: f64,
-    pub average_memory_usage_mb: f64,
-    pub average_cpu_usage_percent: f64,
+    /// Σ `total_bytes` (useful bytes).
+    pub total_bytes_processed: u64,
+    pub total_files_processed: u64,
     /// Highest throughput (the first on a tie).
     pub best_performer: Option<Performer>,
-    /// Lowest throughput (the first on a tie).
+    /// Lowest throughput among results with throughput > 0 (the first on a tie).
     pub worst_performer: Option<Performer>,
+    /// Files that failed, over all benchmarks (not in the original).
+    pub total_errors: u64,
+    /// Not in the original.
+    pub average_memory_usage_mb: f64,
+    /// Not in the original.
+    pub average_cpu_usage_percent: f64,
 }
 
 fn r9(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
+fn mean(xs: impl Iterator<Item = f64>) -> f64 {
+    let (n, sum) = xs.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    if n == 0 { 0.0 } else { r9(sum / n as f64) }
+}
+
 pub fn summarize(results: &[BenchmarkResult]) -> Summary {
-    let n = results.len().max(1) as f64;
-    let avg = |f: fn(&BenchmarkResult) -> f64| r9(results.iter().map(f).sum::<f64>() / n);
     let performer = |r: &BenchmarkResult| Performer { name: r.name.clone(), throughput_mbps: r.throughput_mbps };
     let mut best: Option<&BenchmarkResult> = None;
     let mut worst: Option<&BenchmarkResult> = None;
@@ -43,22 +51,22 @@ pub fn summarize(results: &[BenchmarkResult]) -> Summary {
         if best.is_none_or(|b| r.throughput_mbps > b.throughput_mbps) {
             best = Some(r);
         }
-        if worst.is_none_or(|w| r.throughput_mbps < w.throughput_mbps) {
+        if r.throughput_mbps > 0.0 && worst.is_none_or(|w| r.throughput_mbps < w.throughput_mbps) {
             worst = Some(r);
         }
     }
     Summary {
         total_benchmarks: results.len() as u32,
-        total_duration: r9(results.iter().map(|r| r.duration).sum()),
-        total_bytes: results.iter().map(|r| r.total_bytes).sum(),
+        total_duration_seconds: r9(results.iter().map(|r| r.duration).sum()),
+        average_throughput_mbps: mean(results.iter().map(|r| r.throughput_mbps).filter(|t| *t > 0.0)),
+        average_success_rate: mean(results.iter().map(|r| r.success_rate)),
+        total_bytes_processed: results.iter().map(|r| r.total_bytes).sum(),
         total_files_processed: results.iter().map(|r| r.files_processed as u64).sum(),
-        total_errors: results.iter().map(|r| r.metadata.files_failed as u64).sum(),
-        average_throughput_mbps: avg(|r| r.throughput_mbps),
-        average_success_rate: avg(|r| r.success_rate),
-        average_memory_usage_mb: avg(|r| r.memory_usage_mb),
-        average_cpu_usage_percent: avg(|r| r.cpu_usage_percent),
         best_performer: best.map(performer),
         worst_performer: worst.map(performer),
+        total_errors: results.iter().map(|r| r.metadata.files_failed as u64).sum(),
+        average_memory_usage_mb: mean(results.iter().map(|r| r.memory_usage_mb)),
+        average_cpu_usage_percent: mean(results.iter().map(|r| r.cpu_usage_percent)),
     }
 }
 
@@ -87,13 +95,28 @@ mod tests {
     fn totals_averages_best_and_worst() {
         let s = summarize(&[r("a", 5.0, 1.0, 0), r("b", 9.0, 2.0, 1), r("c", 1.0, 3.0, 2), r("d", 9.0, 0.5, 0)]);
         assert_eq!(s.total_benchmarks, 4);
-        assert_eq!(s.total_duration, 6.5);
-        assert_eq!(s.total_bytes, 40);
+        assert_eq!(s.total_duration_seconds, 6.5);
+        assert_eq!(s.total_bytes_processed, 40);
         assert_eq!(s.total_files_processed, 12);
         assert_eq!(s.total_errors, 3);
         assert_eq!(s.average_throughput_mbps, 6.0);
         assert_eq!(s.best_performer.unwrap().name, "b");
         assert_eq!(s.worst_performer.unwrap().name, "c");
         assert_eq!(summarize(&[]).best_performer, None);
+    }
+
+    /// As the original: results with throughput 0 count for neither the mean
+    /// throughput nor the worst performer (but for the success rate).
+    #[test]
+    fn zero_throughput_is_left_out_of_the_mean_and_the_worst() {
+        let mut zero = r("z", 0.0, 1.0, 0);
+        zero.success_rate = 0.5;
+        let s = summarize(&[r("a", 4.0, 1.0, 0), zero.clone(), r("b", 8.0, 1.0, 0)]);
+        assert_eq!(s.average_throughput_mbps, 6.0);
+        assert_eq!(s.worst_performer.unwrap().name, "a");
+        assert_eq!(s.average_success_rate, ((2.5f64 / 3.0) * 1e9).round() / 1e9);
+        let only_zero = summarize(&[zero]);
+        assert_eq!((only_zero.average_throughput_mbps, only_zero.worst_performer), (0.0, None));
+        assert_eq!(only_zero.best_performer.unwrap().name, "z");
     }
 }

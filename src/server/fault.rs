@@ -1,13 +1,15 @@
 //! Fault decisions: a pure function of `(seed, file, range start, attempt)`.
 //!
-//! The simulated server and the real loopback server both call [`decide`],
-//! with `attempt` counted *by the server* per `(file, range start)` (1 for the
-//! first request of that range), so both make the very same decisions
-//! whatever order requests arrive in.
+//! [`decide`] draws the fault; [`ServerFaults`] counts the attempts *as the
+//! server sees them*, per `(file, range start)` (1 for the first request of
+//! that range), so the simulated and the real server make the very same
+//! decisions whatever order requests arrive in. Both reach it only through
+//! the [`ServerPolicy`](super::ServerPolicy).
 
 use crate::engine::{DecisionKey, KeyedRng, domain};
 use crate::scenario::Faults;
 use rand::RngExt;
+use std::collections::BTreeMap;
 
 /// What the server does with one request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,10 +74,67 @@ pub fn decide(rng: &KeyedRng, faults: &Faults, file: u32, range_start: u64, atte
     }
 }
 
+/// The server's fault decisions, with attempts counted per `(file, range
+/// start)`.
+#[derive(Clone, Debug)]
+pub struct ServerFaults {
+    rng: KeyedRng,
+    faults: Faults,
+    attempts: BTreeMap<(u32, u64), u32>,
+}
+
+impl ServerFaults {
+    pub fn new(seed: u64, faults: Faults) -> Self {
+        ServerFaults { rng: KeyedRng::new(seed), faults, attempts: BTreeMap::new() }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+    pub fn error_rate(&self) -> f64 {
+        self.faults.error_rate
+    }
+    /// Change the fault probability (attempt counts are kept).
+    pub fn set_error_rate(&mut self, rate: f64) {
+        self.faults.error_rate = rate;
+    }
+
+    /// The fault for the next request of `file` starting at `range_start`.
+    pub fn on_request(&mut self, file: u32, range_start: u64) -> Fault {
+        if self.faults.error_rate <= 0.0 {
+            return Fault::None;
+        }
+        let n = self.attempts.entry((file, range_start)).or_insert(0);
+        *n = n.saturating_add(1);
+        decide(&self.rng, &self.faults, file, range_start, *n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scenario::FaultMix;
+
+    #[test]
+    fn server_counts_attempts_per_file_and_range() {
+        let f = Faults { error_rate: 0.5, ..Faults::default() };
+        let mut a = ServerFaults::new(3, f.clone());
+        let seq_a: Vec<_> = (0..20).map(|_| a.on_request(1, 0)).collect();
+        // Interleave another range: the decisions for (1, 0) do not change.
+        let mut b = ServerFaults::new(3, f.clone());
+        let seq_b: Vec<_> = (0..20)
+            .map(|_| {
+                b.on_request(2, 77);
+                b.on_request(1, 0)
+            })
+            .collect();
+        assert_eq!(seq_a, seq_b);
+        // The n-th request of a range is attempt n of the pure function.
+        let r = KeyedRng::new(3);
+        let direct: Vec<_> = (1..=20).map(|n| decide(&r, &f, 1, 0, n)).collect();
+        assert_eq!(seq_a, direct);
+        assert!(seq_a.contains(&Fault::None) && seq_a.contains(&Fault::Http500));
+    }
 
     fn faults(rate: f64, mix: FaultMix) -> Faults {
         Faults { error_rate: rate, mix, retry_after_s: 2.0 }
