@@ -27,9 +27,9 @@
 //!   the client's token bucket then scales every rate by the same factor.
 //!
 //! Cost: the state is per active flow, and every event (a finish, a round
-//! end, a start) recomputes the rates in O(n log n) for n active flows —
-//! n is bounded by the client's connections, not the files, so a 1M-file
-//! run on 16 connections pays 16·log 16 per event; slow start adds about
+//! end, a start) recomputes the rates by iterative water-filling in O(n)
+//! per pass (one or two passes as a rule) for n active flows — n is bounded
+//! by the client's connections, not the files; slow start adds about
 //! log2(share × RTT / IW) round events per fresh or restarted connection.
 
 use super::capacity::Capacity;
@@ -73,6 +73,8 @@ struct Flow {
     rate: f64,
     /// The window binds the rate (then the round end is an event).
     window_limited: bool,
+    /// min(cwnd / RTT, per-connection cap), bytes/s (set in `set_rates`).
+    bound: f64,
     /// End of the current round trip, s.
     round_end: f64,
     /// Bytes delivered when the round began.
@@ -97,7 +99,8 @@ pub struct SlowStart {
     /// Active flows, in start order.
     flows: Vec<Flow>,
     ended_bytes: f64,
-    scratch: Vec<(f64, usize)>,
+    /// Index in `flows` of each active flow id (`u32::MAX`: none).
+    slot: Vec<u32>,
 }
 
 impl SlowStart {
@@ -111,7 +114,7 @@ impl SlowStart {
             conns: Vec::new(),
             flows: Vec::new(),
             ended_bytes: 0.0,
-            scratch: Vec::new(),
+            slot: Vec::new(),
         }
     }
 
@@ -121,15 +124,19 @@ impl SlowStart {
     }
     /// An active flow's rate, bytes/s.
     pub fn rate(&self, flow: FlowId) -> Option<f64> {
-        self.flows.iter().find(|f| f.id == flow).map(|f| f.rate)
+        self.pos(flow).map(|i| self.flows[i].rate)
     }
 
     fn pos(&self, flow: FlowId) -> Option<usize> {
-        self.flows.iter().position(|f| f.id == flow)
+        self.slot.get(flow as usize).filter(|&&i| i != u32::MAX).map(|&i| i as usize)
     }
 
     fn end(&mut self, i: usize) -> Flow {
-        let f = self.flows.remove(i);
+        let f = self.flows.swap_remove(i);
+        self.slot[f.id as usize] = u32::MAX;
+        if let Some(moved) = self.flows.get(i) {
+            self.slot[moved.id as usize] = i as u32;
+        }
         self.ended_bytes += f.got;
         if let Some(c) = self.conns[f.id as usize].as_mut() {
             c.idle_since = Some(self.now);
@@ -158,6 +165,10 @@ impl Discipline for SlowStart {
             c.cwnd = c.cwnd.min(iw);
         }
         let last_window = bytes <= c.cwnd;
+        if self.slot.len() <= idx {
+            self.slot.resize(idx + 1, u32::MAX);
+        }
+        self.slot[idx] = self.flows.len() as u32;
         self.flows.push(Flow {
             id: flow,
             bytes,
@@ -165,6 +176,7 @@ impl Discipline for SlowStart {
             buffered,
             rate: 0.0,
             window_limited: false,
+            bound: 0.0,
             round_end: self.now + self.rtt_s,
             round_got: 0.0,
             last_window,
@@ -185,38 +197,45 @@ impl Discipline for SlowStart {
     }
 
     fn set_rates(&mut self, cap: &mut Capacity) -> f64 {
-        // Max-min water-filling: flows by ascending bound; each takes its
-        // bound if below an equal split of what is left, else all the rest
-        // share equally.
+        // Max-min water-filling, iteratively: the level starts at an equal
+        // split; every flow bounded below it takes its bound, which raises
+        // the level for the rest; repeat until no bound is below the level
+        // (usually one or two passes, each O(n)).
         let per_conn = cap.cap_bps();
-        let mut order = std::mem::take(&mut self.scratch);
-        order.clear();
-        for (i, f) in self.flows.iter().enumerate() {
+        let rtt_s = self.rtt_s;
+        let mut left = cap.shared_bps();
+        let mut n = self.flows.len();
+        for f in &mut self.flows {
             let w = if f.last_window {
                 f64::INFINITY
             } else {
-                self.conns[f.id as usize].expect("an active flow has a connection").cwnd / self.rtt_s
+                self.conns[f.id as usize].expect("an active flow has a connection").cwnd / rtt_s
             };
-            order.push((w, i));
+            f.rate = -1.0; // not yet fixed
+            f.window_limited = w < per_conn;
+            f.bound = w.min(per_conn);
         }
-        order.sort_by(|a, b| a.0.min(per_conn).total_cmp(&b.0.min(per_conn)).then(a.1.cmp(&b.1)));
-        let mut left = cap.shared_bps();
-        let mut n = order.len();
-        for &(w, i) in &order {
-            let fair = left / n as f64;
-            let bound = w.min(per_conn);
-            let f = &mut self.flows[i];
-            if bound <= fair {
-                f.rate = bound;
-                f.window_limited = w < per_conn;
-            } else {
-                f.rate = fair;
-                f.window_limited = false;
+        loop {
+            let level = if n == 0 { 0.0 } else { left / n as f64 };
+            let mut fixed = false;
+            for f in &mut self.flows {
+                if f.rate < 0.0 && f.bound <= level {
+                    f.rate = f.bound;
+                    left = (left - f.bound).max(0.0);
+                    n -= 1;
+                    fixed = true;
+                }
             }
-            left = (left - f.rate).max(0.0);
-            n -= 1;
+            if !fixed {
+                for f in &mut self.flows {
+                    if f.rate < 0.0 {
+                        f.rate = level;
+                        f.window_limited = false;
+                    }
+                }
+                break;
+            }
         }
-        self.scratch = order;
         let demand: f64 = self.flows.iter().map(|f| f.rate).sum();
         let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
         if demand > 0.0 && total < demand {
