@@ -412,7 +412,8 @@ mod tests {
         let rounds = 6.0;
         let rest = 1048576.0 - IW * (2f64.powf(rounds) - 1.0);
         let cpu = &s.client.cpu;
-        let cpu_bps = cpu.cores as f64 / (cpu.per_byte_ns * 1e-9 + cpu.per_read_us * 1e-6 / s.client.read_size_bytes as f64);
+        let cpu_bps =
+            cpu.cores as f64 / (cpu.per_byte_ns * 1e-9 + cpu.per_read_us * 1e-6 / s.client.read_size_bytes as f64);
         let expect = 0.040 + 0.040 + rounds * 0.040 + rest / cpu_bps;
         assert!((r.duration.as_secs_f64() - expect).abs() < 1e-3, "{:?} vs {expect}", r.duration);
         // The WAN emulator's closed form for curl: 1 + 7 round trips = 0.320 s.
@@ -425,9 +426,10 @@ mod tests {
 
     #[test]
     fn a_long_transfer_gets_the_links_payload_share() {
-        let mut s =
-            Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":67108864}]}]}}"#)
-                .unwrap();
+        let mut s = Scenario::from_json(
+            r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":67108864}]}]}}"#,
+        )
+        .unwrap();
         s.server.bandwidth_bps = Some(4e6);
         s.server.latency_ms = 0.0;
         s.network.rtt_ms = 10.0;
