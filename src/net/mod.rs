@@ -84,25 +84,11 @@ impl TcpParams {
     }
 }
 
-/// Header bytes per segment on the wire: IPv4 20 + TCP 20 + timestamps 12.
-pub const TCP_IP_HEADER_BYTES: u32 = 52;
-
-/// The share of the link's rate that carries payload under the TCP model
-/// (`mss / (mss + 52)`: 1448 / 1500 by default): `server.bandwidth_bps`
-/// is the rate of IP packets, as a link's rate is. 1 without the model.
-pub fn payload_share(s: &Scenario) -> f64 {
-    match TcpParams::of(s) {
-        Some(_) => s.network.mss_bytes as f64 / (s.network.mss_bytes + TCP_IP_HEADER_BYTES) as f64,
-        None => 1.0,
-    }
-}
-
 impl Capacity {
     /// The capacity of a scenario's server link: `server.bandwidth_bps`, the
     /// per-connection cap, `client.bandwidth_limit` and `client.cpu`.
     pub fn of(s: &Scenario, costs: &Costs) -> Capacity {
-        let server_bps = s.server.bandwidth_bps.map(|b| b * payload_share(s));
-        let mut c = Capacity::new(server_bps, costs.cap_bps)
+        let mut c = Capacity::new(s.server.bandwidth_bps, costs.cap_bps)
             .with_cpu(Cpu::new(s.client.cpu.cores as f64, costs.cpu_per_byte_s));
         if let Some(l) = &s.client.bandwidth_limit {
             c = c.with_bucket(TokenBucket::new(l.rate_bps, l.burst(), l.start_full));

@@ -425,29 +425,6 @@ mod tests {
     }
 
     #[test]
-    fn a_long_transfer_gets_the_links_payload_share() {
-        let mut s = Scenario::from_json(
-            r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":67108864}]}]}}"#,
-        )
-        .unwrap();
-        s.server.bandwidth_bps = Some(4e6);
-        s.server.latency_ms = 0.0;
-        s.network.rtt_ms = 10.0;
-        s.network.handshake_rtts = 1;
-        let goodput = 4e6 * 1448.0 / 1500.0;
-        // Rounds at IW·2^k / RTT until that exceeds the goodput, then the goodput.
-        let (mut sent, mut w, mut t) = (0.0, IW, 0.0);
-        while w / 0.010 < goodput {
-            sent += w;
-            w *= 2.0;
-            t += 0.010;
-        }
-        let expect = 0.020 + t + (67108864.0 - sent) / goodput;
-        let got = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
-        assert!((got - expect).abs() < 1e-6, "{got} vs {expect}");
-    }
-
-    #[test]
     fn a_window_below_the_share_is_the_rate_and_the_share_caps_it_later() {
         // 1 MB/s, RTT 100 ms: share × RTT = 100 kB; IW/RTT = 144.8 kB/s.
         let rtt = 0.1;
