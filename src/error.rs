@@ -14,6 +14,10 @@ pub enum Error {
     Write { path: PathBuf, source: std::io::Error },
     /// A command-line flag is invalid.
     Flag { flag: String, message: String },
+    /// A run refused because its estimated work or memory exceeds the
+    /// budget; the message says how much it would need and which flag
+    /// raises the limit.
+    Budget(String),
     /// Anything else the user can fix (a refused port, a bad report file…).
     Other(String),
 }
@@ -26,6 +30,18 @@ impl Error {
     }
     pub fn flag(flag: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Flag { flag: flag.into(), message: message.into() }
+    }
+    /// Name the scenario file a scenario error (or a budget refusal) came from.
+    pub fn in_file(self, path: &std::path::Path) -> Self {
+        match self {
+            Error::Scenario { field, message } => {
+                let tag = format!("(in {})", path.display());
+                let message = if message.contains(&tag) { message } else { format!("{message} {tag}") };
+                Error::Scenario { field, message }
+            }
+            Error::Budget(m) => Error::Budget(format!("{}: {m}", path.display())),
+            other => other,
+        }
     }
 }
 
@@ -41,6 +57,7 @@ impl fmt::Display for Error {
             Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
             Error::Write { path, source } => write!(f, "cannot write {}: {source}", path.display()),
             Error::Flag { flag, message } => write!(f, "invalid flag {flag}: {message}"),
+            Error::Budget(m) => write!(f, "refused: {m}"),
             Error::Other(m) => f.write_str(m),
         }
     }

@@ -3,7 +3,10 @@
 //! A map of the crate, in the order data flows:
 //!
 //! - [`scenario`]: the JSON scenario schema, defaults, validation, workloads
-//!   and sweeps. Start here to see every knob.
+//!   and sweeps. Start here to see every knob. A scenario (or each sweep
+//!   point, built lazily) is validated once into a [`scenario::Plan`]: seed
+//!   resolved, workload expanded, work and memory estimated against a
+//!   [`scenario::Budget`]. Only plans are simulated.
 //! - [`orchestrator`]: **the policy core**, a sans-IO state machine — queue
 //!   and priorities, concurrency limits, chunk sizing, connection pool,
 //!   retries and backoff, the memory account. Inputs in, actions out; no
@@ -21,7 +24,7 @@
 //!   fault counters. Both runtimes' servers call it.
 //! - [`sim`]: the sim runtime, which drives the policy core with the engine
 //!   and the network model, and asks the server core what each request
-//!   gets; [`sim::simulate`] runs one scenario.
+//!   gets; [`sim::simulate`] runs one plan.
 //! - [`real`]: real-I/O mode — the loopback HTTP server (sockets and parsing
 //!   around the server core), the real runtime (the same client core over
 //!   sockets and the wall clock) and `dlsim validate`.
@@ -61,6 +64,6 @@ pub mod wan;
 pub use error::{Error, Result};
 pub use record::{RunRecord, Runtime};
 pub use report::BenchmarkResult;
-pub use scenario::Scenario;
+pub use scenario::{Budget, Plan, Scenario};
 pub use sim::{SimOptions, simulate};
 pub use time::SimTime;

@@ -1,12 +1,13 @@
 //! The `dlsim` command line.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dlsim::error::{Error, Result};
 use dlsim::par::par_map;
 use dlsim::report::{self, BenchmarkResult};
-use dlsim::scenario::{self, Scenario};
+use dlsim::scenario::{self, Budget, Estimate, MIB, Plan, Scenario};
 use dlsim::suite::{PerformanceBenchmark, SuiteReport};
 use dlsim::{SimOptions, check, plot, simulate};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,14 +26,39 @@ enum Format {
     Csv,
 }
 
+/// Limits checked before a run starts (see README, "Budgets").
+#[derive(Args, Clone, Copy)]
+struct BudgetArgs {
+    /// Refuse runs estimated to need more simulator events than this
+    /// (about 1 M events per second of wall time).
+    #[arg(long, default_value_t = Budget::DEFAULT_MAX_EVENTS, value_name = "EVENTS")]
+    max_events: u64,
+    /// Refuse runs estimated to need more simulator memory than this, MiB.
+    #[arg(long, default_value_t = Budget::DEFAULT_MAX_MEMORY_MIB, value_name = "MIB")]
+    max_memory_mib: u64,
+}
+
+impl BudgetArgs {
+    fn budget(self) -> Budget {
+        Budget { max_events: self.max_events, max_memory_bytes: self.max_memory_mib.saturating_mul(MIB) }
+    }
+}
+
+/// A seed: an integer from 0 to 2^64 − 1 (negative numbers are read as
+/// values, so `--seed -1` gets this message rather than "unexpected argument").
+fn parse_seed(s: &str) -> std::result::Result<u64, String> {
+    s.trim().parse::<u64>().map_err(|_| format!("must be an integer from 0 to {}, got {s:?}", u64::MAX))
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Simulate a scenario (every point of its sweep) and write its report.
     Run {
         /// Scenario JSON file.
         scenario: PathBuf,
-        /// Run seed (default: the scenario's `seed`).
-        #[arg(long)]
+        /// Run seed for every point (default: each point's own `seed`, i.e.
+        /// the scenario's unless the sweep sets it).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Directory for `<name>.json` and `<name>.csv`.
         #[arg(long, default_value = "output")]
@@ -43,12 +69,14 @@ enum Cmd {
         /// Check every invariant over the run's event log; fail on the first broken one.
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Run the seed suite (eight families, 27 results, extended sweeps) and
     /// write performance_report.json, performance_report.csv and the SVG plots.
     Suite {
         /// Run seed.
-        #[arg(long, default_value_t = dlsim::suite::DEFAULT_SEED)]
+        #[arg(long, default_value_t = dlsim::suite::DEFAULT_SEED, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: u64,
         /// Output directory.
         #[arg(long, default_value = "output")]
@@ -76,6 +104,8 @@ enum Cmd {
         /// Repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Serve a scenario's workload over real HTTP/1.1 (loopback only unless --allow-remote).
     Serve {
@@ -85,7 +115,7 @@ enum Cmd {
         #[arg(long, default_value_t = 8080)]
         port: u16,
         /// Content and fault seed (default: the scenario's `seed`).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Address to bind (refused unless loopback, or --allow-remote).
         #[arg(long, default_value = "127.0.0.1")]
@@ -93,6 +123,15 @@ enum Cmd {
         /// Allow a non-loopback bind address.
         #[arg(long)]
         allow_remote: bool,
+        /// Serve the models the way the Hugging Face Hub's HTTP API does (one repository per model).
+        #[arg(long)]
+        hub: bool,
+        /// With --hub: files of at least this size are redirected to the CDN-like listener.
+        #[arg(long, default_value_t = 10 * 1024 * 1024, requires = "hub")]
+        lfs_threshold_bytes: u64,
+        /// With --hub: no CDN-like listener; large files are served without a redirect.
+        #[arg(long, requires = "hub")]
+        no_cdn: bool,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
     Validate {
@@ -105,16 +144,20 @@ enum Cmd {
         /// Measure loopback request/connection overheads first and feed them to the model.
         #[arg(long)]
         calibrate: bool,
-        /// Run seed (default: each scenario's `seed`).
-        #[arg(long)]
+        /// Run seed for every point (default: each point's own `seed`).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Directory for validation.json and validation.svg.
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
         /// Run for real through the WAN emulator (root only): the scenario's RTT, its
         /// server.bandwidth_bps as the bottleneck, an unpaced server.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "client")]
         wan: bool,
+        /// Run this real tool against `serve --hub` instead of dlsim's own client:
+        /// curl, aria2c, hf_transfer or huggingface_hub.
+        #[arg(long, conflicts_with = "calibrate")]
+        client: Option<String>,
     },
     /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
     #[command(subcommand)]
@@ -124,18 +167,33 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run { scenario, seed, out, format, check } => cmd_run(&scenario, seed, &out, format, check),
+        Cmd::Run { scenario, seed, out, format, check, budget } => {
+            cmd_run(&scenario, seed, &out, format, check, budget.budget())
+        }
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
-        Cmd::Bench { files, connections, error_rate, repeat } => cmd_bench(files, connections, error_rate, repeat),
-        Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
-        Cmd::Validate { matrix, repeats, calibrate, seed, out, wan } => {
+        Cmd::Bench { files, connections, error_rate, repeat, budget } => {
+            cmd_bench(files, connections, error_rate, repeat, budget.budget())
+        }
+        Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn } => {
+            let hub = hub.then(|| dlsim::real::HubOptions {
+                hub: dlsim::real::hub::HubConfig { lfs_threshold_bytes, ..Default::default() },
+                cdn: !no_cdn,
+            });
+            cmd_serve(&scenario, port, seed, bind, allow_remote, hub)
+        }
+        Cmd::Validate { matrix, repeats, seed, out, client: Some(client), .. } => {
+            cmd_validate_client(&matrix, &client, repeats, seed, &out)
+        }
+        Cmd::Validate { matrix, repeats, calibrate, seed, out, client: None, wan } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out, wan)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
     };
     match result {
         Ok(code) => code,
+        // A closed pipe (`dlsim run … | head`) ends quietly, as other tools do.
+        Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dlsim: {e}");
             ExitCode::from(2)
@@ -143,28 +201,65 @@ fn main() -> ExitCode {
     }
 }
 
-fn cmd_run(path: &Path, seed: Option<u64>, out: &Path, format: Format, check: bool) -> Result<ExitCode> {
+/// Print on stdout; a full device is an error naming stdout, a closed pipe
+/// ends the command quietly (see `main`).
+fn say(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write { path: PathBuf::from("standard output"), source })
+}
+
+/// Build and check the plan of every point of `base` one at a time,
+/// refusing as soon as one point, or all points together, exceed `budget`.
+fn plans(path: &Path, base: &Scenario, seed: Option<u64>, budget: &Budget, trace: bool) -> Result<Vec<Plan>> {
+    let points = scenario::points(base).map_err(|e| e.in_file(path))?;
+    let n = points.total();
+    let mut plans = Vec::new();
+    let mut total = Estimate::default();
+    for p in points {
+        let p = p.map_err(|e| e.in_file(path))?;
+        let plan = Plan::new(&p.scenario, seed, budget, trace).map_err(|e| e.in_file(path))?;
+        total += *plan.estimate();
+        if n > 1 {
+            budget.check(&total, &format!("the sweep's {n} points")).map_err(|e| e.in_file(path))?;
+        }
+        plans.push(plan);
+    }
+    Ok(plans)
+}
+
+fn cmd_run(
+    path: &Path,
+    seed: Option<u64>,
+    out: &Path,
+    format: Format,
+    check: bool,
+    budget: Budget,
+) -> Result<ExitCode> {
     let base = Scenario::load(path)?;
-    let points = scenario::expand_points(&base)?;
-    let seed = seed.unwrap_or(base.seed);
+    let plans = plans(path, &base, seed, &budget, check)?;
     let started = Instant::now();
-    let runs = par_map(&points, |p| {
-        let run = simulate(&p.scenario, seed, SimOptions { trace: check });
-        let verdict = if check { check::check_run(&p.scenario, &run).err() } else { None };
-        (report::from_run(&p.scenario, &run), verdict)
+    let runs = par_map(&plans, |plan| -> Result<_> {
+        let run = simulate(plan, SimOptions { trace: check });
+        plan.check_duration(run.duration)?;
+        let verdict = if check { check::check_run(plan.scenario(), &run).err() } else { None };
+        Ok((report::from_run(plan.scenario(), &run), verdict))
     });
     let wall = started.elapsed();
     let mut results: Vec<BenchmarkResult> = Vec::new();
-    for ((result, verdict), p) in runs.into_iter().zip(&points) {
+    for (run, plan) in runs.into_iter().zip(&plans) {
+        let (result, verdict) = run?;
         if let Some(v) = verdict {
-            eprintln!("dlsim: check failed for {}: {v}", p.name);
+            eprintln!("dlsim: check failed for {}: {v}", plan.name());
             return Ok(ExitCode::from(1));
         }
         results.push(result);
     }
+    report::check_finite(&results)?;
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "scenario": base.name,
-        "seed": seed,
+        "seed": scenario::resolve_seed(&base, seed),
         "results": results,
     }))
     .expect("results serialize");
@@ -185,30 +280,44 @@ fn cmd_run(path: &Path, seed: Option<u64>, out: &Path, format: Format, check: bo
     );
     match format {
         Format::Table => {
-            print!("{}", report::table(&results));
+            let mut text = report::table(&results);
             if check {
-                println!("check: every invariant holds");
+                text.push_str("check: every invariant holds\n");
             }
             for p in &written {
-                println!("wrote {}", p.display());
+                text.push_str(&format!("wrote {}\n", p.display()));
             }
-            println!("{speed}");
+            text.push_str(&speed);
+            text.push('\n');
+            say(&text)?;
         }
         Format::Json => {
-            println!("{json}");
+            say(&(json + "\n"))?;
             eprintln!("{speed}");
         }
         Format::Csv => {
-            print!("{csv}");
+            say(&csv)?;
             eprintln!("{speed}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Result<ExitCode> {
-    if files == 0 || connections == 0 || repeat == 0 {
-        return Err(Error::flag("--files/--connections/--repeat", "must be ≥ 1"));
+fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget: Budget) -> Result<ExitCode> {
+    if files == 0 || files as u64 > scenario::MAX_FILES {
+        return Err(Error::flag(
+            "--files",
+            format!("must be an integer from 1 to {}, got {files}", scenario::MAX_FILES),
+        ));
+    }
+    if connections == 0 || connections > 1_000_000 {
+        return Err(Error::flag("--connections", format!("must be an integer from 1 to 1000000, got {connections}")));
+    }
+    if !(0.0..=1.0).contains(&error_rate) {
+        return Err(Error::flag("--error-rate", format!("must be a number in [0, 1], got {error_rate}")));
+    }
+    if repeat == 0 {
+        return Err(Error::flag("--repeat", "must be an integer ≥ 1, got 0"));
     }
     let text = serde_json::json!({
         "name": "bench",
@@ -222,22 +331,37 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32) -> Resu
                     { "count": files, "min_size_bytes": 4096, "max_size_bytes": 67108864 } } ] }
     });
     let s = Scenario::from_value(text)?;
+    let plan = Plan::new(&s, None, &budget, false)?;
+    // Repetitions are work too: all of them must fit the event budget.
+    let mut all = *plan.estimate();
+    all.events = all.events.saturating_mul(repeat as u64);
+    budget.check(&all, &format!("bench --repeat {repeat}")).map_err(|e| match e {
+        Error::Budget(m) => Error::Budget(format!("{m} (or lower --repeat)")),
+        other => other,
+    })?;
     let mut best = f64::INFINITY;
     let mut r = None;
     for _ in 0..repeat {
         let t = Instant::now();
-        let run = simulate(&s, s.seed, SimOptions::default());
+        let run = simulate(&plan, SimOptions::default());
         best = best.min(t.elapsed().as_secs_f64());
         r = Some(run);
     }
     let run = r.expect("repeat ≥ 1");
+    plan.check_duration(run.duration)?;
     let res = report::from_run(&s, &run);
-    println!(
+    say(&format!(
         "bench: {files} files, {connections} connections, error rate {error_rate}: \
-         {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}",
-        run.events, res.metadata.requests, res.metadata.retries, res.duration, res.success_rate
-    );
-    println!("wall {:.3} s (best of {repeat}), {:.2} M events/s", best, run.events as f64 / best / 1e6);
+         {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}\n\
+         wall {:.3} s (best of {repeat}), {:.2} M events/s\n",
+        run.events,
+        res.metadata.requests,
+        res.metadata.retries,
+        res.duration,
+        res.success_rate,
+        best,
+        run.events as f64 / best / 1e6
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -247,14 +371,40 @@ fn cmd_serve(
     seed: Option<u64>,
     bind: std::net::IpAddr,
     allow_remote: bool,
+    hub: Option<dlsim::real::HubOptions>,
 ) -> Result<ExitCode> {
     let s = Scenario::load(path)?;
-    let seed = seed.unwrap_or(s.seed);
-    let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
-    let files = s.workload.expand(seed);
-    println!("serving {} files of {} on http://{} (seed {seed})", files.len(), s.name, server.addr());
-    println!("  e.g. http://{}/{}", server.addr(), files[0].path);
-    println!("  stats: http://{}{}", server.addr(), dlsim::real::server::STATS_PATH);
+    let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(path))?;
+    let seed = plan.seed();
+    let files = plan.files();
+    let server = match hub {
+        Some(opts) => {
+            say(&format!("hashing {} files of {} for the Hub's ETags…\n", files.len(), s.name))?;
+            let server = dlsim::real::Server::start_hub(&s, seed, (bind, port).into(), allow_remote, opts)?;
+            let cdn = server.cdn_addr().map_or("none (large files served directly)".into(), |a| format!("http://{a}"));
+            say(&format!(
+                "serving {} models of {} as a Hugging Face Hub on {} (seed {seed}; CDN: {cdn})\n  e.g. HF_ENDPOINT={} HF_HUB_DISABLE_XET=1 hf download {}\n",
+                s.workload.models.len(),
+                s.name,
+                server.endpoint(),
+                server.endpoint(),
+                s.workload.models[0].name
+            ))?;
+            server
+        }
+        None => {
+            let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
+            say(&format!("serving {} files of {} on http://{} (seed {seed})\n", files.len(), s.name, server.addr()))?;
+            server
+        }
+    };
+    say(&format!(
+        "  e.g. http://{}/{}\n  stats: http://{}{}\n",
+        server.addr(),
+        files[0].path,
+        server.addr(),
+        dlsim::real::server::STATS_PATH
+    ))?;
     server.wait();
     Ok(ExitCode::SUCCESS)
 }
@@ -302,14 +452,85 @@ fn cmd_validate(
         out,
         &[("validation.json".to_string(), json.into_bytes()), ("validation.svg".to_string(), svg.into_bytes())],
     )?;
-    print!("{}", validate::table(&report));
+    let mut text = validate::table(&report);
     for p in &written {
-        println!("wrote {}", p.display());
+        text.push_str(&format!("wrote {}\n", p.display()));
     }
-    println!("validated in {:.1} s wall", started.elapsed().as_secs_f64());
+    text.push_str(&format!(
+        "validated in {:.1} s wall
+",
+        started.elapsed().as_secs_f64()
+    ));
+    say(&text)?;
     if !report.passed() {
         eprintln!("dlsim: validation failed: a run broke an invariant or a real run completed no file");
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `validate --client NAME`: the real tool against `serve --hub`, every file
+/// checked; the sim of the scenario's own client is shown as a reference
+/// (the tools' presets are not in the model yet).
+fn cmd_validate_client(
+    matrix: &[PathBuf],
+    client: &str,
+    repeats: u32,
+    seed: Option<u64>,
+    out: &Path,
+) -> Result<ExitCode> {
+    use dlsim::real::clients::{Client, Tools, run_client};
+    if repeats == 0 {
+        return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    let client = Client::parse(client)?;
+    let tools = Tools::from_env();
+    let files = dlsim::real::validate::matrix_files(matrix)?;
+    let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
+    let mut rows = Vec::new();
+    println!(
+        "{:<28} {:>6} {:>12} {:>10} {:>9} {:>9} {:>6}",
+        "scenario", "files", "bytes", "tool s", "MiB/s", "sim s*", "sha"
+    );
+    for f in &files {
+        let s = Scenario::load(f)?;
+        let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
+        let seed = plan.seed();
+        let mut runs = Vec::new();
+        for _ in 0..repeats {
+            runs.push(run_client(
+                client,
+                &s,
+                seed,
+                Default::default(),
+                &tools,
+                &scratch,
+                std::time::Duration::from_secs(3600),
+            )?);
+        }
+        runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+        let run = runs.swap_remove(runs.len() / 2);
+        let sim_s = dlsim::simulate(&plan, dlsim::SimOptions::default()).duration.as_secs_f64();
+        println!(
+            "{:<28} {:>6} {:>12} {:>10.3} {:>9.2} {:>9.3} {:>6}",
+            s.name,
+            run.files,
+            run.bytes,
+            run.wall_s,
+            run.bytes as f64 / run.wall_s / (1024.0 * 1024.0),
+            sim_s,
+            format!("{}/{}", run.verified, run.files)
+        );
+        rows.push(serde_json::json!({ "run": run, "median_of": repeats, "sim_own_client_s": sim_s }));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!(
+        "* sim s: dlsim's model of the scenario's own client, not of {} (presets: issue 10 part 2)",
+        client.name()
+    );
+    let json = serde_json::to_string_pretty(&rows).expect("rows serialize") + "\n";
+    for p in report::write_outputs(out, &[(format!("clients-{}.json", client.name()), json.into_bytes())])? {
+        println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -321,6 +542,7 @@ fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
     let (json, svgs) = plot::render_report(&report)?;
     let all: Vec<BenchmarkResult> =
         report.detailed_results.iter().chain(report.extended_sweeps.iter().flat_map(|c| &c.results)).cloned().collect();
+    report::check_finite(&all)?;
     let mut files = vec![
         ("performance_report.json".to_string(), json.into_bytes()),
         ("performance_report.csv".to_string(), report::csv(&all).into_bytes()),
@@ -328,22 +550,27 @@ fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
     files.extend(svgs);
     let written = report::write_outputs(out, &files)?;
     let s = &report.benchmark_summary;
-    print!("{}", report::table(&report.detailed_results));
+    let mut text = report::table(&report.detailed_results);
     let perf = |p: &Option<dlsim::suite::Performer>| {
         p.as_ref().map_or("-".to_string(), |p| format!("{} ({:.2} MiB/s)", p.name, p.throughput_mbps))
     };
-    println!(
+    text.push_str(&format!(
         "summary: {} benchmarks, {:.1} s simulated, avg {:.2} MiB/s, avg success {:.1}%, {} failed files",
         s.total_benchmarks,
         s.total_duration_seconds,
         s.average_throughput_mbps,
         100.0 * s.average_success_rate,
         s.total_errors
-    );
-    println!("best: {}; worst: {}", perf(&s.best_performer), perf(&s.worst_performer));
-    println!("wrote {} files to {}", written.len(), out.display());
+    ));
+    text.push_str(&format!("\nbest: {}; worst: {}\n", perf(&s.best_performer), perf(&s.worst_performer)));
+    text.push_str(&format!("wrote {} files to {}\n", written.len(), out.display()));
     let events: u64 = all.iter().map(|r| r.metadata.events).sum();
-    println!("simulated {} runs, {events} events in {:.3} s wall (seed {seed})", all.len(), wall.as_secs_f64());
+    text.push_str(&format!(
+        "simulated {} runs, {events} events in {:.3} s wall (seed {seed})\n",
+        all.len(),
+        wall.as_secs_f64()
+    ));
+    say(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -353,8 +580,10 @@ fn cmd_plot(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
         .map_err(|e| Error::Other(format!("{} is not a dlsim suite report: {e}", path.display())))?;
     let dir = out.map(Path::to_path_buf).unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
     let (_, svgs) = plot::render_report(&report)?;
+    let mut text = String::new();
     for p in report::write_outputs(&dir, &svgs)? {
-        println!("wrote {}", p.display());
+        text.push_str(&format!("wrote {}\n", p.display()));
     }
+    say(&text)?;
     Ok(ExitCode::SUCCESS)
 }

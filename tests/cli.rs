@@ -59,3 +59,85 @@ fn check_passes_and_json_stdout_parses() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("events/s"), "speed goes to stderr with --format json");
     let _ = std::fs::remove_dir_all(d);
 }
+
+fn scenario_file(name: &str, text: &str) -> std::path::PathBuf {
+    let d = tmp(name);
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("s.json");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn seeds_of(report: &std::path::Path) -> Vec<u64> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    v["results"].as_array().unwrap().iter().map(|r| r["metadata"]["seed"].as_u64().unwrap()).collect()
+}
+
+const FAULTY: &str = r#""server":{"faults":{"error_rate":0.3,"mix":{"http_500":1,"reset":1}}},
+    "workload":{"models":[{"name":"m","linear":{"count":30,"min_size_bytes":1000,"max_size_bytes":1000000}}]}"#;
+
+/// Issue 8.5: a sweep over `seed` used to run the base seed every time.
+#[test]
+fn each_sweep_point_runs_with_its_own_seed_and_seed_overrides_all() {
+    let p = scenario_file(
+        "seeds",
+        &format!(r#"{{"name":"s","seed":9,{FAULTY},"sweep":{{"knob":"seed","values":[1,2,3]}}}}"#),
+    );
+    let out = p.parent().unwrap().join("out");
+    let r = dlsim(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(seeds_of(&out.join("s.json")), vec![1, 2, 3]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("s.json")).unwrap()).unwrap();
+    let retries: Vec<u64> =
+        v["results"].as_array().unwrap().iter().map(|r| r["metadata"]["retries"].as_u64().unwrap()).collect();
+    assert!(retries.iter().any(|r| *r != retries[0]), "different seeds, different faults: {retries:?}");
+    let r = dlsim(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--seed", "7"]);
+    assert!(r.status.success());
+    assert_eq!(seeds_of(&out.join("s.json")), vec![7, 7, 7]);
+    let _ = std::fs::remove_dir_all(p.parent().unwrap());
+}
+
+#[test]
+fn a_point_that_sets_seed_is_honoured() {
+    let p = scenario_file(
+        "point-seed",
+        &format!(
+            r#"{{"name":"s","seed":9,{FAULTY},"sweep":{{"points":[{{"name":"a","set":{{"seed":1}}}},{{"name":"b","set":{{}}}}]}}}}"#
+        ),
+    );
+    let out = p.parent().unwrap().join("out");
+    let r = dlsim(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(seeds_of(&out.join("s.json")), vec![1, 9]);
+    let _ = std::fs::remove_dir_all(p.parent().unwrap());
+}
+
+/// Every documented field can be swept, `None`-by-default ones included.
+#[test]
+fn write_quantum_bytes_can_be_swept() {
+    let p = scenario_file(
+        "quantum",
+        &format!(r#"{{"name":"s",{FAULTY},"sweep":{{"knob":"server.write_quantum_bytes","values":[8192,null]}}}}"#),
+    );
+    let out = p.parent().unwrap().join("out");
+    let r = dlsim(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let _ = std::fs::remove_dir_all(p.parent().unwrap());
+}
+
+/// Issue 12.9: no report field is NaN, infinite or null.
+#[test]
+fn no_report_number_is_null() {
+    let d = tmp("finite");
+    let out = dlsim(&["run", EXAMPLE, "--format", "json", "--out", d.to_str().unwrap()]);
+    assert!(out.status.success());
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in v["results"].as_array_mut().unwrap() {
+        r["metadata"].as_object_mut().unwrap().remove("extra");
+        let text = r.to_string();
+        assert!(!text.contains("null"), "{text}");
+    }
+    let csv = std::fs::read_to_string(d.join("example.csv")).unwrap();
+    assert!(!csv.contains("inf") && !csv.contains("NaN"), "{csv}");
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -3,7 +3,7 @@
 
 use dlsim::scenario::MIB;
 use dlsim::trace::TraceEvent;
-use dlsim::{Scenario, SimOptions, SimTime, simulate};
+use dlsim::{Plan, Scenario, SimOptions, SimTime, simulate};
 use serde_json::json;
 
 /// A scenario with no latency, no RTT, no handshake and no faults, with
@@ -31,7 +31,7 @@ fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
 }
 
 fn completion_times(s: &Scenario) -> Vec<SimTime> {
-    let run = simulate(s, 1, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(s, 1).unwrap(), SimOptions { trace: true });
     run.trace
         .iter()
         .filter_map(|e| match e {
@@ -43,7 +43,7 @@ fn completion_times(s: &Scenario) -> Vec<SimTime> {
 
 #[test]
 fn one_100_mib_file_at_10_mib_s_takes_10_s() {
-    let run = simulate(&scenario(json!({})), 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&scenario(json!({})), 1).unwrap(), SimOptions::default());
     assert_eq!(run.duration, SimTime::from_secs(10));
     assert_eq!(run.stats.useful_bytes, 100 * MIB);
 }
@@ -54,7 +54,7 @@ fn latency_rtt_and_handshake_add_exactly_90_ms() {
         "server": { "latency_ms": 50 },
         "network": { "rtt_ms": 20, "handshake_rtts": 1, "slow_start": false }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     assert_eq!(run.duration, SimTime::from_secs(10) + SimTime::from_millis(90));
 }
 
@@ -76,7 +76,7 @@ fn a_binding_per_connection_cap_sets_the_rate() {
         "server": { "bandwidth_bps": 1000 * MIB },
         "network": { "per_connection_bps": 20 * MIB }
     }));
-    assert_eq!(simulate(&s, 1, SimOptions::default()).duration, SimTime::from_secs(5));
+    assert_eq!(simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration, SimTime::from_secs(5));
     // Two files on two connections: each capped, neither slows the other.
     let s2 = scenario(json!({
         "server": { "bandwidth_bps": 1000 * MIB },
@@ -95,7 +95,7 @@ fn tcp_window_caps_each_connection_at_window_over_rtt() {
         "server": { "bandwidth_bps": null },
         "network": { "rtt_ms": 100, "tcp_window_bytes": MIB, "slow_start": false }
     }));
-    assert_eq!(simulate(&s, 1, SimOptions::default()).duration, SimTime::from_millis(10_100));
+    assert_eq!(simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration, SimTime::from_millis(10_100));
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn token_bucket_bursts_then_holds_its_rate() {
         "server": { "bandwidth_bps": 3 * MIB },
         "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 4 * MIB, "start_full": true } }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     let t = run.duration.as_secs_f64();
     assert!((t - 96.0).abs() < 1e-6, "{t}");
     // Held back for the last 94 s.
@@ -122,7 +122,7 @@ fn default_burst_is_twice_the_rate() {
         "server": { "bandwidth_bps": null },
         "client": { "bandwidth_limit": { "rate_bps": MIB, "start_full": true } }
     }));
-    let t = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
+    let t = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration.as_secs_f64();
     assert!((t - 98.0).abs() < 1e-6, "{t}");
 }
 
@@ -136,7 +136,7 @@ fn the_bucket_starts_empty_by_default_as_the_original() {
             "server": { "bandwidth_bps": null },
             "client": { "bandwidth_limit": { "rate_bps": MIB, "burst_bytes": 2 * MIB, "start_full": full } }
         }));
-        simulate(&s, 1, SimOptions::default())
+        simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default())
     };
     let (empty, full) = (limited(false), limited(true));
     let burst_s = 2.0;
@@ -164,7 +164,7 @@ fn a_lan_client_slower_at_hashing_than_the_link_runs_at_the_cpu_rate() {
             "cpu": { "per_byte_ns": 20, "per_read_us": 10, "per_request_us": 0, "per_connection_us": 0, "cores": 1 }
         }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     let want = (100 * MIB) as f64 * per_byte + head_read;
     let t = run.duration.as_secs_f64();
     assert!((t - want).abs() < 2e-9, "{t} s, CPU-bound {want} s");
@@ -175,7 +175,7 @@ fn a_lan_client_slower_at_hashing_than_the_link_runs_at_the_cpu_rate() {
     // Two cores double the CPU's rate: the run takes half as long, at 100 %.
     let mut s2 = s.clone();
     s2.client.cpu.cores = 2;
-    let run2 = simulate(&s2, 1, SimOptions::default());
+    let run2 = simulate(&Plan::seeded(&s2, 1).unwrap(), SimOptions::default());
     let t2 = run2.duration.as_secs_f64();
     assert!((t2 - want / 2.0).abs() < 2e-9, "{t2} s, CPU-bound {} s", want / 2.0);
     assert!((dlsim::report::from_run(&s2, &run2).cpu_usage_percent - 100.0).abs() < 1e-6);
@@ -198,7 +198,7 @@ fn request_cpu_on_a_cpu_bound_client_adds_its_time() {
             "cpu": { "per_byte_ns": 20, "per_read_us": 0, "per_request_us": 1000, "per_connection_us": 1000, "cores": 1 }
         }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     assert_eq!(run.stats.requests, 4);
     let want = (100 * MIB) as f64 * per_byte + 5e-3;
     let t = run.duration.as_secs_f64();
@@ -216,7 +216,7 @@ fn fixed_chunks_cost_one_round_trip_each() {
         "network": { "rtt_ms": 20, "handshake_rtts": 1, "slow_start": false },
         "client": { "chunking": { "mode": "fixed", "chunk_size_bytes": 10 * MIB } }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     assert_eq!(run.duration, SimTime::from_millis(10_520));
     assert_eq!(run.stats.requests, 10);
     assert_eq!(run.pool.opened, 1);
@@ -230,7 +230,7 @@ fn a_head_later_than_the_read_timeout_times_out() {
         "server": { "latency_ms": 5000 },
         "client": { "read_timeout_s": 1, "retry": { "max_attempts": 2, "backoff": "none", "jitter": 0 } }
     }));
-    let run = simulate(&s, 1, SimOptions::default());
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     assert_eq!(run.duration, SimTime::from_secs(2));
     assert_eq!(run.stats.files_failed, 1);
     assert_eq!(run.stats.failures_by_kind.get("timeout"), Some(&2));

@@ -9,7 +9,7 @@
 use dlsim::check::{byte_account, check_run};
 use dlsim::orchestrator::FileStatus;
 use dlsim::trace::TraceEvent;
-use dlsim::{Scenario, SimOptions, simulate};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
 use serde_json::json;
 
 fn faulty(scheduling: &str, resume: bool, split: u32) -> Scenario {
@@ -44,7 +44,7 @@ fn every_invariant_holds_under_heavy_faults() {
                 let mut s = faulty(scheduling, resume, split);
                 s.client.retry.max_attempts = max_attempts;
                 for seed in 0..5 {
-                    let run = simulate(&s, seed, SimOptions { trace: true });
+                    let run = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
                     if let Err(v) = check_run(&s, &run) {
                         panic!("{scheduling} resume={resume} split={split} attempts={max_attempts} seed={seed}: {v}");
                     }
@@ -101,11 +101,12 @@ fn every_invariant_holds_under_heavy_faults() {
 #[test]
 fn same_seed_same_result_different_seed_different_retries() {
     let s = faulty("interleaved", true, 1);
-    let a = simulate(&s, 7, SimOptions { trace: true });
-    let b = simulate(&s, 7, SimOptions { trace: true });
+    let a = simulate(&Plan::seeded(&s, 7).unwrap(), SimOptions { trace: true });
+    let b = simulate(&Plan::seeded(&s, 7).unwrap(), SimOptions { trace: true });
     assert_eq!(a.trace, b.trace);
     assert_eq!(a.duration, b.duration);
-    let retries: Vec<u64> = (0..4).map(|seed| simulate(&s, seed, SimOptions::default()).stats.retries).collect();
+    let retries: Vec<u64> =
+        (0..4).map(|seed| simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions::default()).stats.retries).collect();
     assert!(retries.windows(2).any(|w| w[0] != w[1]), "{retries:?}");
 }
 
@@ -113,7 +114,7 @@ fn same_seed_same_result_different_seed_different_retries() {
 fn without_faults_everything_completes_and_nothing_is_wasted() {
     let mut s = faulty("interleaved", true, 3);
     s.server.faults.error_rate = 0.0;
-    let run = simulate(&s, 1, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
     check_run(&s, &run).unwrap();
     assert_eq!(run.stats.files_failed, 0);
     let total: u64 = run.files.iter().map(|f| f.size).sum();
@@ -126,7 +127,7 @@ fn without_faults_everything_completes_and_nothing_is_wasted() {
 fn the_byte_check_fails_when_the_wire_count_disagrees_with_the_log() {
     let mut s = faulty("interleaved", true, 3);
     s.client.retry.max_attempts = 1;
-    let run = simulate(&s, 2, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 2).unwrap(), SimOptions { trace: true });
     check_run(&s, &run).unwrap();
     assert!(run.aborted_bytes > 0 && run.stats.resumed_bytes > 0, "{:?}", run.stats);
     // One byte more or less on the wire, one aborted byte unaccounted:

@@ -8,7 +8,7 @@ use dlsim::orchestrator::FileStatus;
 use dlsim::scenario::{FaultMix, Faults, PoolScope, Priority, PriorityRule, Scheduling};
 use dlsim::server::ServerFaults;
 use dlsim::trace::TraceEvent;
-use dlsim::{RunRecord, Scenario, SimOptions, SimTime, simulate};
+use dlsim::{Plan, RunRecord, Scenario, SimOptions, SimTime, simulate};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use serde_json::{Value, json};
@@ -173,7 +173,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
 
 /// Simulate with the log on; a panic becomes a failure naming the scenario.
 fn run(s: &Scenario, seed: u64) -> Result<RunRecord, TestCaseError> {
-    std::panic::catch_unwind(|| simulate(s, seed, SimOptions { trace: true })).map_err(|e| {
+    std::panic::catch_unwind(|| simulate(&Plan::seeded(s, seed).unwrap(), SimOptions { trace: true })).map_err(|e| {
         let msg = e.downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| e.downcast_ref::<String>().cloned());
         let json = serde_json::to_string(s).expect("scenario serializes");
         TestCaseError::fail(format!("simulate panicked: {msg:?}\nseed {seed}\n{json}"))
@@ -559,7 +559,7 @@ fn flows_ending_together_when_their_file_fails() {
         "workload": { "models": [{ "name": "m0", "files": [{ "path": "m0/f0.bin", "size_bytes": 28150 }] }] }
     }))
     .expect("valid");
-    let out = simulate(&s, 72237979, SimOptions { trace: true });
+    let out = simulate(&Plan::seeded(&s, 72237979).unwrap(), SimOptions { trace: true });
     assert_eq!(out.outcomes[0].status, FileStatus::Failed);
     check_run(&s, &out).expect("invariants hold");
 }
@@ -586,7 +586,7 @@ fn a_flow_starting_as_another_ends_under_a_limit_terminates() {
                                                          { "path": "m2/f1.json", "size_bytes": 50995 }] }] }
     }))
     .expect("valid");
-    let out = simulate(&s, 4968595269512366491, SimOptions { trace: true });
+    let out = simulate(&Plan::seeded(&s, 4968595269512366491).unwrap(), SimOptions { trace: true });
     check_run(&s, &out).expect("invariants hold");
     assert_eq!(out.stats.files_completed + out.stats.files_failed, 4);
 }

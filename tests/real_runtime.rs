@@ -5,7 +5,7 @@
 
 use dlsim::check::{byte_account, check_run};
 use dlsim::real::{RealOptions, Server, expected_digests, run_real};
-use dlsim::{RunRecord, Scenario, SimOptions, simulate};
+use dlsim::{Plan, RunRecord, Scenario, SimOptions, simulate};
 use std::collections::BTreeMap;
 
 fn faulty_scenario() -> Scenario {
@@ -58,7 +58,7 @@ fn downloads_are_byte_exact_through_resets_and_retries() {
 #[test]
 fn server_counted_faults_equal_the_model_prediction() {
     let s = faulty_scenario();
-    let sim = simulate(&s, s.seed, SimOptions::default());
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions::default());
     let server = Server::for_scenario(&s, s.seed, localhost(), false).unwrap();
     let run = run_real(&s, s.seed, server.addr(), RealOptions::default()).unwrap();
     let predicted: BTreeMap<String, u64> = sim.faults_injected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
@@ -92,7 +92,7 @@ fn a_file_failing_on_a_kept_connection_leaves_that_connection_to_others() {
     }"#,
     )
     .unwrap();
-    let sim = simulate(&s, s.seed, SimOptions { trace: true });
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions { trace: true });
     assert!(sim.stats.files_failed > 0 && sim.stats.files_completed > 0);
     assert_eq!((sim.stats.files_failed + sim.stats.files_completed) as usize, sim.files.len());
     check_run(&s, &sim).unwrap();
@@ -110,7 +110,7 @@ fn the_validation_matrix_is_loopback_short_and_sound_in_the_sim() {
     for f in &files {
         let s = Scenario::load(f).unwrap();
         check_loopback(&s, f).unwrap();
-        let run = simulate(&s, s.seed, SimOptions { trace: true });
+        let run = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions { trace: true });
         check_run(&s, &run).unwrap();
         assert_eq!(run.stats.files_completed as usize, run.files.len(), "{}", s.name);
         assert!(run.duration.as_secs_f64() <= 5.0, "{}: predicted {} s", s.name, run.duration);
@@ -123,7 +123,7 @@ fn a_real_run_is_a_record_reported_and_byte_accounted_like_a_simulated_one() {
     let mut s = faulty_scenario();
     s.client.retry.enable_resume = false;
     let run = checked_real(&s);
-    let sim = simulate(&s, s.seed, SimOptions { trace: true });
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions { trace: true });
     check_run(&s, &sim).unwrap();
     let total: u64 = run.files.iter().map(|f| f.size).sum();
     let bytes = byte_account(&run.trace, run.aborted_bytes);
@@ -157,7 +157,7 @@ fn a_buffered_workload_peaks_at_its_buffers_in_both_runtimes() {
     .unwrap();
     let largest = s.workload.expand(s.seed).iter().map(|f| f.size).max().unwrap();
     let run = checked_real(&s);
-    let sim = simulate(&s, s.seed, SimOptions::default());
+    let sim = simulate(&Plan::seeded(&s, s.seed).unwrap(), SimOptions::default());
     assert_eq!(sim.peak_memory_bytes, largest);
     assert_eq!(run.peak_memory_bytes, largest);
 }

@@ -254,6 +254,11 @@ fn a_client_that_stops_reading_holds_its_slot_at_most_the_send_timeout() {
     for drip in [false, true] {
         let mut hog = TcpStream::connect(addr).unwrap();
         write!(hog, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        // The hog's status line has arrived: it holds the slot (on a loaded
+        // machine a fixed sleep did not guarantee the server had accepted it).
+        let mut status = [0u8; 12];
+        hog.read_exact(&mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 200");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = drip.then(|| {
             let (mut h, stop) = (hog.try_clone().unwrap(), stop.clone());
@@ -265,7 +270,6 @@ fn a_client_that_stops_reading_holds_its_slot_at_most_the_send_timeout() {
                 }
             })
         });
-        std::thread::sleep(Duration::from_millis(50));
         let t0 = std::time::Instant::now();
         assert_eq!(status_of(addr, "/small"), 503, "drip {drip}: the hog holds the only slot");
         let freed = within(Duration::from_secs(20), || status_of(addr, "/small") == 200);

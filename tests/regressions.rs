@@ -2,7 +2,7 @@
 
 use dlsim::check::check;
 use dlsim::orchestrator::FileStatus;
-use dlsim::{Scenario, SimOptions, simulate};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
 use serde_json::json;
 
 /// A file failing on an HTTP 500 (which keeps the connection alive) used to
@@ -16,7 +16,7 @@ fn failing_a_file_after_a_keep_alive_failure_leaves_the_pooled_connection_usable
         "workload": { "models": [ { "name": "m", "linear": { "count": 40, "min_size_bytes": 1024, "max_size_bytes": 10240 } } ] }
     }))
     .unwrap();
-    let run = simulate(&s, 7, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 7).unwrap(), SimOptions { trace: true });
     check(&run.trace, &s, &run.files).unwrap();
     let failed = run.outcomes.iter().filter(|o| o.status == FileStatus::Failed).count();
     let completed = run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).count();
@@ -35,7 +35,7 @@ fn splitting_a_huge_file_does_not_overflow() {
         "workload": { "models": [ { "name": "m", "files": [ { "path": "a", "size_bytes": size } ] } ] }
     }))
     .unwrap();
-    let run = simulate(&s, 1, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
     check(&run.trace, &s, &run.files).unwrap();
     assert_eq!(run.stats.useful_bytes, size);
     assert_eq!(run.stats.requests, 64);
@@ -53,7 +53,7 @@ fn duration_is_the_last_file_end_even_at_time_zero() {
         "workload": { "models": [ { "name": "m", "files": [ { "path": "a", "size_bytes": 2 } ] } ] }
     }))
     .unwrap();
-    let run = simulate(&s, 1, SimOptions { trace: true });
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
     check(&run.trace, &s, &run.files).unwrap();
     assert_eq!(run.outcomes[0].status, FileStatus::Failed);
     assert_eq!(run.duration, run.outcomes[0].ended_at);

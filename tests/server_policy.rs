@@ -12,7 +12,7 @@
 
 use dlsim::real::Server;
 use dlsim::trace::TraceEvent;
-use dlsim::{Scenario, SimOptions, simulate};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -63,7 +63,7 @@ enum Step {
 }
 
 fn sim_requests(s: &Scenario, seed: u64) -> (Vec<Step>, BTreeMap<u64, Outcome>, BTreeMap<&'static str, u64>) {
-    let out = simulate(s, seed, SimOptions { trace: true });
+    let out = simulate(&Plan::seeded(s, seed).unwrap(), SimOptions { trace: true });
     let log = &out.trace;
     let mut steps = Vec::new();
     let mut outcomes = BTreeMap::new();

@@ -427,6 +427,7 @@ impl<'a> Checker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Plan;
     use crate::sim::{SimOptions, simulate};
 
     fn scenario() -> Scenario {
@@ -442,7 +443,7 @@ mod tests {
     #[test]
     fn a_valid_run_passes_and_a_reordered_one_names_the_invariant_and_event() {
         let s = scenario();
-        let run = simulate(&s, 1, SimOptions { trace: true });
+        let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
         check_run(&s, &run).expect("valid run");
         // The low-priority file is dispatched first instead.
         let mut log = run.trace.clone();

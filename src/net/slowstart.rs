@@ -405,7 +405,7 @@ mod tests {
         s.server.latency_ms = 0.0;
         s.network.rtt_ms = 40.0;
         s.network.handshake_rtts = 1;
-        let r = simulate(&s, 1, SimOptions::default());
+        let r = simulate(&crate::scenario::Plan::seeded(&s, 1).unwrap(), SimOptions::default());
         // 6 full rounds cover 10·1448·(2^6 − 1) = 912 240 B; the rest
         // (136 336 B) fits in the 7th window and arrives as one burst, at the
         // client CPU's byte rate here (the only bound).
@@ -420,7 +420,8 @@ mod tests {
         assert!((expect - 0.320).abs() < 0.001);
         // Off: one RTT handshake + one RTT request, the body at the client CPU's byte rate (≈ 1 GB/s).
         s.network.slow_start = false;
-        let off = simulate(&s, 1, SimOptions::default()).duration.as_secs_f64();
+        let off =
+            simulate(&crate::scenario::Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration.as_secs_f64();
         assert!(off < 0.0801 + 1048576.0 / 5e8, "{off}");
     }
 

@@ -1,6 +1,8 @@
 //! Real-I/O mode: the policy core over real sockets, and the evidence that
 //! the network model predicts it.
 //!
+//! - [`clients`]: real download tools (curl, aria2c, hf_transfer,
+//!   huggingface_hub) run against the Hub-mode server, every file checked.
 //! - [`content`]: deterministic synthetic file bytes, random-access.
 //! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
 //!   bodies, ETags, the redirect of large files to a CDN-like listener).
@@ -15,6 +17,7 @@
 //!   calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
 
+pub mod clients;
 pub mod content;
 pub mod hub;
 pub mod lock;
@@ -26,4 +29,4 @@ pub mod validate;
 
 pub use content::Content;
 pub use runtime::{RealOptions, expected_digests, run_real};
-pub use server::{Server, ServerConfig, ServerStats};
+pub use server::{HubOptions, Server, ServerConfig, ServerStats};

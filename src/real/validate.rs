@@ -14,7 +14,7 @@ use crate::check::check_run;
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::report::{BenchmarkResult, from_run};
-use crate::scenario::{self, ChunkMode, Scenario};
+use crate::scenario::{self, Budget, ChunkMode, Plan, Scenario};
 use crate::sim::{SimOptions, simulate};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -297,9 +297,8 @@ pub fn validate_on(
     let mut points = Vec::new();
     for f in files {
         let base = Scenario::load(f)?;
-        for p in scenario::expand_points(&base)? {
-            let mut s = p.scenario;
-            s.name = p.name;
+        for p in scenario::points(&base).map_err(|e| e.in_file(f))? {
+            let mut s = p.map_err(|e| e.in_file(f))?.scenario;
             match path {
                 PathKind::Loopback => check_loopback(&s, f)?,
                 PathKind::Wan => check_wan(&s, f)?,
@@ -307,15 +306,17 @@ pub fn validate_on(
             if let Some(c) = &calibration {
                 c.apply(&mut s);
             }
-            points.push((f.display().to_string(), s));
+            // The same seed resolution as `dlsim run`: --seed, else the point's own.
+            let plan = Plan::new(&s, seed, &Budget::default(), true).map_err(|e| e.in_file(f))?;
+            points.push((f.display().to_string(), plan));
         }
     }
     let mut rows = Vec::new();
     let total = points.len();
     let mut checked_runs = 0;
-    for (i, (source, s)) in points.iter().enumerate() {
-        let seed = seed.unwrap_or(s.seed);
-        let sim = simulate(s, seed, SimOptions { trace: true });
+    for (i, (source, plan)) in points.iter().enumerate() {
+        let (s, seed) = (plan.scenario(), plan.seed());
+        let sim = simulate(plan, SimOptions { trace: true });
         let mut violations = Vec::new();
         if let Err(v) = check_run(s, &sim) {
             violations.push(format!("sim: {v}"));

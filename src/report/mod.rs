@@ -7,4 +7,4 @@ mod result;
 mod write;
 
 pub use result::{BenchmarkResult, Metadata, Percentiles, PriorityWait, from_run};
-pub use write::{csv, table, write_outputs};
+pub use write::{check_finite, csv, table, write_outputs};

@@ -5,6 +5,7 @@ use super::BenchmarkResult;
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const CSV_HEADER: &str = "name,duration,throughput_mbps,success_rate,memory_usage_mb,cpu_usage_percent,\
 concurrent_downloads,total_bytes,files_processed,errors,requests,retries,handshakes,pool_hits,pool_misses,\
@@ -82,27 +83,113 @@ pub fn table(results: &[BenchmarkResult]) -> String {
     out
 }
 
-/// Write `files` (name, contents) into `dir` atomically: everything is
-/// rendered first, each file goes to a temporary name and is renamed into
-/// place, so a failure leaves no partial output.
+/// Refuse to write a report with a number that is not finite: JSON would
+/// hold `null` and CSV `inf`/`NaN`. (`metadata.extra` may hold nulls.)
+pub fn check_finite(results: &[BenchmarkResult]) -> Result<()> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::Null => Some(path.to_string()),
+            serde_json::Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| path != "metadata" || *k != "extra")
+                .find_map(|(k, c)| walk(c, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") })),
+            serde_json::Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| walk(c, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    for r in results {
+        let v = serde_json::to_value(r).expect("a result serializes");
+        if let Some(field) = walk(&v, "") {
+            return Err(Error::Other(format!(
+                "{}: report field `{field}` is not a finite number (the inputs drive it to infinity or NaN); \
+                 no report is written",
+                r.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A temporary name no other process or call uses: the process id and a
+/// per-process counter.
+fn unique(dir: &Path, name: &str, kind: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".{name}.{}.{n}.{kind}", std::process::id()))
+}
+
+/// Write `files` (name, contents) into `dir`, all or nothing: each file is
+/// written to a unique temporary name (so concurrent runs into one
+/// directory never share one), then renamed into place; an existing file is
+/// moved aside first and put back if a later rename fails. On any failure
+/// no temporary file is left and every target is as it was.
 pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
-    let mut tmp = Vec::new();
+    let mut tmp: Vec<PathBuf> = Vec::new();
+    let remove_all = |paths: &[PathBuf]| {
+        for p in paths {
+            let _ = std::fs::remove_file(p);
+        }
+    };
     for (name, bytes) in files {
-        let path = dir.join(format!(".{name}.tmp"));
-        if let Err(source) = std::fs::write(&path, bytes) {
-            for p in &tmp {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(Error::Write { path, source });
+        let path = unique(dir, name, "tmp");
+        let written = std::fs::File::create(&path).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(bytes)?;
+            f.flush()
+        });
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&path);
+            remove_all(&tmp);
+            return Err(Error::Write { path: dir.join(name), source });
         }
         tmp.push(path);
     }
-    let mut done = Vec::new();
-    for ((name, _), t) in files.iter().zip(&tmp) {
-        let path = dir.join(name);
-        std::fs::rename(t, &path).map_err(|source| Error::Write { path: path.clone(), source })?;
-        done.push(path);
+    // (target, backup of what it replaced)
+    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let undo = |done: &[(PathBuf, Option<PathBuf>)]| {
+        for (target, backup) in done.iter().rev() {
+            let _ = std::fs::remove_file(target);
+            if let Some(b) = backup {
+                let _ = std::fs::rename(b, target);
+            }
+        }
+    };
+    for (i, ((name, _), t)) in files.iter().zip(&tmp).enumerate() {
+        let target = dir.join(name);
+        let step = (|| -> std::io::Result<Option<PathBuf>> {
+            let backup = match std::fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "a directory is in the way"));
+                }
+                Ok(_) => {
+                    let b = unique(dir, name, "bak");
+                    std::fs::rename(&target, &b)?;
+                    Some(b)
+                }
+                Err(_) => None,
+            };
+            if let Err(e) = std::fs::rename(t, &target) {
+                if let Some(b) = &backup {
+                    let _ = std::fs::rename(b, &target);
+                }
+                return Err(e);
+            }
+            Ok(backup)
+        })();
+        match step {
+            Ok(backup) => done.push((target, backup)),
+            Err(source) => {
+                undo(&done);
+                remove_all(&tmp[i..]);
+                return Err(Error::Write { path: target, source });
+            }
+        }
     }
-    Ok(done)
+    for (_, backup) in &done {
+        if let Some(b) = backup {
+            let _ = std::fs::remove_file(b);
+        }
+    }
+    Ok(done.into_iter().map(|(t, _)| t).collect())
 }

@@ -7,40 +7,174 @@
 //! Units are in the field names: `_bps` is bytes per second, `_bytes` bytes,
 //! `_ms`/`_s` milliseconds/seconds.
 
+mod plan;
 mod schema;
 mod sweep;
 mod validate;
 mod workload;
 
+pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
 pub use schema::*;
-pub use sweep::{SweepPoint, expand_points};
-pub use validate::MIN_RATE_BPS;
+pub use sweep::{MAX_POINTS, Points, SweepPoint, expand_points, points};
+pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
 pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
+use serde_json::Value;
 use std::path::Path;
+
+/// Allowed values of integer fields, by the last segment of their path,
+/// for type errors (serde knows only the Rust type's range).
+const INTEGER_RANGES: &[(&str, &str)] = &[
+    ("size_bytes", "an integer from 1 to 18446744073709551615"),
+    ("min_size_bytes", "an integer from 1 to 18446744073709551615"),
+    ("max_size_bytes", "an integer from 1 to 18446744073709551615"),
+    ("count", "an integer from 1 to 10000000"),
+    ("chunk_size_bytes", "an integer from 1 to 18446744073709551615"),
+    ("min_chunk_bytes", "an integer from 1 to 18446744073709551615"),
+    ("max_chunk_bytes", "an integer from min_chunk_bytes to 18446744073709551615"),
+    ("min_split_size_bytes", "an integer from 1 to 18446744073709551615"),
+    ("tcp_window_bytes", "an integer from 1 to 18446744073709551615, or null"),
+    ("read_size_bytes", "an integer from 1 to 1099511627776"),
+    ("write_quantum_bytes", "an integer from 1 to 1073741824, or null"),
+    ("streaming_threshold_bytes", "an integer from 0 to 18446744073709551615"),
+    ("split", "an integer from 1 to 64"),
+    ("max_concurrent_downloads", "an integer from 1 to 1000000"),
+    ("max_concurrent_files_per_model", "an integer from 1 to 1000000"),
+    ("max_connections_per_host", "an integer from 1 to 1000000, or null"),
+    ("max_attempts", "an integer from 1 to 1000"),
+    ("handshake_rtts", "an integer from 0 to 10"),
+    ("cores", "an integer from 1 to 1024"),
+    ("seed", "an integer from 0 to 18446744073709551615"),
+    ("size", "an integer from 0 to 4294967295 (≥ 1 when block is true)"),
+    ("keep_alive_max_requests", "an integer from 1 to 4294967295"),
+    ("max_concurrent_requests", "an integer from 1 to 4294967295, or null"),
+    ("max_requests_per_connection", "an integer from 1 to 4294967295"),
+    ("parallel_failures", "an integer from 1 to 4294967295, or null"),
+];
+
+/// `text` with Rust type names replaced by JSON words.
+fn plain_types(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("struct ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "struct ".len()..];
+        let ident = after.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(after.len());
+        out.push_str(if ident > 0 { "an object" } else { "struct " });
+        rest = &after[ident..];
+    }
+    out.push_str(rest);
+    for (from, to) in [
+        ("invalid type: map", "invalid type: an object"),
+        ("invalid type: sequence", "invalid type: an array"),
+        ("expected a sequence", "expected an array"),
+        ("expected f64", "expected a number"),
+        ("expected option", "expected a value or null"),
+        ("expected a map", "expected an object"),
+        ("with 1 element", "with 1 field"),
+    ] {
+        out = out.replace(from, to);
+    }
+    out
+}
 
 /// A serde error with the path of the field where it happened.
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     let path = e.path().to_string();
-    let field = if path == "." || path == "?" { String::new() } else { path };
+    let mut field = if path == "." || path == "?" { String::new() } else { path };
     let inner = e.into_inner().to_string();
-    let mut message = if field.is_empty() && !inner.starts_with("missing field") {
-        format!("not valid JSON: {inner}")
-    } else {
-        inner
-    };
-    if message.starts_with("expected value") || message.starts_with("number out of range") {
+    // "missing field `x`" and "duplicate field `x`" are reported at the
+    // enclosing object: name the field itself.
+    for (prefix, what) in [("missing field `", "(it is required)"), ("duplicate field `", "(a key may appear once)")] {
+        if let Some(rest) = inner.strip_prefix(prefix) {
+            let key = rest.split('`').next().unwrap_or_default();
+            let mut message = format!("{prefix}{key}` {what}");
+            if let Some(at) = rest.find(" at line ") {
+                message.push_str(&rest[at..]);
+            }
+            if key == "workload" && field.is_empty() {
+                message.push_str(": a scenario needs \"workload\": {\"models\": [...]} with at least one model");
+            }
+            let field = if field.is_empty() { key.to_string() } else { format!("{field}.{key}") };
+            return Error::scenario(field, message);
+        }
+    }
+    let mut message = if field.is_empty() { format!("not valid JSON: {inner}") } else { plain_types(&inner) };
+    if message.contains("expected value") || message.contains("number out of range") {
         message.push_str(" (numbers must be finite: JSON has no NaN or Infinity)");
     }
-    for (ty, range) in
-        [("u64", "an integer from 0 to 18446744073709551615"), ("u32", "an integer from 0 to 4294967295")]
-    {
+    for ty in ["u64", "u32"] {
         if message.contains(&format!("expected {ty}")) {
+            let last = field.rsplit('.').next().unwrap_or_default();
+            let range = INTEGER_RANGES.iter().find(|(k, _)| *k == last).map(|(_, r)| *r).unwrap_or(if ty == "u64" {
+                "an integer from 0 to 18446744073709551615"
+            } else {
+                "an integer from 0 to 4294967295"
+            });
             message = format!("{message} (allowed: {range})");
         }
     }
+    if field.is_empty() {
+        field = String::new();
+    }
     Error::scenario(field, message)
+}
+
+/// Where the docs show an object, a JSON array is refused (serde would
+/// read it as the struct's fields in order). `[]` marks each element.
+const OBJECTS: &[&str] = &[
+    "server",
+    "server.faults",
+    "server.faults.mix",
+    "network",
+    "client",
+    "client.chunking",
+    "client.pool",
+    "client.retry",
+    "client.bandwidth_limit",
+    "client.cpu",
+    "workload",
+    "workload.models[]",
+    "workload.models[].files[]",
+    "workload.models[].linear",
+    "workload.models[].random",
+    "sweep",
+    "sweep.points[]",
+    "sweep.points[].set",
+];
+
+fn check_objects(v: &Value, schema: &str, shown: &str) -> Result<()> {
+    let expects_object = schema.is_empty() || OBJECTS.contains(&schema);
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let (s, p) = if schema.is_empty() {
+                    (k.clone(), k.clone())
+                } else {
+                    (format!("{schema}.{k}"), format!("{shown}.{k}"))
+                };
+                check_objects(child, &s, &p)?;
+            }
+        }
+        Value::Array(_) if expects_object => {
+            let field = if shown.is_empty() { "(the whole scenario)" } else { shown };
+            return Err(Error::scenario(field, "must be a JSON object {…}, got an array [...]"));
+        }
+        Value::Array(a) => {
+            let each = format!("{schema}[]");
+            if OBJECTS.iter().any(|o| o.starts_with(&each)) {
+                for (i, child) in a.iter().enumerate() {
+                    check_objects(child, &each, &format!("{shown}[{i}]"))?;
+                }
+            }
+        }
+        _ if schema.is_empty() => {
+            return Err(Error::scenario("(the whole scenario)", "must be a JSON object {…}"));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The last JSON key before `line:column` (1-based), to name the field of a
@@ -80,9 +214,25 @@ pub fn read_scenario_file(path: &Path) -> Result<String> {
 impl Scenario {
     /// Parse and validate a scenario from JSON text.
     pub fn from_json(text: &str) -> Result<Scenario> {
+        if text.starts_with('\u{feff}') {
+            return Err(Error::scenario(
+                "",
+                "the file starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8 without a BOM",
+            ));
+        }
+        // Types first (the failing field's path, line and column), then
+        // shapes serde lets through (an array read as a struct).
         let mut de = serde_json::Deserializer::from_str(text);
         let s: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let (line, column) = (e.inner().line(), e.inner().column());
+            // An array where an object belongs explains most type errors.
+            let inner = e.inner().to_string();
+            if (inner.contains("invalid type") || inner.contains("invalid length"))
+                && let Ok(value) = serde_json::from_str::<Value>(text)
+                && let Err(shape) = check_objects(&value, "", "")
+            {
+                return shape;
+            }
             match path_error(e) {
                 Error::Scenario { field, message } if field.is_empty() => {
                     Error::Scenario { field: key_before(text, line, column).unwrap_or_default(), message }
@@ -91,25 +241,24 @@ impl Scenario {
             }
         })?;
         de.end().map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).expect("text that deserialized into a scenario is JSON");
+        check_objects(&value, "", "")?;
+        drop(value);
         s.validate()?;
         Ok(s)
     }
 
     /// Deserialize (naming the failing field) and validate.
-    pub fn from_value(value: serde_json::Value) -> Result<Scenario> {
+    pub fn from_value(value: Value) -> Result<Scenario> {
+        check_objects(&value, "", "")?;
         let s: Scenario = serde_path_to_error::deserialize(value).map_err(path_error)?;
         s.validate()?;
         Ok(s)
     }
 
-    /// Read, parse and validate a scenario file.
+    /// Read (at most [`MAX_SCENARIO_FILE_BYTES`]), parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = read_scenario_file(path)?;
-        Scenario::from_json(&text).map_err(|e| match e {
-            Error::Scenario { field, message } => {
-                Error::Scenario { field, message: format!("{message} (in {})", path.display()) }
-            }
-            other => other,
-        })
+        Scenario::from_json(&text).map_err(|e| e.in_file(path))
     }
 }

@@ -55,7 +55,6 @@ pub struct Server {
     /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
     /// processor sharing. Turns let equal requests finish staggered, as a
     /// real server's writes do (the loopback server writes 8 KiB blocks).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
 }
@@ -442,14 +441,44 @@ pub struct Sweep {
     /// Dotted path of the knob, e.g. `client.max_concurrent_downloads`.
     #[serde(default)]
     pub knob: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_points")]
     pub values: Vec<serde_json::Value>,
     /// Result name per value (default `{name}_{value}`).
     #[serde(default)]
     pub names: Vec<String>,
     /// Explicit points: `{ "name": ..., "set": { "dotted.path": value } }`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_points")]
     pub points: Vec<SweepPointSpec>,
+}
+
+/// A list of sweep values or points, refused as soon as it passes
+/// [`super::MAX_POINTS`] (before the rest of a huge file is read into memory).
+fn at_most_max_points<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {} items", super::MAX_POINTS)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element()? {
+                if out.len() == super::MAX_POINTS {
+                    return Err(serde::de::Error::custom(format!(
+                        "a sweep has at most {} points; this one has more",
+                        super::MAX_POINTS
+                    )));
+                }
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded(std::marker::PhantomData))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -2,11 +2,17 @@
 //! knob (or a few). A knob is a dotted path into the scenario with all
 //! defaults filled in, so any field can be swept.
 
-use super::schema::Scenario;
+use super::schema::{BandwidthLimit, Scenario};
+use super::validate::excerpt;
 use crate::error::{Error, Result};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
-/// One run of a sweep: its result name and its validated scenario.
+/// Largest number of points in one sweep.
+pub const MAX_POINTS: usize = 100_000;
+
+/// One run of a sweep: its result name and its validated scenario (its
+/// `seed` is the point's own: the base seed unless the point sets `seed`).
 #[derive(Clone, Debug)]
 pub struct SweepPoint {
     pub name: String,
@@ -21,36 +27,166 @@ fn value_label(v: &Value) -> String {
     }
 }
 
-/// Set `dotted.path` in `root`; the path must already exist (all defaults
-/// are filled in), else the knob is unknown.
-fn set_knob(root: &mut Value, knob: &str, value: Value, field: &str) -> Result<()> {
-    let pointer = format!("/{}", knob.replace('.', "/"));
-    match root.pointer_mut(&pointer) {
-        Some(slot) => {
-            *slot = value;
-            Ok(())
-        }
-        None => Err(Error::scenario(
-            field,
-            format!(
-                "unknown knob {knob:?}: use a dotted path to an existing field, e.g. \"client.max_concurrent_downloads\""
-            ),
-        )),
+fn pointer(knob: &str) -> String {
+    format!("/{}", knob.replace('.', "/"))
+}
+
+/// Every dotted path of `v` (array elements: the first few only).
+fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    let mut push = |k: String, child: &Value| {
+        let p = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+        out.push(p.clone());
+        paths(child, &p, out);
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, c)| push(k.clone(), c)),
+        Value::Array(a) => a.iter().take(3).enumerate().for_each(|(i, c)| push(i.to_string(), c)),
+        _ => {}
     }
 }
 
-/// Expand a scenario into its runs: itself if it has no sweep, else one
-/// validated scenario per sweep point, in sweep order.
-pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
-    let Some(sweep) = &base.sweep else {
-        return Ok(vec![SweepPoint { name: base.name.clone(), scenario: base.clone() }]);
-    };
-    let mut template = base.clone();
-    template.sweep = None;
-    let template = serde_json::to_value(&template).expect("a scenario always serializes");
+/// The knob path nearest to `knob` by edit distance, if any is close.
+fn nearest(full: &Value, knob: &str) -> Option<String> {
+    let mut all = Vec::new();
+    paths(full, "", &mut all);
+    all.into_iter()
+        .filter(|p| p != "name" && p != "sweep")
+        .map(|p| (strsim::levenshtein(knob, &p), p))
+        .min()
+        .filter(|(d, _)| *d <= knob.chars().count().max(6) / 2)
+        .map(|(_, p)| p)
+}
 
-    let mut specs: Vec<(String, Vec<(String, Value)>)> = Vec::new();
-    match (&sweep.knob, sweep.points.is_empty()) {
+/// The scenario's JSON with every optional section filled in, so that each
+/// documented knob path exists (e.g. `client.bandwidth_limit.rate_bps`).
+fn knob_space(template: &Value) -> Value {
+    let mut full = template.clone();
+    if full.pointer("/client/bandwidth_limit").is_some_and(Value::is_null) {
+        let limit: BandwidthLimit =
+            serde_json::from_value(serde_json::json!({"rate_bps": 1.0})).expect("a rate alone is a valid limit");
+        full["client"]["bandwidth_limit"] = serde_json::to_value(limit).expect("a limit serializes");
+    }
+    full
+}
+
+/// Set `dotted.path` in `root`. The path must be a field of the schema
+/// (`full`); an optional section that is `null` in `root` becomes an
+/// object holding just this field (the rest take their defaults).
+fn set_knob(root: &mut Value, full: &Value, knob: &str, value: Value, field: &str) -> Result<()> {
+    if full.pointer(&pointer(knob)).is_none() || knob == "sweep" || knob.starts_with("sweep.") {
+        let hint = match nearest(full, knob) {
+            Some(p) => format!("did you mean {p:?}?"),
+            None => "use a dotted path to a scenario field, e.g. \"client.max_concurrent_downloads\"".into(),
+        };
+        return Err(Error::scenario(field, format!("unknown knob {:?}: {hint}", excerpt(knob))));
+    }
+    let segs: Vec<&str> = knob.split('.').collect();
+    let mut slot = root;
+    for (i, seg) in segs.iter().enumerate() {
+        if slot.is_null() {
+            *slot = Value::Object(serde_json::Map::new());
+        }
+        let last = i + 1 == segs.len();
+        slot = match slot {
+            Value::Object(m) if last => {
+                m.insert((*seg).to_string(), value);
+                return Ok(());
+            }
+            Value::Object(m) => m.entry(seg.to_string()).or_insert(Value::Null),
+            Value::Array(a) => {
+                let i: usize = seg.parse().expect("the path exists in the schema, so this is an index");
+                if last {
+                    a[i] = value;
+                    return Ok(());
+                }
+                &mut a[i]
+            }
+            _ => unreachable!("the path exists in the schema, so every prefix is an object or array"),
+        };
+    }
+    unreachable!("a knob has at least one segment")
+}
+
+/// The points of a sweep, built and validated one at a time as they are
+/// asked for (never all at once): a sweep of many points costs the memory
+/// of the points kept, not of all of them.
+pub struct Points<'a> {
+    base: &'a Scenario,
+    template: Value,
+    full: Value,
+    n: usize,
+    next: usize,
+    seen: BTreeSet<String>,
+}
+
+impl Points<'_> {
+    /// Points in the sweep (1 without a sweep).
+    pub fn total(&self) -> usize {
+        self.n
+    }
+
+    fn spec(&self, i: usize) -> (String, Vec<(String, Value)>) {
+        let sweep = self.base.sweep.as_ref().expect("a sweep has points");
+        match &sweep.knob {
+            Some(knob) => {
+                let v = &sweep.values[i];
+                let name =
+                    sweep.names.get(i).cloned().unwrap_or_else(|| format!("{}_{}", self.base.name, value_label(v)));
+                (name, vec![(knob.clone(), v.clone())])
+            }
+            None => {
+                let p = &sweep.points[i];
+                (p.name.clone(), p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+        }
+    }
+
+    fn build(&mut self, i: usize) -> Result<SweepPoint> {
+        let (name, sets) = self.spec(i);
+        let at = format!("sweep point {i} ({})", excerpt(&name));
+        if !self.seen.insert(name.clone()) {
+            return Err(Error::scenario(at, format!("duplicate result name {:?}", excerpt(&name))));
+        }
+        let mut v = self.template.clone();
+        for (knob, value) in sets {
+            set_knob(&mut v, &self.full, &knob, value, &at)?;
+        }
+        v["name"] = Value::String(name.clone());
+        let scenario = Scenario::from_value(v).map_err(|e| match e {
+            Error::Scenario { field, message } => {
+                Error::Scenario { field, message: format!("{message} (in sweep point {:?})", excerpt(&name)) }
+            }
+            other => other,
+        })?;
+        Ok(SweepPoint { name, scenario })
+    }
+}
+
+impl Iterator for Points<'_> {
+    type Item = Result<SweepPoint>;
+    fn next(&mut self) -> Option<Result<SweepPoint>> {
+        if self.next >= self.n {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        if self.base.sweep.is_none() {
+            return Some(Ok(SweepPoint { name: self.base.name.clone(), scenario: self.base.clone() }));
+        }
+        Some(self.build(i))
+    }
+}
+
+/// Check a scenario's sweep and return its points, to be built one by one:
+/// itself if it has no sweep, else one scenario per sweep point, in sweep
+/// order. A point runs with its own `seed` (a sweep over `seed`, or a point
+/// that sets it); its name is its result name and cannot be set as a knob.
+pub fn points(base: &Scenario) -> Result<Points<'_>> {
+    let empty = || Points { base, template: Value::Null, full: Value::Null, n: 1, next: 0, seen: BTreeSet::new() };
+    let Some(sweep) = &base.sweep else {
+        return Ok(empty());
+    };
+    let n = match (&sweep.knob, sweep.points.is_empty()) {
         (Some(knob), true) => {
             if sweep.values.is_empty() {
                 return Err(Error::scenario("sweep.values", "must list at least one value"));
@@ -61,41 +197,43 @@ pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
                     format!("must have one name per value ({}), got {}", sweep.values.len(), sweep.names.len()),
                 ));
             }
-            for (i, v) in sweep.values.iter().enumerate() {
-                let name = sweep.names.get(i).cloned().unwrap_or_else(|| format!("{}_{}", base.name, value_label(v)));
-                specs.push((name, vec![(knob.clone(), v.clone())]));
+            if knob == "name" {
+                return Err(Error::scenario(
+                    "sweep.knob",
+                    "a point's result name cannot be swept: give the names in `sweep.names`",
+                ));
             }
+            sweep.values.len()
         }
         (None, false) => {
-            for p in &sweep.points {
-                specs.push((p.name.clone(), p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+            for (i, p) in sweep.points.iter().enumerate() {
+                if p.set.contains_key("name") {
+                    return Err(Error::scenario(
+                        format!("sweep.points[{i}].set.name"),
+                        "a point's result name is its `name` (beside `set`), not a knob",
+                    ));
+                }
             }
+            sweep.points.len()
         }
         _ => {
             return Err(Error::scenario("sweep", "give either `knob` with `values`, or `points`"));
         }
+    };
+    if n > MAX_POINTS {
+        return Err(Error::scenario("sweep", format!("at most {MAX_POINTS} points, got {n}")));
     }
+    let mut template = base.clone();
+    template.sweep = None;
+    let template = serde_json::to_value(&template).expect("a scenario always serializes");
+    let full = knob_space(&template);
+    Ok(Points { base, template, full, n, next: 0, seen: BTreeSet::new() })
+}
 
-    let mut out = Vec::with_capacity(specs.len());
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, (name, sets)) in specs.into_iter().enumerate() {
-        if !seen.insert(name.clone()) {
-            return Err(Error::scenario(format!("sweep point {i}"), format!("duplicate result name {name:?}")));
-        }
-        let mut v = template.clone();
-        for (knob, value) in sets {
-            set_knob(&mut v, &knob, value, &format!("sweep point {i} ({name})"))?;
-        }
-        v["name"] = Value::String(name.clone());
-        let scenario = Scenario::from_value(v).map_err(|e| match e {
-            Error::Scenario { field, message } => {
-                Error::Scenario { field, message: format!("{message} (in sweep point {name:?})") }
-            }
-            other => other,
-        })?;
-        out.push(SweepPoint { name, scenario });
-    }
-    Ok(out)
+/// All points of a scenario, built at once (for small embedded sweeps such
+/// as the seed suite's; the CLI builds them one by one with [`points`]).
+pub fn expand_points(base: &Scenario) -> Result<Vec<SweepPoint>> {
+    points(base)?.collect()
 }
 
 #[cfg(test)]
@@ -124,6 +262,8 @@ mod tests {
     fn unknown_knob_and_bad_value_are_errors_naming_the_field() {
         let e = with_sweep(r#"{"knob":"client.nope","values":[1]}"#).unwrap_err().to_string();
         assert!(e.contains("unknown knob \"client.nope\""), "{e}");
+        let e = with_sweep(r#"{"knob":"client.max_concurent_downloads","values":[1]}"#).unwrap_err().to_string();
+        assert!(e.contains("did you mean \"client.max_concurrent_downloads\""), "{e}");
         let e = with_sweep(r#"{"knob":"client.max_concurrent_downloads","values":[0]}"#).unwrap_err().to_string();
         assert!(e.contains("client.max_concurrent_downloads"), "{e}");
     }
@@ -133,5 +273,43 @@ mod tests {
         let pts = with_sweep(r#"{"points":[{"name":"p","set":{"client.split":2,"network.rtt_ms":5}}]}"#).unwrap();
         assert_eq!(pts[0].scenario.client.split, 2);
         assert_eq!(pts[0].scenario.network.rtt_ms, 5.0);
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    const BASE: &str =
+        r#"{"name":"s","seed":7,"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":10}]}]}}"#;
+
+    fn with_sweep(sweep: &str) -> Result<Vec<SweepPoint>> {
+        let text = format!("{},\"sweep\":{sweep}}}", &BASE[..BASE.len() - 1]);
+        expand_points(&Scenario::from_json(&text)?)
+    }
+
+    #[test]
+    fn each_point_keeps_its_own_seed() {
+        let pts = with_sweep(r#"{"knob":"seed","values":[1,2,3]}"#).unwrap();
+        assert_eq!(pts.iter().map(|p| p.scenario.seed).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let pts = with_sweep(r#"{"points":[{"name":"a","set":{"seed":1}},{"name":"b","set":{}}]}"#).unwrap();
+        assert_eq!((pts[0].scenario.seed, pts[1].scenario.seed), (1, 7));
+    }
+
+    #[test]
+    fn optional_fields_can_be_swept() {
+        let pts = with_sweep(r#"{"knob":"server.write_quantum_bytes","values":[8192,null]}"#).unwrap();
+        assert_eq!(pts[0].scenario.server.write_quantum_bytes, Some(8192));
+        assert_eq!(pts[1].scenario.server.write_quantum_bytes, None);
+        let pts = with_sweep(r#"{"knob":"client.bandwidth_limit.rate_bps","values":[1000]}"#).unwrap();
+        assert_eq!(pts[0].scenario.client.bandwidth_limit.as_ref().map(|l| l.rate_bps), Some(1000.0));
+    }
+
+    #[test]
+    fn a_name_set_by_a_point_is_refused() {
+        let e = with_sweep(r#"{"points":[{"name":"a","set":{"name":"b"}}]}"#).unwrap_err().to_string();
+        assert!(e.contains("sweep.points[0].set.name"), "{e}");
+        let e = with_sweep(r#"{"knob":"name","values":["x"]}"#).unwrap_err().to_string();
+        assert!(e.contains("sweep.names"), "{e}");
     }
 }

@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 fn finite_at_least(field: &str, v: f64, min: f64) -> Result<()> {
     if !v.is_finite() || v < min {
-        return Err(Error::scenario(field, format!("must be a finite number ≥ {min}, got {v}")));
+        return Err(Error::scenario(field, format!("must be a finite number ≥ {min}, got {}", v.shown())));
     }
     Ok(())
 }
 
 fn positive(field: &str, v: f64) -> Result<()> {
     if !v.is_finite() || v <= 0.0 {
-        return Err(Error::scenario(field, format!("must be a finite number > 0, got {v}")));
+        return Err(Error::scenario(field, format!("must be a finite number > 0, got {}", v.shown())));
     }
     Ok(())
 }
@@ -34,25 +34,63 @@ fn rate(field: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display>(field: &str, v: T, lo: T, hi: T) -> Result<()> {
-    if v < lo || v > hi {
-        return Err(Error::scenario(field, format!("must be in [{lo}, {hi}], got {v}")));
+/// A number as shown in a message: huge or tiny floats in scientific form.
+pub trait Shown: PartialOrd + Copy {
+    fn shown(self) -> String;
+}
+impl Shown for u32 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+impl Shown for u64 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+impl Shown for f64 {
+    fn shown(self) -> String {
+        let a = self.abs();
+        if a != 0.0 && !(1e-6..1e15).contains(&a) { format!("{self:e}") } else { self.to_string() }
+    }
+}
+
+fn in_range<T: Shown>(field: &str, v: T, lo: T, hi: T) -> Result<()> {
+    // Written so NaN (which compares false) is refused too.
+    if !(v >= lo && v <= hi) {
+        return Err(Error::scenario(field, format!("must be in [{}, {}], got {}", lo.shown(), hi.shown(), v.shown())));
     }
     Ok(())
 }
 
 /// Largest count of files in one workload.
 pub const MAX_FILES: u64 = 10_000_000;
+/// Longest result name, bytes (it names the report files).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// `s` as echoed in a message: at most 60 characters, then the length.
+pub fn excerpt(s: &str) -> String {
+    const KEEP: usize = 60;
+    match s.char_indices().nth(KEEP) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &s[..cut], s.len()),
+    }
+}
 
 impl Scenario {
     pub fn validate(&self) -> Result<()> {
         let safe = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
-        if self.name.is_empty() || !self.name.chars().all(safe) || self.name.starts_with('.') {
+        if self.name.is_empty()
+            || self.name.len() > MAX_NAME_BYTES
+            || !self.name.chars().all(safe)
+            || self.name.starts_with('.')
+        {
             return Err(Error::scenario(
                 "name",
                 format!(
-                    "must be a file name of letters, digits, '.', '_' or '-' (not starting with '.'), got {:?}",
-                    self.name
+                    "must be a file name of letters, digits, '.', '_' or '-' (not starting with '.'), \
+                     at most {MAX_NAME_BYTES} bytes, got {:?}",
+                    excerpt(&self.name)
                 ),
             ));
         }
@@ -152,7 +190,8 @@ impl Scenario {
             ("per_read_us", cpu.per_read_us),
             ("per_byte_ns", cpu.per_byte_ns),
         ] {
-            finite_at_least(&format!("client.cpu.{k}"), v, 0.0)?;
+            // Bounded so the modelled CPU time (and its percentage) stays finite.
+            in_range(&format!("client.cpu.{k}"), v, 0.0, 1e9)?;
         }
         in_range("client.cpu.cores", cpu.cores, 1, 1024)?;
 
@@ -168,19 +207,28 @@ impl Scenario {
         let mut total: u64 = 0;
         for (i, m) in models.iter().enumerate() {
             let at = format!("workload.models[{i}]");
-            if m.name.trim().is_empty() {
-                return Err(Error::scenario(format!("{at}.name"), "must not be empty"));
+            if m.name.trim().is_empty() || m.name.len() > 4096 {
+                return Err(Error::scenario(
+                    format!("{at}.name"),
+                    format!("must be 1 to 4096 bytes long and not blank, got {} bytes", m.name.len()),
+                ));
             }
             if !names.insert(m.name.as_str()) {
-                return Err(Error::scenario(format!("{at}.name"), format!("duplicate model name {:?}", m.name)));
+                return Err(Error::scenario(
+                    format!("{at}.name"),
+                    format!("duplicate model name {:?}", excerpt(&m.name)),
+                ));
             }
             let given = [!m.files.is_empty(), m.linear.is_some(), m.random.is_some()];
             if given.iter().filter(|g| **g).count() != 1 {
                 return Err(Error::scenario(at, "give exactly one of `files` (non-empty), `linear` or `random`"));
             }
             for (j, f) in m.files.iter().enumerate() {
-                if f.path.is_empty() {
-                    return Err(Error::scenario(format!("{at}.files[{j}].path"), "must not be empty"));
+                if f.path.is_empty() || f.path.len() > 4096 {
+                    return Err(Error::scenario(
+                        format!("{at}.files[{j}].path"),
+                        format!("must be 1 to 4096 bytes long, got {} bytes", f.path.len()),
+                    ));
                 }
                 if f.size_bytes == 0 {
                     return Err(Error::scenario(format!("{at}.files[{j}].size_bytes"), "must be ≥ 1, got 0"));
@@ -202,15 +250,6 @@ impl Scenario {
         }
         if total > MAX_FILES {
             return Err(Error::scenario("workload.models", format!("at most {MAX_FILES} files in all, got {total}")));
-        }
-        let mut paths = BTreeSet::new();
-        for f in self.workload.expand(self.seed) {
-            if !paths.insert(f.path.clone()) {
-                return Err(Error::scenario(
-                    format!("workload.models[{}]", f.model),
-                    format!("duplicate file path {:?}", f.path),
-                ));
-            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use crate::engine::{Engine, EventQueue, World};
 use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin, SlowStart, TcpParams};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
-use crate::scenario::Scenario;
+use crate::scenario::Plan;
 use crate::server::{ConnState, Decision, Method, Request, ServerPolicy, Then};
 use crate::time::SimTime;
 
@@ -236,19 +236,21 @@ pub struct SimOptions {
     pub trace: bool,
 }
 
-/// Simulate one scenario (ignoring its sweep) with `seed`.
-pub fn simulate(s: &Scenario, seed: u64, opts: SimOptions) -> RunRecord {
+/// Simulate one plan (a validated scenario with its seed and workload).
+pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
+    let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
     match (s.server.write_quantum_bytes, TcpParams::of(s)) {
-        (Some(q), _) => run(s, seed, opts, costs, Link::new(capacity, RoundRobin::new(q))),
-        (None, Some(tcp)) => run(s, seed, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
-        (None, None) => run(s, seed, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+        (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
+        (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
     }
 }
 
-fn run<D: Discipline>(s: &Scenario, seed: u64, opts: SimOptions, costs: Costs, link: Link<D>) -> RunRecord {
-    let files = s.workload.expand(seed);
+fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> RunRecord {
+    let (s, seed) = (plan.scenario(), plan.seed());
+    let files = plan.files().to_vec();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
     let world = SimWorld {

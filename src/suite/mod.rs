@@ -19,7 +19,7 @@ pub use timeline::{CompletionTimes, Span, Timeline};
 use crate::net::Costs;
 use crate::par::par_map;
 use crate::report::{self, BenchmarkResult};
-use crate::scenario::{Priority, Scenario, SweepPoint, expand_points};
+use crate::scenario::{Plan, Priority, Scenario, SweepPoint, expand_points};
 use crate::sim::{SimOptions, simulate};
 use crate::trace::TraceEvent;
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,8 @@ fn jobs(list: &[(&'static str, &'static str)]) -> Vec<Job> {
 fn run_job(job: &Job, seed: u64) -> JobOut {
     let s = &job.point.scenario;
     let trace = job.point.name == catalog::TIMELINE_RUN || job.family == "queue_management";
-    let run = simulate(s, seed, SimOptions { trace });
+    let plan = Plan::seeded(s, seed).expect("embedded suite scenarios are valid and within the budget");
+    let run = simulate(&plan, SimOptions { trace });
     let mut result = report::from_run(s, &run);
     let extra = &mut result.metadata.extra;
     extra.insert("family".into(), json!(job.family));
@@ -129,7 +130,8 @@ fn run_job(job: &Job, seed: u64) -> JobOut {
     if job.family == "memory_optimization" {
         let mut buffered = s.clone();
         buffered.client.streaming_threshold_bytes = u64::MAX;
-        let b = simulate(&buffered, seed, SimOptions::default());
+        let plan = Plan::seeded(&buffered, seed).expect("embedded suite scenarios are valid and within the budget");
+        let b = simulate(&plan, SimOptions::default());
         let mb = report::from_run(&buffered, &b).memory_usage_mb;
         extra.insert("memory_without_streaming_mb".into(), json!(mb));
     }

@@ -149,6 +149,12 @@ fn setup_side(dev: &str, ip: Ipv4Addr, cc: &str) -> std::result::Result<Tun, Str
         // Loading a module is the host's business; say what is there.
         return Err(format!("congestion control {cc:?} is not available (have: {available})"));
     }
+    // Every connection starts from the kernel's defaults: without this, Linux
+    // caches ssthresh per destination, and a "fresh" connection after a lossy
+    // one skips slow start. A per-namespace sysctl: written from this thread,
+    // it changes this namespace only, never the host's.
+    std::fs::write("/proc/sys/net/ipv4/tcp_no_metrics_save", "1")
+        .map_err(|e| format!("cannot set tcp_no_metrics_save in the namespace: {e}"))?;
     let t = Tun::create(dev).map_err(|e| e.to_string())?;
     t.configure(ip, PREFIX_LEN, MTU_BYTES).map_err(|e| e.to_string())?;
     // A new namespace may only default to the host's *allowed* algorithms
