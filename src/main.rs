@@ -154,6 +154,10 @@ enum Cmd {
         /// Directory for validation.json and validation.svg.
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
+        /// Run for real through the WAN emulator (root only): the scenario's RTT, its
+        /// server.bandwidth_bps as the bottleneck, an unpaced server.
+        #[arg(long, conflicts_with = "client")]
+        wan: bool,
         /// Run this real tool against `serve --hub` instead of dlsim's own client:
         /// curl, aria2c, hf_transfer or huggingface_hub.
         #[arg(long, conflicts_with = "calibrate")]
@@ -185,8 +189,8 @@ fn main() -> ExitCode {
         Cmd::Validate { matrix, repeats, seed, out, client: Some(client), .. } => {
             cmd_validate_client(&matrix, &client, repeats, seed, &out)
         }
-        Cmd::Validate { matrix, repeats, calibrate, seed, out, client: None } => {
-            cmd_validate(&matrix, repeats, calibrate, seed, &out)
+        Cmd::Validate { matrix, repeats, calibrate, seed, out, client: None, wan } => {
+            cmd_validate(&matrix, repeats, calibrate, seed, &out, wan)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
     };
@@ -419,11 +423,21 @@ fn cmd_serve(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<u64>, out: &Path) -> Result<ExitCode> {
+fn cmd_validate(
+    matrix: &[PathBuf],
+    repeats: u32,
+    calibrate: bool,
+    seed: Option<u64>,
+    out: &Path,
+    wan: bool,
+) -> Result<ExitCode> {
     use dlsim::real::{plot, validate};
     use std::io::{IsTerminal, Write};
     if repeats == 0 {
         return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    if wan && calibrate {
+        return Err(Error::flag("--calibrate", "measures loopback overheads; not with --wan"));
     }
     let files = validate::matrix_files(matrix)?;
     let tty = std::io::stderr().is_terminal();
@@ -440,7 +454,8 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
     } else {
         None
     };
-    let report = validate::validate(&files, repeats, seed, calibration, &mut progress)?;
+    let path = if wan { validate::PathKind::Wan } else { validate::PathKind::Loopback };
+    let report = validate::validate_on(path, &files, repeats, seed, calibration, &mut progress)?;
     if tty {
         eprint!("\r\x1b[2K");
     }

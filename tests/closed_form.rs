@@ -52,7 +52,7 @@ fn one_100_mib_file_at_10_mib_s_takes_10_s() {
 fn latency_rtt_and_handshake_add_exactly_90_ms() {
     let s = scenario(json!({
         "server": { "latency_ms": 50 },
-        "network": { "rtt_ms": 20, "handshake_rtts": 1 }
+        "network": { "rtt_ms": 20, "handshake_rtts": 1, "slow_start": false }
     }));
     let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());
     assert_eq!(run.duration, SimTime::from_secs(10) + SimTime::from_millis(90));
@@ -93,7 +93,7 @@ fn tcp_window_caps_each_connection_at_window_over_rtt() {
     // for the request's round trip.
     let s = scenario(json!({
         "server": { "bandwidth_bps": null },
-        "network": { "rtt_ms": 100, "tcp_window_bytes": MIB }
+        "network": { "rtt_ms": 100, "tcp_window_bytes": MIB, "slow_start": false }
     }));
     assert_eq!(simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default()).duration, SimTime::from_millis(10_100));
 }
@@ -213,7 +213,7 @@ fn fixed_chunks_cost_one_round_trip_each() {
     // 10 × (RTT 20 ms + latency 30 ms) = 10.5 s, plus one 20 ms handshake.
     let s = scenario(json!({
         "server": { "latency_ms": 30 },
-        "network": { "rtt_ms": 20, "handshake_rtts": 1 },
+        "network": { "rtt_ms": 20, "handshake_rtts": 1, "slow_start": false },
         "client": { "chunking": { "mode": "fixed", "chunk_size_bytes": 10 * MIB } }
     }));
     let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default());

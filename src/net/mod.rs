@@ -1,7 +1,8 @@
 //! The network model of the sim runtime: the server link (one [`Link`] over
 //! a shared [`Capacity`] — server rate, per-connection cap, the client's
 //! token bucket and CPU — with a sharing [`Discipline`]: processor sharing
-//! or round-robin turns) and the fixed costs of requests and handshakes.
+//! or round-robin turns, or processor sharing under TCP slow start's
+//! per-connection windows) and the fixed costs of requests and handshakes.
 //!
 //! It knows nothing of queues, pools or retries, nor of what the server
 //! decides (that is [`crate::server`]): the sim runtime asks it "when does
@@ -13,6 +14,7 @@ mod limiter;
 mod link;
 mod ps;
 mod rr;
+mod slowstart;
 
 pub use capacity::{Capacity, Change};
 pub use cpu::Cpu;
@@ -20,6 +22,7 @@ pub use limiter::TokenBucket;
 pub use link::{Discipline, FlowId, Link, UNLIMITED_BPS};
 pub use ps::ProcessorSharing;
 pub use rr::RoundRobin;
+pub use slowstart::{RTO_MIN, SlowStart, TcpParams};
 
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -64,6 +67,20 @@ impl Costs {
             cpu_per_request_s: (cpu.per_request_us + cpu.per_read_us) * 1e-6,
             cpu_per_byte_s: cpu.per_byte_ns * 1e-9 + cpu.per_read_us * 1e-6 / s.client.read_size_bytes.max(1) as f64,
         }
+    }
+}
+
+impl TcpParams {
+    /// Slow start's parameters for a scenario, or `None` when it is off
+    /// (`network.slow_start: false`) or meaningless (RTT 0: the window
+    /// never limits).
+    pub fn of(s: &Scenario) -> Option<TcpParams> {
+        let n = &s.network;
+        (n.slow_start && n.rtt_ms > 0.0).then(|| TcpParams {
+            rtt: SimTime::from_millis_f64(n.rtt_ms),
+            initial_window_bytes: n.initial_window_segments as f64 * n.mss_bytes as f64,
+            restart_after_idle: n.slow_start_after_idle,
+        })
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Row {
     pub runs_s: Vec<f64>,
     /// |ln predicted − ln measured|.
     pub log_error: f64,
+    /// ln predicted − ln measured: negative when the model is optimistic.
+    pub signed_log_error: f64,
     /// Completed real files whose SHA-256 was checked (all of them, every run).
     pub verified_files: u64,
     /// Broken invariants, one line each: `sim: …` or `real run k: …`.
@@ -77,7 +79,13 @@ pub struct Report {
     pub median_log_error: f64,
     pub mean_log_error: f64,
     pub max_log_error: f64,
+    /// Mean of the signed log errors: the model's bias (negative = optimistic).
+    pub mean_signed_log_error: f64,
     pub worst: String,
+    /// The path: `"loopback"` or `"wan"` (the emulator of [`crate::wan`]).
+    pub path: &'static str,
+    /// Load average (1 min) before and after the matrix, from /proc/loadavg.
+    pub load_average: (f64, f64),
     /// Runs (sim and real) checked by the invariant checker.
     pub checked_runs: u64,
     /// Broken invariants over all rows.
@@ -129,6 +137,66 @@ pub fn check_loopback(s: &Scenario, source: &Path) -> Result<()> {
         Some((field, msg)) => Err(Error::scenario(field, format!("{msg} (in {})", source.display()))),
         None => Ok(()),
     }
+}
+
+/// The emulated path is described by the scenario: a positive RTT (the
+/// emulator's), no caps the emulator does not apply.
+pub fn check_wan(s: &Scenario, source: &Path) -> Result<()> {
+    let n = &s.network;
+    let bad = if n.rtt_ms <= 0.0 {
+        Some(("network.rtt_ms", "must be > 0 for --wan (the emulator's round-trip time)"))
+    } else if n.per_connection_bps.is_some() {
+        Some(("network.per_connection_bps", "must be null for --wan (the emulator has no per-connection cap)"))
+    } else if n.tcp_window_bytes.is_some() {
+        Some(("network.tcp_window_bytes", "must be null for --wan (kernel TCP sets its own window)"))
+    } else if s.server.write_quantum_bytes.is_some() {
+        Some(("server.write_quantum_bytes", "must be null for --wan (the server does not pace; TCP shares)"))
+    } else {
+        None
+    };
+    match bad {
+        Some((field, msg)) => Err(Error::scenario(field, format!("{msg} (in {})", source.display()))),
+        None => Ok(()),
+    }
+}
+
+/// Where the real runs go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// A paced server on 127.0.0.1.
+    Loopback,
+    /// An unpaced server behind a fresh WAN emulator per run (root only).
+    Wan,
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// One real run of `s` through a fresh emulator (a fresh pair of
+/// namespaces, so no TCP metrics carry over from another run): the
+/// scenario's RTT, its `server.bandwidth_bps` as the bottleneck, the
+/// server unpaced; checks every completed file's bytes.
+pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<RunRecord> {
+    use crate::wan::{ServedWan, WanConfig};
+    let served = ServedWan::start(s, seed, WanConfig::from_scenario(s, seed))?;
+    let addr = served.server_addr();
+    let run =
+        served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
+    served.finish()?;
+    let corrupt = run.corrupt_files(expected);
+    if !corrupt.is_empty() {
+        return Err(Error::Other(format!(
+            "{}: {} completed file(s) differ from the served bytes (first: {})",
+            s.name,
+            corrupt.len(),
+            corrupt[0]
+        )));
+    }
+    Ok(run)
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -210,12 +278,31 @@ pub fn validate(
     calibration: Option<Calibration>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report> {
+    validate_on(PathKind::Loopback, files, repeats, seed, calibration, progress)
+}
+
+/// [`validate`] on either path; `--wan` refuses without root.
+pub fn validate_on(
+    path: PathKind,
+    files: &[PathBuf],
+    repeats: u32,
+    seed: Option<u64>,
+    calibration: Option<Calibration>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report> {
+    if path == PathKind::Wan {
+        crate::wan::require_root()?;
+    }
+    let load_before = load_average();
     let mut points = Vec::new();
     for f in files {
         let base = Scenario::load(f)?;
         for p in scenario::points(&base).map_err(|e| e.in_file(f))? {
             let mut s = p.map_err(|e| e.in_file(f))?.scenario;
-            check_loopback(&s, f)?;
+            match path {
+                PathKind::Loopback => check_loopback(&s, f)?,
+                PathKind::Wan => check_wan(&s, f)?,
+            }
             if let Some(c) = &calibration {
                 c.apply(&mut s);
             }
@@ -238,7 +325,10 @@ pub fn validate(
         let mut runs = Vec::new();
         for k in 0..repeats {
             progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
-            let run = measure_once(s, seed, &expected)?;
+            let run = match path {
+                PathKind::Loopback => measure_once(s, seed, &expected)?,
+                PathKind::Wan => measure_once_wan(s, seed, &expected)?,
+            };
             if let Err(v) = check_run(s, &run) {
                 violations.push(format!("real run {}: {v}", k + 1));
             }
@@ -262,6 +352,7 @@ pub fn validate(
             measured_s: measured,
             runs_s: times.clone(),
             log_error: (predicted.max(1e-9).ln() - measured.max(1e-9).ln()).abs(),
+            signed_log_error: predicted.max(1e-9).ln() - measured.max(1e-9).ln(),
             verified_files: runs.iter().map(|r| r.files_completed() as u64).sum(),
             violations,
             runs_without_files: runs.iter().filter(|r| r.files_completed() == 0).count() as u32,
@@ -284,7 +375,17 @@ pub fn validate(
         median_log_error: median(&errs),
         mean_log_error: if errs.is_empty() { 0.0 } else { errs.iter().sum::<f64>() / errs.len() as f64 },
         max_log_error: max,
+        mean_signed_log_error: if rows.is_empty() {
+            0.0
+        } else {
+            rows.iter().map(|r| r.signed_log_error).sum::<f64>() / rows.len() as f64
+        },
         worst,
+        path: match path {
+            PathKind::Loopback => "loopback",
+            PathKind::Wan => "wan",
+        },
+        load_average: (load_before, load_average()),
         checked_runs,
         violations: rows.iter().map(|r| r.violations.len() as u64).sum(),
         rows,
@@ -305,16 +406,16 @@ pub fn table(r: &Report) -> String {
     let _ = writeln!(
         out,
         "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}",
-        "scenario", "predicted_s", "measured_s", "log_error", "requests s/r", "retries s/r", "files"
+        "scenario", "predicted_s", "measured_s", "sim/real", "requests s/r", "retries s/r", "files"
     );
     for x in &r.rows {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.3}  {:>9.4}  {:>13}  {:>13}  {:>7}",
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>+9.4}  {:>13}  {:>13}  {:>7}",
             x.name,
             x.predicted_s,
             x.measured_s,
-            x.log_error,
+            x.signed_log_error,
             format!("{}/{}", x.sim.metadata.requests, x.real.metadata.requests),
             format!("{}/{}", x.sim.metadata.retries, x.real.metadata.retries),
             x.sim.metadata.files_total
@@ -322,13 +423,16 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "log error over {} scenario(s): median {:.4}, mean {:.4}, max {:.4} ({})",
+        "|log error| over {} scenario(s) ({}): median {:.4}, mean {:.4}, max {:.4} ({}); mean signed {:+.4} (negative: model optimistic)",
         r.rows.len(),
+        r.path,
         r.median_log_error,
         r.mean_log_error,
         r.max_log_error,
-        r.worst
+        r.worst,
+        r.mean_signed_log_error
     );
+    let _ = writeln!(out, "load average (1 min): {:.2} before, {:.2} after", r.load_average.0, r.load_average.1);
     let _ = writeln!(out, "invariant checker: {} run(s) checked, {} violation(s)", r.checked_runs, r.violations);
     for x in &r.rows {
         for v in &x.violations {

@@ -179,6 +179,17 @@ pub struct Network {
     pub request_overhead_ms: f64,
     /// Client-side cost per new connection, ms (default 0).
     pub connect_overhead_ms: f64,
+    /// TCP slow start: each connection's window starts at
+    /// `initial_window_segments × mss_bytes` and doubles per round trip
+    /// while it limits the connection (default true; no effect at RTT 0).
+    pub slow_start: bool,
+    /// Initial congestion window, segments (default 10, as Linux).
+    pub initial_window_segments: u32,
+    /// Payload bytes per segment (default 1448: MTU 1500 with timestamps).
+    pub mss_bytes: u32,
+    /// Restart slow start on a pooled connection idle longer than the RTO
+    /// (RTT + 200 ms) (default true, as Linux).
+    pub slow_start_after_idle: bool,
 }
 
 impl Default for Network {
@@ -190,6 +201,10 @@ impl Default for Network {
             tcp_window_bytes: None,
             request_overhead_ms: 0.0,
             connect_overhead_ms: 0.0,
+            slow_start: true,
+            initial_window_segments: 10,
+            mss_bytes: 1448,
+            slow_start_after_idle: true,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! goes back to the core as an [`Input`].
 
 use crate::engine::{Engine, EventQueue, World};
-use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin};
+use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin, SlowStart, TcpParams};
 use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Plan;
@@ -241,9 +241,10 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
     let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
-    match s.server.write_quantum_bytes {
-        Some(q) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
-        None => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+    match (s.server.write_quantum_bytes, TcpParams::of(s)) {
+        (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
+        (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
     }
 }
 
