@@ -41,8 +41,10 @@
 //!   JSON/CSV writers and the stdout table.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
 //!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
+//! - [`bench`]: the reference workload W1 of `dlsim bench --w1`.
 //! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
 
+pub mod bench;
 pub mod check;
 pub mod engine;
 pub mod error;

@@ -104,6 +104,13 @@ enum Cmd {
         /// Repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Run the reference workload W1 of N files on C connections instead
+        /// (issue 11: shared link, FIFO workers), once.
+        #[arg(long, num_args = 2, value_names = ["N", "C"])]
+        w1: Option<Vec<u32>>,
+        /// `table` or `json` (events, wall times, events/s, peak RSS); with --w1.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
         #[command(flatten)]
         budget: BudgetArgs,
     },
@@ -176,7 +183,8 @@ fn main() -> ExitCode {
         }
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
-        Cmd::Bench { files, connections, error_rate, repeat, budget } => {
+        Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
+        Cmd::Bench { files, connections, error_rate, repeat, budget, .. } => {
             cmd_bench(files, connections, error_rate, repeat, budget.budget())
         }
         Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn, tls_cert_out } => {
@@ -366,6 +374,37 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget:
         best,
         run.events as f64 / best / 1e6
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_bench_w1(files: u32, connections: u32, format: Format, budget: Budget) -> Result<ExitCode> {
+    let t = Instant::now();
+    let w = dlsim::bench::run_w1(files, connections, &budget)?;
+    let wall_s = t.elapsed().as_secs_f64();
+    let events = w.run.events;
+    let eps = events as f64 / w.loop_s;
+    let rss = dlsim::bench::peak_rss_bytes();
+    match format {
+        Format::Json => say(&format!(
+            "{}\n",
+            serde_json::json!({
+                "workload": "w1", "files": files, "connections": connections,
+                "makespan_s": w.run.duration.as_secs_f64(), "events": events,
+                "wall_s": wall_s, "setup_s": w.setup_s, "loop_s": w.loop_s,
+                "events_per_s": eps, "peak_rss_bytes": rss,
+            })
+        ))?,
+        Format::Table => say(&format!(
+            "bench w1: {files} files, {connections} connections: makespan {:.6} s, {events} events\n\
+             wall {wall_s:.3} s (setup {:.3} s, simulation {:.3} s), {:.2} M events/s, peak RSS {}\n",
+            w.run.duration.as_secs_f64(),
+            w.setup_s,
+            w.loop_s,
+            eps / 1e6,
+            rss.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0)),
+        ))?,
+        Format::Csv => return Err(Error::flag("--format", "bench prints `table` or `json`, got csv")),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,7 +24,8 @@ use crate::engine::{DecisionKey, KeyedRng, domain};
 use crate::scenario::{Client, File, MIB, PoolScope, Priority, PriorityRule};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 /// What happened, reported by a runtime.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -157,8 +158,9 @@ pub struct Orchestrator {
     segs: Vec<Segment>,
     queue: FileQueue,
     pool: ConnPool,
-    /// Busy flags of the download workers (`max_concurrent_downloads`).
-    workers: Vec<bool>,
+    /// Free download workers (of `max_concurrent_downloads`), lowest index
+    /// first: a dispatch takes the lowest free one in O(log n).
+    free_workers: BinaryHeap<Reverse<u32>>,
     /// Speeds of the last completed files, bytes/s, oldest first.
     file_speeds: VecDeque<f64>,
     /// Segment holding each connection (opening or busy), if any.
@@ -198,6 +200,7 @@ impl Orchestrator {
             model_priority,
         );
         let mut runs = Vec::with_capacity(files.len());
+        let mut keys = Vec::with_capacity(files.len());
         for f in &mut files {
             let tiebreak = match cfg.priority_rule {
                 PriorityRule::Model => 0,
@@ -206,7 +209,7 @@ impl Orchestrator {
                     f.size
                 }
             };
-            queue.push(f.model, (f.priority, tiebreak, f.id));
+            keys.push((f.model, (f.priority, tiebreak, f.id)));
             runs.push(FileRun {
                 status: FileStatus::Queued,
                 buffer: memory::buffer_mode(f.size, cfg.streaming_threshold_bytes, cfg.read_size_bytes),
@@ -220,6 +223,7 @@ impl Orchestrator {
                 read_size: cfg.read_size_bytes,
             });
         }
+        queue.push_all(keys);
         queue.start();
         let pool_cfg = match cfg.pool.scope {
             PoolScope::Shared => cfg.pool.clone(),
@@ -231,7 +235,7 @@ impl Orchestrator {
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
-            workers: vec![false; cfg.max_concurrent_downloads as usize],
+            free_workers: (0..cfg.max_concurrent_downloads).map(Reverse).collect(),
             file_speeds: VecDeque::new(),
             cfg,
             files,
@@ -254,6 +258,11 @@ impl Orchestrator {
 
     pub fn files(&self) -> &[File] {
         &self.files
+    }
+    /// Move the workload out once the run is over (for its record), instead
+    /// of cloning every path; [`Self::files`] is empty afterwards.
+    pub fn take_files(&mut self) -> Vec<File> {
+        std::mem::take(&mut self.files)
     }
     pub fn pool_stats(&self) -> &PoolStats {
         &self.pool.stats
@@ -398,8 +407,7 @@ impl Orchestrator {
                 1
             };
             let first_seg = self.segs.len() as u32;
-            let worker = self.workers.iter().position(|busy| !busy).expect("a free worker for each active file");
-            self.workers[worker] = true;
+            let Reverse(worker) = self.free_workers.pop().expect("a free worker for each active file");
             let read_size = if self.cfg.adaptive_read_size {
                 let n = self.file_speeds.len();
                 let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
@@ -408,7 +416,7 @@ impl Orchestrator {
                 self.cfg.read_size_bytes
             };
             let run = &mut self.runs[file as usize];
-            run.worker = worker as u32;
+            run.worker = worker;
             run.read_size = read_size;
             run.buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
             run.status = FileStatus::Active;
@@ -569,7 +577,7 @@ impl Orchestrator {
 
     fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         self.ended += 1;
-        self.workers[self.runs[file as usize].worker as usize] = false;
+        self.free_workers.push(Reverse(self.runs[file as usize].worker));
         self.queue.finished(self.files[file as usize].model);
         self.dispatch(now, out);
     }

@@ -60,6 +60,32 @@ impl FileQueue {
         self.refresh(model);
     }
 
+    /// Enqueue many files at once: `(model, key)` pairs. The same queue as
+    /// [`Self::push`] for each, but each model's set is bulk-built from its
+    /// sorted keys (O(n) after the sort, one allocation per node).
+    pub fn push_all(&mut self, items: impl IntoIterator<Item = (u32, QueueKey)>) {
+        let mut by_model: Vec<Vec<QueueKey>> = vec![Vec::new(); self.queued.len()];
+        for (model, key) in items {
+            by_model[model as usize].push(key);
+        }
+        for (m, keys) in by_model.into_iter().enumerate() {
+            if keys.is_empty() {
+                continue;
+            }
+            let model = m as u32;
+            self.unready(model);
+            self.remaining[m] += keys.len() as u32;
+            let mut all = std::mem::take(&mut self.queued[m]);
+            if all.is_empty() {
+                all = keys.into_iter().collect();
+            } else {
+                all.extend(keys);
+            }
+            self.queued[m] = all;
+            self.refresh(model);
+        }
+    }
+
     fn eligible(&self, model: u32) -> bool {
         match self.scheduling {
             Scheduling::Interleaved => true,

@@ -282,10 +282,10 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
     let (end, events) = (engine.now(), engine.events_processed());
     let w = &mut engine.world;
     w.link.advance(end);
-    let files = w.orch.files().to_vec();
-    let outcomes = (0..files.len() as u32).map(|f| w.orch.outcome(f)).collect();
-    let fail_reasons =
-        (0..files.len() as u32).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
+    let n = w.orch.files().len() as u32;
+    let outcomes = (0..n).map(|f| w.orch.outcome(f)).collect();
+    let fail_reasons = (0..n).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
+    let files = w.orch.take_files();
     RunRecord {
         name: s.name.clone(),
         seed,
