@@ -135,6 +135,19 @@ enum Cmd {
         /// Allow a non-loopback bind address.
         #[arg(long)]
         allow_remote: bool,
+        /// Serve the models the way the Hugging Face Hub's HTTP API does (one repository per model).
+        #[arg(long)]
+        hub: bool,
+        /// With --hub: files of at least this size are redirected to the CDN-like listener.
+        #[arg(long, default_value_t = 10 * 1024 * 1024, requires = "hub")]
+        lfs_threshold_bytes: u64,
+        /// With --hub: no CDN-like listener; large files are served without a redirect.
+        #[arg(long, requires = "hub")]
+        no_cdn: bool,
+        /// With `server.tls` set: write the server's certificate (PEM) here,
+        /// for e.g. `curl --cacert FILE` (default: a file in the temp directory).
+        #[arg(long)]
+        tls_cert_out: Option<PathBuf>,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
     Validate {
@@ -153,6 +166,10 @@ enum Cmd {
         /// Directory for validation.json and validation.svg.
         #[arg(long, default_value = "output/validation")]
         out: PathBuf,
+        /// Run this real tool against `serve --hub` instead of dlsim's own client:
+        /// curl, aria2c, hf_transfer or huggingface_hub.
+        #[arg(long, conflicts_with = "calibrate")]
+        client: Option<String>,
     },
     /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
     #[command(subcommand)]
@@ -171,8 +188,17 @@ fn main() -> ExitCode {
         Cmd::Bench { files, connections, error_rate, repeat, budget } => {
             cmd_bench(files, connections, error_rate, repeat, budget.budget())
         }
-        Cmd::Serve { scenario, port, seed, bind, allow_remote } => cmd_serve(&scenario, port, seed, bind, allow_remote),
-        Cmd::Validate { matrix, repeats, calibrate, seed, out } => {
+        Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn, tls_cert_out } => {
+            let hub = hub.then(|| dlsim::real::HubOptions {
+                hub: dlsim::real::hub::HubConfig { lfs_threshold_bytes, ..Default::default() },
+                cdn: !no_cdn,
+            });
+            cmd_serve(&scenario, port, seed, bind, allow_remote, hub, tls_cert_out)
+        }
+        Cmd::Validate { matrix, repeats, seed, out, client: Some(client), .. } => {
+            cmd_validate_client(&matrix, &client, repeats, seed, &out)
+        }
+        Cmd::Validate { matrix, repeats, calibrate, seed, out, client: None } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
@@ -386,22 +412,50 @@ fn cmd_serve(
     seed: Option<u64>,
     bind: std::net::IpAddr,
     allow_remote: bool,
+    hub: Option<dlsim::real::HubOptions>,
+    tls_cert_out: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let s = Scenario::load(path)?;
     let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(path))?;
     let seed = plan.seed();
-    let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
     let files = plan.files();
-    say(&format!(
-        "serving {} files of {} on http://{} (seed {seed})\n  e.g. http://{}/{}\n  stats: http://{}{}\n",
-        files.len(),
-        s.name,
-        server.addr(),
-        server.addr(),
-        files[0].path,
-        server.addr(),
-        dlsim::real::server::STATS_PATH
-    ))?;
+    let server = match hub {
+        Some(opts) => {
+            say(&format!("hashing {} files of {} for the Hub's ETags…\n", files.len(), s.name))?;
+            let server = dlsim::real::Server::start_hub(&s, seed, (bind, port).into(), allow_remote, opts)?;
+            let cdn = server.cdn_addr().map_or("none (large files served directly)".into(), |a| format!("http://{a}"));
+            say(&format!(
+                "serving {} models of {} as a Hugging Face Hub on {} (seed {seed}; CDN: {cdn})\n  e.g. HF_ENDPOINT={} HF_HUB_DISABLE_XET=1 hf download {}\n",
+                s.workload.models.len(),
+                s.name,
+                server.endpoint(),
+                server.endpoint(),
+                s.workload.models[0].name
+            ))?;
+            server
+        }
+        None => {
+            let server = dlsim::real::Server::for_scenario(&s, seed, (bind, port).into(), allow_remote)?;
+            let proto = s.server.tls.map_or("HTTP/1.1".to_string(), |v| format!("HTTPS (TLS {})", v.as_str()));
+            say(&format!(
+                "serving {} files of {} over {proto} on {} (seed {seed})\n",
+                files.len(),
+                s.name,
+                server.addr()
+            ))?;
+            server
+        }
+    };
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    if s.server.tls.is_some() {
+        let cert = tls_cert_out
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("dlsim-serve-{}.pem", std::process::id())));
+        std::fs::write(&cert, dlsim::real::tls::cert_pem()?)
+            .map_err(|e| Error::Other(format!("cannot write {}: {e}", cert.display())))?;
+        say(&format!("  certificate: {} (e.g. curl --cacert {} {base}/...)\n", cert.display(), cert.display()))?;
+    }
+    say(&format!("  e.g. {base}/{}\n  stats: {base}{}\n", files[0].path, dlsim::real::server::STATS_PATH))?;
     server.wait();
     Ok(ExitCode::SUCCESS)
 }
@@ -451,6 +505,72 @@ fn cmd_validate(matrix: &[PathBuf], repeats: u32, calibrate: bool, seed: Option<
     if !report.passed() {
         eprintln!("dlsim: validation failed: a run broke an invariant or a real run completed no file");
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `validate --client NAME`: the real tool against `serve --hub`, every file
+/// checked; the sim of the scenario's own client is shown as a reference
+/// (the tools' presets are not in the model yet).
+fn cmd_validate_client(
+    matrix: &[PathBuf],
+    client: &str,
+    repeats: u32,
+    seed: Option<u64>,
+    out: &Path,
+) -> Result<ExitCode> {
+    use dlsim::real::clients::{Client, Tools, run_client};
+    if repeats == 0 {
+        return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    let client = Client::parse(client)?;
+    let tools = Tools::from_env();
+    let files = dlsim::real::validate::matrix_files(matrix)?;
+    let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
+    let mut rows = Vec::new();
+    println!(
+        "{:<28} {:>6} {:>12} {:>10} {:>9} {:>9} {:>6}",
+        "scenario", "files", "bytes", "tool s", "MiB/s", "sim s*", "sha"
+    );
+    for f in &files {
+        let s = Scenario::load(f)?;
+        let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
+        let seed = plan.seed();
+        let mut runs = Vec::new();
+        for _ in 0..repeats {
+            runs.push(run_client(
+                client,
+                &s,
+                seed,
+                Default::default(),
+                &tools,
+                &scratch,
+                std::time::Duration::from_secs(3600),
+            )?);
+        }
+        runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+        let run = runs.swap_remove(runs.len() / 2);
+        let sim_s = dlsim::simulate(&plan, dlsim::SimOptions::default()).duration.as_secs_f64();
+        println!(
+            "{:<28} {:>6} {:>12} {:>10.3} {:>9.2} {:>9.3} {:>6}",
+            s.name,
+            run.files,
+            run.bytes,
+            run.wall_s,
+            run.bytes as f64 / run.wall_s / (1024.0 * 1024.0),
+            sim_s,
+            format!("{}/{}", run.verified, run.files)
+        );
+        rows.push(serde_json::json!({ "run": run, "median_of": repeats, "sim_own_client_s": sim_s }));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!(
+        "* sim s: dlsim's model of the scenario's own client, not of {} (presets: issue 10 part 2)",
+        client.name()
+    );
+    let json = serde_json::to_string_pretty(&rows).expect("rows serialize") + "\n";
+    for p in report::write_outputs(out, &[(format!("clients-{}.json", client.name()), json.into_bytes())])? {
+        println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

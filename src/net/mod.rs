@@ -55,7 +55,7 @@ impl Costs {
         let cpu = &s.client.cpu;
         Costs {
             rtt,
-            handshake: rtt.times(n.handshake_rtts as u64) + SimTime::from_millis_f64(n.connect_overhead_ms),
+            handshake: rtt.times(s.handshake_rtts() as u64) + SimTime::from_millis_f64(n.connect_overhead_ms),
             first_byte: SimTime::from_millis_f64(n.request_overhead_ms)
                 + rtt
                 + SimTime::from_millis_f64(s.server.latency_ms),
@@ -90,7 +90,7 @@ mod tests {
             Scenario::from_json(r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1}]}]}}"#)
                 .unwrap();
         s.network.rtt_ms = 20.0;
-        s.network.handshake_rtts = 1;
+        s.network.handshake_rtts = Some(1);
         s.server.latency_ms = 50.0;
         s.network.tcp_window_bytes = Some(1 << 20);
         s.network.per_connection_bps = Some(1e9);

@@ -1,6 +1,8 @@
 //! Real-I/O mode: the policy core over real sockets, and the evidence that
 //! the network model predicts it.
 //!
+//! - [`clients`]: real download tools (curl, aria2c, hf_transfer,
+//!   huggingface_hub) run against the Hub-mode server, every file checked.
 //! - [`content`]: deterministic synthetic file bytes, random-access.
 //! - [`hub`]: the Hugging Face Hub's HTTP API as pure code (routes, JSON
 //!   bodies, ETags, the redirect of large files to a CDN-like listener).
@@ -14,7 +16,10 @@
 //! - [`validate`]: sim vs real per scenario (both reported and checked),
 //!   calibration of loopback overheads.
 //! - [`plot`]: the predicted-vs-measured SVG.
+//! - [`tls`]: HTTPS (`server.tls`): the start-up certificate, rustls
+//!   configs, and the plain-or-TLS [`tls::Stream`] both sides use.
 
+pub mod clients;
 pub mod content;
 pub mod hub;
 pub mod lock;
@@ -22,8 +27,9 @@ pub mod pacer;
 pub mod plot;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod validate;
 
 pub use content::Content;
 pub use runtime::{RealOptions, expected_digests, run_real};
-pub use server::{Server, ServerConfig, ServerStats};
+pub use server::{HubOptions, Server, ServerConfig, ServerStats};

@@ -9,6 +9,12 @@
 //! flight. Bodies are assembled per file and hashed; a file the core reports
 //! complete is checked against the served content's SHA-256.
 //!
+//! With `server.tls` set, each connection completes a TLS handshake (rustls,
+//! only the configured version, trusting only the server's start-up
+//! certificate) before it counts as open — so the handshake's round trips
+//! are inside the connection's open time, as `handshake_rtts` models them —
+//! and requests run over the TLS stream ([`tls::Stream`]).
+//!
 //! The run yields the same [`RunRecord`] as the sim: the core's log (when
 //! asked), its counters, and what the runtime counts itself — body bytes read
 //! off the sockets, bytes of aborted requests, the peak of the core's buffers
@@ -17,6 +23,7 @@
 
 use super::content::Content;
 use super::pacer::{Pacer, sleep_until};
+use super::tls::{self, Stream};
 use crate::error::{Error, Result};
 use crate::orchestrator::{Action, ConnId, Failure, FileStatus, Input, Orchestrator};
 use crate::record::{RealFacts, RunRecord, Runtime};
@@ -24,7 +31,7 @@ use crate::scenario::Scenario;
 use crate::time::SimTime;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -166,6 +173,7 @@ struct Driver<'a> {
     max_timer_lateness: SimTime,
     threads: u64,
     read_size: usize,
+    tls: Option<(Arc<rustls::ClientConfig>, Duration)>,
 }
 
 impl Driver<'_> {
@@ -207,6 +215,7 @@ impl Driver<'_> {
             limiter: self.limiter.clone(),
             shared: self.shared.clone(),
             read_size: self.read_size,
+            tls: self.tls.clone(),
         };
         self.threads += 1;
         let thread = std::thread::Builder::new().name("dlsim-client".into()).spawn(move || worker.run(cmd_rx));
@@ -362,6 +371,8 @@ struct Worker {
     limiter: Option<Arc<Pacer>>,
     shared: Arc<Shared>,
     read_size: usize,
+    /// HTTPS: the client side and the handshake's time limit.
+    tls: Option<(Arc<rustls::ClientConfig>, Duration)>,
 }
 
 impl Worker {
@@ -386,37 +397,48 @@ impl Worker {
 
     fn run(self, cmds: Receiver<Cmd>) {
         let conn = self.conn;
-        let Ok(mut stream) = TcpStream::connect(self.addr) else {
+        let Ok(tcp) = TcpStream::connect(self.addr) else {
             let _ = self.tx.send(Msg::Opened { conn, ok: false });
             return;
         };
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
         {
             let mut slot = self.slot.lock().expect("slot lock");
             if slot.closed {
                 return;
             }
-            slot.stream = stream.try_clone().ok();
+            // A `Close` during the handshake shuts this socket down too.
+            slot.stream = tcp.try_clone().ok();
         }
+        let mut stream: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some((cfg, limit)) => match tls::client_handshake(cfg.clone(), self.addr, tcp, *limit) {
+                Ok(s) => Box::new(s),
+                Err(_) => {
+                    let _ = self.tx.send(Msg::Opened { conn, ok: false });
+                    return;
+                }
+            },
+        };
         if self.tx.send(Msg::Opened { conn, ok: true }).is_err() {
             return;
         }
         let mut leftover = Vec::new();
         while let Ok(Cmd::Send { req, path, start, end, read_timeout, buffered }) = cmds.recv() {
-            let msg = self.request(&mut stream, &mut leftover, req, &path, (start, end), read_timeout, buffered);
+            let msg = self.request(&mut *stream, &mut leftover, req, &path, (start, end), read_timeout, buffered);
             let dead = matches!(&msg, Msg::Failed { failure, .. } if !failure.keeps_connection())
                 || matches!(msg, Msg::Done { keep_alive: false, .. });
             if self.tx.send(msg).is_err() || dead {
                 break;
             }
         }
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.finish();
     }
 
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut dyn Stream,
         buf: &mut Vec<u8>,
         req: u64,
         path: &str,
@@ -431,7 +453,7 @@ impl Worker {
         if stream.write_all(head.as_bytes()).is_err() {
             return fail(Vec::new(), Failure::Reset, 0);
         }
-        let _ = stream.set_read_timeout(Some(read_timeout.max(Duration::from_millis(1))));
+        let _ = stream.tcp().set_read_timeout(Some(read_timeout.max(Duration::from_millis(1))));
         let mut tmp = vec![0u8; self.read_size];
         // Response head.
         let (code, len, close, retry_after) = loop {
@@ -496,7 +518,7 @@ impl Worker {
 }
 
 /// One read: bytes, or the failure it means (EOF and errors are resets).
-fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> std::result::Result<usize, Failure> {
+fn read_some(stream: &mut dyn Stream, buf: &mut [u8]) -> std::result::Result<usize, Failure> {
     loop {
         match stream.read(buf) {
             Ok(0) => return Err(Failure::Reset),
@@ -552,6 +574,10 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
         max_timer_lateness: SimTime::ZERO,
         threads: 0,
         read_size: s.client.read_size_bytes.clamp(4096, 1 << 20) as usize,
+        tls: match s.server.tls {
+            Some(v) => Some((tls::client_config(v)?, Duration::from_secs_f64(s.client.read_timeout_s.max(0.001)))),
+            None => None,
+        },
     };
     let mut out = Vec::new();
     d.orch.start(SimTime::ZERO, &mut out);

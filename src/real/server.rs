@@ -19,17 +19,19 @@
 //! [`Server::set_error_rate`], [`Server::stats`].
 
 use super::content::{Content, hex};
+use super::hub::{self, Catalog, Endpoints, HubBody, HubConfig, HubRoute};
 use super::lock::{lock, read, write};
 use super::pacer::{Pacer, instant_after, sleep_until};
+use super::tls::{self, Stream};
 use crate::error::{Error, Result};
-use crate::scenario::{Faults, MIN_RATE_BPS, Scenario};
+use crate::scenario::{Faults, MIN_RATE_BPS, Scenario, TlsVersion};
 use crate::server::{ConnState, Decision, Limits, Method, Request, ServerPolicy, Then};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -69,6 +71,8 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Largest request head, bytes (larger: 431).
     pub max_header_bytes: usize,
+    /// HTTPS with only this TLS version (`None`: plain HTTP).
+    pub tls: Option<TlsVersion>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +90,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
+            tls: None,
         }
     }
 }
@@ -101,6 +106,7 @@ impl ServerConfig {
             keep_alive_max_requests: s.server.keep_alive_max_requests,
             write_quantum: s.server.write_quantum_bytes,
             faults: s.server.faults.clone(),
+            tls: s.server.tls,
             ..ServerConfig::default()
         }
     }
@@ -123,6 +129,12 @@ pub struct ServerStats {
     /// Body bytes written.
     pub bytes_sent: u64,
     pub connections_accepted: u64,
+    /// Of those, connections to the CDN-like listener (Hub mode).
+    pub cdn_connections_accepted: u64,
+    /// Hub mode: API requests (model info, tree pages), not counted in `requests`.
+    pub hub_api_requests: u64,
+    /// Hub mode: `302` answers to the CDN-like listener.
+    pub redirects: u64,
     /// Connections refused (503) because `max_connections` were open or
     /// descriptors ran out.
     pub connections_refused: u64,
@@ -183,6 +195,25 @@ struct Shared {
     next_conn: AtomicU64,
     conns: Mutex<BTreeMap<u64, TcpStream>>,
     shutdown: AtomicBool,
+    /// The TLS side of every connection, when `cfg.tls` is set.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Hub mode: the repositories and where the listeners are.
+    hub: OnceLock<HubState>,
+}
+
+/// What a Hub-mode server serves besides its plain files.
+struct HubState {
+    catalog: Catalog,
+    ends: Endpoints,
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listener {
+    /// The main listener: plain files, and in Hub mode the API and `resolve`.
+    Main,
+    /// Hub mode's CDN-like listener: only `/cdn-lfs/…`.
+    Cdn,
 }
 
 /// A latency in ms as a `Duration` (NaN and negatives are 0; at most an hour).
@@ -195,6 +226,53 @@ pub struct Server {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
+    /// Hub mode: the CDN-like listener's address and accept thread.
+    cdn: Option<(SocketAddr, Option<JoinHandle<()>>)>,
+}
+
+/// Hub mode settings (see [`Server::start_hub`]).
+#[derive(Clone, Debug)]
+pub struct HubOptions {
+    pub hub: HubConfig,
+    /// Redirect large files to a second, CDN-like listener (on 127.0.0.2
+    /// when the main one is on 127.0.0.1); `false`: the main listener serves
+    /// them itself, without a redirect.
+    pub cdn: bool,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions { hub: HubConfig::default(), cdn: true }
+    }
+}
+
+/// An address a local client can connect to for a listener bound at `addr`.
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() { SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())) } else { addr }
+}
+
+fn spawn_accept(sh: Arc<Shared>, listener: TcpListener, role: Listener) -> Result<JoinHandle<()>> {
+    // Taken here, before any connection can use the last descriptor.
+    let reserve = reserve_descriptor();
+    std::thread::Builder::new()
+        .name("dlsim-accept".into())
+        .spawn(move || accept_loop(sh, listener, reserve, role))
+        .map_err(|e| Error::Other(format!("cannot start the server thread: {e}")))
+}
+
+/// The CDN-like listener next to a main listener on `main`: on 127.0.0.2 if
+/// the main one is on 127.0.0.1 (another host name, so `huggingface_hub`
+/// 1.x does not follow its HEAD there; docs/clients.md §1.3), else on the
+/// main address; any free port.
+fn bind_cdn(main: SocketAddr) -> Result<TcpListener> {
+    let ip = main.ip();
+    if ip == std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)
+        && let Ok(l) = TcpListener::bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), 0)))
+    {
+        return Ok(l);
+    }
+    TcpListener::bind(SocketAddr::from((ip, 0)))
+        .map_err(|e| Error::Other(format!("cannot bind the CDN listener on {ip}: {e}")))
 }
 
 impl Server {
@@ -218,6 +296,7 @@ impl Server {
         let listener = TcpListener::bind(addr).map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| Error::Other(format!("cannot bind {addr}: {e}")))?;
         let pacer = cfg.bandwidth_bps.map(|r| Arc::new(Pacer::link(r)));
+        let tls = cfg.tls.map(tls::server_config).transpose()?;
         let shared = Arc::new(Shared {
             content: Content::new(cfg.seed),
             settings: RwLock::new(Settings { latency: latency_of(cfg.latency_ms), pacer }),
@@ -229,16 +308,63 @@ impl Server {
             next_conn: AtomicU64::new(0),
             conns: Mutex::new(BTreeMap::new()),
             shutdown: AtomicBool::new(false),
+            tls,
+            hub: OnceLock::new(),
             cfg,
         });
-        let sh = shared.clone();
-        // Taken here, before any connection can use the last descriptor.
-        let reserve = reserve_descriptor();
-        let accept = std::thread::Builder::new()
-            .name("dlsim-accept".into())
-            .spawn(move || accept_loop(sh, listener, reserve))
-            .map_err(|e| Error::Other(format!("cannot start the server thread: {e}")))?;
-        Ok(Server { addr, shared, accept: Some(accept) })
+        let accept = spawn_accept(shared.clone(), listener, Listener::Main)?;
+        Ok(Server { addr, shared, accept: Some(accept), cdn: None })
+    }
+
+    /// The scenario's models served the way the Hugging Face Hub's HTTP API
+    /// does ([`hub`]): each workload model is a repository (its `name` the
+    /// repo id), answered on `addr` (model info, tree, `resolve`); files of
+    /// at least `opts.hub.lfs_threshold_bytes` are redirected to a second,
+    /// CDN-like listener ([`Server::cdn_addr`]). Every file body — small
+    /// files on the main listener, large ones on the CDN — goes through the
+    /// same Range, fault and pacing path as the plain files, which stay
+    /// served at their workload paths too. Every digest is computed before
+    /// the server listens (a large file is read once, here).
+    pub fn start_hub(
+        s: &Scenario,
+        seed: u64,
+        addr: SocketAddr,
+        allow_remote: bool,
+        opts: HubOptions,
+    ) -> Result<Server> {
+        let catalog = Catalog::from_workload(&s.workload, seed, opts.hub)?;
+        catalog.precompute();
+        let mut server = Server::for_scenario(s, seed, addr, allow_remote)?;
+        let hub_url = format!("http://{}", connectable(server.addr));
+        let cdn_url = if opts.cdn {
+            let listener = bind_cdn(server.addr)?;
+            let cdn_addr =
+                listener.local_addr().map_err(|e| Error::Other(format!("cannot bind the CDN listener: {e}")))?;
+            let accept = spawn_accept(server.shared.clone(), listener, Listener::Cdn)?;
+            server.cdn = Some((cdn_addr, Some(accept)));
+            Some(format!("http://{}", connectable(cdn_addr)))
+        } else {
+            None
+        };
+        // Nobody knows the ports before this returns, so no request is served without it.
+        let _ = server.shared.hub.set(HubState { catalog, ends: Endpoints { hub: hub_url, cdn: cdn_url } });
+        Ok(server)
+    }
+
+    /// Hub mode: the CDN-like listener's address (`None` without one).
+    pub fn cdn_addr(&self) -> Option<SocketAddr> {
+        self.cdn.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Hub mode: the clients' endpoint (`HF_ENDPOINT`), `http://host:port`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", connectable(self.addr))
+    }
+
+    /// Hub mode: the ETag clients key their cache on for `path` in `repo`
+    /// (the SHA-256 for large files, the git blob id otherwise).
+    pub fn hub_etag(&self, repo: &str, path: &str) -> Option<String> {
+        self.shared.hub.get()?.catalog.etag(repo, path)
     }
 
     /// The scenario's server on `addr`, serving its workload's files
@@ -257,9 +383,15 @@ impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://addr/path`.
+    /// `http://addr/path`, or `https://` when the server speaks TLS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// The TLS version the server speaks (`None`: plain HTTP).
+    pub fn tls(&self) -> Option<TlsVersion> {
+        self.shared.cfg.tls
     }
 
     fn insert(&self, path: &str, body: Body) -> Entry {
@@ -314,18 +446,18 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        let wake = if self.addr.ip().is_unspecified() {
-            SocketAddr::from((Ipv4Addr::LOCALHOST, self.addr.port()))
-        } else {
-            self.addr
-        };
-        let woken = TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok();
+        let wake = |addr: SocketAddr| TcpStream::connect_timeout(&connectable(addr), Duration::from_secs(1)).is_ok();
+        let woken = wake(self.addr);
+        let cdn_woken = self.cdn.as_ref().is_some_and(|(a, _)| wake(*a));
         for c in lock(&self.shared.conns).values() {
             let _ = c.shutdown(Shutdown::Both);
         }
         // Without a wake-up connection (no descriptor left) the accept
         // thread is left to end at its next connection, not waited for.
         if let Some(h) = self.accept.take().filter(|_| woken) {
+            let _ = h.join();
+        }
+        if let Some(h) = self.cdn.as_mut().and_then(|(_, h)| h.take()).filter(|_| cdn_woken) {
             let _ = h.join();
         }
     }
@@ -374,22 +506,25 @@ fn reserve_descriptor() -> Option<std::fs::File> {
 /// Answer 503 and close. The request the client may already have sent is
 /// drained briefly (≤ 5 ms, this runs on the accept thread), so closing does
 /// not reset the connection and lose the answer.
-fn refuse(sh: &Shared, mut stream: TcpStream) {
+fn refuse(sh: &Shared, tcp: TcpStream) {
     lock(&sh.stats).connections_refused += 1;
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    // Over TLS the handshake comes first (bounded by the same timeouts).
+    let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+    let Ok(mut stream) = wrap(sh, tcp) else { return };
     let _ = stream.write_all(&error_head(503, true, &[("Retry-After", "1".into())]));
-    let _ = stream.shutdown(Shutdown::Write);
+    stream.finish();
     let until = Instant::now() + Duration::from_millis(5);
     let mut sink = [0u8; 4096];
     while let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
             break;
         }
     }
 }
 
-fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::fs::File>) {
+fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::fs::File>, role: Listener) {
     let mut backoff = Duration::ZERO;
     loop {
         let accepted = listener.accept();
@@ -427,12 +562,16 @@ fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::
             refuse(&sh, stream);
             continue;
         }
-        lock(&sh.stats).connections_accepted += 1;
+        {
+            let mut st = lock(&sh.stats);
+            st.connections_accepted += 1;
+            st.cdn_connections_accepted += u64::from(role == Listener::Cdn);
+        }
         let slot = Slot::take(&sh, &stream);
         // If the thread cannot start, the closure (and the slot) is dropped.
         let _ = std::thread::Builder::new().name("dlsim-conn".into()).spawn(move || {
             let slot = slot;
-            serve_connection(&slot.sh, stream);
+            serve_connection(&slot.sh, stream, role);
         });
     }
 }
@@ -477,7 +616,7 @@ pub fn origin_form(target: &str) -> &str {
     target
 }
 
-fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead {
+fn read_head(sh: &Shared, stream: &mut dyn Stream, buf: &mut Vec<u8>) -> ReadHead {
     let idle_until = instant_after(Instant::now(), sh.cfg.idle_timeout);
     let mut head_until: Option<Instant> = None;
     let mut tmp = [0u8; 4096];
@@ -523,7 +662,7 @@ fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead
             lock(&sh.stats).timeouts += 1;
             return if head_until.is_some() { ReadHead::Bad(408) } else { ReadHead::Gone };
         }
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         match stream.read(&mut tmp) {
             Ok(0) => return ReadHead::Gone,
             Ok(n) => buf.extend_from_slice(&tmp[..n]),
@@ -538,6 +677,7 @@ fn read_head(sh: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> ReadHead
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        302 => "Found",
         206 => "Partial Content",
         400 => "Bad Request",
         404 => "Not Found",
@@ -642,33 +782,46 @@ impl Drop for Serving<'_> {
     }
 }
 
-fn serve_connection(sh: &Shared, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+/// The connection as the server speaks it: plain, or TLS (whose handshake
+/// runs on the first read, under the idle and header timeouts).
+fn wrap(sh: &Shared, tcp: TcpStream) -> std::io::Result<Box<dyn Stream>> {
+    Ok(match &sh.tls {
+        Some(cfg) => Box::new(tls::accept(cfg, tcp)?),
+        None => Box::new(tcp),
+    })
+}
+
+fn serve_connection(sh: &Shared, tcp: TcpStream, role: Listener) {
+    let _ = tcp.set_nodelay(true);
+    let Ok(mut stream) = wrap(sh, tcp) else { return };
+    let stream = &mut *stream;
     let mut buf = Vec::new();
     let mut conn = ConnState::default();
     while !sh.shutdown.load(Ordering::SeqCst) {
-        let head = match read_head(sh, &mut stream, &mut buf) {
+        let head = match read_head(sh, stream, &mut buf) {
             ReadHead::Got(h) => h,
             ReadHead::Gone => return,
             ReadHead::Bad(code) => {
                 if code != 408 {
                     lock(&sh.stats).bad_requests += 1;
                 }
-                let _ = write_by(&mut stream, &error_head(code, true, &[]), send_deadline(sh));
-                let _ = stream.shutdown(Shutdown::Write);
-                linger(&mut stream);
+                let _ = write_by(stream, &error_head(code, true, &[]), send_deadline(sh));
+                stream.finish();
+                linger(stream);
                 return;
             }
         };
-        match respond(sh, &mut stream, &head, &mut conn) {
+        match respond(sh, stream, &head, &mut conn, role) {
             Ok(true) if !head.close => {}
+            // An injected reset (RST sent; no FIN may follow), or the client reset.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 // The client stopped reading: it gets no more of our time.
                 lock(&sh.stats).timeouts += 1;
                 return;
             }
             _ => {
-                let _ = stream.shutdown(Shutdown::Write);
+                stream.finish();
                 return;
             }
         }
@@ -677,9 +830,9 @@ fn serve_connection(sh: &Shared, mut stream: TcpStream) {
 
 /// Drain what the client still sends (briefly) before closing, so the
 /// kernel does not reset the connection and lose the error response.
-fn linger(stream: &mut TcpStream) {
+fn linger(stream: &mut dyn Stream) {
     let until = Instant::now() + Duration::from_millis(500);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = stream.tcp().set_read_timeout(Some(Duration::from_millis(100)));
     let mut sink = [0u8; 8192];
     let mut left: usize = 1 << 20;
     while Instant::now() < until && left > 0 {
@@ -697,13 +850,13 @@ fn send_deadline(sh: &Shared) -> Instant {
 /// Write all of `bytes` by `deadline`: the time limit bounds the whole
 /// write, not each system call (a client that takes a few bytes now and
 /// then must not hold the connection forever).
-fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+fn write_by(stream: &mut dyn Stream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
     while !bytes.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ErrorKind::TimedOut.into());
         }
-        stream.set_write_timeout(Some(left))?;
+        stream.tcp().set_write_timeout(Some(left))?;
         match stream.write(bytes) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
@@ -711,11 +864,20 @@ fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> std:
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    // TLS: the records of these bytes go out now, under the same deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    stream.tcp().set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+    stream.flush()
 }
 
 /// Answer one request; `Ok(true)` keeps the connection.
-fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnState) -> std::io::Result<bool> {
+fn respond(
+    sh: &Shared,
+    stream: &mut dyn Stream,
+    head: &Head,
+    conn: &mut ConnState,
+    role: Listener,
+) -> std::io::Result<bool> {
     let close = head.close;
     let path = percent_decode(origin_form(&head.path).split('?').next().unwrap_or(""));
     let path = path.as_str();
@@ -743,11 +905,94 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
         }
         return Ok(!close);
     }
+    if let Some(h) = sh.hub.get() {
+        let route = hub::route(&head.method, origin_form(&head.path));
+        let on_cdn = role == Listener::Cdn;
+        match route {
+            Some(r) if matches!(r, HubRoute::Cdn { .. }) == on_cdn => {
+                return respond_hub(sh, stream, head, conn, h, &r);
+            }
+            // The CDN listener serves only the CDN's objects.
+            _ if on_cdn => {
+                write_by(stream, &error_head(404, close, &[]), send_deadline(sh))?;
+                return Ok(!close);
+            }
+            // Not a Hub request: perhaps a plain file.
+            _ => {}
+        }
+    }
     let entry = read(&sh.files).get(path).cloned();
     let Some(entry) = entry else {
         write_by(stream, &error_head(404, close, &[]), send_deadline(sh))?;
         return Ok(!close);
     };
+    serve_file(sh, stream, head, conn, &entry, &[])
+}
+
+/// Answer a Hub request: JSON and redirects directly (after the latency),
+/// files through [`serve_file`] with the Hub's headers.
+fn respond_hub(
+    sh: &Shared,
+    stream: &mut dyn Stream,
+    head: &Head,
+    conn: &mut ConnState,
+    h: &HubState,
+    route: &HubRoute,
+) -> std::io::Result<bool> {
+    let r = hub::respond(route, &h.catalog, &h.ends);
+    let bytes: &[u8] = match &r.body {
+        HubBody::File { id, size } => {
+            // serve_file writes its own Content-Type and Accept-Ranges.
+            let extra: Vec<(&str, String)> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type") && !k.eq_ignore_ascii_case("accept-ranges"))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            let entry = Entry { id: *id, body: Body::Synthetic(*size) };
+            return serve_file(sh, stream, head, conn, &entry, &extra);
+        }
+        HubBody::Json(b) => b,
+        HubBody::Empty => &[],
+    };
+    {
+        let mut st = lock(&sh.stats);
+        if r.status == 302 {
+            st.redirects += 1;
+        } else {
+            st.hub_api_requests += 1;
+        }
+    }
+    let latency = read(&sh.settings).latency;
+    std::thread::sleep(latency);
+    let close = head.close;
+    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
+    for (k, v) in &r.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+    out.push_str(if close { "Connection: close\r\n\r\n" } else { "Connection: keep-alive\r\n\r\n" });
+    let deadline = send_deadline(sh);
+    write_by(stream, out.as_bytes(), deadline)?;
+    if head.method != "HEAD" {
+        write_by(stream, bytes, deadline)?;
+    }
+    Ok(!close)
+}
+
+/// Serve `entry` (Range, the server core's decision, latency, pacing), with
+/// `extra` headers on a successful answer.
+fn serve_file(
+    sh: &Shared,
+    stream: &mut dyn Stream,
+    head: &Head,
+    conn: &mut ConnState,
+    entry: &Entry,
+    extra: &[(&str, String)],
+) -> std::io::Result<bool> {
+    let close = head.close;
+    let method = if head.method == "HEAD" { Method::Head } else { Method::Get };
+    let is_head = method == Method::Head;
     let size = entry.size();
     let range = head.range.as_deref().map_or(RangeReq::Whole, |r| parse_range(r, size));
     lock(&sh.stats).requests += 1;
@@ -794,6 +1039,9 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
     if code == 206 {
         h.push_str(&format!("Content-Range: bytes {start}-{}/{size}\r\n", end - 1));
     }
+    for (k, v) in extra {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
     match then {
         Some(Then::KeepAlive { left }) => h.push_str(&format!(
             "Connection: keep-alive\r\nKeep-Alive: timeout={}, max={left}\r\n\r\n",
@@ -814,7 +1062,7 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
                 lock(&sh.stats).timeouts += 1;
                 break;
             }
-            let _ = stream.set_read_timeout(Some(left));
+            let _ = stream.tcp().set_read_timeout(Some(left));
             match stream.read(&mut sink) {
                 Ok(n) if n > 0 => {}
                 Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
@@ -827,11 +1075,13 @@ fn respond(sh: &Shared, stream: &mut TcpStream, head: &Head, conn: &mut ConnStat
     if is_head {
         return Ok(matches!(then, Then::KeepAlive { .. }));
     }
-    send_body(sh, stream, &entry, start, bytes, pacer.as_deref())?;
+    send_body(sh, stream, entry, start, bytes, pacer.as_deref())?;
     drop(serving);
     if then == Then::Reset {
-        // The body stops short and the connection goes.
-        return Ok(false);
+        // The body stops short and the connection goes: every byte before
+        // the cut reaches the client, then a TCP RST (plain or TLS alike).
+        stream.reset(sh.cfg.send_timeout);
+        return Err(ErrorKind::ConnectionReset.into());
     }
     lock(&sh.stats).files_served += 1;
     Ok(matches!(then, Then::KeepAlive { .. }))
@@ -853,7 +1103,7 @@ fn block_bytes(pacer: Option<&Pacer>, quantum: Option<u64>) -> u64 {
 
 fn send_body(
     sh: &Shared,
-    stream: &mut TcpStream,
+    stream: &mut dyn Stream,
     entry: &Entry,
     start: u64,
     len: u64,

@@ -29,6 +29,14 @@ pub struct Scenario {
     pub sweep: Option<Sweep>,
 }
 
+impl Scenario {
+    /// Round trips to open a connection: `network.handshake_rtts` if set,
+    /// else TCP's 1 plus what `server.tls` adds.
+    pub fn handshake_rtts(&self) -> u32 {
+        self.network.handshake_rtts.unwrap_or(1 + self.server.tls.map_or(0, TlsVersion::handshake_rtts))
+    }
+}
+
 fn default_name() -> String {
     "scenario".into()
 }
@@ -61,6 +69,41 @@ pub struct Server {
     #[serde(deserialize_with = "units::opt_bytes")]
     pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
+    /// HTTPS: `"1.3"` or `"1.2"` (the only version the server and the real
+    /// runtime offer), or `null` (default) = plain HTTP. The real server
+    /// presents a certificate generated at start-up that only the real
+    /// runtime trusts. It also sets the default of `network.handshake_rtts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsVersion>,
+}
+
+/// A TLS protocol version (`server.tls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsVersion {
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Round trips the TLS handshake adds to TCP's before the client may
+    /// send a request: 1 for TLS 1.3, 2 for a full TLS 1.2 handshake (no
+    /// resumption, no 0-RTT, no False Start — what the real runtime does).
+    pub fn handshake_rtts(self) -> u32 {
+        match self {
+            TlsVersion::Tls13 => 1,
+            TlsVersion::Tls12 => 2,
+        }
+    }
+
+    /// `"1.3"` or `"1.2"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls13 => "1.3",
+            TlsVersion::Tls12 => "1.2",
+        }
+    }
 }
 
 impl Default for Server {
@@ -72,6 +115,7 @@ impl Default for Server {
             keep_alive_max_requests: 100,
             write_quantum_bytes: None,
             faults: Faults::default(),
+            tls: None,
         }
     }
 }
@@ -124,8 +168,14 @@ pub struct Network {
     /// Round-trip time, ms (default 20).
     #[serde(deserialize_with = "units::millis")]
     pub rtt_ms: f64,
-    /// Round trips to open a connection: TCP 1, +1 TLS 1.3, +2 TLS 1.2 (default 2).
-    pub handshake_rtts: u32,
+    /// Round trips to open a connection before the first request can be
+    /// sent. Default `null` = derived from `server.tls`: TCP 1, +1 for TLS
+    /// 1.3, +2 for TLS 1.2 (so 1, 2 or 3; measured through the WAN emulator
+    /// by `tests/tls.rs`). An explicit value overrides it (e.g. to model an
+    /// HTTPS server while the real one serves plain HTTP); read it with
+    /// [`Scenario::handshake_rtts`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake_rtts: Option<u32>,
     /// Explicit per-connection cap, bytes/s (default `null`).
     #[serde(deserialize_with = "units::opt_rate")]
     pub per_connection_bps: Option<f64>,
@@ -145,7 +195,7 @@ impl Default for Network {
     fn default() -> Self {
         Network {
             rtt_ms: 20.0,
-            handshake_rtts: 2,
+            handshake_rtts: None,
             per_connection_bps: None,
             tcp_window_bytes: None,
             request_overhead_ms: 0.0,

@@ -125,7 +125,9 @@ impl Scenario {
 
         let n = &self.network;
         in_range("network.rtt_ms", n.rtt_ms, 0.0, 60_000.0)?;
-        in_range("network.handshake_rtts", n.handshake_rtts, 0, 10)?;
+        if let Some(h) = n.handshake_rtts {
+            in_range("network.handshake_rtts", h, 0, 10)?;
+        }
         if let Some(c) = n.per_connection_bps {
             rate("network.per_connection_bps", c)?;
         }
