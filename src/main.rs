@@ -72,6 +72,18 @@ enum Cmd {
         #[command(flatten)]
         budget: BudgetArgs,
     },
+    /// Print the fully resolved scenario (every default filled in, units
+    /// converted; one entry per sweep point) and each point's estimated cost,
+    /// as JSON. Nothing is simulated.
+    Explain {
+        /// Scenario JSON file.
+        scenario: PathBuf,
+        /// Run seed for every point (as for `run`).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed: Option<u64>,
+        #[command(flatten)]
+        budget: BudgetArgs,
+    },
     /// Run the seed suite (eight families, 27 results, extended sweeps) and
     /// write performance_report.json, performance_report.csv and the SVG plots.
     Suite {
@@ -181,6 +193,7 @@ fn main() -> ExitCode {
         Cmd::Run { scenario, seed, out, format, check, budget } => {
             cmd_run(&scenario, seed, &out, format, check, budget.budget())
         }
+        Cmd::Explain { scenario, seed, budget } => cmd_explain(&scenario, seed, budget.budget()),
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
@@ -239,6 +252,34 @@ fn plans(path: &Path, base: &Scenario, seed: Option<u64>, budget: &Budget, trace
         plans.push(plan);
     }
     Ok(plans)
+}
+
+/// `dlsim explain`: each point's resolved scenario and its estimate, as JSON.
+fn cmd_explain(path: &Path, seed: Option<u64>, budget: Budget) -> Result<ExitCode> {
+    let base = Scenario::load(path)?;
+    let plans = plans(path, &base, seed, &budget, false)?;
+    let points: Vec<serde_json::Value> = plans
+        .iter()
+        .map(|p| {
+            let e = p.estimate();
+            serde_json::json!({
+                "scenario": p.scenario(),
+                "estimate": {
+                    "files": e.files,
+                    "bytes_min": e.bytes_min,
+                    "bytes_max": e.bytes_max,
+                    "requests": e.requests,
+                    "events": e.events,
+                    "memory_bytes": e.memory_bytes,
+                    "min_duration_s": e.min_duration_s,
+                },
+            })
+        })
+        .collect();
+    let doc = if points.len() == 1 { points[0].clone() } else { serde_json::json!({ "points": points }) };
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(format!("cannot render JSON: {e}")))?;
+    say(&format!("{text}\n"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_run(

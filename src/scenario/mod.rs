@@ -10,6 +10,7 @@
 mod plan;
 mod schema;
 mod sweep;
+mod units;
 mod validate;
 mod workload;
 
@@ -105,7 +106,10 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
         message.push_str(" (numbers must be finite: JSON has no NaN or Infinity)");
     }
     for ty in ["u64", "u32"] {
-        if message.contains(&format!("expected {ty}")) {
+        // Byte-count fields (`units::bytes`) are u64 whichever form failed.
+        let byte_count =
+            ty == "u64" && (message.contains("not a byte count") || message.contains("largest byte count"));
+        if message.contains(&format!("expected {ty}")) || byte_count {
             let last = field.rsplit('.').next().unwrap_or_default();
             let range = INTEGER_RANGES.iter().find(|(k, _)| *k == last).map(|(_, r)| *r).unwrap_or(if ty == "u64" {
                 "an integer from 0 to 18446744073709551615"

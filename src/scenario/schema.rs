@@ -1,5 +1,6 @@
 //! The scenario schema. Field docs are the reference for the README table.
 
+use super::units;
 use super::workload::Workload;
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +50,10 @@ fn default_seed() -> u64 {
 pub struct Server {
     /// Server egress shared max-min fairly by all bodies in flight, bytes/s;
     /// `null` = unlimited (default 125 000 000 = 1 Gbit/s).
+    #[serde(deserialize_with = "units::opt_rate")]
     pub bandwidth_bps: Option<f64>,
     /// Server think time before the first byte of each response, ms (default 10).
+    #[serde(deserialize_with = "units::millis")]
     pub latency_ms: f64,
     /// Requests the server serves at once; beyond it, 503 with Retry-After
     /// (default `null` = no cap).
@@ -63,6 +66,7 @@ pub struct Server {
     /// for `bandwidth_bps` (round-robin turns); `null` (default) = fluid
     /// processor sharing. Turns let equal requests finish staggered, as a
     /// real server's writes do (the loopback server writes 8 KiB blocks).
+    #[serde(deserialize_with = "units::opt_bytes")]
     pub write_quantum_bytes: Option<u64>,
     pub faults: Faults,
     /// HTTPS: `"1.3"` or `"1.2"` (the only version the server and the real
@@ -125,6 +129,7 @@ pub struct Faults {
     pub error_rate: f64,
     pub mix: FaultMix,
     /// Retry-After sent with 429/503 responses, s (default 1).
+    #[serde(deserialize_with = "units::seconds")]
     pub retry_after_s: f64,
 }
 
@@ -161,6 +166,7 @@ impl Default for FaultMix {
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     /// Round-trip time, ms (default 20).
+    #[serde(deserialize_with = "units::millis")]
     pub rtt_ms: f64,
     /// Round trips to open a connection before the first request can be
     /// sent. Default `null` = derived from `server.tls`: TCP 1, +1 for TLS
@@ -171,13 +177,17 @@ pub struct Network {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshake_rtts: Option<u32>,
     /// Explicit per-connection cap, bytes/s (default `null`).
+    #[serde(deserialize_with = "units::opt_rate")]
     pub per_connection_bps: Option<f64>,
     /// TCP receive window; caps each connection at window / RTT (default `null`).
+    #[serde(deserialize_with = "units::opt_bytes")]
     pub tcp_window_bytes: Option<u64>,
     /// Client-side CPU/stack cost per request, ms; calibrated for loopback by
     /// `dlsim validate --calibrate` (default 0).
+    #[serde(deserialize_with = "units::millis")]
     pub request_overhead_ms: f64,
     /// Client-side cost per new connection, ms (default 0).
+    #[serde(deserialize_with = "units::millis")]
     pub connect_overhead_ms: f64,
     /// TCP slow start: each connection's window starts at
     /// `initial_window_segments × mss_bytes` and doubles per round trip
@@ -247,6 +257,7 @@ pub struct Client {
     pub chunking: Chunking,
     /// Bytes per socket read: sets the streaming buffer and the per-read CPU
     /// cost (default 131 072 = 128 KiB, the original's read unit).
+    #[serde(deserialize_with = "units::bytes")]
     pub read_size_bytes: u64,
     /// The original's adaptive chunking: each file's read unit (its
     /// `iter_content` chunk) from the table by file size (<1 MiB → 8 KiB,
@@ -258,15 +269,18 @@ pub struct Client {
     /// Parallel segments per file, aria2 `split` (default 1).
     pub split: u32,
     /// A file is split only into segments of at least this size (default 20 MiB).
+    #[serde(deserialize_with = "units::bytes")]
     pub min_split_size_bytes: u64,
     pub pool: Pool,
     pub retry: Retry,
     /// No byte for this long fails the request, s (default 30).
+    #[serde(deserialize_with = "units::seconds")]
     pub read_timeout_s: f64,
     /// Client token-bucket bandwidth limiter (default `null` = none).
     pub bandwidth_limit: Option<BandwidthLimit>,
     /// Files below this are buffered whole in memory; above, streamed through
     /// a write buffer of max(4 × read size, 64 KiB) (default 52 428 800 = 50 MiB).
+    #[serde(deserialize_with = "units::bytes")]
     pub streaming_threshold_bytes: u64,
     pub cpu: CpuModel,
 }
@@ -317,12 +331,16 @@ pub struct Chunking {
     /// `whole_file` (default), `fixed`, `adaptive_table` or `throughput`.
     pub mode: ChunkMode,
     /// Request size for `fixed`, and first request of `throughput` (default 8 MiB).
+    #[serde(deserialize_with = "units::bytes")]
     pub chunk_size_bytes: u64,
     /// Target duration of one request for `throughput`, ms (default 1000).
+    #[serde(deserialize_with = "units::millis")]
     pub target_chunk_time_ms: f64,
     /// Clamp for `throughput` (default 64 KiB).
+    #[serde(deserialize_with = "units::bytes")]
     pub min_chunk_bytes: u64,
     /// Clamp for `throughput` (default 64 MiB).
+    #[serde(deserialize_with = "units::bytes")]
     pub max_chunk_bytes: u64,
 }
 
@@ -348,6 +366,7 @@ pub struct Pool {
     /// `size` and discard them after use; `true`: wait for a pooled one.
     pub block: bool,
     /// An idle connection older than this is not reused, s (default 15).
+    #[serde(deserialize_with = "units::seconds")]
     pub idle_timeout_s: f64,
     /// Requests on one connection before the client retires it (default 100).
     pub max_requests_per_connection: u32,
@@ -406,10 +425,12 @@ pub struct Retry {
     /// `none`, `fixed`, `linear`, `exponential` (default) or `urllib3`.
     pub backoff: Backoff,
     /// s (default 1).
+    #[serde(deserialize_with = "units::seconds")]
     pub base_s: f64,
     /// Growth factor for `exponential` (default 2).
     pub factor: f64,
     /// Largest wait, s (default 30).
+    #[serde(deserialize_with = "units::seconds")]
     pub cap_s: f64,
     /// Wait × (1 ± jitter), uniform (default 0.1).
     pub jitter: f64,
@@ -443,9 +464,10 @@ impl Default for Retry {
 #[serde(deny_unknown_fields)]
 pub struct BandwidthLimit {
     /// Sustained rate, bytes/s.
+    #[serde(deserialize_with = "units::rate")]
     pub rate_bps: f64,
     /// Bucket size, bytes (default `null` = 2 × rate, as the original).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "units::opt_bytes_f64")]
     pub burst_bytes: Option<f64>,
     /// The bucket starts full (default `false`: empty, as the original's
     /// `BandwidthLimiter`, `tokens = 0`).

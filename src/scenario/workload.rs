@@ -61,6 +61,7 @@ fn normal() -> Priority {
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub path: String,
+    #[serde(deserialize_with = "super::units::bytes")]
     pub size_bytes: u64,
     /// Overrides the model's priority (default: the model's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +72,9 @@ pub struct FileSpec {
 #[serde(deny_unknown_fields)]
 pub struct SizeRange {
     pub count: u32,
+    #[serde(deserialize_with = "super::units::bytes")]
     pub min_size_bytes: u64,
+    #[serde(deserialize_with = "super::units::bytes")]
     pub max_size_bytes: u64,
 }
 
