@@ -404,7 +404,7 @@ mod tests {
         s.server.bandwidth_bps = None;
         s.server.latency_ms = 0.0;
         s.network.rtt_ms = 40.0;
-        s.network.handshake_rtts = 1;
+        s.network.handshake_rtts = Some(1);
         let r = simulate(&crate::scenario::Plan::seeded(&s, 1).unwrap(), SimOptions::default());
         // 6 full rounds cover 10·1448·(2^6 − 1) = 912 240 B; the rest
         // (136 336 B) fits in the 7th window and arrives as one burst, at the
