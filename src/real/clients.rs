@@ -129,17 +129,11 @@ fn run_cmd(cmd: &mut Command, timeout: Duration) -> Result<()> {
     Ok(())
 }
 
-/// Python's `urllib.parse.quote(path)`, as the clients' URLs need.
+/// Python's `urllib.parse.quote(path)`, as the clients' URLs need: the
+/// runtime's path encoding without the leading slash it adds.
 fn quote(path: &str) -> String {
-    let mut out = String::new();
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let encoded = super::runtime::encode_path(path);
+    if path.starts_with('/') { encoded } else { encoded[1..].to_string() }
 }
 
 /// Run `client` against a Hub server of `s` (seed `seed`, Hub settings

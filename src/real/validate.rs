@@ -187,16 +187,20 @@ pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Resul
     let run =
         served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
     served.finish()?;
+    verified(s, run, expected)
+}
+
+/// `run` if every completed file has the served bytes.
+fn verified(s: &Scenario, run: RunRecord, expected: &[[u8; 32]]) -> Result<RunRecord> {
     let corrupt = run.corrupt_files(expected);
-    if !corrupt.is_empty() {
-        return Err(Error::Other(format!(
-            "{}: {} completed file(s) differ from the served bytes (first: {})",
+    match corrupt.first() {
+        None => Ok(run),
+        Some(first) => Err(Error::Other(format!(
+            "{}: {} completed file(s) differ from the served bytes (first: {first})",
             s.name,
-            corrupt.len(),
-            corrupt[0]
-        )));
+            corrupt.len()
+        ))),
     }
-    Ok(run)
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -221,16 +225,7 @@ pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<Ru
     let server = Server::for_scenario(s, seed, loopback(), false)?;
     let run = run_real(s, seed, server.addr(), RealOptions { trace: true, ..RealOptions::default() })?;
     drop(server);
-    let corrupt = run.corrupt_files(expected);
-    if !corrupt.is_empty() {
-        return Err(Error::Other(format!(
-            "{}: {} completed file(s) differ from the served bytes (first: {})",
-            s.name,
-            corrupt.len(),
-            corrupt[0]
-        )));
-    }
-    Ok(run)
+    verified(s, run, expected)
 }
 
 fn calibration_scenario(name: &str, files: u32, size: u64, pool_size: u32) -> Result<Scenario> {
