@@ -18,7 +18,7 @@ mod workload;
 
 pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
 pub use schema::*;
-pub use sweep::{MAX_POINTS, Points, SweepPoint, expand_points, points};
+pub use sweep::{MAX_POINTS, MAX_REPLICATIONS, Points, SweepPoint, expand_points, points, replications};
 pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
 pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 

@@ -529,6 +529,18 @@ pub struct Sweep {
     /// Explicit points: `{ "name": ..., "set": { "dotted.path": value } }`.
     #[serde(default, deserialize_with = "point_objects")]
     pub points: Vec<SweepPointSpec>,
+    /// Seeds run per point, 1 to [`super::MAX_REPLICATIONS`] (default 1;
+    /// `--replications` overrides): see the README, "Replications". A
+    /// sweep may give only this, to replicate the scenario alone.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replications: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A list of sweep values or points, refused as soon as it passes
