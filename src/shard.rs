@@ -85,13 +85,13 @@ pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard> 
             };
             let n = num("SLURM_ARRAY_TASK_COUNT", &n)?;
             let min = var("SLURM_ARRAY_TASK_MIN").map(|v| num("SLURM_ARRAY_TASK_MIN", &v)).transpose()?.unwrap_or(0);
-            if let Some(step) = var("SLURM_ARRAY_TASK_STEP") {
-                if num("SLURM_ARRAY_TASK_STEP", &step)? != 1 {
-                    return Err(bad(format!(
-                        "auto: the job array has step {step}; use a contiguous array such as --array=0-{}",
-                        n.saturating_sub(1)
-                    )));
-                }
+            if let Some(step) = var("SLURM_ARRAY_TASK_STEP")
+                && num("SLURM_ARRAY_TASK_STEP", &step)? != 1
+            {
+                return Err(bad(format!(
+                    "auto: the job array has step {step}; use a contiguous array such as --array=0-{}",
+                    n.saturating_sub(1)
+                )));
             }
             if let Some(max) = var("SLURM_ARRAY_TASK_MAX") {
                 let max = num("SLURM_ARRAY_TASK_MAX", &max)?;
