@@ -265,7 +265,7 @@ fn run(server: Tun, client: Tun, mut down: Link, mut up: Link, stop: OwnedFd) ->
             }
         }
     }
-    let cpu_s = thread_cpu_s();
+    let cpu_s = crate::real::cpu::thread_cpu_s();
     let (down_c, up_c) = (down.counters(), up.counters());
     let packets = down_c.packets_in + up_c.packets_in;
     let cpu_ns_per_packet = if packets == 0 { 0.0 } else { cpu_s * 1e9 / packets as f64 };
@@ -278,16 +278,4 @@ fn run(server: Tun, client: Tun, mut down: Link, mut up: Link, stop: OwnedFd) ->
         cpu_s,
         cpu_ns_per_packet,
     })
-}
-
-/// CPU time (user + system) of the calling thread, s.
-fn thread_cpu_s() -> f64 {
-    // SAFETY: getrusage fills a valid, zeroed struct.
-    let u = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    tv(u.ru_utime) + tv(u.ru_stime)
 }
