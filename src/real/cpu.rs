@@ -53,3 +53,41 @@ pub fn load_average() -> f64 {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// CPU time (user + system) of this process's live threads named `comm`, s
+/// (from `/proc/self/task/*/stat`).
+pub fn live_threads_cpu_s(comm: &str) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    let mut ticks = 0u64;
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if &stat[open + 1..close] != comm {
+            continue;
+        }
+        // After "pid (comm) " come state (field 3) … utime (14), stime (15).
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        ticks += f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        ticks += f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    }
+    ticks as f64 / hz
+}
+
+/// Give the calling thread (and the threads it spawns later: Linux keeps
+/// a nice value per thread and a new thread inherits its creator's) the
+/// nice value `nice`; returns the previous value, or `None` if refused
+/// (only root may lower it).
+pub fn set_thread_nice(nice: i32) -> Option<i32> {
+    // SAFETY: getpriority/setpriority on the calling thread (who = 0); errno
+    // is cleared first because -1 is a valid priority.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let old = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if old == -1 && *libc::__errno_location() != 0 {
+            return None;
+        }
+        (libc::setpriority(libc::PRIO_PROCESS, 0, nice) == 0).then_some(old)
+    }
+}

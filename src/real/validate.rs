@@ -68,6 +68,8 @@ pub struct Row {
     pub real: BenchmarkResult,
     /// CPU use and machine load while the real runs of this row ran.
     pub load: RowLoad,
+    /// `--wan`: what the relay did in each real run (drops, queue, timing).
+    pub relay: Vec<crate::wan::RelayReport>,
 }
 
 /// Other processes' share of the machine's CPU above which a row is
@@ -104,6 +106,14 @@ pub struct RowLoad {
 pub struct RunCpu {
     pub server_s: f64,
     pub relay_s: f64,
+}
+
+/// What a real run measured besides its record.
+#[derive(Clone, Debug, Default)]
+pub struct RunExtra {
+    pub cpu: RunCpu,
+    /// The WAN relay's report (`None` on loopback).
+    pub relay: Option<crate::wan::RelayReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -217,15 +227,17 @@ pub enum PathKind {
 /// namespaces, so no TCP metrics carry over from another run): the
 /// scenario's RTT, its `server.bandwidth_bps` as the bottleneck, the
 /// server unpaced; checks every completed file's bytes.
-pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunCpu)> {
+pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunExtra)> {
     use crate::wan::{ServedWan, WanConfig};
     let served = ServedWan::start(s, seed, WanConfig::from_scenario(s, seed))?;
     let addr = served.server_addr();
     let run =
         served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
+    // Connection threads still open have not added their CPU time yet.
+    let live_conn_s = super::cpu::live_threads_cpu_s("dlsim-conn");
     let (relay, stats) = served.finish()?;
-    let cpu = RunCpu { server_s: stats.connection_cpu_s, relay_s: relay.cpu_s };
-    Ok((verified(s, run, expected)?, cpu))
+    let cpu = RunCpu { server_s: stats.connection_cpu_s + live_conn_s, relay_s: relay.cpu_s };
+    Ok((verified(s, run, expected)?, RunExtra { cpu, relay: Some(relay) }))
 }
 
 /// `run` if every completed file has the served bytes.
@@ -259,12 +271,13 @@ fn loopback() -> SocketAddr {
 
 /// One real run of `s` against a fresh loopback server, its event log
 /// recorded; checks every completed file's bytes.
-pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunCpu)> {
+pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunExtra)> {
     let server = Server::for_scenario(s, seed, loopback(), false)?;
     let run = run_real(s, seed, server.addr(), RealOptions { trace: true, ..RealOptions::default() })?;
-    let cpu = RunCpu { server_s: server.stats().connection_cpu_s, relay_s: 0.0 };
+    let live_conn_s = super::cpu::live_threads_cpu_s("dlsim-conn");
+    let cpu = RunCpu { server_s: server.stats().connection_cpu_s + live_conn_s, relay_s: 0.0 };
     drop(server);
-    Ok((verified(s, run, expected)?, cpu))
+    Ok((verified(s, run, expected)?, RunExtra { cpu, relay: None }))
 }
 
 fn calibration_scenario(name: &str, files: u32, size: u64, pool_size: u32) -> Result<Scenario> {
@@ -358,16 +371,18 @@ pub fn validate_on(
         let expected = expected_digests(s, seed);
         let mut runs = Vec::new();
         let mut own = RunCpu::default();
+        let mut relays = Vec::new();
         let (load0, proc0, machine0, wall0) =
             (load_average(), super::cpu::process_cpu_s(), super::cpu::machine_cpu_s(), std::time::Instant::now());
         for k in 0..repeats {
             progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
-            let (run, cpu) = match path {
+            let (run, extra) = match path {
                 PathKind::Loopback => measure_once(s, seed, &expected)?,
                 PathKind::Wan => measure_once_wan(s, seed, &expected)?,
             };
-            own.server_s += cpu.server_s;
-            own.relay_s += cpu.relay_s;
+            own.server_s += extra.cpu.server_s;
+            own.relay_s += extra.cpu.relay_s;
+            relays.extend(extra.relay);
             if let Err(v) = check_run(s, &run) {
                 violations.push(format!("real run {}: {v}", k + 1));
             }
@@ -405,6 +420,7 @@ pub fn validate_on(
             sim: from_run(s, &sim),
             real: from_run(s, mid),
             load,
+            relay: relays,
         });
     }
     let errs: Vec<f64> = rows.iter().map(|r| r.log_error).collect();

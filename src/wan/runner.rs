@@ -318,7 +318,7 @@ pub struct RunArgs {
     /// Round-trip time, ms (default: the scenario's `network.rtt_ms`).
     #[arg(long)]
     pub rtt_ms: Option<f64>,
-    /// Bottleneck server → client, bytes/s (default: the scenario's `server.bandwidth_bps`).
+    /// Bottleneck server → client, IP bytes/s (default: the scenario's `server.bandwidth_bps` × 1500/1448, so that its payload goodput is the bandwidth).
     #[arg(long)]
     pub rate_bps: Option<f64>,
     /// Drop-tail queue of the bottleneck, bytes (default: one bandwidth-delay product, ≥ 64 KiB).
