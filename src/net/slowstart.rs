@@ -596,7 +596,8 @@ impl Discipline for SlowStart {
     }
 
     fn buffered_in_flight(&self) -> f64 {
-        let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
+        let listed: f64 =
+            self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
         (listed + self.u_buffered.delivered(self.v)).max(0.0)
     }
 }

@@ -284,7 +284,6 @@ impl Discipline for Reference {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::limiter::TokenBucket;

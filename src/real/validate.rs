@@ -222,7 +222,6 @@ pub enum PathKind {
     Wan,
 }
 
-
 /// One real run of `s` through a fresh emulator (a fresh pair of
 /// namespaces, so no TCP metrics carry over from another run): the
 /// scenario's RTT, its `server.bandwidth_bps` as the bottleneck, the
@@ -459,7 +458,13 @@ pub fn validate_on(
 
 /// A row's load from what was measured around its real runs: `process_s`
 /// is this process's CPU time over them, `machine_busy_s` the machine's.
-fn row_load(load_average: (f64, f64), wall_s: f64, process_s: f64, machine_busy_s: Option<f64>, own: RunCpu) -> RowLoad {
+fn row_load(
+    load_average: (f64, f64),
+    wall_s: f64,
+    process_s: f64,
+    machine_busy_s: Option<f64>,
+    own: RunCpu,
+) -> RowLoad {
     let others = machine_busy_s.map_or(0.0, |m| (m - process_s).max(0.0));
     let capacity = super::cpu::cores() as f64 * wall_s;
     let others_share = if capacity > 0.0 { others / capacity } else { 0.0 };
