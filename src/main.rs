@@ -258,6 +258,7 @@ fn plans(path: &Path, base: &Scenario, seed: Option<u64>, budget: &Budget, trace
 fn cmd_explain(path: &Path, seed: Option<u64>, budget: Budget) -> Result<ExitCode> {
     let base = Scenario::load(path)?;
     let plans = plans(path, &base, seed, &budget, false)?;
+    eprint!("{}", scenario::warnings::render(&plans));
     let points: Vec<serde_json::Value> = plans
         .iter()
         .map(|p| {
@@ -292,6 +293,7 @@ fn cmd_run(
 ) -> Result<ExitCode> {
     let base = Scenario::load(path)?;
     let plans = plans(path, &base, seed, &budget, check)?;
+    eprint!("{}", scenario::warnings::render(&plans));
     let started = Instant::now();
     let runs = par_map(&plans, |plan| -> Result<_> {
         let run = simulate(plan, SimOptions { trace: check });

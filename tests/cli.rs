@@ -141,3 +141,31 @@ fn no_report_number_is_null() {
     assert!(!csv.contains("inf") && !csv.contains("NaN"), "{csv}");
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Issue 12: settings that silently limit a run are warned about on
+/// stderr, never in the report files or on stdout.
+#[test]
+fn limiting_settings_are_warned_on_stderr_only() {
+    let d = tmp("warn");
+    std::fs::create_dir_all(&d).unwrap();
+    let scenario = d.join("limited.json");
+    std::fs::write(
+        &scenario,
+        r#"{"name": "limited", "client": {"max_concurrent_downloads": 16, "max_concurrent_files_per_model": 2},
+            "workload": {"models": [{"name": "m", "linear": {"count": 10, "min_size_bytes": 1000, "max_size_bytes": 2000}}]}}"#,
+    )
+    .unwrap();
+    let out_dir = d.join("out");
+    let out = dlsim(&["run", scenario.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("dlsim: warning: client.max_concurrent_files_per_model = 2 caps"), "{stderr}");
+    assert!(stderr.contains("dlsim: warning: network.per_connection_bps"), "{stderr}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+    for f in ["limited.json", "limited.csv"] {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap();
+        assert!(!text.contains("warning") && !text.contains("caps"), "{f} holds a warning");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -12,6 +12,7 @@ mod schema;
 mod sweep;
 mod units;
 mod validate;
+pub mod warnings;
 mod workload;
 
 pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
