@@ -169,3 +169,32 @@ fn limiting_settings_are_warned_on_stderr_only() {
     }
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Issue 12: the table shows peak connections, time to first file and p50
+/// next to p95, each equal to the report's figure.
+#[test]
+fn the_table_shows_peak_connections_first_file_p50_and_p95() {
+    let d = tmp("table");
+    let out = dlsim(&["run", EXAMPLE, "--out", d.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(head.len(), row.len(), "{stdout}");
+    let col = |name: &str| row[head.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name}: {head:?}"))];
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("example.json")).unwrap()).unwrap();
+    let m = &v["results"][0]["metadata"];
+    let first = m["time_to_first_file_s"].as_f64().unwrap();
+    let (p50, p95) = (m["completion_time_s"]["p50"].as_f64().unwrap(), m["completion_time_s"]["p95"].as_f64().unwrap());
+    assert!(0.0 < first && first <= p50 && p50 <= p95, "{first} {p50} {p95}");
+    assert_eq!(col("peak_conns"), m["peak_open_connections"].to_string());
+    assert_eq!(col("first_s"), format!("{first:.3}"));
+    assert_eq!(col("p50_s"), format!("{p50:.3}"));
+    assert_eq!(col("p95_s"), format!("{p95:.3}"));
+    // The CSV keeps the original's columns first and adds the new ones.
+    let csv = std::fs::read_to_string(d.join("example.csv")).unwrap();
+    assert!(csv.starts_with("name,duration,throughput_mbps,success_rate,memory_usage_mb,cpu_usage_percent,"));
+    assert!(csv.lines().next().unwrap().ends_with(",events,time_to_first_file_s,peak_open_connections"));
+    let _ = std::fs::remove_dir_all(d);
+}
