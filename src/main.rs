@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "dlsim", version, about = "Deterministic simulator of a model-download orchestrator")]
+#[command(name = "dlsim", version, about = "Deterministic simulator of a model-download orchestrator", after_help = dlsim::help::MAIN)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -103,6 +103,7 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Measure the simulator's speed on a large synthetic workload.
+    #[command(after_help = dlsim::help::BENCH)]
     Bench {
         /// Files in the workload.
         #[arg(long, default_value_t = 100_000)]
@@ -116,6 +117,9 @@ enum Cmd {
         /// Repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Seed of the file sizes and the faults (default 42; not with --w1).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true, conflicts_with = "w1")]
+        seed: Option<u64>,
         /// Run the reference workload W1 of N files on C connections instead
         /// (issue 11: shared link, FIFO workers), once.
         #[arg(long, num_args = 2, value_names = ["N", "C"])]
@@ -127,6 +131,7 @@ enum Cmd {
         budget: BudgetArgs,
     },
     /// Serve a scenario's workload over real HTTP/1.1 (loopback only unless --allow-remote).
+    #[command(after_help = dlsim::help::SERVE)]
     Serve {
         /// Scenario JSON file.
         scenario: PathBuf,
@@ -157,6 +162,7 @@ enum Cmd {
         tls_cert_out: Option<PathBuf>,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
+    #[command(after_help = dlsim::help::VALIDATE)]
     Validate {
         /// Scenario files or directories of them.
         #[arg(required = true)]
@@ -197,8 +203,8 @@ fn main() -> ExitCode {
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
         Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
-        Cmd::Bench { files, connections, error_rate, repeat, budget, .. } => {
-            cmd_bench(files, connections, error_rate, repeat, budget.budget())
+        Cmd::Bench { files, connections, error_rate, repeat, seed, budget, .. } => {
+            cmd_bench(files, connections, error_rate, repeat, seed.unwrap_or(42), budget.budget())
         }
         Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn, tls_cert_out } => {
             let hub = hub.then(|| dlsim::real::HubOptions {
@@ -358,7 +364,14 @@ fn cmd_run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget: Budget) -> Result<ExitCode> {
+fn cmd_bench(
+    files: u32,
+    connections: u32,
+    error_rate: f64,
+    repeat: u32,
+    seed: u64,
+    budget: Budget,
+) -> Result<ExitCode> {
     if files == 0 || files as u64 > scenario::MAX_FILES {
         return Err(Error::flag(
             "--files",
@@ -376,6 +389,7 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget:
     }
     let text = serde_json::json!({
         "name": "bench",
+        "seed": seed,
         "server": { "bandwidth_bps": 1.25e9, "latency_ms": 5,
                     "faults": { "error_rate": error_rate,
                                 "mix": { "http_500": 1, "http_503": 1, "reset": 1, "stall": 0.2 } } },
@@ -406,7 +420,7 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget:
     plan.check_duration(run.duration)?;
     let res = report::from_run(&s, &run);
     say(&format!(
-        "bench: {files} files, {connections} connections, error rate {error_rate}: \
+        "bench: {files} files, {connections} connections, error rate {error_rate}, seed {seed}: \
          {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}\n\
          wall {:.3} s (best of {repeat}), {:.2} M events/s\n",
         run.events,

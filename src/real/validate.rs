@@ -400,13 +400,13 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}",
-        "scenario", "predicted_s", "measured_s", "sim/real", "requests s/r", "retries s/r", "files"
+        "{:<w$}  {:>11}  {:>10}  {:>12}  {:>17}  {:>16}  {:>7}",
+        "scenario", "sim_s", "real_s", "ln(sim/real)", "requests sim/real", "retries sim/real", "files"
     );
     for x in &r.rows {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.3}  {:>+9.4}  {:>13}  {:>13}  {:>7}",
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>+12.4}  {:>17}  {:>16}  {:>7}",
             x.name,
             x.predicted_s,
             x.measured_s,
