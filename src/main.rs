@@ -5,7 +5,7 @@ use dlsim::error::{Error, Result};
 use dlsim::par::par_map;
 use dlsim::report::{self, BenchmarkResult};
 use dlsim::scenario::{self, Budget, Estimate, MIB, Plan, Scenario};
-use dlsim::suite::{PerformanceBenchmark, SuiteReport};
+use dlsim::suite::PerformanceBenchmark;
 use dlsim::{SimOptions, check, plot, simulate};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,13 +94,24 @@ enum Cmd {
         #[arg(long, default_value = "output")]
         out: PathBuf,
     },
-    /// Redraw the SVG plots of a saved performance_report.json.
+    /// Draw the SVG charts of a saved report: the suite's
+    /// performance_report.json, or any `dlsim run` report (its curve over the
+    /// sweep's knob, with replication intervals; with --scenario also the
+    /// timeline and the completion CDF).
     Plot {
-        /// A report written by `dlsim suite`.
+        /// A report written by `dlsim suite` or `dlsim run`.
         report: PathBuf,
         /// Output directory (default: the report's directory).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The scenario a run report came from: each point is simulated again
+        /// with its reported seed (checked to reproduce the report) for the
+        /// timeline and the completion CDF.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The point whose timeline is drawn (default: the first).
+        #[arg(long)]
+        point: Option<String>,
     },
     /// Measure the simulator's speed on a large synthetic workload.
     #[command(after_help = dlsim::help::BENCH)]
@@ -201,7 +212,11 @@ fn main() -> ExitCode {
         }
         Cmd::Explain { scenario, seed, budget } => cmd_explain(&scenario, seed, budget.budget()),
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
-        Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
+        Cmd::Plot { report, out, scenario, point } => {
+            plot::command::plot(&report, out.as_deref(), scenario.as_deref(), point.as_deref())
+                .and_then(|t| say(&t))
+                .map(|()| ExitCode::SUCCESS)
+        }
         Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
         Cmd::Bench { files, connections, error_rate, repeat, seed, budget, .. } => {
             cmd_bench(files, connections, error_rate, repeat, seed.unwrap_or(42), budget.budget())
@@ -318,12 +333,15 @@ fn cmd_run(
         results.push(result);
     }
     report::check_finite(&results)?;
-    let json = serde_json::to_string_pretty(&serde_json::json!({
+    let mut doc = serde_json::json!({
         "scenario": base.name,
         "seed": scenario::resolve_seed(&base, seed),
         "results": results,
-    }))
-    .expect("results serialize");
+    });
+    if let Some(axis) = plot::run::sweep_axis(&base) {
+        doc["sweep"] = axis; // what `dlsim plot` puts on the x axis
+    }
+    let json = serde_json::to_string_pretty(&doc).expect("results serialize");
     let csv = report::csv(&results);
     let written = report::write_outputs(
         out,
@@ -680,20 +698,6 @@ fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
         all.len(),
         wall.as_secs_f64()
     ));
-    say(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_plot(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let report: SuiteReport = serde_json::from_str(&text)
-        .map_err(|e| Error::Other(format!("{} is not a dlsim suite report: {e}", path.display())))?;
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let (_, svgs) = plot::render_report(&report)?;
-    let mut text = String::new();
-    for p in report::write_outputs(&dir, &svgs)? {
-        text.push_str(&format!("wrote {}\n", p.display()));
-    }
     say(&text)?;
     Ok(ExitCode::SUCCESS)
 }
