@@ -316,12 +316,16 @@ fn cmd_run(
     let plans = plans(path, &base, seed, &budget, check)?;
     eprint!("{}", scenario::warnings::render(&plans));
     let started = Instant::now();
+    let events: u64 = plans.iter().map(|p| p.estimate().events).sum();
+    let progress = dlsim::progress::Progress::points(dlsim::progress::stderr_is_terminal(), plans.len() as u64, events);
     let runs = par_map(&plans, |plan| -> Result<_> {
         let run = simulate(plan, SimOptions { trace: check });
         plan.check_duration(run.duration)?;
         let verdict = if check { check::check_run(plan.scenario(), &run).err() } else { None };
+        progress.inc();
         Ok((report::from_run(plan.scenario(), &run), verdict))
     });
+    progress.finish();
     let wall = started.elapsed();
     let mut results: Vec<BenchmarkResult> = Vec::new();
     for (run, plan) in runs.into_iter().zip(&plans) {
@@ -546,7 +550,6 @@ fn cmd_validate(
     wan: bool,
 ) -> Result<ExitCode> {
     use dlsim::real::{plot, validate};
-    use std::io::{IsTerminal, Write};
     if repeats == 0 {
         return Err(Error::flag("--repeats", "must be ≥ 1"));
     }
@@ -554,14 +557,9 @@ fn cmd_validate(
         return Err(Error::flag("--calibrate", "measures loopback overheads; not with --wan"));
     }
     let files = validate::matrix_files(matrix)?;
-    let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut progress = |line: &str| {
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-            let _ = std::io::stderr().flush();
-        }
-    };
+    let shown = dlsim::progress::Progress::spinner(dlsim::progress::stderr_is_terminal());
+    let mut progress = |line: &str| shown.message(line);
     let calibration = if calibrate {
         progress("calibrating loopback overheads");
         Some(validate::calibrate(5)?)
@@ -570,9 +568,7 @@ fn cmd_validate(
     };
     let path = if wan { validate::PathKind::Wan } else { validate::PathKind::Loopback };
     let report = validate::validate_on(path, &files, repeats, seed, calibration, &mut progress)?;
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    shown.finish();
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     let points: Vec<_> = report.rows.iter().map(|r| (r.name.clone(), r.measured_s, r.predicted_s)).collect();
     let svg = plot::predicted_vs_measured_svg(&points, "dlsim validate: predicted vs measured");

@@ -198,3 +198,34 @@ fn the_table_shows_peak_connections_first_file_p50_and_p95() {
     assert!(csv.lines().next().unwrap().ends_with(",events,time_to_first_file_s,peak_open_connections"));
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Issue 12: progress is drawn only on a terminal; a long sweep whose
+/// stderr is a pipe gets no progress line (no carriage return, no escape
+/// sequence), and its stdout and files none either.
+#[test]
+fn no_progress_when_stderr_is_not_a_terminal() {
+    let d = tmp("progress");
+    std::fs::create_dir_all(&d).unwrap();
+    let scenario = d.join("long.json");
+    // Estimated above progress::MIN_SWEEP_S of events, so only the terminal test hides it.
+    std::fs::write(
+        &scenario,
+        r#"{"name": "long", "network": {"rtt_ms": 0},
+            "client": {"max_concurrent_downloads": 64, "max_concurrent_files_per_model": 64},
+            "workload": {"models": [{"name": "m", "linear": {"count": 300000, "min_size_bytes": 1000, "max_size_bytes": 2000}}]},
+            "sweep": {"knob": "client.max_concurrent_downloads", "values": [32, 64]}}"#,
+    )
+    .unwrap();
+    let explain = dlsim(&["explain", scenario.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&explain.stdout).unwrap();
+    let events: u64 = v["points"].as_array().unwrap().iter().map(|p| p["estimate"]["events"].as_u64().unwrap()).sum();
+    assert!(events as f64 >= dlsim::progress::MIN_SWEEP_S * dlsim::progress::EVENTS_PER_S, "{events}");
+    let out = dlsim(&["run", scenario.to_str().unwrap(), "--out", d.join("out").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (what, bytes) in [("stderr", &out.stderr), ("stdout", &out.stdout)] {
+        assert!(!bytes.contains(&b'\r') && !bytes.contains(&0x1b), "{what} has a progress line");
+    }
+    let json = std::fs::read_to_string(d.join("out/long.json")).unwrap();
+    assert!(!json.contains("simulating") && !json.contains('\r'));
+    let _ = std::fs::remove_dir_all(d);
+}
