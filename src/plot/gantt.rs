@@ -8,7 +8,7 @@
 //! their file's label.
 
 use super::Drawn;
-use super::chart::{Axes, FONT, GREY, PALETTE, Series, XScale, lines, log_bounds, svg};
+use super::chart::{Axes, FONT, GREY, PALETTE, Series, XScale, lines, log_bounds, num, svg};
 use crate::suite::{CompletionTimes, SuiteReport, Timeline};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -151,6 +151,28 @@ pub fn timeline_chart(t: &Timeline, title: &str, labels: &BTreeMap<u32, String>)
     })
 }
 
+/// Round values (1, 2, 5 × 10^k; every integer multiple when those are
+/// fewer than 3) inside `[lo, hi]`, for a log axis.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let pick = |ms: &[f64]| -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut p = 10f64.powf(lo.log10().floor());
+        while p <= hi {
+            out.extend(ms.iter().map(|m| m * p).filter(|v| *v >= lo && *v <= hi));
+            p *= 10.0;
+        }
+        out
+    };
+    let t = pick(&[1.0, 2.0, 5.0]);
+    if t.len() > 12 {
+        pick(&[1.0])
+    } else if t.len() >= 3 {
+        t
+    } else {
+        pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
 /// The CDF of file completion times of each run (a legend only with two or
 /// more); `strip` is removed from the front of run names in the legend.
 pub fn cdf_chart(sets: &[CompletionTimes], title: &str, strip: Option<&str>) -> Drawn {
@@ -179,5 +201,9 @@ pub fn cdf_chart(sets: &[CompletionTimes], title: &str, strip: Option<&str>) -> 
     )
     .legend(SeriesLabelPosition::LowerRight);
     axes.x_scale = XScale::Log10;
+    let ticks = log_ticks(x.start, x.end);
+    if ticks.len() >= 3 {
+        axes = axes.ticks(&ticks, f64::log10, num);
+    }
     svg((900, 520), |root| lines(root, &axes, 0.0..1.02, &series))
 }

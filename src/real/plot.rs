@@ -79,7 +79,7 @@ mod tests {
         let a = super::predicted_vs_measured_svg(&pts, "validation");
         assert!(a.starts_with("<svg") && a.contains("<circle"), "{a}");
         // Issue 12: every point is labelled with its scenario.
-        assert!(a.contains(">a</text>") && a.contains(">b</text>"), "{a}");
+        assert!(a.contains(">\na\n</text>") && a.contains(">\nb\n</text>"), "{a}");
         assert_eq!(a, super::predicted_vs_measured_svg(&pts, "validation"));
     }
 }
