@@ -46,15 +46,19 @@
 //!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
 //! - [`bench`]: the reference workload W1 of `dlsim bench --w1`.
 //! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
+//!   [`help`]: the command line's long help texts. [`progress`]: progress
+//!   on stderr when it is a terminal.
 
 pub mod bench;
 pub mod check;
 pub mod engine;
 pub mod error;
+pub mod help;
 pub mod net;
 pub mod orchestrator;
 pub mod par;
 pub mod plot;
+pub mod progress;
 pub mod real;
 pub mod record;
 pub mod report;

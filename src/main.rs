@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dlsim::error::{Error, Result};
 use dlsim::report::{self, BenchmarkResult};
 use dlsim::scenario::{self, Budget, Estimate, MIB, Plan, Scenario};
-use dlsim::suite::{PerformanceBenchmark, SuiteReport};
+use dlsim::suite::PerformanceBenchmark;
 use dlsim::{SimOptions, plot, simulate};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "dlsim", version, about = "Deterministic simulator of a model-download orchestrator")]
+#[command(name = "dlsim", version, about = "Deterministic simulator of a model-download orchestrator", after_help = dlsim::help::MAIN)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -126,15 +126,27 @@ enum Cmd {
         #[arg(long, default_value = "output")]
         out: PathBuf,
     },
-    /// Redraw the SVG plots of a saved performance_report.json.
+    /// Draw the SVG charts of a saved report: the suite's
+    /// performance_report.json, or any `dlsim run` report (its curve over the
+    /// sweep's knob, with replication intervals; with --scenario also the
+    /// timeline and the completion CDF).
     Plot {
-        /// A report written by `dlsim suite`.
+        /// A report written by `dlsim suite` or `dlsim run`.
         report: PathBuf,
         /// Output directory (default: the report's directory).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The scenario a run report came from: each point is simulated again
+        /// with its reported seed (checked to reproduce the report) for the
+        /// timeline and the completion CDF.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The point whose timeline is drawn (default: the first).
+        #[arg(long)]
+        point: Option<String>,
     },
     /// Measure the simulator's speed on a large synthetic workload.
+    #[command(after_help = dlsim::help::BENCH)]
     Bench {
         /// Files in the workload.
         #[arg(long, default_value_t = 100_000)]
@@ -148,6 +160,9 @@ enum Cmd {
         /// Repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Seed of the file sizes and the faults (default 42; not with --w1).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true, conflicts_with = "w1")]
+        seed: Option<u64>,
         /// Run the reference workload W1 of N files on C connections instead
         /// (issue 11: shared link, FIFO workers), once.
         #[arg(long, num_args = 2, value_names = ["N", "C"])]
@@ -159,6 +174,7 @@ enum Cmd {
         budget: BudgetArgs,
     },
     /// Serve a scenario's workload over real HTTP/1.1 (loopback only unless --allow-remote).
+    #[command(after_help = dlsim::help::SERVE)]
     Serve {
         /// Scenario JSON file.
         scenario: PathBuf,
@@ -189,6 +205,7 @@ enum Cmd {
         tls_cert_out: Option<PathBuf>,
     },
     /// Measure the model against reality: each scenario simulated and run for real over loopback.
+    #[command(after_help = dlsim::help::VALIDATE)]
     Validate {
         /// Scenario files or directories of them.
         #[arg(required = true)]
@@ -237,10 +254,14 @@ fn main() -> ExitCode {
         Cmd::Merge { parts, out, format } => dlsim::run::merge(&parts, &out, format.into()),
         Cmd::Explain { scenario, seed, budget } => cmd_explain(&scenario, seed, budget.budget()),
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
-        Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
+        Cmd::Plot { report, out, scenario, point } => {
+            plot::command::plot(&report, out.as_deref(), scenario.as_deref(), point.as_deref())
+                .and_then(|t| say(&t))
+                .map(|()| ExitCode::SUCCESS)
+        }
         Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
-        Cmd::Bench { files, connections, error_rate, repeat, budget, .. } => {
-            cmd_bench(files, connections, error_rate, repeat, budget.budget())
+        Cmd::Bench { files, connections, error_rate, repeat, seed, budget, .. } => {
+            cmd_bench(files, connections, error_rate, repeat, seed.unwrap_or(42), budget.budget())
         }
         Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn, tls_cert_out } => {
             let hub = hub.then(|| dlsim::real::HubOptions {
@@ -300,6 +321,7 @@ fn plans(path: &Path, base: &Scenario, seed: Option<u64>, budget: &Budget, trace
 fn cmd_explain(path: &Path, seed: Option<u64>, budget: Budget) -> Result<ExitCode> {
     let base = Scenario::load(path)?;
     let plans = plans(path, &base, seed, &budget, false)?;
+    eprint!("{}", scenario::warnings::render(&plans));
     let points: Vec<serde_json::Value> = plans
         .iter()
         .map(|p| {
@@ -324,7 +346,14 @@ fn cmd_explain(path: &Path, seed: Option<u64>, budget: Budget) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget: Budget) -> Result<ExitCode> {
+fn cmd_bench(
+    files: u32,
+    connections: u32,
+    error_rate: f64,
+    repeat: u32,
+    seed: u64,
+    budget: Budget,
+) -> Result<ExitCode> {
     if files == 0 || files as u64 > scenario::MAX_FILES {
         return Err(Error::flag(
             "--files",
@@ -342,6 +371,7 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget:
     }
     let text = serde_json::json!({
         "name": "bench",
+        "seed": seed,
         "server": { "bandwidth_bps": 1.25e9, "latency_ms": 5,
                     "faults": { "error_rate": error_rate,
                                 "mix": { "http_500": 1, "http_503": 1, "reset": 1, "stall": 0.2 } } },
@@ -372,7 +402,7 @@ fn cmd_bench(files: u32, connections: u32, error_rate: f64, repeat: u32, budget:
     plan.check_duration(run.duration)?;
     let res = report::from_run(&s, &run);
     say(&format!(
-        "bench: {files} files, {connections} connections, error rate {error_rate}: \
+        "bench: {files} files, {connections} connections, error rate {error_rate}, seed {seed}: \
          {} events, {} requests, {} retries, {:.1} s simulated, success {:.4}\n\
          wall {:.3} s (best of {repeat}), {:.2} M events/s\n",
         run.events,
@@ -480,7 +510,6 @@ fn cmd_validate(
     wan: bool,
 ) -> Result<ExitCode> {
     use dlsim::real::{plot, validate};
-    use std::io::{IsTerminal, Write};
     if repeats == 0 {
         return Err(Error::flag("--repeats", "must be ≥ 1"));
     }
@@ -488,14 +517,9 @@ fn cmd_validate(
         return Err(Error::flag("--calibrate", "measures loopback overheads; not with --wan"));
     }
     let files = validate::matrix_files(matrix)?;
-    let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut progress = |line: &str| {
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-            let _ = std::io::stderr().flush();
-        }
-    };
+    let shown = dlsim::progress::Progress::spinner(dlsim::progress::stderr_is_terminal());
+    let mut progress = |line: &str| shown.message(line);
     let calibration = if calibrate {
         progress("calibrating loopback overheads");
         Some(validate::calibrate(5)?)
@@ -504,9 +528,7 @@ fn cmd_validate(
     };
     let path = if wan { validate::PathKind::Wan } else { validate::PathKind::Loopback };
     let report = validate::validate_on(path, &files, repeats, seed, calibration, &mut progress)?;
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    shown.finish();
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
     let points: Vec<_> = report.rows.iter().map(|r| (r.name.clone(), r.measured_s, r.predicted_s)).collect();
     let svg = plot::predicted_vs_measured_svg(&points, "dlsim validate: predicted vs measured");
@@ -632,20 +654,6 @@ fn cmd_suite(seed: u64, out: &Path) -> Result<ExitCode> {
         all.len(),
         wall.as_secs_f64()
     ));
-    say(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_plot(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let report: SuiteReport = serde_json::from_str(&text)
-        .map_err(|e| Error::Other(format!("{} is not a dlsim suite report: {e}", path.display())))?;
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let (_, svgs) = plot::render_report(&report)?;
-    let mut text = String::new();
-    for p in report::write_outputs(&dir, &svgs)? {
-        text.push_str(&format!("wrote {}\n", p.display()));
-    }
     say(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -107,13 +107,16 @@ fn plans(
 }
 
 /// The report's JSON (as `run` writes it) and CSV.
-fn render(name: &str, seed: u64, results: &[BenchmarkResult]) -> (String, String) {
-    let json = serde_json::to_string_pretty(&serde_json::json!({
+fn render(name: &str, seed: u64, sweep: Option<&serde_json::Value>, results: &[BenchmarkResult]) -> (String, String) {
+    let mut doc = serde_json::json!({
         "scenario": name,
         "seed": seed,
         "results": results,
-    }))
-    .expect("results serialize");
+    });
+    if let Some(axis) = sweep {
+        doc["sweep"] = axis.clone(); // what `dlsim plot` puts on the x axis
+    }
+    let json = serde_json::to_string_pretty(&doc).expect("results serialize");
     (json, report::csv(results))
 }
 
@@ -171,6 +174,14 @@ pub fn run(path: &Path, o: &RunOptions) -> Result<ExitCode> {
         None => scenario::replications(&base).map_err(|e| e.in_file(path))?,
     };
     let (total_points, plans) = plans(path, &base, o.seed, &o.budget, o.check, shard, replications)?;
+    eprint!("{}", scenario::warnings::render(plans.iter().map(|(_, p)| p)));
+    let sweep = crate::plot::run::sweep_axis(&base);
+    let estimated: u64 = plans.iter().map(|(_, p)| p.estimate().events).sum::<u64>() * replications as u64;
+    let progress = crate::progress::Progress::points(
+        crate::progress::stderr_is_terminal(),
+        plans.len() as u64 * replications as u64,
+        estimated,
+    );
     let runs_of: Vec<(usize, u32)> = (0..plans.len()).flat_map(|p| (0..replications).map(move |r| (p, r))).collect();
     let started = Instant::now();
     let check_runs = o.check;
@@ -187,8 +198,10 @@ pub fn run(path: &Path, o: &RunOptions) -> Result<ExitCode> {
         let run = simulate(plan, SimOptions { trace: check_runs });
         plan.check_duration(run.duration)?;
         let verdict = if check_runs { check::check_run(plan.scenario(), &run).err() } else { None };
+        progress.inc();
         Ok((report::from_run(plan.scenario(), &run), verdict))
     });
+    progress.finish();
     let wall = started.elapsed();
     let mut singles: Vec<BenchmarkResult> = Vec::with_capacity(runs.len());
     for (run, &(p, _)) in runs.into_iter().zip(&runs_of) {
@@ -218,7 +231,7 @@ pub fn run(path: &Path, o: &RunOptions) -> Result<ExitCode> {
         let fp = shard::fingerprint(&base, o.seed, replications);
         let indexed: Vec<(usize, BenchmarkResult)> =
             plans.iter().map(|(i, _)| *i).zip(results.iter().cloned()).collect();
-        let part = Part::new(&base.name, seed, fp, shard, total_points, indexed);
+        let part = Part::new(&base.name, seed, fp, shard, total_points, indexed, sweep);
         let text = serde_json::to_string_pretty(&part).expect("a part serializes") + "\n";
         for p in report::write_outputs(&o.out, &[(part.file_name(), text.clone().into_bytes())])? {
             notes.push(format!(
@@ -232,7 +245,7 @@ pub fn run(path: &Path, o: &RunOptions) -> Result<ExitCode> {
         let csv = report::csv(&results);
         return print(o.format, &results, text.trim_end(), &csv, &notes, &speed).map(|()| ExitCode::SUCCESS);
     }
-    let (json, csv) = render(&base.name, seed, &results);
+    let (json, csv) = render(&base.name, seed, sweep.as_ref(), &results);
     let written = report::write_outputs(
         &o.out,
         &[
@@ -250,9 +263,9 @@ pub fn run(path: &Path, o: &RunOptions) -> Result<ExitCode> {
 /// `dlsim merge PARTS… --out DIR`: the report files of the whole sweep,
 /// byte for byte as the unsharded run writes them.
 pub fn merge(parts: &[PathBuf], out: &Path, format: Stdout) -> Result<ExitCode> {
-    let (name, seed, results) = shard::merge(parts)?;
+    let (name, seed, sweep, results) = shard::merge(parts)?;
     report::check_finite(&results)?;
-    let (json, csv) = render(&name, seed, &results);
+    let (json, csv) = render(&name, seed, sweep.as_ref(), &results);
     let written = report::write_outputs(
         out,
         &[

@@ -165,6 +165,9 @@ pub struct Part {
     /// The point index of each result.
     pub indices: Vec<usize>,
     pub results: Vec<BenchmarkResult>,
+    /// The report's `sweep` key (the knob and values `dlsim plot` draws on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<serde_json::Value>,
 }
 
 impl Part {
@@ -175,6 +178,7 @@ impl Part {
         shard: Shard,
         points: usize,
         indexed: Vec<(usize, BenchmarkResult)>,
+        sweep: Option<serde_json::Value>,
     ) -> Part {
         let (indices, results) = indexed.into_iter().unzip();
         Part {
@@ -186,6 +190,7 @@ impl Part {
             points,
             indices,
             results,
+            sweep,
         }
     }
 
@@ -251,7 +256,10 @@ fn part_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Merge parts into the results of the whole sweep, in point order, with
 /// the scenario's name and the report's seed. Every shard must be present
 /// exactly once, all from the same run.
-pub fn merge(inputs: &[PathBuf]) -> Result<(String, u64, Vec<BenchmarkResult>)> {
+/// The merged report: scenario name, seed, its `sweep` key and every point's result.
+pub type Merged = (String, u64, Option<serde_json::Value>, Vec<BenchmarkResult>);
+
+pub fn merge(inputs: &[PathBuf]) -> Result<Merged> {
     let files = part_files(inputs)?;
     let mut parts: Vec<(PathBuf, Part)> = Vec::new();
     for f in files {
@@ -295,7 +303,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<(String, u64, Vec<BenchmarkResult>)> 
             first.scenario
         )));
     }
-    let (name, seed, points) = (first.scenario.clone(), first.seed, first.points);
+    let (name, seed, points, sweep) = (first.scenario.clone(), first.seed, first.points, first.sweep.clone());
     let mut slots: Vec<Option<BenchmarkResult>> = (0..points).map(|_| None).collect();
     for (path, p) in parts {
         for (i, r) in p.indices.into_iter().zip(p.results) {
@@ -306,7 +314,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<(String, u64, Vec<BenchmarkResult>)> 
     }
     let results: Option<Vec<BenchmarkResult>> = slots.into_iter().collect();
     let results = results.ok_or_else(|| Error::Other("merge: the parts do not cover every point".into()))?;
-    Ok((name, seed, results))
+    Ok((name, seed, sweep, results))
 }
 
 #[cfg(test)]

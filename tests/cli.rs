@@ -141,3 +141,91 @@ fn no_report_number_is_null() {
     assert!(!csv.contains("inf") && !csv.contains("NaN"), "{csv}");
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Issue 12: settings that silently limit a run are warned about on
+/// stderr, never in the report files or on stdout.
+#[test]
+fn limiting_settings_are_warned_on_stderr_only() {
+    let d = tmp("warn");
+    std::fs::create_dir_all(&d).unwrap();
+    let scenario = d.join("limited.json");
+    std::fs::write(
+        &scenario,
+        r#"{"name": "limited", "client": {"max_concurrent_downloads": 16, "max_concurrent_files_per_model": 2},
+            "workload": {"models": [{"name": "m", "linear": {"count": 10, "min_size_bytes": 1000, "max_size_bytes": 2000}}]}}"#,
+    )
+    .unwrap();
+    let out_dir = d.join("out");
+    let out = dlsim(&["run", scenario.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("dlsim: warning: client.max_concurrent_files_per_model = 2 caps"), "{stderr}");
+    assert!(stderr.contains("dlsim: warning: network.per_connection_bps"), "{stderr}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+    for f in ["limited.json", "limited.csv"] {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap();
+        assert!(!text.contains("warning") && !text.contains("caps"), "{f} holds a warning");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// Issue 12: the table shows peak connections, time to first file and p50
+/// next to p95, each equal to the report's figure.
+#[test]
+fn the_table_shows_peak_connections_first_file_p50_and_p95() {
+    let d = tmp("table");
+    let out = dlsim(&["run", EXAMPLE, "--out", d.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(head.len(), row.len(), "{stdout}");
+    let col = |name: &str| row[head.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name}: {head:?}"))];
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("example.json")).unwrap()).unwrap();
+    let m = &v["results"][0]["metadata"];
+    let first = m["time_to_first_file_s"].as_f64().unwrap();
+    let (p50, p95) = (m["completion_time_s"]["p50"].as_f64().unwrap(), m["completion_time_s"]["p95"].as_f64().unwrap());
+    assert!(0.0 < first && first <= p50 && p50 <= p95, "{first} {p50} {p95}");
+    assert_eq!(col("peak_conns"), m["peak_open_connections"].to_string());
+    assert_eq!(col("first_s"), format!("{first:.3}"));
+    assert_eq!(col("p50_s"), format!("{p50:.3}"));
+    assert_eq!(col("p95_s"), format!("{p95:.3}"));
+    // The CSV keeps the original's columns first and adds the new ones.
+    let csv = std::fs::read_to_string(d.join("example.csv")).unwrap();
+    assert!(csv.starts_with("name,duration,throughput_mbps,success_rate,memory_usage_mb,cpu_usage_percent,"));
+    assert!(csv.lines().next().unwrap().ends_with(",events,time_to_first_file_s,peak_open_connections"));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// Issue 12: progress is drawn only on a terminal; a long sweep whose
+/// stderr is a pipe gets no progress line (no carriage return, no escape
+/// sequence), and its stdout and files none either.
+#[test]
+fn no_progress_when_stderr_is_not_a_terminal() {
+    let d = tmp("progress");
+    std::fs::create_dir_all(&d).unwrap();
+    let scenario = d.join("long.json");
+    // Estimated above progress::MIN_SWEEP_S of events, so only the terminal test hides it.
+    std::fs::write(
+        &scenario,
+        r#"{"name": "long", "network": {"rtt_ms": 0},
+            "client": {"max_concurrent_downloads": 64, "max_concurrent_files_per_model": 64},
+            "workload": {"models": [{"name": "m", "linear": {"count": 300000, "min_size_bytes": 1000, "max_size_bytes": 2000}}]},
+            "sweep": {"knob": "client.max_concurrent_downloads", "values": [32, 64]}}"#,
+    )
+    .unwrap();
+    let explain = dlsim(&["explain", scenario.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&explain.stdout).unwrap();
+    let events: u64 = v["points"].as_array().unwrap().iter().map(|p| p["estimate"]["events"].as_u64().unwrap()).sum();
+    assert!(events as f64 >= dlsim::progress::MIN_SWEEP_S * dlsim::progress::EVENTS_PER_S, "{events}");
+    let out = dlsim(&["run", scenario.to_str().unwrap(), "--out", d.join("out").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (what, bytes) in [("stderr", &out.stderr), ("stdout", &out.stdout)] {
+        assert!(!bytes.contains(&b'\r') && !bytes.contains(&0x1b), "{what} has a progress line");
+    }
+    let json = std::fs::read_to_string(d.join("out/long.json")).unwrap();
+    assert!(!json.contains("simulating") && !json.contains('\r'));
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -404,7 +404,8 @@ proptest! {
         shuffle in any::<prop::sample::Index>(),
     ) {
         let f = Faults { error_rate: rate, retry_after_s: 1.0,
-                         mix: FaultMix { http_500: w[0], http_429: w[1], http_503: w[2], reset: w[3], stall: w[4] } };
+                         mix: FaultMix { http_500: w[0], http_429: w[1], http_503: w[2], reset: w[3], stall: w[4] },
+                         ..Faults::default() };
         let decide_all = |order: &[(u32, u64)]| {
             let mut server = ServerFaults::new(seed, f.clone());
             let mut per_key: std::collections::BTreeMap<(u32, u64), Vec<_>> = Default::default();

@@ -362,7 +362,7 @@ fn the_request_cap_counts_stalls_and_frees_them() {
     let mix = FaultMix { http_500: 0.0, http_429: 0.0, http_503: 0.0, reset: 0.0, stall: 1.0 };
     let cfg = ServerConfig {
         max_concurrent_requests: Some(1),
-        faults: Faults { error_rate: 1.0, mix, retry_after_s: 2.5 },
+        faults: Faults { error_rate: 1.0, mix, retry_after_s: 2.5, ..Faults::default() },
         ..ServerConfig::default()
     };
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), false, cfg).unwrap();

@@ -154,10 +154,40 @@ fn real_request(s: &mut TcpStream, path: &str, start: u64, end: u64) -> Outcome 
     Outcome::Done { bytes: len, keep_alive: !close }
 }
 
+/// Per-byte resets (`resets_per_gib`) beside per-request 500s: with
+/// 20 000-byte requests and 20 000 resets per GiB a whole request is cut
+/// with probability 1 − exp(−20000 · 20000 / 2^30) ≈ 0.31.
+const BYTE_RESETS: &str = r#"{
+  "name": "policy_replay_bytes",
+  "server": { "bandwidth_bps": null, "latency_ms": 0, "keep_alive_max_requests": 3,
+              "faults": { "error_rate": 0.1, "retry_after_s": 0.01, "resets_per_gib": 20000 } },
+  "network": { "rtt_ms": 1 },
+  "client": { "max_concurrent_downloads": 3, "read_timeout_s": 0.5,
+              "chunking": { "mode": "fixed", "chunk_size_bytes": 20000 },
+              "retry": { "max_attempts": 10, "base_s": 0.01, "cap_s": 0.05 } },
+  "workload": { "models": [ { "name": "m", "linear": { "count": 12, "min_size_bytes": 30000, "max_size_bytes": 90000 } } ] }
+}"#;
+
 #[test]
 fn the_sim_and_the_loopback_server_make_the_same_decisions() {
-    let s = Scenario::from_json(SCENARIO).unwrap();
-    let seed = 7;
+    let kinds = ["done_keep_alive", "done_close", "status_500", "status_429", "status_503", "reset", "stall"];
+    let faults = replay(SCENARIO, 7, &kinds);
+    assert!(!faults.contains_key("byte_reset"), "{faults:?}");
+}
+
+/// Issue 12: the per-byte reset hazard is decided by the server core, so
+/// both runtimes cut the same bodies at the same byte.
+#[test]
+fn per_byte_resets_are_the_same_in_the_sim_and_the_loopback_server() {
+    let faults = replay(BYTE_RESETS, 3, &["done_keep_alive", "done_close", "status_500", "reset"]);
+    assert!(faults.get("byte_reset").is_some_and(|n| *n >= 3), "{faults:?}");
+    assert!(!faults.contains_key("reset"), "no request-level reset in the mix: {faults:?}");
+}
+
+/// Replay the sim's requests of `text` against the loopback server; every
+/// kind in `want` must occur. Returns the faults the server counted.
+fn replay(text: &str, seed: u64, want: &[&str]) -> BTreeMap<String, u64> {
+    let s = Scenario::from_json(text).unwrap();
     let (steps, sim, sim_faults) = sim_requests(&s, seed);
 
     // The log exercises every decision, or the comparison proves little.
@@ -165,8 +195,8 @@ fn the_sim_and_the_loopback_server_make_the_same_decisions() {
     for o in sim.values() {
         *kinds.entry(o.kind()).or_default() += 1;
     }
-    for k in ["done_keep_alive", "done_close", "status_500", "status_429", "status_503", "reset", "stall"] {
-        assert!(kinds.get(k).is_some_and(|n| *n >= 1), "the sim log has no {k}: {kinds:?}");
+    for k in want {
+        assert!(kinds.get(*k).is_some_and(|n| *n >= 1), "the sim log has no {k}: {kinds:?}");
     }
     assert!(sim.values().any(|o| matches!(o, Outcome::Reset { received } if *received > 0)), "{sim:?}");
 
@@ -196,4 +226,5 @@ fn the_sim_and_the_loopback_server_make_the_same_decisions() {
     assert_eq!(real, sim);
     let counted: BTreeMap<String, u64> = sim_faults.iter().map(|(k, n)| (k.to_string(), *n)).collect();
     assert_eq!(server.stats().faults, counted, "fault counters");
+    counted
 }

@@ -402,6 +402,12 @@ fn plot_refuses_a_file_that_is_not_a_report_and_writes_nothing() {
     let out = dir.join("plots");
     let o = run_cli(&["plot", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    // `results` makes it a run report (dlsim plot draws those too): an empty one is refused.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a dlsim run report: `results` is empty"));
+    assert!(!out.exists());
+    std::fs::write(&bad, "{\"detailed_results\": []}").unwrap();
+    let o = run_cli(&["plot", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a dlsim suite report"));
     assert!(!out.exists());
     let o = run_cli(&["plot", dir.join("missing.json").to_str().unwrap()]);

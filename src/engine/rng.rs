@@ -24,6 +24,8 @@ pub mod domain {
     pub const FILE_SIZE: u64 = 3;
     pub const LATENCY_JITTER: u64 = 4;
     pub const CONTENT: u64 = 5;
+    /// Where the per-byte reset hazard cuts a body (`server.faults.resets_per_gib`).
+    pub const BYTE_RESET: u64 = 6;
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.

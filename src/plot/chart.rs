@@ -73,20 +73,23 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
     pub style: Style,
+    /// Error bars `(x, low, high)`, e.g. a 95 % confidence interval over
+    /// replications; drawn as whiskers with caps.
+    pub bars: Vec<(f64, f64, f64)>,
 }
 
 impl Series {
     pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Line }
+        Series { label: label.into(), points, color, style: Style::Line, bars: Vec::new() }
     }
     pub fn plain(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Plain }
+        Series { label: label.into(), points, color, style: Style::Plain, bars: Vec::new() }
     }
     pub fn dashed(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Dashed }
+        Series { label: label.into(), points, color, style: Style::Dashed, bars: Vec::new() }
     }
     pub fn band(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Series { label: label.into(), points, color, style: Style::Band }
+        Series { label: label.into(), points, color, style: Style::Band, bars: Vec::new() }
     }
 }
 
@@ -217,6 +220,16 @@ where
         }
         if s.style == Style::Line {
             chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        }
+        if !s.bars.is_empty() {
+            let w = 0.012 * (a.x.end - a.x.start);
+            let stroke = color.stroke_width(1);
+            for &(x, lo, hi) in &s.bars {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(x, lo), (x, hi)], stroke)))?;
+                for y in [lo, hi] {
+                    chart.draw_series(std::iter::once(PathElement::new(vec![(x - w, y), (x + w, y)], stroke)))?;
+                }
+            }
         }
     }
     if a.y_break {

@@ -1,4 +1,4 @@
-//! SVG charts of a suite report, drawn with plotters.
+//! SVG charts of a suite report or of any run report, drawn with plotters.
 //!
 //! Byte-deterministic: plotters' naive text backend lays text out from the
 //! string length alone (no system or embedded font is read), and the SVG
@@ -7,8 +7,10 @@
 //! saved report exactly.
 
 mod chart;
+pub mod command;
 mod curves;
-mod gantt;
+pub mod gantt;
+pub mod run;
 
 use crate::error::{Error, Result};
 use crate::suite::SuiteReport;

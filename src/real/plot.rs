@@ -55,6 +55,18 @@ fn draw<DB: DrawingBackend>(
         .draw_series(points.iter().map(|(_, m, p)| Circle::new((*m, *p), 4, RED.filled())))?
         .label("scenario")
         .legend(|(x, y)| Circle::new((x + 10, y), 4, RED.filled()));
+    // Each point names its scenario (alternately above and below, so
+    // neighbours' labels overlap less).
+    for (i, (name, m, p)) in points.iter().enumerate() {
+        let short: String = if name.chars().count() > 28 {
+            format!("{}…", name.chars().take(27).collect::<String>())
+        } else {
+            name.clone()
+        };
+        let (px, py) = chart.backend_coord(&(*m, *p));
+        let dy = if i % 2 == 0 { -16 } else { 6 };
+        root.draw(&Text::new(short, (px + 6, py + dy), ("sans-serif", 11).into_font()))?;
+    }
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
     Ok(())
 }
@@ -66,6 +78,8 @@ mod tests {
         let pts = vec![("a".to_string(), 1.0, 1.05), ("b".to_string(), 2.5, 2.2)];
         let a = super::predicted_vs_measured_svg(&pts, "validation");
         assert!(a.starts_with("<svg") && a.contains("<circle"), "{a}");
+        // Issue 12: every point is labelled with its scenario.
+        assert!(a.contains(">\na\n</text>") && a.contains(">\nb\n</text>"), "{a}");
         assert_eq!(a, super::predicted_vs_measured_svg(&pts, "validation"));
     }
 }

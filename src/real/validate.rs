@@ -493,13 +493,13 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}  {:>17}  {:>7}",
+        "{:<w$}  {:>11}  {:>10}  {:>12}  {:>17}  {:>16}  {:>7}  {:>17}  {:>7}",
         "scenario",
-        "predicted_s",
-        "measured_s",
-        "sim/real",
-        "requests s/r",
-        "retries s/r",
+        "sim_s",
+        "real_s",
+        "ln(sim/real)",
+        "requests sim/real",
+        "retries sim/real",
         "files",
         "cpu srv/cli/relay",
         "others"
@@ -507,7 +507,7 @@ pub fn table(r: &Report) -> String {
     for x in &r.rows {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.3}  {:>+9.4}  {:>13}  {:>13}  {:>7}  {:>17}  {:>6.0}%{}",
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>+12.4}  {:>17}  {:>16}  {:>7}  {:>17}  {:>6.0}%{}",
             x.name,
             x.predicted_s,
             x.measured_s,

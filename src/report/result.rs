@@ -85,6 +85,9 @@ pub struct Metadata {
     pub wait_by_priority: BTreeMap<String, PriorityWait>,
     /// File completion time since the start of the run, s (completed files).
     pub completion_time_s: Percentiles,
+    /// Time from the start of the run until the first file completed, s
+    /// (0 when none did).
+    pub time_to_first_file_s: f64,
     pub peak_active_files: u32,
     /// Modelled client CPU time, s.
     pub cpu_seconds: f64,
@@ -181,6 +184,7 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
                 p99: percentile(&times, 99.0),
                 max: times.last().copied().unwrap_or(0.0),
             },
+            time_to_first_file_s: times.first().copied().unwrap_or(0.0),
             peak_active_files: st.peak_active_files,
             cpu_seconds: r9(cpu_seconds),
             events: run.events,

@@ -93,7 +93,7 @@ pub fn stat(xs: &[f64]) -> Stat {
 }
 
 /// The metrics summarised, by name, as the table and CSV show them.
-pub fn metrics(r: &BenchmarkResult) -> [(&'static str, f64); 15] {
+pub fn metrics(r: &BenchmarkResult) -> [(&'static str, f64); 16] {
     let m = &r.metadata;
     [
         ("duration", r.duration),
@@ -111,6 +111,7 @@ pub fn metrics(r: &BenchmarkResult) -> [(&'static str, f64); 15] {
         ("p50_s", m.completion_time_s.p50),
         ("p95_s", m.completion_time_s.p95),
         ("p99_s", m.completion_time_s.p99),
+        ("time_to_first_file_s", m.time_to_first_file_s),
     ]
 }
 
@@ -211,6 +212,7 @@ pub fn aggregate(runs: &[BenchmarkResult]) -> BenchmarkResult {
                 max: f(|r| r.metadata.completion_time_s.max),
             },
             peak_active_files: u(|r| r.metadata.peak_active_files as u64) as u32,
+            time_to_first_file_s: f(|r| r.metadata.time_to_first_file_s),
             cpu_seconds: f(|r| r.metadata.cpu_seconds),
             events: u(|r| r.metadata.events),
             replications: Some(n as u32),

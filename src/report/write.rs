@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const CSV_HEADER: &str = "name,duration,throughput_mbps,success_rate,memory_usage_mb,cpu_usage_percent,\
 concurrent_downloads,total_bytes,files_processed,errors,requests,retries,handshakes,pool_hits,pool_misses,\
 pool_overflow_discarded,bytes_transferred,bytes_wasted,limiter_wait_s,completion_p50_s,completion_p95_s,\
-completion_p99_s,events";
+completion_p99_s,events,time_to_first_file_s,peak_open_connections";
 
 /// Quote a CSV field if it needs it.
 fn field(s: &str) -> String {
@@ -29,7 +29,7 @@ pub fn csv(results: &[BenchmarkResult]) -> String {
         let m = &r.metadata;
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             field(&r.name),
             r.duration,
             r.throughput_mbps,
@@ -53,6 +53,8 @@ pub fn csv(results: &[BenchmarkResult]) -> String {
             m.completion_time_s.p95,
             m.completion_time_s.p99,
             m.events,
+            m.time_to_first_file_s,
+            m.peak_open_connections,
         );
         if let Some((_, rows)) = &replications {
             out.pop();
@@ -63,20 +65,34 @@ pub fn csv(results: &[BenchmarkResult]) -> String {
     out
 }
 
-/// A fixed-width table for the terminal.
+/// A fixed-width table for the terminal: the original's figures, then the
+/// connections at the peak, and file completion times (first file, median,
+/// 95th percentile) since the start of the run.
 pub fn table(results: &[BenchmarkResult]) -> String {
     let mut out = String::new();
     let w = results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let _ = writeln!(
         out,
-        "{:<w$}  {:>11}  {:>10}  {:>7}  {:>9}  {:>6}  {:>8}  {:>7}  {:>10}  {:>9}",
-        "name", "duration_s", "MiB/s", "success", "memory_MiB", "cpu_%", "requests", "retries", "handshakes", "p95_s"
+        "{:<w$}  {:>11}  {:>10}  {:>7}  {:>10}  {:>6}  {:>8}  {:>7}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
+        "name",
+        "duration_s",
+        "MiB/s",
+        "success",
+        "memory_MiB",
+        "cpu_%",
+        "requests",
+        "retries",
+        "handshakes",
+        "peak_conns",
+        "first_s",
+        "p50_s",
+        "p95_s"
     );
     for r in results {
         let m = &r.metadata;
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.2}  {:>6.1}%  {:>9.2}  {:>6.1}  {:>8}  {:>7}  {:>10}  {:>9.3}",
+            "{:<w$}  {:>11.3}  {:>10.2}  {:>6.1}%  {:>10.2}  {:>6.1}  {:>8}  {:>7}  {:>10}  {:>10}  {:>9.3}  {:>9.3}  {:>9.3}",
             r.name,
             r.duration,
             r.throughput_mbps,
@@ -86,6 +102,9 @@ pub fn table(results: &[BenchmarkResult]) -> String {
             m.requests,
             m.retries,
             m.handshakes,
+            m.peak_open_connections,
+            m.time_to_first_file_s,
+            m.completion_time_s.p50,
             m.completion_time_s.p95,
         );
     }

@@ -14,6 +14,7 @@ mod shape;
 mod sweep;
 mod units;
 mod validate;
+pub mod warnings;
 mod workload;
 
 pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};

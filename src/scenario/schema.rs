@@ -134,11 +134,19 @@ pub struct Faults {
     /// Retry-After sent with 429/503 responses, s (default 1).
     #[serde(deserialize_with = "units::seconds")]
     pub retry_after_s: f64,
+    /// Reset hazard per byte sent: resets per GiB of body, as long
+    /// transfers see them in practice (default 0 = none). A body that the
+    /// request's fault left whole is cut after an exponentially distributed
+    /// number of bytes (mean GiB / rate) and the connection reset, so a body
+    /// of `len` bytes is cut with probability 1 − exp(−rate · len / GiB).
+    /// Decided by the server core, identically in the sim and the loopback
+    /// server.
+    pub resets_per_gib: f64,
 }
 
 impl Default for Faults {
     fn default() -> Self {
-        Faults { error_rate: 0.0, mix: FaultMix::default(), retry_after_s: 1.0 }
+        Faults { error_rate: 0.0, mix: FaultMix::default(), retry_after_s: 1.0, resets_per_gib: 0.0 }
     }
 }
 

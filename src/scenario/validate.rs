@@ -122,6 +122,7 @@ impl Scenario {
             return Err(Error::scenario("server.faults.mix", "weights must not all be 0 when error_rate > 0"));
         }
         in_range("server.faults.retry_after_s", f.retry_after_s, 0.0, 86_400.0)?;
+        in_range("server.faults.resets_per_gib", f.resets_per_gib, 0.0, 1_000_000.0)?;
 
         let n = &self.network;
         in_range("network.rtt_ms", n.rtt_ms, 0.0, 60_000.0)?;

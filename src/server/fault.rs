@@ -1,6 +1,8 @@
 //! Fault decisions: a pure function of `(seed, file, range start, attempt)`.
 //!
-//! [`decide`] draws the fault; [`ServerFaults`] counts the attempts *as the
+//! [`decide`] draws the request's fault; [`byte_reset`] draws where a body
+//! is cut under the per-byte reset hazard (`resets_per_gib`);
+//! [`ServerFaults`] counts the attempts *as the
 //! server sees them*, per `(file, range start)` (1 for the first request of
 //! that range), so the simulated and the real server make the very same
 //! decisions whatever order requests arrive in. Both reach it only through
@@ -74,6 +76,34 @@ pub fn decide(rng: &KeyedRng, faults: &Faults, file: u32, range_start: u64, atte
     }
 }
 
+/// Bytes in a GiB, the unit of `resets_per_gib`.
+pub const GIB: f64 = 1_073_741_824.0;
+
+/// The per-byte reset hazard: resets arrive as a Poisson process of
+/// `resets_per_gib` per GiB of body sent, so the first one falls after an
+/// exponentially distributed number of bytes, X = −ln(1 − U) · GiB / rate
+/// with U uniform in [0, 1) from the stream of `(file, range start,
+/// attempt)` (its own domain, so it never shifts a request fault's draw).
+/// `Some(⌊X⌋)` when X falls inside a body of `len` bytes: the body is cut
+/// there and the connection reset; `None` when the body is sent whole.
+/// P(cut) = 1 − exp(−rate · len / GiB).
+pub fn byte_reset(
+    rng: &KeyedRng,
+    resets_per_gib: f64,
+    file: u32,
+    range_start: u64,
+    attempt: u32,
+    len: u64,
+) -> Option<u64> {
+    if resets_per_gib <= 0.0 || len == 0 {
+        return None;
+    }
+    let mut s = rng.stream(DecisionKey::new(domain::BYTE_RESET, file as u64, range_start, attempt as u64));
+    let u = s.random::<f64>();
+    let x = -(1.0 - u).ln() * GIB / resets_per_gib;
+    (x < len as f64).then(|| (x.floor() as u64).min(len - 1))
+}
+
 /// The server's fault decisions, with attempts counted per `(file, range
 /// start)`.
 #[derive(Clone, Debug)]
@@ -101,12 +131,27 @@ impl ServerFaults {
 
     /// The fault for the next request of `file` starting at `range_start`.
     pub fn on_request(&mut self, file: u32, range_start: u64) -> Fault {
-        if self.faults.error_rate <= 0.0 {
-            return Fault::None;
+        self.on_request_with_cut(file, range_start, 0).0
+    }
+
+    /// The fault for the next request of `file` for `len` bytes from
+    /// `range_start` and, when that fault is none, where the per-byte reset
+    /// hazard cuts its body ([`byte_reset`]), both for the same attempt.
+    pub fn on_request_with_cut(&mut self, file: u32, range_start: u64, len: u64) -> (Fault, Option<u64>) {
+        let per_byte = self.faults.resets_per_gib > 0.0;
+        if self.faults.error_rate <= 0.0 && !per_byte {
+            return (Fault::None, None);
         }
         let n = self.attempts.entry((file, range_start)).or_insert(0);
         *n = n.saturating_add(1);
-        decide(&self.rng, &self.faults, file, range_start, *n)
+        let n = *n;
+        let fault = decide(&self.rng, &self.faults, file, range_start, n);
+        let cut = if fault == Fault::None && per_byte {
+            byte_reset(&self.rng, self.faults.resets_per_gib, file, range_start, n, len)
+        } else {
+            None
+        };
+        (fault, cut)
     }
 }
 
@@ -137,7 +182,7 @@ mod tests {
     }
 
     fn faults(rate: f64, mix: FaultMix) -> Faults {
-        Faults { error_rate: rate, mix, retry_after_s: 2.0 }
+        Faults { error_rate: rate, mix, retry_after_s: 2.0, ..Faults::default() }
     }
 
     #[test]
@@ -167,6 +212,62 @@ mod tests {
         assert!((1350..1650).contains(&faulted), "{counts:?}");
         for k in ["http_500", "http_429", "http_503", "reset", "stall"] {
             assert!((220..380).contains(&counts[k]), "{k}: {counts:?}");
+        }
+    }
+
+    /// Closed form: P(cut) = 1 − exp(−rate · len / GiB); checked within 5
+    /// binomial standard deviations over 20 000 independent keys.
+    #[test]
+    fn byte_reset_probability_is_one_minus_exp_of_rate_times_gib() {
+        let r = KeyedRng::new(17);
+        for (rate, len) in [(1.0, GIB as u64 / 2), (50.0, 10 * 1024 * 1024), (0.2, GIB as u64 * 3)] {
+            let n = 20_000u32;
+            let p = 1.0 - (-rate * len as f64 / GIB).exp();
+            let cuts: Vec<u64> = (0..n).filter_map(|f| byte_reset(&r, rate, f, 0, 1, len)).collect();
+            let sd = (n as f64 * p * (1.0 - p)).sqrt();
+            assert!(
+                (cuts.len() as f64 - n as f64 * p).abs() < 5.0 * sd,
+                "rate {rate} len {len}: {} cuts, want {}",
+                cuts.len(),
+                n as f64 * p
+            );
+            assert!(cuts.iter().all(|c| *c < len));
+        }
+    }
+
+    /// Closed form: with a body far longer than the mean, the cut offset is
+    /// exponential with mean GiB / rate (its sd equals its mean); the sample
+    /// mean is within 5 standard errors, and the median is mean · ln 2.
+    #[test]
+    fn byte_reset_offsets_are_exponential_with_mean_gib_over_rate() {
+        let r = KeyedRng::new(5);
+        let rate = 64.0;
+        let mean = GIB / rate;
+        let n = 20_000u32;
+        let mut xs: Vec<f64> = (0..n).map(|a| byte_reset(&r, rate, 3, 4096, a + 1, u64::MAX).unwrap() as f64).collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        assert!((m - mean).abs() < 5.0 * mean / (n as f64).sqrt(), "mean {m}, want {mean}");
+        xs.sort_by(f64::total_cmp);
+        let median = xs[xs.len() / 2];
+        // The sample median of an exponential has sd ≈ mean / sqrt(n).
+        assert!((median - mean * 2f64.ln()).abs() < 5.0 * mean / (n as f64).sqrt(), "median {median}");
+    }
+
+    #[test]
+    fn byte_resets_are_keyed_by_what_they_decide_and_leave_request_faults_alone() {
+        let r = KeyedRng::new(2);
+        let a = byte_reset(&r, 1e4, 1, 0, 1, 1 << 20);
+        assert_eq!(a, byte_reset(&r, 1e4, 1, 0, 1, 1 << 20));
+        let others: Vec<_> = (2..40).map(|n| byte_reset(&r, 1e4, 1, 0, n, 1 << 20)).collect();
+        assert!(others.iter().any(|o| *o != a), "another attempt draws anew");
+        assert_eq!(byte_reset(&r, 0.0, 1, 0, 1, u64::MAX), None);
+        assert_eq!(byte_reset(&r, 1e6, 1, 0, 1, 0), None);
+        // Adding the hazard does not move any request fault.
+        let plain = faults(0.3, FaultMix::default());
+        let hazard = Faults { resets_per_gib: 5.0, ..plain.clone() };
+        let (mut x, mut y) = (ServerFaults::new(8, plain), ServerFaults::new(8, hazard));
+        for f in 0..500 {
+            assert_eq!(x.on_request(f, 0), y.on_request_with_cut(f, 0, 1 << 30).0);
         }
     }
 }

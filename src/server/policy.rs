@@ -10,6 +10,10 @@
 //!    fault is drawn, so no attempt of the range is used.
 //! 4. Otherwise the fault of `(file, range start, attempt)`: 500; 429/503 with
 //!    Retry-After; a body cut at ⌊len × fraction⌋ then a reset; a stall.
+//!    A body the fault left whole may still be cut by the per-byte reset
+//!    hazard (`resets_per_gib`, [`super::fault::byte_reset`]): the body
+//!    stops at the drawn offset and the connection is reset, counted as
+//!    `byte_reset`.
 //! 5. A whole body ends in keep-alive while the connection has served fewer
 //!    than `keep_alive_max_requests` and the client did not ask to close.
 //!
@@ -144,13 +148,19 @@ impl ServerPolicy {
             let retry_after_s = Some(self.faults.faults().retry_after_s);
             return Decision::Status { code: 503, retry_after_s, close };
         }
-        let fault = self.faults.on_request(req.file, req.start);
+        let len = req.end - req.start;
+        let (fault, cut) = self.faults.on_request_with_cut(req.file, req.start, len);
         if fault != Fault::None {
             self.count(fault.kind());
         }
-        let len = req.end - req.start;
         match fault {
-            Fault::None => Decision::Body { bytes: len, then: after_body },
+            Fault::None => match cut {
+                Some(bytes) => {
+                    self.count("byte_reset");
+                    Decision::Body { bytes, then: Then::Reset }
+                }
+                None => Decision::Body { bytes: len, then: after_body },
+            },
             Fault::Http500 => Decision::Status { code: 500, retry_after_s: None, close },
             Fault::Http429 { retry_after_s } => {
                 Decision::Status { code: 429, retry_after_s: Some(retry_after_s), close }
@@ -215,7 +225,7 @@ mod tests {
     #[test]
     fn fault_kinds_map_to_statuses_cuts_and_stalls() {
         let mix = FaultMix { http_500: 1.0, http_429: 1.0, http_503: 1.0, reset: 1.0, stall: 1.0 };
-        let f = Faults { error_rate: 0.6, mix, retry_after_s: 3.0 };
+        let f = Faults { error_rate: 0.6, mix, retry_after_s: 3.0, ..Faults::default() };
         let rng = KeyedRng::new(11);
         let mut p = ServerPolicy::new(11, f.clone(), limits(None, 1000));
         let mut c = ConnState::default();
@@ -259,5 +269,32 @@ mod tests {
         assert_eq!(p.decide(&mut c, 9, &head), Decision::Body { bytes: 0, then: Then::KeepAlive { left: 1 } });
         assert_eq!(p.decide(&mut c, 9, &head), Decision::Body { bytes: 0, then: Then::Close });
         assert!(p.injected().is_empty());
+    }
+
+    /// A body left whole by the request fault is cut where [`byte_reset`]
+    /// says, for the same attempt, and counted as `byte_reset`.
+    #[test]
+    fn per_byte_resets_cut_whole_bodies_at_the_drawn_offset() {
+        use crate::server::fault::byte_reset;
+        let f = Faults { resets_per_gib: 40_000.0, ..Faults::default() };
+        let rng = KeyedRng::new(4);
+        let mut p = ServerPolicy::new(4, f, limits(None, 1000));
+        let mut c = ConnState::default();
+        let mut cuts = 0;
+        for file in 0..300u32 {
+            let r = get(file, 1000, 1000 + 50_000);
+            let want = match byte_reset(&rng, 40_000.0, file, 1000, 1, 50_000) {
+                Some(bytes) => {
+                    cuts += 1;
+                    Decision::Body { bytes, then: Then::Reset }
+                }
+                None => Decision::Body { bytes: 50_000, then: Then::KeepAlive { left: 1000 - (file + 1) } },
+            };
+            assert_eq!(p.decide(&mut c, 0, &r), want, "file {file}");
+        }
+        // 1 − exp(−40000 · 50000 / 2^30) ≈ 0.84: most are cut, not all.
+        assert!(cuts > 0 && cuts < 300, "{cuts}");
+        assert_eq!(p.injected().get("byte_reset"), Some(&cuts));
+        assert_eq!(p.injected().len(), 1);
     }
 }
