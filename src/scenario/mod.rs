@@ -8,6 +8,7 @@
 //! `_ms`/`_s` milliseconds/seconds.
 
 mod plan;
+pub mod preset;
 mod schema;
 mod sweep;
 mod units;
@@ -39,7 +40,7 @@ const INTEGER_RANGES: &[(&str, &str)] = &[
     ("read_size_bytes", "an integer from 1 to 1099511627776"),
     ("write_quantum_bytes", "an integer from 1 to 1073741824, or null"),
     ("streaming_threshold_bytes", "an integer from 0 to 18446744073709551615"),
-    ("split", "an integer from 1 to 64"),
+    ("split", "an integer from 1 to 64 (1000 with split_rule fan_out)"),
     ("max_concurrent_downloads", "an integer from 1 to 1000000"),
     ("max_concurrent_files_per_model", "an integer from 1 to 1000000"),
     ("max_connections_per_host", "an integer from 1 to 1000000, or null"),
