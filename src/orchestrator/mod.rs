@@ -122,6 +122,9 @@ struct FileRun {
     gated: bool,
 }
 
+/// Timer id of `client.startup_ms` (segment timers use segment indices).
+const STARTUP_TIMER: u64 = u64::MAX;
+
 /// Completed-file speeds the adaptive read size averages (the original's
 /// `statistics.mean(speeds[-10:])`).
 const SPEED_HISTORY: usize = 10;
@@ -319,6 +322,12 @@ impl Orchestrator {
 
     /// Begin: dispatch the first files.
     pub fn start(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        if self.cfg.startup_ms > 0.0 {
+            // The tool's own start-up (process, imports, API calls) before any file.
+            let at = now + SimTime::from_secs_f64_ceil(self.cfg.startup_ms / 1000.0);
+            out.push(Action::Timer { id: STARTUP_TIMER, at });
+            return;
+        }
         self.dispatch(now, out);
     }
 
@@ -380,6 +389,7 @@ impl Orchestrator {
                 self.release(now, conn, failure.keeps_connection(), out);
                 self.retry_or_fail(now, s, failure, range_done, out);
             }
+            Input::Timer { id: STARTUP_TIMER } => self.dispatch(now, out),
             Input::Timer { id } => {
                 let s = id as u32;
                 if self.segs.get(s as usize).is_some_and(|g| g.state == SegState::Backoff) {

@@ -287,6 +287,10 @@ pub struct Client {
     /// in offset order, `split` of them in flight per file, each buffered whole).
     #[serde(default)]
     pub split_rule: SplitRule,
+    /// The tool's start-up before its first request (process start,
+    /// imports, API calls), ms (default 0). `validate --client` measures it.
+    #[serde(default, deserialize_with = "units::millis")]
+    pub startup_ms: f64,
     /// Body-less requests a tool sends besides the byte ranges (HEAD,
     /// size probe, redirect); none by default.
     #[serde(default)]
@@ -320,6 +324,7 @@ impl Default for Client {
             split: 1,
             min_split_size_bytes: 20 * MIB,
             split_rule: SplitRule::Even,
+            startup_ms: 0.0,
             metadata: Metadata::default(),
             pool: Pool::default(),
             retry: Retry::default(),

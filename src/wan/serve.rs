@@ -34,6 +34,8 @@ pub struct ServedWan {
     /// Present until [`ServedWan::finish`].
     wan: Option<Wan>,
     addr: SocketAddr,
+    /// The server speaks TLS (`https://` URLs).
+    tls: bool,
     stop: Option<mpsc::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<ServerStats>>>,
 }
@@ -69,6 +71,7 @@ impl ServedWan {
         let mut served = ServedWan {
             wan: Some(wan),
             addr: SocketAddr::from((SERVER_IP, 0)),
+            tls: s.server.tls.is_some(),
             stop: Some(stop_tx),
             server: Some(server),
         };
@@ -84,9 +87,9 @@ impl ServedWan {
     pub fn server_addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://198.18.0.1:80`.
+    /// `http://198.18.0.1:80` (`https://` when the scenario serves TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
     /// `http://198.18.0.1:80/path`.
     pub fn url(&self, path: &str) -> String {
