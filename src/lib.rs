@@ -41,11 +41,14 @@
 //!   JSON/CSV writers and the stdout table.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
 //!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
+//! - [`compare`]: `dlsim compare`, one scenario under each client preset
+//!   ([`scenario::preset`]: huggingface_hub, hf_transfer, aria2, curl, the original).
 //! - [`bench`]: the reference workload W1 of `dlsim bench --w1`.
 //! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
 
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod net;

@@ -185,6 +185,19 @@ enum Cmd {
     /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
     #[command(subcommand)]
     Wan(dlsim::wan::runner::WanCmd),
+    /// Which client is fastest? The scenario under each client preset (and its own client).
+    Compare {
+        scenario: PathBuf,
+        /// Presets to compare, comma-separated (default: original, huggingface_hub, hf_transfer, aria2, curl).
+        #[arg(long)]
+        presets: Option<String>,
+        /// Run seed (default: the scenario's).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed: Option<u64>,
+        /// Directory for compare.json, compare.csv and compare.svg.
+        #[arg(long, default_value = "output/compare")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -214,6 +227,9 @@ fn main() -> ExitCode {
             cmd_validate(&matrix, repeats, calibrate, seed, &out, wan)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
+        Cmd::Compare { scenario, presets, seed, out } => {
+            dlsim::compare::command(&scenario, presets.as_deref(), seed, &out).and_then(|t| say(&t)).map(|_| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
