@@ -228,7 +228,9 @@ fn main() -> ExitCode {
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
         Cmd::Compare { scenario, presets, seed, out } => {
-            dlsim::compare::command(&scenario, presets.as_deref(), seed, &out).and_then(|t| say(&t)).map(|_| ExitCode::SUCCESS)
+            dlsim::compare::command(&scenario, presets.as_deref(), seed, &out)
+                .and_then(|t| say(&t))
+                .map(|_| ExitCode::SUCCESS)
         }
     };
     match result {
@@ -594,9 +596,8 @@ fn cmd_validate_client(
     let client = clients::Client::parse(client)?;
     let files = dlsim::real::validate::matrix_files(matrix)?;
     println!("{}", clients::TABLE_HEADER);
-    let report = clients::validate_client(&files, client, repeats, seed, wan, |row| {
-        println!("{}", clients::table_row(row))
-    })?;
+    let report =
+        clients::validate_client(&files, client, repeats, seed, wan, |row| println!("{}", clients::table_row(row)))?;
     println!(
         "{} vs preset {}: median |log error| {:.3}, max {:.3} over {} scenarios (median of {repeats} runs each; load {} → {})",
         client.name(),

@@ -123,3 +123,23 @@ fn every_preset_completes_a_sharded_model() {
     assert_eq!(s.client.preset, Some(Preset::HuggingfaceHub));
     assert_eq!(s.client.read_size_bytes, Preset::HuggingfaceHub.client().read_size_bytes);
 }
+
+/// hf_transfer makes a new HTTP client per file: with `pool.scope` per_file
+/// each of n serial files pays its own handshake (n × RTT more than a shared pool).
+#[test]
+fn a_per_file_pool_reopens_a_connection_for_every_file() {
+    let (n, rtt) = (4u64, 30u64);
+    let s = |scope: &str| {
+        Scenario::from_value(json!({
+            "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 0 },
+            "network": { "rtt_ms": rtt, "handshake_rtts": 1, "slow_start": false },
+            "client": { "max_concurrent_downloads": 1, "pool": { "scope": scope } },
+            "workload": { "models": [ { "name": "m", "linear": { "count": n, "min_size_bytes": MIB, "max_size_bytes": MIB } } ] }
+        }))
+        .unwrap()
+    };
+    let (shared, per_file) = (run(&s("shared")), run(&s("per_file")));
+    // Shared: one handshake, n requests; per file: n handshakes.
+    assert_eq!(shared.duration, SimTime::from_millis(rtt + n * rtt) + SimTime::from_millis(n * 100));
+    assert_eq!(per_file.duration, shared.duration + SimTime::from_millis((n - 1) * rtt));
+}

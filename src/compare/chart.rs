@@ -53,12 +53,17 @@ pub fn bars(title: &str, rows: &[CompareRow]) -> Res<String> {
                 let rect = Rectangle::new([(x0, 0.0), (x0 + bar * 0.92, r.duration_s)], color.filled());
                 let anno = chart.draw_series(std::iter::once(rect))?;
                 if first {
-                    anno.label(*client).legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+                    anno.label(*client)
+                        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
                     first = false;
                 }
                 let label = if r.files_failed > 0 { format!("{} ✗", num(r.duration_s)) } else { num(r.duration_s) };
                 let style = TextStyle::from((FONT, 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-                chart.draw_series(std::iter::once(Text::new(label, (x0 + bar * 0.46, r.duration_s + top * 0.005), style)))?;
+                chart.draw_series(std::iter::once(Text::new(
+                    label,
+                    (x0 + bar * 0.46, r.duration_s + top * 0.005),
+                    style,
+                )))?;
             }
         }
         // Group names under each group (the x axis).

@@ -92,7 +92,12 @@ pub fn with_client(s: &Scenario, c: Contender) -> Scenario {
 
 /// Run every contender on every point of `base` (seed `seed`, or each
 /// point's own); rows in point order, then contender order.
-pub fn compare(base: &Scenario, contenders: &[Contender], seed: Option<u64>, budget: &Budget) -> Result<Vec<CompareRow>> {
+pub fn compare(
+    base: &Scenario,
+    contenders: &[Contender],
+    seed: Option<u64>,
+    budget: &Budget,
+) -> Result<Vec<CompareRow>> {
     let mut rows = Vec::new();
     for point in points(base)? {
         let point = point?;
@@ -187,7 +192,12 @@ fn csv_field(s: &str) -> String {
 
 /// `dlsim compare SCENARIO [--presets a,b,c] [--out DIR]`: the text to print
 /// (the table and the files written).
-pub fn command(path: &std::path::Path, presets: Option<&str>, seed: Option<u64>, out: &std::path::Path) -> Result<String> {
+pub fn command(
+    path: &std::path::Path,
+    presets: Option<&str>,
+    seed: Option<u64>,
+    out: &std::path::Path,
+) -> Result<String> {
     let base = Scenario::load(path)?;
     let contenders = parse_presets(presets)?;
     let rows = compare(&base, &contenders, seed, &Budget::default()).map_err(|e| e.in_file(path))?;

@@ -245,7 +245,7 @@ impl Orchestrator {
         queue.push_all(keys);
         queue.start();
         let pool_cfg = match cfg.pool.scope {
-            PoolScope::Shared => cfg.pool.clone(),
+            PoolScope::Shared | PoolScope::PerFile => cfg.pool.clone(),
             // One urllib3 pool per worker: pool_maxsize = files per model, pool_block = False.
             PoolScope::PerWorker => {
                 crate::scenario::Pool { size: cfg.max_concurrent_files_per_model, block: false, ..cfg.pool.clone() }
@@ -497,6 +497,7 @@ impl Orchestrator {
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
+            PoolScope::PerFile => self.segs[s as usize].file,
         };
         let got = self.pool.acquire(now, owner, &mut closed);
         for (conn, reason) in closed.drain(..) {

@@ -76,7 +76,8 @@ pub fn plan(rule: SplitRule, size: u64, split: u32, min_split: u64, chunk: u64) 
 /// largest one if that half is at least `min_split` bytes. Returns
 /// `(run index, first byte taken)`; the run's owner then stops at that byte.
 pub fn steal(runs: &[(u64, u64)], min_split: u64) -> Option<(usize, u64)> {
-    let (i, &(next, end)) = runs.iter().enumerate().max_by_key(|(i, (n, e))| (e.saturating_sub(*n), std::cmp::Reverse(*i)))?;
+    let (i, &(next, end)) =
+        runs.iter().enumerate().max_by_key(|(i, (n, e))| (e.saturating_sub(*n), std::cmp::Reverse(*i)))?;
     let half = (end - next) / 2;
     (half >= min_split.max(1) && half > 0).then_some((i, end - half))
 }

@@ -516,7 +516,8 @@ pub fn validate_client(
 }
 
 /// The header and one line per row of the `validate --client` table.
-pub const TABLE_HEADER: &str = "scenario                       path     files        bytes     tool s    sim s   log err    sha";
+pub const TABLE_HEADER: &str =
+    "scenario                       path     files        bytes     tool s    sim s   log err    sha";
 
 pub fn table_row(r: &ClientRow) -> String {
     format!(

@@ -31,7 +31,8 @@ pub enum Preset {
 }
 
 /// Every preset, in the order `compare` shows them.
-pub const ALL: [Preset; 5] = [Preset::Original, Preset::HuggingfaceHub, Preset::HfTransfer, Preset::Aria2, Preset::Curl];
+pub const ALL: [Preset; 5] =
+    [Preset::Original, Preset::HuggingfaceHub, Preset::HfTransfer, Preset::Aria2, Preset::Curl];
 
 /// Accepted names, for errors and help.
 pub const NAMES: &str = "original, huggingface_hub, hf_transfer, aria2, curl";
@@ -70,7 +71,12 @@ impl Preset {
                 read_size_bytes: 64 * KIB,
                 split: 1,
                 split_rule: SplitRule::Even,
-                metadata: Metadata { head: true, probe: false, redirect_min_bytes: None, redirect_follow: RedirectFollow::None },
+                metadata: Metadata {
+                    head: true,
+                    probe: false,
+                    redirect_min_bytes: None,
+                    redirect_follow: RedirectFollow::None,
+                },
                 pool: Pool {
                     size: 20,
                     block: false,
@@ -114,7 +120,7 @@ impl Preset {
                     block: false,
                     idle_timeout_s: 90.0,
                     max_requests_per_connection: u32::MAX,
-                    scope: PoolScope::Shared,
+                    scope: PoolScope::PerFile,
                 },
                 retry: Retry {
                     max_attempts: 6,
@@ -222,7 +228,9 @@ pub type Source = (&'static str, &'static str, &'static str);
 /// tool, version and option it is read from (docs/clients.md §1–5).
 pub fn sources(p: Preset) -> &'static [Source] {
     match p {
-        Preset::Original => &[("(all)", "dlsim's defaults", "ParallelDownloadManager as issue 10 and DESIGN.md describe it")],
+        Preset::Original => {
+            &[("(all)", "dlsim's defaults", "ParallelDownloadManager as issue 10 and DESIGN.md describe it")]
+        }
         Preset::HuggingfaceHub => &[
             ("max_concurrent_downloads", "8", "huggingface_hub 2.4.0 snapshot_download(max_workers=8)"),
             ("scheduling", "interleaved", "hf_thread_map over the repo's files, tree order"),
@@ -238,7 +246,11 @@ pub fn sources(p: Preset) -> &'static [Source] {
         ],
         Preset::HfTransfer => &[
             ("max_concurrent_downloads", "1", "hf_transfer 0.1.9 download(url, filename, …): one file per call"),
-            ("split_rule / split", "fan_out / 100", "download_async: Semaphore(max_files); huggingface_hub 0.36 passes 100"),
+            (
+                "split_rule / split",
+                "fan_out / 100",
+                "download_async: Semaphore(max_files); huggingface_hub 0.36 passes 100",
+            ),
             ("chunking.chunk_size_bytes", "10 MiB", "chunk_size; huggingface_hub 0.36 passes DOWNLOAD_CHUNK_SIZE"),
             ("metadata.probe", "true", "download_async: GET Range bytes=0-0 first"),
             ("metadata.redirect_follow", "first", "the probe follows the 302; chunks use the final URL"),
@@ -248,17 +260,26 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("retry.enable_resume", "false", "a failed chunk is re-requested whole"),
             ("retry.parallel_failures", "3", "parallel_failures=3, Semaphore try_acquire"),
             ("retry.respect_retry_after", "false", "Retry-After is not read"),
+            ("pool.scope", "per_file", "download_async builds a new reqwest::Client per call: no reuse across files"),
             ("pool.idle_timeout_s", "90", "reqwest 0.12 / hyper pool default"),
             ("read_timeout_s", "none (86400)", "reqwest default: no timeout"),
         ],
         Preset::Aria2 => &[
             ("max_concurrent_downloads", "5", "aria2 1.36.0 -j, --max-concurrent-downloads=5"),
             ("split", "1 = min(-x 1, -s 5)", "-x, --max-connection-per-server=1; download_helper.cc"),
-            ("split_rule / min_split_size_bytes", "aria2 / 20 MiB", "-k, --min-split-size=20M; BitfieldMan getSparseMissingUnusedIndex"),
+            (
+                "split_rule / min_split_size_bytes",
+                "aria2 / 20 MiB",
+                "-k, --min-split-size=20M; BitfieldMan getSparseMissingUnusedIndex",
+            ),
             ("metadata.redirect_follow", "every", "each segment request goes to the original URI (measured)"),
             ("retry.max_attempts", "5", "-m, --max-tries=5"),
             ("retry.backoff", "none", "--retry-wait=0"),
-            ("retry.not_retried", "http_500, http_429, http_503", "HttpSkipResponseCommand; 503 only with --retry-wait > 0"),
+            (
+                "retry.not_retried",
+                "http_500, http_429, http_503",
+                "HttpSkipResponseCommand; 503 only with --retry-wait > 0",
+            ),
             ("retry.enable_resume", "true", "PiecedSegment::getPositionToWrite"),
             ("pool.idle_timeout_s", "15", "DownloadEngine::poolSocket timeout 15 s"),
             ("read_timeout_s", "60", "-t, --timeout=60"),
@@ -269,7 +290,11 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("chunking.mode / split", "whole_file / 1", "one GET, no Range"),
             ("metadata.redirect_follow", "first", "-L, --location (docs/cmdline-opts/location.d)"),
             ("retry.max_attempts", "1", "--retry 0 (retry.d)"),
-            ("retry.backoff (with --retry)", "1 s doubling, cap 600 s", "tool_main.h RETRY_SLEEP_DEFAULT, RETRY_SLEEP_MAX"),
+            (
+                "retry.backoff (with --retry)",
+                "1 s doubling, cap 600 s",
+                "tool_main.h RETRY_SLEEP_DEFAULT, RETRY_SLEEP_MAX",
+            ),
             ("retry.enable_resume", "false", "tool_operate.c: a retry truncates and restarts"),
             ("read_size_bytes", "16 KiB", "CURL_MAX_WRITE_SIZE"),
             ("pool.idle_timeout_s", "118", "libcurl CURLOPT_MAXAGE_CONN default 118 s"),

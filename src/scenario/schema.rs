@@ -481,6 +481,9 @@ pub enum PoolScope {
     Shared,
     /// One pool per download worker (a file is downloaded by one worker).
     PerWorker,
+    /// One pool per file: no connection outlives its file (hf_transfer makes
+    /// a new HTTP client for each `download` call).
+    PerFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

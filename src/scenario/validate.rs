@@ -180,7 +180,11 @@ impl Scenario {
             if !crate::orchestrator::retry::KINDS.contains(&k.as_str()) {
                 return Err(Error::scenario(
                     "client.retry.not_retried",
-                    format!("unknown failure kind {:?} (allowed: {})", excerpt(k), crate::orchestrator::retry::KINDS.join(", ")),
+                    format!(
+                        "unknown failure kind {:?} (allowed: {})",
+                        excerpt(k),
+                        crate::orchestrator::retry::KINDS.join(", ")
+                    ),
                 ));
             }
         }
