@@ -17,8 +17,13 @@ use std::process::{Command, Stdio};
 const MAX_ABS_LOG_ERROR: f64 = 0.25;
 
 fn check_tool(exe: &str, args: &[&str], what: &str) {
-    let ok = Command::new(exe).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    assert!(ok, "{what} cannot be run as `{exe} {}`: run `.ci/install-clients` (and set DLSIM_CLIENTS_PYTHON to the python it prints)", args.join(" "));
+    let ok =
+        Command::new(exe).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{what} cannot be run as `{exe} {}`: run `.ci/install-clients` (and set DLSIM_CLIENTS_PYTHON to the python it prints)",
+        args.join(" ")
+    );
 }
 
 fn tools() -> Tools {

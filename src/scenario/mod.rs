@@ -247,6 +247,10 @@ impl Scenario {
         })?;
         de.end().map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
         let value: Value = serde_json::from_str(text).expect("text that deserialized into a scenario is JSON");
+        if s.client.preset.is_some() {
+            // Types are checked (with line and column) above; now the preset's values.
+            return Scenario::from_value(value);
+        }
         check_objects(&value, "", "")?;
         drop(value);
         s.validate()?;
@@ -256,6 +260,7 @@ impl Scenario {
     /// Deserialize (naming the failing field) and validate.
     pub fn from_value(value: Value) -> Result<Scenario> {
         check_objects(&value, "", "")?;
+        let value = preset::resolve_scenario(value);
         let s: Scenario = serde_path_to_error::deserialize(value).map_err(path_error)?;
         s.validate()?;
         Ok(s)

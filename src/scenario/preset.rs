@@ -10,7 +10,7 @@ use super::schema::{
     Backoff, ChunkMode, Chunking, Client, Metadata, Pool, PoolScope, RedirectFollow, Retry, Scheduling, SplitRule,
 };
 use super::{KIB, MIB};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A real download tool whose defaults a scenario's client can start from.
@@ -303,34 +303,20 @@ pub fn sources(p: Preset) -> &'static [Source] {
     }
 }
 
-/// `client` of a scenario: the preset's client (if `preset` is given)
-/// with the given fields deep-merged over it, then deserialized as usual.
-pub fn deserialize_client<'de, D: Deserializer<'de>>(d: D) -> Result<Client, D::Error> {
-    use serde::de::Error as _;
-    let given = Value::deserialize(d)?;
-    let resolved = resolve(given).map_err(D::Error::custom)?;
-    serde_path_to_error::deserialize(resolved).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." { D::Error::custom(inner) } else { D::Error::custom(format!("client.{path}: {inner}")) }
-    })
-}
-
-/// Merge the user's client object over its preset's.
-fn resolve(given: Value) -> Result<Value, String> {
-    let Value::Object(map) = &given else {
-        return Ok(given);
+/// Resolve `client.preset` in a scenario's JSON: the preset's client with
+/// the given client fields deep-merged over it. An unknown preset name is
+/// left for deserialization to report (naming the allowed ones).
+pub fn resolve_scenario(mut scenario: Value) -> Value {
+    let Some(client) = scenario.get_mut("client") else {
+        return scenario;
     };
-    let preset = match map.get("preset") {
-        None | Some(Value::Null) => return Ok(given),
-        Some(Value::String(name)) => {
-            Preset::parse(name).ok_or_else(|| format!("client.preset: unknown preset {name:?} (allowed: {NAMES})"))?
-        }
-        Some(other) => return Err(format!("client.preset: expected one of {NAMES}, got {other}")),
+    let Some(p) = client.get("preset").and_then(Value::as_str).and_then(Preset::parse) else {
+        return scenario;
     };
-    let mut base = serde_json::to_value(preset.client()).expect("a client serializes");
-    merge(&mut base, given);
-    Ok(base)
+    let mut base = serde_json::to_value(p.client()).expect("a client serializes");
+    merge(&mut base, client.take());
+    *client = base;
+    scenario
 }
 
 /// Deep merge: objects field by field, anything else replaced.

@@ -23,7 +23,7 @@ pub struct Scenario {
     pub network: Network,
     /// The client; `client.preset` fills every knob from a real tool's
     /// defaults before the fields given next to it apply (see [`super::preset`]).
-    #[serde(default, deserialize_with = "super::preset::deserialize_client")]
+    #[serde(default)]
     pub client: Client,
     pub workload: Workload,
     /// Optional sweep: several runs differing in one knob (or several).
