@@ -44,6 +44,8 @@
 //!   [`shard`]: `--shard K/N|auto`, parts and their merge.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
 //!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
+//! - [`compare`]: `dlsim compare`, one scenario under each client preset
+//!   ([`scenario::preset`]: huggingface_hub, hf_transfer, aria2, curl, the original).
 //! - [`bench`]: the reference workload W1 of `dlsim bench --w1`.
 //! - [`time`]: `SimTime`, integer nanoseconds. [`error`]: typed user errors.
 //!   [`help`]: the command line's long help texts. [`progress`]: progress
@@ -51,6 +53,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod help;

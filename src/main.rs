@@ -224,7 +224,7 @@ enum Cmd {
         out: PathBuf,
         /// Run for real through the WAN emulator (root only): the scenario's RTT, its
         /// server.bandwidth_bps as the bottleneck, an unpaced server.
-        #[arg(long, conflicts_with = "client")]
+        #[arg(long)]
         wan: bool,
         /// Run this real tool against `serve --hub` instead of dlsim's own client:
         /// curl, aria2c, hf_transfer or huggingface_hub.
@@ -234,6 +234,19 @@ enum Cmd {
     /// WAN emulator: kernel TCP through two network namespaces and a delaying relay (root only).
     #[command(subcommand)]
     Wan(dlsim::wan::runner::WanCmd),
+    /// Which client is fastest? The scenario under each client preset (and its own client).
+    Compare {
+        scenario: PathBuf,
+        /// Presets to compare, comma-separated (default: original, huggingface_hub, hf_transfer, aria2, curl).
+        #[arg(long)]
+        presets: Option<String>,
+        /// Run seed (default: the scenario's).
+        #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
+        seed: Option<u64>,
+        /// Directory for compare.json, compare.csv and compare.svg.
+        #[arg(long, default_value = "output/compare")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -270,13 +283,18 @@ fn main() -> ExitCode {
             });
             cmd_serve(&scenario, port, seed, bind, allow_remote, hub, tls_cert_out)
         }
-        Cmd::Validate { matrix, repeats, seed, out, client: Some(client), .. } => {
-            cmd_validate_client(&matrix, &client, repeats, seed, &out)
+        Cmd::Validate { matrix, repeats, seed, out, client: Some(client), wan, .. } => {
+            cmd_validate_client(&matrix, &client, repeats, seed, &out, wan)
         }
         Cmd::Validate { matrix, repeats, calibrate, seed, out, client: None, wan } => {
             cmd_validate(&matrix, repeats, calibrate, seed, &out, wan)
         }
         Cmd::Wan(cmd) => dlsim::wan::runner::main(cmd),
+        Cmd::Compare { scenario, presets, seed, out } => {
+            dlsim::compare::command(&scenario, presets.as_deref(), seed, &out)
+                .and_then(|t| say(&t))
+                .map(|_| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -553,67 +571,36 @@ fn cmd_validate(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `validate --client NAME`: the real tool against `serve --hub`, every file
-/// checked; the sim of the scenario's own client is shown as a reference
-/// (the tools' presets are not in the model yet).
+/// `validate --client NAME`: the real tool against `serve --hub` (loopback
+/// or, with `--wan`, the WAN emulator), every file checked, compared with
+/// the sim of the tool's preset (logic in `dlsim::real::clients`).
 fn cmd_validate_client(
     matrix: &[PathBuf],
     client: &str,
     repeats: u32,
     seed: Option<u64>,
     out: &Path,
+    wan: bool,
 ) -> Result<ExitCode> {
-    use dlsim::real::clients::{Client, Tools, run_client};
-    if repeats == 0 {
-        return Err(Error::flag("--repeats", "must be ≥ 1"));
-    }
-    let client = Client::parse(client)?;
-    let tools = Tools::from_env();
+    use dlsim::real::clients;
+    let client = clients::Client::parse(client)?;
     let files = dlsim::real::validate::matrix_files(matrix)?;
-    let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
-    let mut rows = Vec::new();
+    println!("{}", clients::TABLE_HEADER);
+    let report =
+        clients::validate_client(&files, client, repeats, seed, wan, |row| println!("{}", clients::table_row(row)))?;
     println!(
-        "{:<28} {:>6} {:>12} {:>10} {:>9} {:>9} {:>6}",
-        "scenario", "files", "bytes", "tool s", "MiB/s", "sim s*", "sha"
+        "{} vs preset {}: median |log error| {:.3}, max {:.3} over {} scenarios (median of {repeats} runs each; load {} → {})",
+        client.name(),
+        report.preset.name(),
+        report.median_abs_log_error,
+        report.max_abs_log_error,
+        report.rows.len(),
+        report.load_before,
+        report.load_after
     );
-    for f in &files {
-        let s = Scenario::load(f)?;
-        let plan = Plan::new(&s, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
-        let seed = plan.seed();
-        let mut runs = Vec::new();
-        for _ in 0..repeats {
-            runs.push(run_client(
-                client,
-                &s,
-                seed,
-                Default::default(),
-                &tools,
-                &scratch,
-                std::time::Duration::from_secs(3600),
-            )?);
-        }
-        runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
-        let run = runs.swap_remove(runs.len() / 2);
-        let sim_s = dlsim::simulate(&plan, dlsim::SimOptions::default()).duration.as_secs_f64();
-        println!(
-            "{:<28} {:>6} {:>12} {:>10.3} {:>9.2} {:>9.3} {:>6}",
-            s.name,
-            run.files,
-            run.bytes,
-            run.wall_s,
-            run.bytes as f64 / run.wall_s / (1024.0 * 1024.0),
-            sim_s,
-            format!("{}/{}", run.verified, run.files)
-        );
-        rows.push(serde_json::json!({ "run": run, "median_of": repeats, "sim_own_client_s": sim_s }));
-    }
-    let _ = std::fs::remove_dir_all(&scratch);
-    println!(
-        "* sim s: dlsim's model of the scenario's own client, not of {} (presets: issue 10 part 2)",
-        client.name()
-    );
-    let json = serde_json::to_string_pretty(&rows).expect("rows serialize") + "\n";
-    for p in report::write_outputs(out, &[(format!("clients-{}.json", client.name()), json.into_bytes())])? {
+    let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
+    let name = format!("clients-{}{}.json", client.name(), if wan { "-wan" } else { "" });
+    for p in report::write_outputs(out, &[(name, json.into_bytes())])? {
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

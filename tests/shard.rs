@@ -146,14 +146,12 @@ fn merge_refuses_missing_duplicate_and_foreign_parts() {
 }
 
 /// GNU parallel runs the shards as separate processes, then `merge`. CI
-/// installs `parallel` (.ci/install-clients); elsewhere the test says it
-/// skipped.
+/// installs `parallel` (.ci/install-clients); without it the test fails
+/// and says how to install it.
 #[test]
 fn a_sweep_sharded_with_gnu_parallel_merges_to_the_whole_run() {
-    if Command::new("parallel").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
-        eprintln!("SKIPPED: GNU parallel is not installed (apt-get install parallel)");
-        return;
-    }
+    let installed = Command::new("parallel").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(installed, "GNU parallel is not installed: run .ci/install-clients (apt-get install parallel)");
     let d = tmp("parallel");
     let s = scenario(&d);
     let whole = d.join("whole");

@@ -12,8 +12,10 @@
 pub mod chunk;
 pub mod memory;
 pub mod pool;
+pub mod preamble;
 pub mod queue;
 pub mod retry;
+pub mod split;
 
 pub use memory::BufferMode;
 pub use pool::{Acquire, CloseReason, ConnId, ConnPool, PoolStats};
@@ -91,6 +93,11 @@ struct Segment {
     req_end: u64,
     sent_at: SimTime,
     measured_bps: Option<f64>,
+    /// Body-less requests (HEAD, probe, redirect) still to send before the
+    /// next byte range ([`preamble`]).
+    pre: u32,
+    /// The request in flight is one of those.
+    in_pre: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -107,7 +114,16 @@ struct FileRun {
     worker: u32,
     /// Bytes per socket read (its `iter_content` chunk).
     read_size: u64,
+    /// Segments started so far (in order), and how many may be in flight.
+    started: u32,
+    window: u32,
+    /// The first segment's per-file body-less requests are still pending:
+    /// the other segments wait for them.
+    gated: bool,
 }
+
+/// Timer id of `client.startup_ms` (segment timers use segment indices).
+const STARTUP_TIMER: u64 = u64::MAX;
 
 /// Completed-file speeds the adaptive read size averages (the original's
 /// `statistics.mean(speeds[-10:])`).
@@ -221,12 +237,15 @@ impl Orchestrator {
                 ended_at: SimTime::ZERO,
                 worker: 0,
                 read_size: cfg.read_size_bytes,
+                started: 0,
+                window: 0,
+                gated: false,
             });
         }
         queue.push_all(keys);
         queue.start();
         let pool_cfg = match cfg.pool.scope {
-            PoolScope::Shared => cfg.pool.clone(),
+            PoolScope::Shared | PoolScope::PerFile => cfg.pool.clone(),
             // One urllib3 pool per worker: pool_maxsize = files per model, pool_block = False.
             PoolScope::PerWorker => {
                 crate::scenario::Pool { size: cfg.max_concurrent_files_per_model, block: false, ..cfg.pool.clone() }
@@ -303,6 +322,12 @@ impl Orchestrator {
 
     /// Begin: dispatch the first files.
     pub fn start(&mut self, now: SimTime, out: &mut Vec<Action>) {
+        if self.cfg.startup_ms > 0.0 {
+            // The tool's own start-up (process, imports, API calls) before any file.
+            let at = now + SimTime::from_secs_f64_ceil(self.cfg.startup_ms / 1000.0);
+            out.push(Action::Timer { id: STARTUP_TIMER, at });
+            return;
+        }
         self.dispatch(now, out);
     }
 
@@ -334,6 +359,9 @@ impl Orchestrator {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
+                if self.segs[s as usize].in_pre {
+                    return self.preamble_done(now, s, conn, keep_alive, out);
+                }
                 let seg = &mut self.segs[s as usize];
                 let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
                 let elapsed = (now - seg.sent_at).as_secs_f64();
@@ -341,6 +369,7 @@ impl Orchestrator {
                 seg.next = seg.req_end;
                 seg.failures = 0;
                 seg.retry_end = None;
+                seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
                 self.stats.received_bytes += bytes;
                 self.stats.reads += bytes.div_ceil(self.runs[file as usize].read_size);
                 self.confirm(file, bytes);
@@ -360,6 +389,7 @@ impl Orchestrator {
                 self.release(now, conn, failure.keeps_connection(), out);
                 self.retry_or_fail(now, s, failure, range_done, out);
             }
+            Input::Timer { id: STARTUP_TIMER } => self.dispatch(now, out),
             Input::Timer { id } => {
                 let s = id as u32;
                 if self.segs.get(s as usize).is_some_and(|g| g.state == SegState::Backoff) {
@@ -401,11 +431,14 @@ impl Orchestrator {
             w.max = w.max.max(now);
             self.stats.peak_active_files = self.stats.peak_active_files.max(self.queue.active_files());
             self.log(|| TraceEvent::FileDispatched { t: now, file, model, priority });
-            let parts = if self.cfg.split > 1 {
-                (size / self.cfg.min_split_size_bytes).clamp(1, self.cfg.split as u64)
-            } else {
-                1
-            };
+            let plan = split::plan(
+                self.cfg.split_rule,
+                size,
+                self.cfg.split,
+                self.cfg.min_split_size_bytes,
+                self.cfg.chunking.chunk_size_bytes,
+            );
+            let parts = plan.parts;
             let first_seg = self.segs.len() as u32;
             let Reverse(worker) = self.free_workers.pop().expect("a free worker for each active file");
             let read_size = if self.cfg.adaptive_read_size {
@@ -419,6 +452,16 @@ impl Orchestrator {
             run.worker = worker;
             run.read_size = read_size;
             run.buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
+            if self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
+                // hf_transfer buffers each range whole before writing it.
+                let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
+                run.buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
+            }
+            let (per_file, per_request) =
+                (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size));
+            run.started = 0;
+            run.window = plan.window as u32;
+            run.gated = per_file > 0;
             run.status = FileStatus::Active;
             run.dispatched_at = now;
             run.first_seg = first_seg;
@@ -428,8 +471,7 @@ impl Orchestrator {
                 self.held_bytes += buffer_bytes;
             }
             for i in 0..parts {
-                let cut = |k: u64| (size as u128 * k as u128 / parts as u128) as u64;
-                let (start, end) = (cut(i), cut(i + 1));
+                let (start, end) = (plan.cut(i), plan.cut(i + 1));
                 self.segs.push(Segment {
                     file,
                     next: start,
@@ -442,11 +484,11 @@ impl Orchestrator {
                     req_end: start,
                     sent_at: now,
                     measured_bps: None,
+                    pre: per_request + if i == 0 { per_file } else { 0 },
+                    in_pre: false,
                 });
             }
-            for s in first_seg..first_seg + parts as u32 {
-                self.acquire(now, s, out);
-            }
+            self.start_more(now, file, out);
         }
     }
 
@@ -455,6 +497,7 @@ impl Orchestrator {
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
+            PoolScope::PerFile => self.segs[s as usize].file,
         };
         let got = self.pool.acquire(now, owner, &mut closed);
         for (conn, reason) in closed.drain(..) {
@@ -490,16 +533,61 @@ impl Orchestrator {
         self.conn_seg[i] = Some(s);
     }
 
+    /// Start the file's next segments while its window has room (and its
+    /// per-file body-less requests are done).
+    fn start_more(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
+        loop {
+            let r = &self.runs[file as usize];
+            let done = r.parts - r.segs_left;
+            let may = if r.gated { 1 } else { r.window };
+            if r.status != FileStatus::Active || r.started >= r.parts || r.started - done >= may {
+                return;
+            }
+            let s = r.first_seg + r.started;
+            self.runs[file as usize].started += 1;
+            self.acquire(now, s, out);
+        }
+    }
+
+    /// A body-less request (HEAD, probe, redirect) of segment `s` is done.
+    fn preamble_done(&mut self, now: SimTime, s: u32, conn: ConnId, keep_alive: bool, out: &mut Vec<Action>) {
+        let seg = &mut self.segs[s as usize];
+        seg.in_pre = false;
+        seg.pre -= 1;
+        seg.failures = 0;
+        let (file, pre) = (seg.file, seg.pre);
+        self.conn_seg[conn as usize] = None;
+        let size = self.files[file as usize].size;
+        let run = &mut self.runs[file as usize];
+        if run.gated && s == run.first_seg && pre <= preamble::per_request(&self.cfg.metadata, size) {
+            run.gated = false;
+        }
+        self.release(now, conn, keep_alive, out);
+        let seg = &self.segs[s as usize];
+        if seg.next < seg.end || seg.pre > 0 {
+            self.acquire(now, s, out);
+        } else {
+            self.continue_segment(now, s, out);
+        }
+        self.start_more(now, file, out);
+    }
+
     fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
         let size = self.files[seg.file as usize].size;
-        let end = seg.retry_end.unwrap_or_else(|| {
-            seg.next + chunk::next_request_size(&self.cfg.chunking, size, seg.end - seg.next, seg.measured_bps)
-        });
+        let pre = seg.pre > 0;
+        let end = if pre {
+            seg.next
+        } else {
+            seg.retry_end.unwrap_or_else(|| {
+                seg.next + chunk::next_request_size(&self.cfg.chunking, size, seg.end - seg.next, seg.measured_bps)
+            })
+        };
         let req = self.next_req;
         self.next_req += 1;
         let seg = &mut self.segs[s as usize];
         seg.state = SegState::InFlight(conn);
+        seg.in_pre = pre;
         seg.req = req;
         seg.req_start = seg.next;
         seg.req_end = end;
@@ -572,6 +660,8 @@ impl Orchestrator {
             }
             self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
             self.end_file(now, file, out);
+        } else {
+            self.start_more(now, file, out);
         }
     }
 
@@ -594,6 +684,23 @@ impl Orchestrator {
             *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
             return false;
         };
+        if seg.in_pre {
+            // A body-less request failed: it is sent again, nothing was received.
+            seg.in_pre = false;
+            *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
+            self.log(|| TraceEvent::RequestFailed {
+                t: now,
+                file,
+                conn,
+                req,
+                kind: failure.kind(),
+                received: 0,
+                kept: 0,
+                retryable: failure.retryable(),
+            });
+            return false;
+        }
+        seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
         let received = received.min(seg.req_end - seg.req_start);
         let kept = if self.cfg.retry.enable_resume { received } else { 0 };
         seg.next += kept;
@@ -628,8 +735,8 @@ impl Orchestrator {
             self.continue_segment(now, s, out);
             return;
         }
-        let retryable = failure.retryable();
         let r = &self.cfg.retry;
+        let retryable = failure.retryable() && !r.not_retried.iter().any(|k| k == failure.kind());
         if !retryable {
             return self.fail_file(now, file, format!("{} is not retryable", failure.kind()), out);
         }

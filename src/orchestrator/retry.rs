@@ -40,6 +40,9 @@ impl Failure {
     }
 }
 
+/// Every failure kind ([`Failure::kind`]), for `client.retry.not_retried`.
+pub const KINDS: [&str; 7] = ["http_500", "http_429", "http_503", "http_other", "reset", "timeout", "connect"];
+
 /// Wait before retry number `retry` (1 = first retry), before jitter and
 /// Retry-After, capped at `cap_s`.
 pub fn base_delay_s(r: &Retry, retry: u32) -> f64 {

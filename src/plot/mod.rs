@@ -6,7 +6,7 @@
 //! chart is drawn from a [`SuiteReport`] only, so `dlsim plot` redraws a
 //! saved report exactly.
 
-mod chart;
+pub(crate) mod chart;
 pub mod command;
 mod curves;
 pub mod gantt;

@@ -1,16 +1,16 @@
-//! Real download tools run against `dlsim serve --hub` (issue 10, part 4,
-//! first step): each tool with its defaults (docs/clients.md) downloads a
-//! scenario's files over loopback; the wall time is measured and every
-//! file's SHA-256 checked against the served content.
-//!
-//! Not yet here: the tools' presets in the model (part 2), so a run is
-//! compared with the sim of the scenario's own client only, as a reference.
+//! Real download tools run against `dlsim serve --hub` (issue 10, part 4):
+//! each tool with its defaults (docs/clients.md) downloads a scenario's
+//! files over loopback or through the WAN emulator; the wall time is
+//! measured, every file's SHA-256 checked against the served content, and
+//! the time compared with the sim of the tool's preset
+//! ([`crate::scenario::preset`]) on the same scenario.
 
 use super::content::{Content, hex};
 use super::hub::HubConfig;
 use super::server::{HubOptions, Server, ServerStats};
 use crate::error::{Error, Result};
-use crate::scenario::Scenario;
+use crate::scenario::preset::Preset;
+use crate::scenario::{Budget, Plan, Scenario};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -37,6 +37,16 @@ pub enum Client {
 pub const CLIENT_NAMES: &str = "curl, aria2c, hf_transfer, huggingface_hub";
 
 impl Client {
+    /// The preset that models this tool.
+    pub fn preset(self) -> Preset {
+        match self {
+            Client::Curl => Preset::Curl,
+            Client::Aria2c => Preset::Aria2,
+            Client::HfTransfer => Preset::HfTransfer,
+            Client::HuggingfaceHub => Preset::HuggingfaceHub,
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Client> {
         match name {
             "curl" => Ok(Client::Curl),
@@ -136,6 +146,104 @@ fn quote(path: &str) -> String {
     if path.starts_with('/') { encoded } else { encoded[1..].to_string() }
 }
 
+/// Where a tool runs: its server's endpoint and how to make its commands.
+struct Target<'a> {
+    endpoint: String,
+    command: &'a dyn Fn(&str) -> Command,
+}
+
+/// (repo, path in repo, where the tool writes it, file id, size) per file.
+type Want = Vec<(String, String, PathBuf, u32, u64)>;
+
+fn wanted(client: Client, s: &Scenario, seed: u64, dir: &Path) -> Want {
+    let mut want = Vec::new();
+    for f in s.workload.expand(seed) {
+        let repo = &s.workload.models[f.model as usize].name;
+        let rel = f.path.strip_prefix(&format!("{repo}/")).unwrap_or(&f.path).to_string();
+        let local = match client {
+            Client::HuggingfaceHub => dir.join("local").join(repo).join(&rel),
+            _ => dir.join(&f.path),
+        };
+        want.push((repo.clone(), rel, local, f.id, f.size));
+    }
+    want
+}
+
+/// Run the tool over `want` against `t`; its wall time, s.
+fn run_tool(client: Client, want: &Want, tools: &Tools, dir: &Path, timeout: Duration, t: &Target) -> Result<f64> {
+    let ep = &t.endpoint;
+    let url = |repo: &str, rel: &str| format!("{ep}/{repo}/resolve/main/{}", quote(rel));
+    let started = Instant::now();
+    match client {
+        Client::Curl => {
+            let mut cmd = (t.command)(&tools.curl);
+            cmd.args(["-sS", "-f", "-L", "--create-dirs"]);
+            for (repo, rel, local, ..) in want {
+                cmd.arg("-o").arg(local).arg(url(repo, rel));
+            }
+            run_cmd(&mut cmd, timeout)?;
+        }
+        Client::Aria2c => {
+            let mut list = String::new();
+            for (repo, rel, local, ..) in want {
+                let (d, name) = (local.parent().unwrap_or(dir), local.file_name().unwrap_or_default());
+                list.push_str(&format!("{}\n dir={}\n out={}\n", url(repo, rel), d.display(), name.to_string_lossy()));
+            }
+            let path = dir.join("aria2.list");
+            std::fs::write(&path, list).map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+            run_cmd((t.command)(&tools.aria2c).args(["-q", "--allow-overwrite=true", "-i"]).arg(&path), timeout)?;
+        }
+        Client::HfTransfer => {
+            let script = "import sys, os, hf_transfer\nfor u, p in zip(sys.argv[1::2], sys.argv[2::2]):\n    \
+                          os.makedirs(os.path.dirname(p), exist_ok=True)\n    \
+                          hf_transfer.download(u, p, max_files=100, chunk_size=10485760, parallel_failures=3, max_retries=5)\n";
+            let mut cmd = (t.command)(&tools.python);
+            cmd.args(["-c", script]);
+            for (repo, rel, local, ..) in want {
+                cmd.arg(url(repo, rel)).arg(local);
+            }
+            run_cmd(&mut cmd, timeout)?;
+        }
+        Client::HuggingfaceHub => {
+            let script = "import sys\nfrom huggingface_hub import snapshot_download\nfor r in sys.argv[3:]:\n    \
+                          snapshot_download(r, endpoint=sys.argv[1], local_dir=sys.argv[2] + '/' + r, max_workers=8)\n";
+            let mut repos: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
+            repos.dedup();
+            let mut cmd = (t.command)(&tools.python);
+            cmd.args(["-c", script, ep]).arg(dir.join("local")).args(repos);
+            cmd.env("HF_HUB_DISABLE_XET", "1")
+                .env("HF_HUB_DISABLE_TELEMETRY", "1")
+                .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                .env("HF_HUB_OFFLINE", "0")
+                .env("HF_HOME", dir.join("hf_home"))
+                .env_remove("HF_ENDPOINT")
+                .env_remove("HF_TOKEN");
+            run_cmd(&mut cmd, timeout)?;
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Every file present with the served content's SHA-256; how many.
+fn verify(client: Client, want: &Want, seed: u64) -> Result<usize> {
+    let content = Content::new(seed);
+    let mut verified = 0;
+    for (_, _, local, id, size) in want {
+        let bytes = std::fs::read(local)
+            .map_err(|e| Error::Other(format!("{}: {} was not downloaded: {e}", client.name(), local.display())))?;
+        if hex(&Sha256::digest(&bytes)) != hex(&content.sha256(*id, *size)) {
+            return Err(Error::Other(format!("{}: {} has the wrong SHA-256", client.name(), local.display())));
+        }
+        verified += 1;
+    }
+    Ok(verified)
+}
+
+fn fresh_dir(dir: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))
+}
+
 /// Run `client` against a Hub server of `s` (seed `seed`, Hub settings
 /// `hub`) on loopback, writing into `dir` (emptied first); every file is
 /// checked. A tool that fails, times out or writes a wrong byte is an error.
@@ -148,83 +256,13 @@ pub fn run_client(
     dir: &Path,
     timeout: Duration,
 ) -> Result<ClientRun> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))?;
+    fresh_dir(dir)?;
     let opts = HubOptions { hub, cdn: true };
     let server = Server::start_hub(s, seed, "127.0.0.1:0".parse().expect("an address"), false, opts)?;
-    let ep = server.endpoint();
-    let files = s.workload.expand(seed);
-    // (repo, path in repo, workload file) and where the tool puts it.
-    let mut want: Vec<(String, String, PathBuf, u32, u64)> = Vec::new();
-    for f in &files {
-        let repo = &s.workload.models[f.model as usize].name;
-        let rel = f.path.strip_prefix(&format!("{repo}/")).unwrap_or(&f.path).to_string();
-        let local = match client {
-            Client::HuggingfaceHub => dir.join("local").join(repo).join(&rel),
-            _ => dir.join(&f.path),
-        };
-        want.push((repo.clone(), rel, local, f.id, f.size));
-    }
-    let url = |repo: &str, rel: &str| format!("{ep}/{repo}/resolve/main/{}", quote(rel));
-    let started = Instant::now();
-    match client {
-        Client::Curl => {
-            let mut cmd = Command::new(&tools.curl);
-            cmd.args(["-sS", "-f", "-L", "--create-dirs"]);
-            for (repo, rel, local, ..) in &want {
-                cmd.arg("-o").arg(local).arg(url(repo, rel));
-            }
-            run_cmd(&mut cmd, timeout)?;
-        }
-        Client::Aria2c => {
-            let mut list = String::new();
-            for (repo, rel, local, ..) in &want {
-                let (d, name) = (local.parent().unwrap_or(dir), local.file_name().unwrap_or_default());
-                list.push_str(&format!("{}\n dir={}\n out={}\n", url(repo, rel), d.display(), name.to_string_lossy()));
-            }
-            let path = dir.join("aria2.list");
-            std::fs::write(&path, list).map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
-            run_cmd(Command::new(&tools.aria2c).args(["-q", "--allow-overwrite=true", "-i"]).arg(&path), timeout)?;
-        }
-        Client::HfTransfer => {
-            let script = "import sys, os, hf_transfer\nfor u, p in zip(sys.argv[1::2], sys.argv[2::2]):\n    \
-                          os.makedirs(os.path.dirname(p), exist_ok=True)\n    \
-                          hf_transfer.download(u, p, max_files=100, chunk_size=10485760, parallel_failures=3, max_retries=5)\n";
-            let mut cmd = Command::new(&tools.python);
-            cmd.args(["-c", script]);
-            for (repo, rel, local, ..) in &want {
-                cmd.arg(url(repo, rel)).arg(local);
-            }
-            run_cmd(&mut cmd, timeout)?;
-        }
-        Client::HuggingfaceHub => {
-            let script = "import sys\nfrom huggingface_hub import snapshot_download\nfor r in sys.argv[3:]:\n    \
-                          snapshot_download(r, endpoint=sys.argv[1], local_dir=sys.argv[2] + '/' + r, max_workers=8)\n";
-            let mut repos: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
-            repos.dedup();
-            let mut cmd = Command::new(&tools.python);
-            cmd.args(["-c", script, &ep]).arg(dir.join("local")).args(repos);
-            cmd.env("HF_HUB_DISABLE_XET", "1")
-                .env("HF_HUB_DISABLE_TELEMETRY", "1")
-                .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                .env("HF_HUB_OFFLINE", "0")
-                .env("HF_HOME", dir.join("hf_home"))
-                .env_remove("HF_ENDPOINT")
-                .env_remove("HF_TOKEN");
-            run_cmd(&mut cmd, timeout)?;
-        }
-    }
-    let wall_s = started.elapsed().as_secs_f64();
-    let content = Content::new(seed);
-    let mut verified = 0;
-    for (_, _, local, id, size) in &want {
-        let bytes = std::fs::read(local)
-            .map_err(|e| Error::Other(format!("{}: {} was not downloaded: {e}", client.name(), local.display())))?;
-        if hex(&Sha256::digest(&bytes)) != hex(&content.sha256(*id, *size)) {
-            return Err(Error::Other(format!("{}: {} has the wrong SHA-256", client.name(), local.display())));
-        }
-        verified += 1;
-    }
+    let want = wanted(client, s, seed, dir);
+    let target = Target { endpoint: server.endpoint(), command: &|p: &str| Command::new(p) };
+    let wall_s = run_tool(client, &want, tools, dir, timeout, &target)?;
+    let verified = verify(client, &want, seed)?;
     Ok(ClientRun {
         scenario: s.name.clone(),
         client,
@@ -234,4 +272,263 @@ pub fn run_client(
         verified,
         server: server.stats(),
     })
+}
+
+/// [`run_client`] through the WAN emulator (root): the Hub server, unpaced,
+/// in the server namespace (its CDN listener on another port of the same
+/// address), the tool in the client namespace; the scenario's RTT and
+/// `server.bandwidth_bps` are the emulated path.
+pub fn run_client_wan(
+    client: Client,
+    s: &Scenario,
+    seed: u64,
+    hub: HubConfig,
+    tools: &Tools,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<ClientRun> {
+    use crate::wan::{SERVER_IP, Wan, WanConfig};
+    use std::sync::mpsc;
+    crate::wan::require_root()?;
+    crate::real::validate::check_wan(s, Path::new(&s.name))?;
+    fresh_dir(dir)?;
+    let wan = Wan::start(WanConfig::from_scenario(s, seed))?;
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<String>>();
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let scenario = s.clone();
+    let server = wan
+        .server_ns()
+        .spawn("wan-hub", move || {
+            let addr = std::net::SocketAddr::from((SERVER_IP, 80));
+            let opts = HubOptions { hub, cdn: true };
+            match Server::start_hub(&scenario, seed, addr, true, opts) {
+                Ok(server) => {
+                    server.set_bandwidth_limit(None);
+                    let _ = ready_tx.send(Ok(server.endpoint()));
+                    let _ = stop_rx.recv();
+                    server.stats()
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    ServerStats::default()
+                }
+            }
+        })
+        .map_err(|e| Error::Other(format!("wan: cannot start the Hub server thread: {e}")))?;
+    let endpoint = ready_rx.recv().map_err(|_| Error::Other("wan: the Hub server thread failed to start".into()))??;
+    let want = wanted(client, s, seed, dir);
+    let make = |p: &str| wan.command(p);
+    let target = Target { endpoint, command: &make };
+    let ran = run_tool(client, &want, tools, dir, timeout, &target);
+    drop(stop_tx);
+    let stats = server
+        .join()
+        .map_err(|_| Error::Other("wan: the Hub server thread panicked".into()))?
+        .map_err(|e| Error::Other(format!("wan: Hub server thread: {e}")))?;
+    wan.finish()?;
+    let wall_s = ran?;
+    let verified = verify(client, &want, seed)?;
+    Ok(ClientRun {
+        scenario: s.name.clone(),
+        client,
+        wall_s,
+        files: want.len(),
+        bytes: want.iter().map(|w| w.4).sum(),
+        verified,
+        server: stats,
+    })
+}
+
+/// The scenario as the tool's preset models it: the scenario's own client
+/// when it already names this preset (its overrides kept), else the preset.
+pub fn preset_scenario(s: &Scenario, p: Preset) -> Scenario {
+    let mut m = s.clone();
+    if m.client.preset != Some(p) {
+        // What a preset does not decide stays the scenario's: its bandwidth limit and CPU model.
+        m.client = crate::scenario::Client {
+            bandwidth_limit: s.client.bandwidth_limit.clone(),
+            cpu: s.client.cpu.clone(),
+            ..p.client()
+        };
+    }
+    m
+}
+
+/// The tool's start-up with nothing to download, s (median of 3): the
+/// process, its imports, no request. `validate --client` adds it to the
+/// preset's sim as `client.startup_ms`.
+pub fn measure_startup_s(client: Client, tools: &Tools) -> Result<f64> {
+    let mut walls = Vec::new();
+    for _ in 0..3 {
+        let mut cmd = match client {
+            Client::Curl => {
+                let mut c = Command::new(&tools.curl);
+                c.arg("--version");
+                c
+            }
+            Client::Aria2c => {
+                let mut c = Command::new(&tools.aria2c);
+                c.arg("--version");
+                c
+            }
+            Client::HfTransfer => {
+                let mut c = Command::new(&tools.python);
+                c.args(["-c", "import hf_transfer"]);
+                c
+            }
+            Client::HuggingfaceHub => {
+                let mut c = Command::new(&tools.python);
+                c.args(["-c", "from huggingface_hub import snapshot_download"]).env("HF_HUB_DISABLE_TELEMETRY", "1");
+                c
+            }
+        };
+        let t = Instant::now();
+        run_cmd(&mut cmd, Duration::from_secs(60))?;
+        walls.push(t.elapsed().as_secs_f64());
+    }
+    Ok(median(&mut walls))
+}
+
+/// Request round trips a tool makes before its first file, besides its
+/// start-up: huggingface_hub 2.4.0 asks for the revision and the tree
+/// (docs/clients.md §1.1), the others none.
+pub fn api_round_trips(client: Client) -> u32 {
+    match client {
+        Client::HuggingfaceHub => 2,
+        _ => 0,
+    }
+}
+
+/// One row of `validate --client`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientRow {
+    pub run: ClientRun,
+    /// Real runs; `run` is the median one.
+    pub median_of: u32,
+    /// Every run's wall time, s (sorted).
+    pub walls_s: Vec<f64>,
+    /// The sim of the tool's preset on the same scenario, s.
+    pub sim_s: f64,
+    /// ln(sim / real) of the median run.
+    pub log_error: f64,
+    pub path: &'static str,
+}
+
+/// `validate --client` as a whole: rows, |log error| median and max, load.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientReport {
+    pub client: Client,
+    pub preset: Preset,
+    pub rows: Vec<ClientRow>,
+    pub median_abs_log_error: f64,
+    pub max_abs_log_error: f64,
+    /// `/proc/loadavg` before and after (other work on the machine).
+    pub load_before: String,
+    pub load_after: String,
+    /// The tool's start-up with nothing to download, s (added to the sim).
+    pub startup_s: f64,
+}
+
+/// The 1, 5 and 15-minute load averages (`uptime`), or "" if unknown.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Median of `v` (sorted in place); the upper one of two.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// Run `client` over each scenario `repeats` times (loopback, or the WAN
+/// emulator with `wan`) and compare the median with its preset's sim.
+pub fn validate_client(
+    files: &[PathBuf],
+    client: Client,
+    repeats: u32,
+    seed: Option<u64>,
+    wan: bool,
+    mut progress: impl FnMut(&ClientRow),
+) -> Result<ClientReport> {
+    if repeats == 0 {
+        return Err(Error::flag("--repeats", "must be ≥ 1"));
+    }
+    if wan {
+        crate::wan::require_root()?;
+    }
+    let tools = Tools::from_env();
+    let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
+    let load_before = loadavg();
+    let startup_s = measure_startup_s(client, &tools)?;
+    let mut rows = Vec::new();
+    for f in files {
+        let s = Scenario::load(f)?;
+        if wan {
+            crate::real::validate::check_wan(&s, f)?;
+        }
+        let mut modelled = preset_scenario(&s, client.preset());
+        // Start-up measured above, plus the API round trips before the first file.
+        let api_ms = api_round_trips(client) as f64 * (s.network.rtt_ms + s.server.latency_ms);
+        modelled.client.startup_ms += 1000.0 * startup_s + api_ms;
+        let plan = Plan::new(&modelled, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
+        let seed = plan.seed();
+        let mut runs = Vec::new();
+        for _ in 0..repeats {
+            let timeout = Duration::from_secs(3600);
+            let run = if wan {
+                run_client_wan(client, &s, seed, HubConfig::default(), &tools, &scratch, timeout)
+            } else {
+                run_client(client, &s, seed, HubConfig::default(), &tools, &scratch, timeout)
+            }
+            .map_err(|e| e.in_file(f))?;
+            runs.push(run);
+        }
+        runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+        let walls_s: Vec<f64> = runs.iter().map(|r| r.wall_s).collect();
+        let run = runs.swap_remove(runs.len() / 2);
+        let sim_s = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
+        let row = ClientRow {
+            log_error: (sim_s / run.wall_s).ln(),
+            run,
+            median_of: repeats,
+            walls_s,
+            sim_s,
+            path: if wan { "wan" } else { "loopback" },
+        };
+        progress(&row);
+        rows.push(row);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut abs: Vec<f64> = rows.iter().map(|r| r.log_error.abs()).collect();
+    let max = abs.iter().copied().fold(0.0, f64::max);
+    Ok(ClientReport {
+        client,
+        preset: client.preset(),
+        median_abs_log_error: median(&mut abs),
+        max_abs_log_error: max,
+        rows,
+        load_before,
+        load_after: loadavg(),
+        startup_s,
+    })
+}
+
+/// The header and one line per row of the `validate --client` table.
+pub const TABLE_HEADER: &str =
+    "scenario                       path     files        bytes     tool s    sim s   log err    sha";
+
+pub fn table_row(r: &ClientRow) -> String {
+    format!(
+        "{:<30} {:<8} {:>5} {:>12} {:>10.3} {:>8.3} {:>+9.3} {:>6}",
+        r.run.scenario,
+        r.path,
+        r.run.files,
+        r.run.bytes,
+        r.run.wall_s,
+        r.sim_s,
+        r.log_error,
+        format!("{}/{}", r.run.verified, r.run.files)
+    )
 }

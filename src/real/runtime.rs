@@ -449,7 +449,12 @@ impl Worker {
         let conn = self.conn;
         let mut held = 0;
         let fail = |body: Vec<u8>, failure: Failure, held: u64| Msg::Failed { conn, req, body, failure, held };
-        let head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nRange: bytes={start}-{}\r\n\r\n", self.addr, end - 1);
+        // A body-less request of the core (HEAD, probe, redirect) is a HEAD.
+        let head = if start == end {
+            format!("HEAD {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr)
+        } else {
+            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nRange: bytes={start}-{}\r\n\r\n", self.addr, end - 1)
+        };
         if stream.write_all(head.as_bytes()).is_err() {
             return fail(Vec::new(), Failure::Reset, 0);
         }
@@ -487,9 +492,9 @@ impl Worker {
                 Err(f) => return fail(Vec::new(), f, 0),
             }
         };
-        let len = len.unwrap_or(0);
+        let len = if start == end { 0 } else { len.unwrap_or(0) };
         let want = end - start;
-        let ok = code == 206 || (code == 200 && start == 0);
+        let ok = code == 206 || (code == 200 && (start == 0 || start == end));
         if ok && len != want {
             return fail(Vec::new(), Failure::Status { code: 502, retry_after_s: None }, 0);
         }

@@ -338,14 +338,16 @@ impl Server {
         let catalog = Catalog::from_workload(&s.workload, seed, opts.hub)?;
         catalog.precompute();
         let mut server = Server::for_scenario(s, seed, addr, allow_remote)?;
-        let hub_url = format!("http://{}", connectable(server.addr));
+        // The scheme clients must use: https when the scenario serves TLS.
+        let scheme = if server.shared.tls.is_some() { "https" } else { "http" };
+        let hub_url = format!("{scheme}://{}", connectable(server.addr));
         let cdn_url = if opts.cdn {
             let listener = bind_cdn(server.addr)?;
             let cdn_addr =
                 listener.local_addr().map_err(|e| Error::Other(format!("cannot bind the CDN listener: {e}")))?;
             let accept = spawn_accept(server.shared.clone(), listener, Listener::Cdn)?;
             server.cdn = Some((cdn_addr, Some(accept)));
-            Some(format!("http://{}", connectable(cdn_addr)))
+            Some(format!("{scheme}://{}", connectable(cdn_addr)))
         } else {
             None
         };
@@ -359,9 +361,11 @@ impl Server {
         self.cdn.as_ref().map(|(a, _)| *a)
     }
 
-    /// Hub mode: the clients' endpoint (`HF_ENDPOINT`), `http://host:port`.
+    /// Hub mode: the clients' endpoint (`HF_ENDPOINT`), `http://host:port`
+    /// (`https://` when the server speaks TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", connectable(self.addr))
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", connectable(self.addr))
     }
 
     /// Hub mode: the ETag clients key their cache on for `path` in `repo`

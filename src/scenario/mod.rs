@@ -9,6 +9,7 @@
 
 mod manifest;
 mod plan;
+pub mod preset;
 mod schema;
 mod shape;
 mod sweep;
@@ -43,7 +44,7 @@ const INTEGER_RANGES: &[(&str, &str)] = &[
     ("read_size_bytes", "an integer from 1 to 1099511627776"),
     ("write_quantum_bytes", "an integer from 1 to 1073741824, or null"),
     ("streaming_threshold_bytes", "an integer from 0 to 18446744073709551615"),
-    ("split", "an integer from 1 to 64"),
+    ("split", "an integer from 1 to 64 (1000 with split_rule fan_out)"),
     ("max_concurrent_downloads", "an integer from 1 to 1000000"),
     ("max_concurrent_files_per_model", "an integer from 1 to 1000000"),
     ("max_connections_per_host", "an integer from 1 to 1000000, or null"),
@@ -220,6 +221,13 @@ impl Scenario {
             }
         };
         let mut s = s;
+        if s.client.preset.is_some() {
+            // Types are checked (with line and column) above; the preset's
+            // values are filled in on the JSON tree, so a scenario naming a
+            // preset is read twice.
+            let value: Value = serde_json::from_str(text).expect("text that deserialized into a scenario is JSON");
+            s = deserialize(preset::resolve_scenario(value)).map_err(path_error)?;
+        }
         manifest::resolve(&mut s, dir)?;
         s.validate()?;
         Ok(s)
@@ -227,7 +235,7 @@ impl Scenario {
 
     /// Deserialize (naming the failing field) and validate.
     pub fn from_value(value: Value) -> Result<Scenario> {
-        let mut s = deserialize(value).map_err(path_error)?;
+        let mut s = deserialize(preset::resolve_scenario(value)).map_err(path_error)?;
         manifest::resolve(&mut s, Path::new("."))?;
         s.validate()?;
         Ok(s)

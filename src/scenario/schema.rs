@@ -21,6 +21,8 @@ pub struct Scenario {
     pub server: Server,
     #[serde(default, deserialize_with = "shape::object")]
     pub network: Network,
+    /// The client; `client.preset` fills every knob from a real tool's
+    /// defaults before the fields given next to it apply (see [`super::preset`]).
     #[serde(default, deserialize_with = "shape::object")]
     pub client: Client,
     #[serde(deserialize_with = "shape::object")]
@@ -255,6 +257,12 @@ pub enum PriorityRule {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Client {
+    /// A real tool whose defaults every other client field starts from:
+    /// `original`, `huggingface_hub`, `hf_transfer`, `aria2` or `curl`
+    /// (default `null` = dlsim's defaults, which are the original's). Fields
+    /// given next to it override the preset's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<super::preset::Preset>,
     /// Files downloaded at once, globally (default 4).
     pub max_concurrent_downloads: u32,
     /// Files of one model downloaded at once (default 8).
@@ -283,6 +291,22 @@ pub struct Client {
     /// A file is split only into segments of at least this size (default 20 MiB).
     #[serde(deserialize_with = "units::bytes")]
     pub min_split_size_bytes: u64,
+    /// How a file becomes segments: `even` (default: clamp(size /
+    /// min_split_size, 1, split) equal segments, all at once), `aria2`
+    /// (aria2's "no split below 2 × min_split_size" halving:
+    /// min(split, 2^⌊log2(size / min_split_size)⌋) segments), or `fan_out`
+    /// (hf_transfer: ⌈size / chunk_size⌉ ranges of `chunking.chunk_size_bytes`
+    /// in offset order, `split` of them in flight per file, each buffered whole).
+    #[serde(default)]
+    pub split_rule: SplitRule,
+    /// The tool's start-up before its first request (process start,
+    /// imports, API calls), ms (default 0). `validate --client` measures it.
+    #[serde(default, deserialize_with = "units::millis")]
+    pub startup_ms: f64,
+    /// Body-less requests a tool sends besides the byte ranges (HEAD,
+    /// size probe, redirect); none by default.
+    #[serde(default, deserialize_with = "shape::object")]
+    pub metadata: Metadata,
     #[serde(deserialize_with = "shape::object")]
     pub pool: Pool,
     #[serde(deserialize_with = "shape::object")]
@@ -304,6 +328,7 @@ pub struct Client {
 impl Default for Client {
     fn default() -> Self {
         Client {
+            preset: None,
             max_concurrent_downloads: 4,
             max_concurrent_files_per_model: 8,
             max_connections_per_host: None,
@@ -314,6 +339,9 @@ impl Default for Client {
             adaptive_read_size: false,
             split: 1,
             min_split_size_bytes: 20 * MIB,
+            split_rule: SplitRule::Even,
+            startup_ms: 0.0,
+            metadata: Metadata::default(),
             pool: Pool::default(),
             retry: Retry::default(),
             read_timeout_s: 30.0,
@@ -322,6 +350,60 @@ impl Default for Client {
             cpu: CpuModel::default(),
         }
     }
+}
+
+/// How a file is cut into segments (`client.split_rule`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitRule {
+    /// clamp(size / min_split_size, 1, split) equal segments.
+    #[default]
+    Even,
+    /// aria2 1.36.0: a free connection splits the largest unclaimed run at
+    /// its middle only if the half is ≥ min_split_size, so a file gets
+    /// min(split, 2^⌊log2(size / min_split_size)⌋) segments.
+    Aria2,
+    /// hf_transfer 0.1.9: ⌈size / chunk⌉ fixed ranges, `split` in flight.
+    FanOut,
+}
+
+/// Which requests of a redirected file go through the redirect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectFollow {
+    /// None: the file's URL is already final, or the tool sends its GET
+    /// straight to the `Location` it learned from a HEAD (huggingface_hub).
+    #[default]
+    None,
+    /// The file's first request follows the redirect; later requests use
+    /// the final URL (curl -L, hf_transfer).
+    First,
+    /// Every byte-range request is sent to the original URL and redirected
+    /// again (aria2 1.36.0, measured).
+    Every,
+}
+
+/// Body-less requests before byte ranges (`client.metadata`): each costs a
+/// request round trip on the file's connection. The sim has one host, so a
+/// redirect's new connection to the CDN host is not modelled, only its
+/// round trip.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metadata {
+    /// One HEAD per file before its first GET (huggingface_hub's
+    /// `get_hf_file_metadata`) (default false).
+    pub head: bool,
+    /// One size probe per file (`Range: bytes=0-0`) before its ranges are
+    /// fanned out (hf_transfer) (default false).
+    pub probe: bool,
+    /// Files at least this large are redirected by the server (the Hub's
+    /// 302 to its CDN for LFS files; `dlsim serve --hub` uses 10 MiB);
+    /// `null` (default) = no redirects.
+    #[serde(deserialize_with = "units::opt_bytes")]
+    pub redirect_min_bytes: Option<u64>,
+    /// `none` (default), `first` or `every`: which requests of a redirected
+    /// file pay the redirect's extra round trip.
+    pub redirect_follow: RedirectFollow,
 }
 
 /// Size of each Range request.
@@ -415,6 +497,9 @@ pub enum PoolScope {
     Shared,
     /// One pool per download worker (a file is downloaded by one worker).
     PerWorker,
+    /// One pool per file: no connection outlives its file (hf_transfer makes
+    /// a new HTTP client for each `download` call).
+    PerFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -457,6 +542,12 @@ pub struct Retry {
     /// hf_transfer guard: a failure while this many requests already wait to
     /// retry fails its file at once (default `null` = no guard).
     pub parallel_failures: Option<u32>,
+    /// Failure kinds this tool does not retry although they are transient
+    /// (`http_500`, `http_429`, `http_503`, `http_other`, `reset`,
+    /// `timeout`, `connect`): e.g. aria2 aborts on 500 and 429,
+    /// huggingface_hub fails the file on a 5xx to its GET (default: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_retried: Vec<String>,
 }
 
 impl Default for Retry {
@@ -471,6 +562,7 @@ impl Default for Retry {
             respect_retry_after: true,
             enable_resume: true,
             parallel_failures: None,
+            not_retried: Vec::new(),
         }
     }
 }

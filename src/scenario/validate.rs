@@ -155,7 +155,10 @@ impl Scenario {
         in_range("client.chunking.min_chunk_bytes", ch.min_chunk_bytes, 1, u64::MAX)?;
         in_range("client.chunking.max_chunk_bytes", ch.max_chunk_bytes, ch.min_chunk_bytes, u64::MAX)?;
         in_range("client.read_size_bytes", c.read_size_bytes, 1, 1 << 40)?;
-        in_range("client.split", c.split, 1, 64)?;
+        // hf_transfer's fan-out keeps `max_files` (100 by default) ranges of one file in flight.
+        let max_split = if c.split_rule == super::schema::SplitRule::FanOut { 1000 } else { 64 };
+        in_range("client.split", c.split, 1, max_split)?;
+        in_range("client.startup_ms", c.startup_ms, 0.0, 3_600_000.0)?;
         in_range("client.min_split_size_bytes", c.min_split_size_bytes, 1, u64::MAX)?;
         let p = &c.pool;
         if p.block && p.size == 0 {
@@ -173,6 +176,18 @@ impl Scenario {
         }
         if let Some(g) = r.parallel_failures {
             in_range("client.retry.parallel_failures", g, 1, u32::MAX)?;
+        }
+        for k in &r.not_retried {
+            if !crate::orchestrator::retry::KINDS.contains(&k.as_str()) {
+                return Err(Error::scenario(
+                    "client.retry.not_retried",
+                    format!(
+                        "unknown failure kind {:?} (allowed: {})",
+                        excerpt(k),
+                        crate::orchestrator::retry::KINDS.join(", ")
+                    ),
+                ));
+            }
         }
         if !(c.read_timeout_s.is_finite() && c.read_timeout_s > 0.0 && c.read_timeout_s <= 86_400.0) {
             return Err(Error::scenario(

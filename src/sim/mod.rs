@@ -138,7 +138,9 @@ impl<D: Discipline> SimWorld<D> {
         let Some(r) = c.req.as_mut().filter(|r| r.req == req && c.alive) else {
             return;
         };
-        let request = Request { file: r.file, start: r.start, end: r.end, method: Method::Get, client_close: false };
+        // A body-less request of the core (HEAD, probe, redirect) is a HEAD.
+        let method = if r.start == r.end { Method::Head } else { Method::Get };
+        let request = Request { file: r.file, start: r.start, end: r.end, method, client_close: false };
         let (body, then) = match self.server.decide(&mut c.server, self.serving, &request) {
             Decision::Body { bytes, then } => (bytes, then),
             Decision::Stall => {

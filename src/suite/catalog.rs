@@ -16,7 +16,7 @@ pub const FAMILIES: [(&str, &str); 8] = [
 /// Extended sweeps drawn as curves: (name, JSON). They are dlsim's own, not
 /// the original's; `range_chunk_*` chunk files into Range requests, which the
 /// original never did (it made one GET per file).
-pub const EXTENDED: [(&str, &str); 9] = [
+pub const EXTENDED: [(&str, &str); 10] = [
     ("concurrency_lan", include_str!("../../scenarios/suite/extended/concurrency_lan.json")),
     ("concurrency_fast_wan", include_str!("../../scenarios/suite/extended/concurrency_fast_wan.json")),
     ("concurrency_slow_wan", include_str!("../../scenarios/suite/extended/concurrency_slow_wan.json")),
@@ -26,6 +26,8 @@ pub const EXTENDED: [(&str, &str); 9] = [
     ("pool_size", include_str!("../../scenarios/suite/extended/pool_size.json")),
     ("limit_server", include_str!("../../scenarios/suite/extended/limit_server.json")),
     ("limit_client", include_str!("../../scenarios/suite/extended/limit_client.json")),
+    // The client presets (issue 10) on the seed's four workloads; x = point index.
+    ("client_presets", include_str!("../../scenarios/suite/extended/client_presets.json")),
 ];
 
 /// The run whose per-connection timeline is recorded and drawn.

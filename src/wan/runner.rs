@@ -178,7 +178,21 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
         describe(&cfg)
     );
     eprintln!("wan: serving {} files of {}, e.g. {}", urls.len(), s.name, urls[0]);
+    // Over TLS the command needs the server's certificate to trust it.
+    let cert = match s.server.tls {
+        Some(_) => {
+            let path = std::env::temp_dir().join(format!("dlsim-wan-{}.pem", std::process::id()));
+            std::fs::write(&path, crate::real::tls::cert_pem()?)
+                .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!("wan: certificate: {} (e.g. curl --cacert {} {})", path.display(), path.display(), urls[0]);
+            Some(path)
+        }
+        None => None,
+    };
     let mut cmd = served.wan().command(program);
+    if let Some(path) = &cert {
+        cmd.env("DLSIM_TLS_CERT", path);
+    }
     cmd.args(args)
         .env("DLSIM_SERVER_URL", served.base_url())
         .env("DLSIM_FILE_LIST", format!("/proc/self/fd/{list_fd}"))

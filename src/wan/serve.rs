@@ -55,6 +55,8 @@ pub struct ServedWan {
     /// Present until [`ServedWan::finish`].
     wan: Option<Wan>,
     addr: SocketAddr,
+    /// The server speaks TLS (`https://` URLs).
+    tls: bool,
     stop: Option<mpsc::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<ServerStats>>>,
 }
@@ -90,6 +92,7 @@ impl ServedWan {
         let mut served = ServedWan {
             wan: Some(wan),
             addr: SocketAddr::from((SERVER_IP, 0)),
+            tls: s.server.tls.is_some(),
             stop: Some(stop_tx),
             server: Some(server),
         };
@@ -105,9 +108,9 @@ impl ServedWan {
     pub fn server_addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://198.18.0.1:80`.
+    /// `http://198.18.0.1:80` (`https://` when the scenario serves TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
     /// `http://198.18.0.1:80/path`.
     pub fn url(&self, path: &str) -> String {
