@@ -14,7 +14,7 @@ pub use queue::by_file_type;
 pub use retry::expected_base_delay_s;
 
 use crate::record::RunRecord;
-use crate::scenario::{File, Scenario};
+use crate::scenario::{FileMeta, FileSet, Scenario};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ fn fail(invariant: &'static str, detail: String) -> Check {
 }
 
 /// Check a run's log against its scenario and expanded workload.
-pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &[File]) -> Check {
+pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &FileSet) -> Check {
     let mut c = Checker::new(scenario, files);
     for (i, ev) in log.iter().enumerate() {
         let t = ev.time();
@@ -222,7 +222,7 @@ struct Req {
 
 pub(crate) struct Checker<'a> {
     s: &'a Scenario,
-    files: &'a [File],
+    files: &'a FileSet,
     now: SimTime,
     state: Vec<FileState>,
     queue: queue::QueueModel,
@@ -230,12 +230,14 @@ pub(crate) struct Checker<'a> {
     retry: retry::RetryModel,
     /// Per conn: the request in flight.
     in_flight: BTreeMap<u32, Req>,
-    /// Per file: confirmed byte ranges `start → end`.
+    /// Per file: requests in `in_flight` (so a file's end checks it in O(1)).
+    in_flight_of: Vec<u32>,
+    /// Per file: confirmed byte ranges `start → end` (dropped when it ends).
     confirmed: Vec<BTreeMap<u64, u64>>,
 }
 
 impl<'a> Checker<'a> {
-    fn new(s: &'a Scenario, files: &'a [File]) -> Self {
+    fn new(s: &'a Scenario, files: &'a FileSet) -> Self {
         Checker {
             s,
             files,
@@ -245,11 +247,12 @@ impl<'a> Checker<'a> {
             pool: pool::PoolModel::new(&s.client),
             retry: retry::RetryModel::default(),
             in_flight: BTreeMap::new(),
+            in_flight_of: vec![0; files.len()],
             confirmed: vec![BTreeMap::new(); files.len()],
         }
     }
 
-    fn file(&self, file: u32) -> Result<&File, Violation> {
+    fn file(&self, file: u32) -> Result<&FileMeta, Violation> {
         match self.files.get(file as usize) {
             Some(f) => Ok(f),
             None => Err(Violation {
@@ -288,8 +291,11 @@ impl<'a> Checker<'a> {
             TraceEvent::ConnOpen { .. } | TraceEvent::ConnOpened { .. } | TraceEvent::ConnReused { .. } => {}
             TraceEvent::ConnIdle { .. } => {}
             TraceEvent::ConnClosed { conn, reason, .. } => {
-                if *reason == "aborted" && self.in_flight.remove(conn).is_none() {
-                    return fail("aborts only hit requests in flight", format!("conn {conn}"));
+                if *reason == "aborted" {
+                    match self.in_flight.remove(conn) {
+                        Some(r) => self.in_flight_of[r.file as usize] -= 1,
+                        None => return fail("aborts only hit requests in flight", format!("conn {conn}")),
+                    }
                 }
                 if *reason == "connect_failed" {
                     self.retry.connect_failed(self.now);
@@ -313,6 +319,7 @@ impl<'a> Checker<'a> {
                 {
                     return fail("one request at a time per connection", format!("conn {conn}"));
                 }
+                self.in_flight_of[*file as usize] += 1;
                 self.retry.sent(self.s, self.now, *file, *start, *end, *attempt)?;
             }
             TraceEvent::RequestDone { file, conn, req, bytes, .. } => {
@@ -362,9 +369,10 @@ impl<'a> Checker<'a> {
                         format!("file {file} completed ({bytes} bytes) with [0, {pos}) of {size} confirmed"),
                     );
                 }
-                if self.in_flight.values().any(|r| r.file == *file) {
+                if self.in_flight_of[*file as usize] > 0 {
                     return fail("a completed file has no request in flight", format!("file {file}"));
                 }
+                self.confirmed[*file as usize] = BTreeMap::new();
                 self.retry.file_completed(*file)?;
             }
             TraceEvent::FileFailed { file, reason, .. } => {
@@ -373,9 +381,10 @@ impl<'a> Checker<'a> {
                 if reason.is_empty() {
                     return fail("a failed file has a reason", format!("file {file}"));
                 }
-                if self.in_flight.values().any(|r| r.file == *file) {
+                if self.in_flight_of[*file as usize] > 0 {
                     return fail("a failed file's requests are aborted", format!("file {file}"));
                 }
+                self.confirmed[*file as usize] = BTreeMap::new();
                 self.retry.file_failed(self.s, self.now, *file, reason)?;
             }
         }
@@ -384,7 +393,10 @@ impl<'a> Checker<'a> {
 
     fn take_request(&mut self, conn: u32, file: u32, req: u64) -> Result<Req, Violation> {
         match self.in_flight.remove(&conn) {
-            Some(r) if r.file == file && r.req == req => Ok(r),
+            Some(r) if r.file == file && r.req == req => {
+                self.in_flight_of[file as usize] -= 1;
+                Ok(r)
+            }
             other => Err(Violation {
                 invariant: "responses match requests",
                 at: None,

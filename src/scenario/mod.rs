@@ -14,11 +14,11 @@ mod units;
 mod validate;
 mod workload;
 
-pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
+pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, estimate_files, resolve_seed};
 pub use schema::*;
 pub use sweep::{MAX_POINTS, Points, SweepPoint, expand_points, points};
 pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
-pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
+pub use workload::{File, FileMeta, FileSet, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
 use serde_json::Value;

@@ -4,10 +4,11 @@
 //! plans, so a library user cannot hand it an unchecked struct.
 
 use super::schema::{ChunkMode, MIB, Scenario};
-use super::workload::File;
+use super::workload::FileSet;
 use crate::error::{Error, Result};
 use crate::orchestrator::chunk::table_chunk;
 use crate::time::SimTime;
+use std::sync::Arc;
 
 /// Limits a run is held to before it starts. A scenario whose estimate
 /// exceeds them is refused with a message saying how much it would need
@@ -58,6 +59,9 @@ pub struct Estimate {
     pub requests: u64,
     /// Simulator events (requests × a constant + round-robin turns).
     pub events: u64,
+    /// Of `events`, round-robin turns (`server.write_quantum_bytes`: one
+    /// event per quantum of every body, upper bound with retries).
+    pub turns: u64,
     /// Simulator memory, bytes.
     pub memory_bytes: u64,
     /// Lower bound on the simulated duration, s (bytes over the tightest
@@ -72,6 +76,7 @@ impl std::ops::AddAssign for Estimate {
         self.bytes_max = self.bytes_max.saturating_add(o.bytes_max);
         self.requests = self.requests.saturating_add(o.requests);
         self.events = self.events.saturating_add(o.events);
+        self.turns = self.turns.saturating_add(o.turns);
         self.memory_bytes = self.memory_bytes.saturating_add(o.memory_bytes);
         self.min_duration_s = self.min_duration_s.max(o.min_duration_s);
     }
@@ -134,16 +139,35 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         .filter_map(|m| m.random.as_ref())
         .map(|r| r.count as u128 * (r.max_size_bytes - r.min_size_bytes) as u128)
         .sum();
-    let hi = lo + random_extra;
-    if hi > u64::MAX as u128 {
-        return Err(Error::scenario(
-            "workload.models",
-            format!(
-                "the files add up to {hi} bytes, more than the simulator counts (at most {} bytes in all)",
-                u64::MAX
-            ),
-        ));
+    totals(s, trace, Tally { files, lo, hi: lo + random_extra, reqs, path_bytes })
+}
+
+/// Workload facts an estimate is made of.
+struct Tally {
+    files: u64,
+    /// Bytes, lower and upper bound.
+    lo: u128,
+    hi: u128,
+    /// First request attempts, upper bound.
+    reqs: u128,
+    /// Bytes of paths stored.
+    path_bytes: u128,
+}
+
+/// Estimate the cost of running `files` (an expanded workload given
+/// directly, see [`Plan::with_files`]) under `s`'s settings.
+pub fn estimate_files(s: &Scenario, files: &FileSet, trace: bool) -> Result<Estimate> {
+    let (mut lo, mut reqs) = (0u128, 0u128);
+    for f in files.iter() {
+        lo += f.size as u128;
+        reqs += requests_for(s, f.size);
     }
+    let path_bytes = (files.heap_bytes() - files.len() * std::mem::size_of::<super::FileMeta>()) as u128;
+    totals(s, trace, Tally { files: files.len() as u64, lo, hi: lo, reqs, path_bytes })
+}
+
+fn totals(s: &Scenario, trace: bool, t: Tally) -> Result<Estimate> {
+    let Tally { files, lo, hi, reqs, path_bytes } = t;
     let f = &s.server.faults;
     // Expected attempts per request: 1 / (1 − p), at most max_attempts.
     let max_attempts = s.client.retry.max_attempts.max(1) as f64;
@@ -184,6 +208,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         bytes_max: hi as u64,
         requests: sat(requests),
         events: sat(events),
+        turns: sat(turns),
         memory_bytes: sat(memory),
         min_duration_s,
     })
@@ -198,8 +223,17 @@ impl Budget {
     /// points") if it exceeds the budget.
     pub fn check(&self, e: &Estimate, what: &str) -> Result<()> {
         if e.events > self.max_events {
+            let turns = if e.turns > 0 {
+                format!(
+                    ", of which {} round-robin turns: one event per server.write_quantum_bytes of every body; \
+                     a larger quantum needs fewer",
+                    e.turns
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::Budget(format!(
-                "{what} would need about {} simulator events ({} files, {} requests with retries), \
+                "{what} would need about {} simulator events ({} files, {} requests with retries{turns}), \
                  more than the budget of {} events (about {} s of wall time at ~1 M events/s); \
                  raise it with --max-events {} if you mean it",
                 e.events,
@@ -258,7 +292,7 @@ pub fn resolve_seed(s: &Scenario, seed_override: Option<u64>) -> u64 {
 pub struct Plan {
     scenario: Scenario,
     seed: u64,
-    files: Vec<File>,
+    files: Arc<FileSet>,
     estimate: Estimate,
 }
 
@@ -273,12 +307,41 @@ impl Plan {
         check_horizon(s, &estimate)?;
         budget.check(&estimate, &format!("scenario {:?}", super::validate::excerpt(&s.name)))?;
         let seed = resolve_seed(s, seed);
-        let files = s.workload.expand(seed);
+        let files = s.workload.file_set(seed);
         check_unique_paths(&files)?;
         let mut scenario = s.clone();
         scenario.seed = seed;
         scenario.sweep = None;
-        Ok(Plan { scenario, seed, files, estimate })
+        Ok(Plan { scenario, seed, files: Arc::new(files), estimate })
+    }
+
+    /// A plan of `s`'s settings over a workload given already expanded
+    /// (generated by a program, e.g. the W1 bench, instead of listed in
+    /// JSON): `s.workload` only names the models, in the order of the set's
+    /// model indices, and their priorities; its file lists are not used.
+    pub fn with_files(s: &Scenario, seed: Option<u64>, budget: &Budget, trace: bool, files: FileSet) -> Result<Plan> {
+        s.validate()?;
+        if files.is_empty() || files.len() as u64 > super::MAX_FILES {
+            return Err(Error::scenario(
+                "workload",
+                format!("must have 1 to {} files, got {}", super::MAX_FILES, files.len()),
+            ));
+        }
+        if let Some(f) = files.iter().find(|f| f.size == 0 || f.model as usize >= s.workload.models.len()) {
+            return Err(Error::scenario(
+                "workload",
+                format!("file {} has size 0 or a model index beyond the scenario's models", f.id),
+            ));
+        }
+        let estimate = estimate_files(s, &files, trace)?;
+        check_horizon(s, &estimate)?;
+        budget.check(&estimate, &format!("scenario {:?}", super::validate::excerpt(&s.name)))?;
+        check_unique_paths(&files)?;
+        let seed = resolve_seed(s, seed);
+        let mut scenario = s.clone();
+        scenario.seed = seed;
+        scenario.sweep = None;
+        Ok(Plan { scenario, seed, files: Arc::new(files), estimate })
     }
 
     /// A plan with the scenario's own seed and the default budget.
@@ -302,8 +365,12 @@ impl Plan {
         self.seed
     }
     /// The expanded workload, in enqueue order.
-    pub fn files(&self) -> &[File] {
+    pub fn files(&self) -> &FileSet {
         &self.files
+    }
+    /// The expanded workload, shared (the run and its record hold it too).
+    pub fn shared_files(&self) -> Arc<FileSet> {
+        Arc::clone(&self.files)
     }
     pub fn estimate(&self) -> &Estimate {
         &self.estimate
@@ -323,15 +390,19 @@ impl Plan {
     }
 }
 
-fn check_unique_paths(files: &[File]) -> Result<()> {
+fn check_unique_paths(files: &FileSet) -> Result<()> {
+    if files.paths_unique_by_construction() {
+        return Ok(());
+    }
+    let paths: Vec<_> = (0..files.len() as u32).map(|i| files.path(i)).collect();
     let mut order: Vec<u32> = (0..files.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| files[a as usize].path.cmp(&files[b as usize].path).then(a.cmp(&b)));
+    order.sort_unstable_by(|&a, &b| paths[a as usize].cmp(&paths[b as usize]).then(a.cmp(&b)));
     for w in order.windows(2) {
-        let (a, b) = (&files[w[0] as usize], &files[w[1] as usize]);
-        if a.path == b.path {
+        let (a, b) = (&paths[w[0] as usize], &paths[w[1] as usize]);
+        if a == b {
             return Err(Error::scenario(
-                format!("workload.models[{}]", b.model),
-                format!("duplicate file path {:?}", super::validate::excerpt(&b.path)),
+                format!("workload.models[{}]", files[w[1] as usize].model),
+                format!("duplicate file path {:?}", super::validate::excerpt(b)),
             ));
         }
     }
@@ -367,6 +438,23 @@ mod tests {
         let lifted = Budget { max_events: u64::MAX, ..Budget::default() };
         assert!(estimate(&s, false).unwrap().events > Budget::DEFAULT_MAX_EVENTS);
         assert!(lifted.check(&estimate(&s, false).unwrap(), "x").is_ok());
+    }
+
+    /// The round-robin link costs one event per turn: a run whose turns
+    /// exceed the budget is refused before it starts, saying so.
+    #[test]
+    fn round_robin_turns_beyond_the_budget_are_refused_naming_the_quantum() {
+        let s = scenario(serde_json::json!({
+            "server": { "write_quantum_bytes": 8192 },
+            "workload": { "models": [ { "name": "m", "files": [ { "path": "a", "size_bytes": 4u64 << 40 } ] } ] }
+        }));
+        let e = estimate(&s, false).unwrap();
+        // 4 TiB in 8 KiB turns.
+        assert_eq!(e.turns, (4u64 << 40) / 8192);
+        assert!(e.events >= e.turns);
+        let msg = Plan::of(&s).unwrap_err().to_string();
+        assert!(msg.contains("round-robin turns") && msg.contains("write_quantum_bytes"), "{msg}");
+        assert!(msg.contains("--max-events"), "{msg}");
     }
 
     #[test]
