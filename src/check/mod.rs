@@ -108,21 +108,32 @@ impl ByteAccount {
 /// Account a run's bytes from its log and the runtime's aborted-byte count.
 pub fn byte_account(log: &[TraceEvent], aborted_bytes: u64) -> ByteAccount {
     let mut a = ByteAccount { aborted: aborted_bytes, ..ByteAccount::default() };
-    let mut confirmed: BTreeMap<u32, u64> = BTreeMap::new();
+    // Per file id (dense): bytes confirmed.
+    let mut confirmed: Vec<u64> = Vec::new();
+    let add = |confirmed: &mut Vec<u64>, file: u32, n: u64| {
+        let i = file as usize;
+        if confirmed.len() <= i {
+            confirmed.resize(i + 1, 0);
+        }
+        confirmed[i] += n;
+    };
     for e in log {
         match e {
             TraceEvent::RequestDone { file, bytes, .. } => {
                 a.received += bytes;
-                *confirmed.entry(*file).or_insert(0) += bytes;
+                add(&mut confirmed, *file, *bytes);
             }
             TraceEvent::RequestFailed { file, received, kept, .. } => {
                 a.received += received;
                 a.kept += kept;
                 a.dropped += received.saturating_sub(*kept);
-                *confirmed.entry(*file).or_insert(0) += kept;
+                add(&mut confirmed, *file, *kept);
             }
             TraceEvent::FileCompleted { bytes, .. } => a.useful += bytes,
-            TraceEvent::FileFailed { file, .. } => a.failed_files += confirmed.get(file).copied().unwrap_or(0),
+            TraceEvent::FileFailed { file, .. } => {
+                add(&mut confirmed, *file, 0);
+                a.failed_files += confirmed[*file as usize];
+            }
             _ => {}
         }
     }
@@ -135,24 +146,35 @@ pub fn byte_account(log: &[TraceEvent], aborted_bytes: u64) -> ByteAccount {
 /// Works on records of either runtime.
 pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     check(&run.trace, scenario, &run.files)?;
-    let count = |f: &dyn Fn(&TraceEvent) -> bool| run.trace.iter().filter(|e| f(e)).count() as u64;
-    let closes = |why: &str| count(&|e| matches!(e, TraceEvent::ConnClosed { reason, .. } if *reason == why));
+    // One pass over the log counts what the stats must equal.
+    let mut n = LogCounts::default();
+    for e in &run.trace {
+        match e {
+            TraceEvent::ConnOpen { .. } => n.opened += 1,
+            TraceEvent::ConnReused { .. } => n.reused += 1,
+            TraceEvent::ConnClosed { reason, .. } => match *reason {
+                "overflow" => n.overflow += 1,
+                "idle_timeout" => n.idle_timeout += 1,
+                "max_requests" => n.max_requests += 1,
+                _ => {}
+            },
+            TraceEvent::RequestSent { .. } => n.requests += 1,
+            TraceEvent::RetryScheduled { .. } => n.retries += 1,
+            TraceEvent::FileCompleted { .. } => n.completed += 1,
+            _ => {}
+        }
+    }
     let p = &run.pool;
-    let opened = count(&|e| matches!(e, TraceEvent::ConnOpen { .. }));
     let pairs: [(&'static str, u64, u64); 9] = [
-        ("handshakes = connections opened", p.opened, opened),
-        ("pool misses = connections opened", p.misses, opened),
-        ("pool hits = reuses", p.hits, count(&|e| matches!(e, TraceEvent::ConnReused { .. }))),
-        ("pool overflow discards counted", p.overflow_discarded, closes("overflow")),
-        ("pool idle expiries counted", p.idle_expired, closes("idle_timeout")),
-        ("pool retirements counted", p.retired_max_requests, closes("max_requests")),
-        ("requests counted", run.stats.requests, count(&|e| matches!(e, TraceEvent::RequestSent { .. }))),
-        ("retries counted", run.stats.retries, count(&|e| matches!(e, TraceEvent::RetryScheduled { .. }))),
-        (
-            "completed files counted",
-            run.stats.files_completed as u64,
-            count(&|e| matches!(e, TraceEvent::FileCompleted { .. })),
-        ),
+        ("handshakes = connections opened", p.opened, n.opened),
+        ("pool misses = connections opened", p.misses, n.opened),
+        ("pool hits = reuses", p.hits, n.reused),
+        ("pool overflow discards counted", p.overflow_discarded, n.overflow),
+        ("pool idle expiries counted", p.idle_expired, n.idle_timeout),
+        ("pool retirements counted", p.retired_max_requests, n.max_requests),
+        ("requests counted", run.stats.requests, n.requests),
+        ("retries counted", run.stats.retries, n.retries),
+        ("completed files counted", run.stats.files_completed as u64, n.completed),
     ];
     for (name, stat, seen) in pairs {
         if stat != seen {
@@ -203,6 +225,19 @@ pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     Ok(())
 }
 
+/// Events of the log that the run's counters count.
+#[derive(Default)]
+struct LogCounts {
+    opened: u64,
+    reused: u64,
+    overflow: u64,
+    idle_timeout: u64,
+    max_requests: u64,
+    requests: u64,
+    retries: u64,
+    completed: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FileState {
     Queued,
@@ -232,8 +267,9 @@ pub(crate) struct Checker<'a> {
     in_flight: BTreeMap<u32, Req>,
     /// Per file: requests in `in_flight` (so a file's end checks it in O(1)).
     in_flight_of: Vec<u32>,
-    /// Per file: confirmed byte ranges `start → end` (dropped when it ends).
-    confirmed: Vec<BTreeMap<u64, u64>>,
+    /// Per file: confirmed byte ranges `[start, end)`, disjoint, sorted
+    /// (dropped when the file ends).
+    confirmed: Vec<Vec<(u64, u64)>>,
 }
 
 impl<'a> Checker<'a> {
@@ -248,7 +284,7 @@ impl<'a> Checker<'a> {
             retry: retry::RetryModel::default(),
             in_flight: BTreeMap::new(),
             in_flight_of: vec![0; files.len()],
-            confirmed: vec![BTreeMap::new(); files.len()],
+            confirmed: vec![Vec::new(); files.len()],
         }
     }
 
@@ -270,10 +306,13 @@ impl<'a> Checker<'a> {
             return Ok(());
         }
         let ranges = &mut self.confirmed[file as usize];
-        if ranges.range(..end).next_back().is_some_and(|(_, e)| *e > start) {
+        // The last range starting before `end` must end by `start` (and so
+        // every earlier one, as they are disjoint).
+        let at = ranges.partition_point(|(s, _)| *s < end);
+        if at > 0 && ranges[at - 1].1 > start {
             return fail("resume never fetches a confirmed byte", format!("file {file}: [{start}, {end}) again"));
         }
-        ranges.insert(start, end);
+        ranges.insert(at, (start, end));
         Ok(())
     }
 
@@ -372,7 +411,7 @@ impl<'a> Checker<'a> {
                 if self.in_flight_of[*file as usize] > 0 {
                     return fail("a completed file has no request in flight", format!("file {file}"));
                 }
-                self.confirmed[*file as usize] = BTreeMap::new();
+                self.confirmed[*file as usize] = Vec::new();
                 self.retry.file_completed(*file)?;
             }
             TraceEvent::FileFailed { file, reason, .. } => {
@@ -384,7 +423,7 @@ impl<'a> Checker<'a> {
                 if self.in_flight_of[*file as usize] > 0 {
                     return fail("a failed file's requests are aborted", format!("file {file}"));
                 }
-                self.confirmed[*file as usize] = BTreeMap::new();
+                self.confirmed[*file as usize] = Vec::new();
                 self.retry.file_failed(self.s, self.now, *file, reason)?;
             }
         }

@@ -37,9 +37,13 @@ impl Default for Budget {
 /// The simulator's time horizon: `SimTime` is u64 nanoseconds.
 pub const HORIZON: SimTime = SimTime::MAX;
 
-/// Bytes of simulator memory per file (expanded file, queue entry, outcome,
-/// state), measured at about 400 on a 1 M-file run; rounded up.
-const BYTES_PER_FILE: u64 = 512;
+/// Bytes of simulator memory per file (expanded file 24, core state 24,
+/// queue entry 16 or outcome 24; `bench --w1` measures ≈ 72 by its own
+/// account and ≈ 90 of peak RSS on a 1 M-file run); rounded up.
+const BYTES_PER_FILE: u64 = 128;
+/// Extra bytes per file listed explicitly in the scenario (its `FileSpec`,
+/// held by the scenario and by the plan's copy), besides its path bytes.
+const BYTES_PER_LISTED_FILE: u64 = 96;
 /// Bytes per traced event (`--check` keeps the event log), measured ≈ 210.
 const BYTES_PER_TRACED_EVENT: u64 = 256;
 /// Simulator events per request attempt (first byte, flow end, timers,
@@ -105,7 +109,7 @@ fn requests_for(s: &Scenario, size: u64) -> u128 {
 /// `trace`: the run keeps its event log. Errors if the workload's total size
 /// overflows u64.
 pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
-    let (mut files, mut lo, mut reqs, mut path_bytes) = (0u64, 0u128, 0u128, 0u128);
+    let (mut files, mut lo, mut reqs, mut path_bytes, mut listed) = (0u64, 0u128, 0u128, 0u128, 0u128);
     for m in &s.workload.models {
         if let Some(r) = m.linear.as_ref().or(m.random.as_ref()) {
             let n = r.count as u64;
@@ -127,6 +131,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
                 files += 1;
                 lo += f.size_bytes as u128;
                 path_bytes += f.path.len() as u128;
+                listed += 1;
                 reqs += requests_for(s, f.size_bytes);
             }
         }
@@ -139,7 +144,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         .filter_map(|m| m.random.as_ref())
         .map(|r| r.count as u128 * (r.max_size_bytes - r.min_size_bytes) as u128)
         .sum();
-    totals(s, trace, Tally { files, lo, hi: lo + random_extra, reqs, path_bytes })
+    totals(s, trace, Tally { files, lo, hi: lo + random_extra, reqs, path_bytes, listed })
 }
 
 /// Workload facts an estimate is made of.
@@ -152,6 +157,8 @@ struct Tally {
     reqs: u128,
     /// Bytes of paths stored.
     path_bytes: u128,
+    /// Files listed explicitly in the scenario.
+    listed: u128,
 }
 
 /// Estimate the cost of running `files` (an expanded workload given
@@ -163,11 +170,11 @@ pub fn estimate_files(s: &Scenario, files: &FileSet, trace: bool) -> Result<Esti
         reqs += requests_for(s, f.size);
     }
     let path_bytes = (files.heap_bytes() - files.len() * std::mem::size_of::<super::FileMeta>()) as u128;
-    totals(s, trace, Tally { files: files.len() as u64, lo, hi: lo, reqs, path_bytes })
+    totals(s, trace, Tally { files: files.len() as u64, lo, hi: lo, reqs, path_bytes, listed: 0 })
 }
 
 fn totals(s: &Scenario, trace: bool, t: Tally) -> Result<Estimate> {
-    let Tally { files, lo, hi, reqs, path_bytes } = t;
+    let Tally { files, lo, hi, reqs, path_bytes, listed } = t;
     let f = &s.server.faults;
     // Expected attempts per request: 1 / (1 − p), at most max_attempts.
     let max_attempts = s.client.retry.max_attempts.max(1) as f64;
@@ -179,7 +186,7 @@ fn totals(s: &Scenario, trace: bool, t: Tally) -> Result<Estimate> {
         None => 0,
     };
     let events = requests * EVENTS_PER_REQUEST as u128 + turns + 2 * files as u128;
-    let mut memory = files as u128 * BYTES_PER_FILE as u128 + 3 * path_bytes;
+    let mut memory = files as u128 * BYTES_PER_FILE as u128 + listed * BYTES_PER_LISTED_FILE as u128 + 3 * path_bytes;
     if trace {
         memory += events * BYTES_PER_TRACED_EVENT as u128;
     }
