@@ -33,7 +33,7 @@ pub const MAX_MODEL_BYTES_PER_FILE: usize = 80;
 /// sim's connection state, the link's flow slot, the core's connection
 /// map; plus, per worker, its active file, segment and pending events),
 /// stated in the README and checked like [`MAX_MODEL_BYTES_PER_FILE`].
-pub const MAX_MODEL_BYTES_PER_CONNECTION: usize = 512;
+pub const MAX_MODEL_BYTES_PER_CONNECTION: usize = 1024;
 
 /// Variations of W1 for the scaling targets (all off = the reference W1).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

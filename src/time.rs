@@ -33,7 +33,7 @@ impl SimTime {
         // no rounding instruction): truncate, then add one if below. Exact
         // for 0 < x < 2^64, where truncation to u64 is exact.
         let x = s * 1e9;
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             SimTime::ZERO
         } else if x >= u64::MAX as f64 {
             SimTime::MAX

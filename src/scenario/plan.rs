@@ -39,8 +39,9 @@ pub const HORIZON: SimTime = SimTime::MAX;
 
 /// Bytes of simulator memory per file (expanded file 24, core state 24,
 /// queue entry 16 or outcome 24; `bench --w1` measures ≈ 72 by its own
-/// account and ≈ 90 of peak RSS on a 1 M-file run); rounded up.
-const BYTES_PER_FILE: u64 = 128;
+/// account and ≈ 90 of peak RSS on 1 M- and 10 M-file runs); about twice
+/// that, so the estimate errs on the side of refusing.
+const BYTES_PER_FILE: u64 = 192;
 /// Extra bytes per file listed explicitly in the scenario (its `FileSpec`,
 /// held by the scenario and by the plan's copy), besides its path bytes.
 const BYTES_PER_LISTED_FILE: u64 = 96;
@@ -175,6 +176,15 @@ pub fn estimate_files(s: &Scenario, files: &FileSet, trace: bool) -> Result<Esti
 
 fn totals(s: &Scenario, trace: bool, t: Tally) -> Result<Estimate> {
     let Tally { files, lo, hi, reqs, path_bytes, listed } = t;
+    if hi > u64::MAX as u128 {
+        return Err(Error::scenario(
+            "workload.models",
+            format!(
+                "the files add up to {hi} bytes, more than the simulator counts (at most {} bytes in all)",
+                u64::MAX
+            ),
+        ));
+    }
     let f = &s.server.faults;
     // Expected attempts per request: 1 / (1 − p), at most max_attempts.
     let max_attempts = s.client.retry.max_attempts.max(1) as f64;
