@@ -38,7 +38,10 @@
 //! - [`trace`] and [`check`]: the run's event log and the invariant checker
 //!   over a record (`dlsim run --check`, and every real run of `dlsim validate`).
 //! - [`report`]: `BenchmarkResult` (the Python suite's fields), summary,
-//!   JSON/CSV writers and the stdout table.
+//!   JSON/CSV writers and the stdout table; `report::stats`: replications'
+//!   mean, std and 95 % interval.
+//! - [`run`]: the `run` and `merge` commands (points, replications, shards);
+//!   [`shard`]: `--shard K/N|auto`, parts and their merge.
 //! - [`suite`]: the seed suite (eight families, 27 results, extended
 //!   sweeps) and its report; [`plot`]: its SVG charts; [`par`]: parallel runs.
 //! - [`bench`]: the reference workload W1 of `dlsim bench --w1`.
@@ -55,8 +58,10 @@ pub mod plot;
 pub mod real;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod server;
+pub mod shard;
 pub mod sim;
 pub mod suite;
 pub mod time;

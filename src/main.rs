@@ -2,11 +2,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dlsim::error::{Error, Result};
-use dlsim::par::par_map;
 use dlsim::report::{self, BenchmarkResult};
 use dlsim::scenario::{self, Budget, Estimate, MIB, Plan, Scenario};
 use dlsim::suite::{PerformanceBenchmark, SuiteReport};
-use dlsim::{SimOptions, check, plot, simulate};
+use dlsim::{SimOptions, plot, simulate};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +23,16 @@ enum Format {
     Table,
     Json,
     Csv,
+}
+
+impl From<Format> for dlsim::run::Stdout {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => dlsim::run::Stdout::Table,
+            Format::Json => dlsim::run::Stdout::Json,
+            Format::Csv => dlsim::run::Stdout::Csv,
+        }
+    }
 }
 
 /// Limits checked before a run starts (see README, "Budgets").
@@ -71,6 +80,29 @@ enum Cmd {
         check: bool,
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Run only points K, K+N, K+2N, … of the sweep (0 ≤ K < N) and write
+        /// them as `<name>.part-K-of-N.json` for `dlsim merge`; `auto` takes K
+        /// and N from a Slurm job array or a Kubernetes Indexed Job
+        /// (`auto/N` or DLSIM_SHARD_COUNT gives N there).
+        #[arg(long, value_name = "K/N|auto")]
+        shard: Option<String>,
+        /// Seeds per point (default: `sweep.replications`, else 1); the report
+        /// gives each metric's mean, std and 95 % confidence interval.
+        #[arg(long, value_name = "N")]
+        replications: Option<u32>,
+    },
+    /// Merge the parts written by `run --shard K/N` into the report files the
+    /// unsharded run writes (byte for byte).
+    Merge {
+        /// Part files, or directories holding them.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Directory for `<name>.json` and `<name>.csv`.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
     },
     /// Print the fully resolved scenario (every default filled in, units
     /// converted; one entry per sweep point) and each point's estimated cost,
@@ -197,9 +229,19 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run { scenario, seed, out, format, check, budget } => {
-            cmd_run(&scenario, seed, &out, format, check, budget.budget())
-        }
+        Cmd::Run { scenario, seed, out, format, check, budget, shard, replications } => dlsim::run::run(
+            &scenario,
+            &dlsim::run::RunOptions {
+                seed,
+                out,
+                format: format.into(),
+                check,
+                budget: budget.budget(),
+                shard,
+                replications,
+            },
+        ),
+        Cmd::Merge { parts, out, format } => dlsim::run::merge(&parts, &out, format.into()),
         Cmd::Explain { scenario, seed, budget } => cmd_explain(&scenario, seed, budget.budget()),
         Cmd::Suite { seed, out } => cmd_suite(seed, &out),
         Cmd::Plot { report, out } => cmd_plot(&report, out.as_deref()),
@@ -294,80 +336,6 @@ fn cmd_explain(path: &Path, seed: Option<u64>, budget: Budget) -> Result<ExitCod
     let doc = if points.len() == 1 { points[0].clone() } else { serde_json::json!({ "points": points }) };
     let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(format!("cannot render JSON: {e}")))?;
     say(&format!("{text}\n"))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_run(
-    path: &Path,
-    seed: Option<u64>,
-    out: &Path,
-    format: Format,
-    check: bool,
-    budget: Budget,
-) -> Result<ExitCode> {
-    let base = Scenario::load(path)?;
-    let plans = plans(path, &base, seed, &budget, check)?;
-    let started = Instant::now();
-    let runs = par_map(&plans, |plan| -> Result<_> {
-        let run = simulate(plan, SimOptions { trace: check });
-        plan.check_duration(run.duration)?;
-        let verdict = if check { check::check_run(plan.scenario(), &run).err() } else { None };
-        Ok((report::from_run(plan.scenario(), &run), verdict))
-    });
-    let wall = started.elapsed();
-    let mut results: Vec<BenchmarkResult> = Vec::new();
-    for (run, plan) in runs.into_iter().zip(&plans) {
-        let (result, verdict) = run?;
-        if let Some(v) = verdict {
-            eprintln!("dlsim: check failed for {}: {v}", plan.name());
-            return Ok(ExitCode::from(1));
-        }
-        results.push(result);
-    }
-    report::check_finite(&results)?;
-    let json = serde_json::to_string_pretty(&serde_json::json!({
-        "scenario": base.name,
-        "seed": scenario::resolve_seed(&base, seed),
-        "results": results,
-    }))
-    .expect("results serialize");
-    let csv = report::csv(&results);
-    let written = report::write_outputs(
-        out,
-        &[
-            (format!("{}.json", base.name), (json.clone() + "\n").into_bytes()),
-            (format!("{}.csv", base.name), csv.clone().into_bytes()),
-        ],
-    )?;
-    let events: u64 = results.iter().map(|r| r.metadata.events).sum();
-    let speed = format!(
-        "simulated {} run(s), {events} events in {:.3} s wall ({:.2} M events/s)",
-        results.len(),
-        wall.as_secs_f64(),
-        events as f64 / wall.as_secs_f64().max(1e-9) / 1e6
-    );
-    match format {
-        Format::Table => {
-            let mut text = report::table(&results);
-            if check {
-                text.push_str("check: every invariant holds\n");
-            }
-            for p in &written {
-                text.push_str(&format!("wrote {}\n", p.display()));
-            }
-            text.push_str(&speed);
-            text.push('\n');
-            say(&text)?;
-        }
-        Format::Json => {
-            say(&(json + "\n"))?;
-            eprintln!("{speed}");
-        }
-        Format::Csv => {
-            say(&csv)?;
-            eprintln!("{speed}");
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,17 +1,25 @@
-//! `validate --wan` end to end on three scenarios of the WAN matrix: a
-//! fresh 1 MiB download at RTT 50 ms (slow start dominates), eight small
-//! files one after another on one pooled connection at RTT 100 ms (the window
-//! is kept between requests) and 4 connections sharing a 10 MB/s bottleneck
-//! with 10 % resets resumed. The matrix's known misses (the 40 MB/s rows, and
-//! 09_rtt50_r10_c4_32x64k_pooled at +0.16, the model pessimistic there, and
-//! 14_rtt50_r20_c2_chunk4m_2x16m near −0.16)
-//! are reported in the README, not asserted here.
-//! Needs root (CI runs as root): it runs, it does not skip. Bounded: the
-//! three scenarios take about 3 s of transfer each.
+//! `validate --wan` end to end on the eleven scenarios of the WAN matrix
+//! that met the bound with margin (|log error| ≤ 0.05 as a rule, ≤ 0.075
+//! always) in two full runs of the matrix with the fixed relay, both on a
+//! loaded machine (load average ≈ 10): fresh 1 MiB downloads at RTT 20, 50
+//! and 100 ms (slow start dominates), 8 MiB through a 5 MB/s bottleneck,
+//! 16 × 256 KiB on 4 pooled connections, 32 × 64 KiB on 4 fresh
+//! connections, eight small files one after another on one pooled
+//! connection at RTT 100 ms (the window is kept between requests), 4
+//! connections sharing a 10 MB/s bottleneck with 10 % resets resumed, two
+//! TLS 1.3 scenarios and 4 × 1 MiB through a 2 MB/s bottleneck. Each is run
+//! three times and the median compared, as `validate --repeats 3` does. The
+//! matrix's misses — rows where bursts overflow the drop-tail queue (the
+//! 40 MB/s rows, split and chunked transfers; the model has no loss) and
+//! 09_rtt50_r10_c4_32x64k_pooled at +0.15 (the model pessimistic) — are
+//! reported in the README, not asserted here.
+//! Needs root (CI runs as root): it runs, it does not skip. Bounded: about
+//! 45 s of transfers in all.
 //!
 //! The bound, |ln predicted − ln measured| ≤ 0.15 per scenario, is the
-//! issue's maximum for the WAN matrix; with slow start off the first
-//! scenario alone is ≈ 0.7 off (0.206 s vs 0.42 s), so the bound can fail.
+//! issue's maximum for the WAN matrix; with slow start off the 1 MiB
+//! scenarios alone are 0.4–1.0 off (e.g. 0.206 s vs 0.42 s at RTT 50 ms),
+//! so the bound can fail.
 
 use dlsim::real::validate::{PathKind, validate_on};
 use std::path::PathBuf;
@@ -19,18 +27,35 @@ use std::path::PathBuf;
 #[test]
 fn validate_wan_passes_the_checker_and_predicts_within_bounds() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/validation-wan");
-    let files: Vec<PathBuf> =
-        ["03_rtt50_r10_c1_1m_fresh.json", "18_rtt100_r5_c1_8x16k.json", "20_rtt50_r10_c4_reset_resume.json"]
-            .iter()
-            .map(|f| dir.join(f))
-            .collect();
-    let r = validate_on(PathKind::Wan, &files, 1, None, None, &mut |_| {}).expect("validate --wan runs (as root)");
+    let files: Vec<PathBuf> = [
+        "02_rtt20_r10_c1_1m_fresh.json",
+        "03_rtt50_r10_c1_1m_fresh.json",
+        "04_rtt100_r10_c1_1m_fresh.json",
+        "06_rtt50_r5_c1_8m.json",
+        "08_rtt20_r10_c4_16x256k_pooled.json",
+        "10_rtt50_r10_c4_32x64k_fresh.json",
+        "18_rtt100_r5_c1_8x16k.json",
+        "20_rtt50_r10_c4_reset_resume.json",
+        "22_rtt50_r10_c1_4m_tls13.json",
+        "23_rtt100_r10_c8_32x64k_tls13.json",
+        "25_rtt5_r2_c4_4x1m.json",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    let repeats = 3;
+    let r =
+        validate_on(PathKind::Wan, &files, repeats, None, None, &mut |_| {}).expect("validate --wan runs (as root)");
     assert!(
         r.passed(),
         "the invariant checker or a real run failed: {:?}",
         r.rows.iter().map(|x| &x.violations).collect::<Vec<_>>()
     );
-    assert_eq!(r.checked_runs, 6, "one sim and one real run per scenario, all checked");
+    assert_eq!(
+        r.checked_runs,
+        files.len() as u64 * (1 + u64::from(repeats)),
+        "one sim and {repeats} real runs per scenario, all checked"
+    );
     for row in &r.rows {
         assert!(
             row.log_error <= 0.15,

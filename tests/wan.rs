@@ -330,9 +330,13 @@ fn the_real_runtime_downloads_through_the_emulator() {
     assert_eq!(run.files_completed(), 4);
     assert!(run.corrupt_files(&dlsim::real::expected_digests(&s, 3)).is_empty());
     assert_eq!(stats.files_served, 4);
-    // 1 MiB through an 8 MB/s bottleneck (payload share 1448/1500) cannot
-    // take less than size / payload rate, plus a handshake and a request RTT.
-    let floor = (4 * 262_144) as f64 / (8e6 * 1448.0 / 1500.0) + 2.0 * 0.020;
+    // The scenario's 8 MB/s is payload: the relay's IP rate is 8 MB/s ×
+    // 1500/1448, of which 1500-byte packets carry 1448 payload bytes each.
+    // 1 MiB cannot take less than size / payload rate, plus a handshake and
+    // a request RTT.
+    let ip_rate = WanConfig::from_scenario(&s, 3).rate_bps.expect("a bottleneck");
+    assert!((ip_rate - 8e6 * 1500.0 / 1448.0).abs() < 1e-6, "{ip_rate}");
+    let floor = (4 * 262_144) as f64 / (ip_rate * 1448.0 / 1500.0) + 2.0 * 0.020;
     let took = run.duration.as_secs_f64();
     eprintln!("real runtime: {took:.3} s (floor {floor:.3} s); {}", dlsim::wan::runner::summary(&relay));
     assert!(took >= floor, "{took} s < {floor} s");

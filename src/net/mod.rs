@@ -15,6 +15,8 @@ mod link;
 mod ps;
 mod rr;
 mod slowstart;
+#[cfg(test)]
+mod slowstart_reference;
 
 pub use capacity::{Capacity, Change};
 pub use cpu::Cpu;

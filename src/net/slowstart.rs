@@ -26,15 +26,24 @@
 //!   `min(per-connection cap, cwnd / RTT)` per flow over the shared rate;
 //!   the client's token bucket then scales every rate by the same factor.
 //!
-//! Cost: the state is per active flow, and every event (a finish, a round
-//! end, a start) recomputes the rates by iterative water-filling in O(n)
-//! per pass (one or two passes as a rule) for n active flows — n is bounded
-//! by the client's connections, not the files; slow start adds about
-//! log2(share × RTT / IW) round events per fresh or restarted connection.
+//! Cost: flows are kept in two sets. Window-limited flows (rate = their
+//! bound, below the fair level) are a list scanned at every event; every
+//! other flow moves at the one common rate, so it is kept as in processor
+//! sharing: a virtual counter of bytes served per uncapped flow, its finish
+//! mark in an ordered set, and its window in a second ordered set, so that
+//! the flows whose window falls below a rising level are found in
+//! O(log n). An uncapped flow's window follows the common rate (to `2 ×
+//! rate × RTT`) lazily: a stack of the common rate's running maxima,
+//! searched from the flow's entry, gives it when needed. An event costs
+//! O(k + log n) for k window-limited flows — the connections still ramping
+//! below their share, a handful once the link is full — instead of O(n).
+//! Slow start adds about log2(share × RTT / IW) round events per fresh or
+//! restarted connection.
 
 use super::capacity::Capacity;
 use super::link::{Discipline, FlowId};
 use crate::time::SimTime;
+use std::collections::BTreeSet;
 
 /// Linux's minimum retransmission timeout.
 pub const RTO_MIN: SimTime = SimTime::from_millis(200);
@@ -66,15 +75,19 @@ struct Conn {
 
 #[derive(Clone, Copy, Debug)]
 struct Flow {
-    id: FlowId,
     bytes: f64,
-    got: f64,
     buffered: bool,
+    /// In the scanned list of window-limited flows rather than at the common rate.
+    capped: bool,
+    /// Capped: bytes delivered. Uncapped: bytes delivered when the virtual
+    /// counter was `v_base`.
+    got: f64,
+    /// Capped: its rate, bytes/s.
     rate: f64,
+    /// Capped: its bound min(cwnd / RTT, per-connection cap), bytes/s.
+    bound: f64,
     /// The window binds the rate (then the round end is an event).
     window_limited: bool,
-    /// min(cwnd / RTT, per-connection cap), bytes/s (set in `set_rates`).
-    bound: f64,
     /// End of the current round trip, s.
     round_end: f64,
     /// Bytes delivered when the round began.
@@ -82,12 +95,64 @@ struct Flow {
     /// What is left fits in the window: it goes out as one burst at the
     /// flow's share (the window no longer binds).
     last_window: bool,
+    /// Uncapped: the virtual counter when `got` was taken.
+    v_base: f64,
+    /// Uncapped: the first common-rate epoch its window follows.
+    join: u64,
+    /// Capped: index in `capped`.
+    pos: u32,
+}
+
+impl Flow {
+    fn fin_mark(&self) -> f64 {
+        self.v_base + (self.bytes - self.got)
+    }
+}
+
+/// A total order on f64 for the ordered sets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Key(f64);
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Key {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
 }
 
 const FINISH: u64 = 0;
 const ROUND: u64 = 1;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
+
+/// A count of flows and Σ (v_base − got) over them: their delivered bytes
+/// are `count × v − sum`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bases {
+    count: u32,
+    sum: f64,
+}
+
+impl Bases {
+    fn add(&mut self, d: f64) {
+        self.count += 1;
+        self.sum += d;
+    }
+    fn remove(&mut self, d: f64) {
+        self.count -= 1;
+        self.sum -= d;
+        if self.count == 0 {
+            self.sum = 0.0;
+        }
+    }
+    fn delivered(&self, v: f64) -> f64 {
+        self.count as f64 * v - self.sum
+    }
+}
 
 pub struct SlowStart {
     p: TcpParams,
@@ -96,11 +161,26 @@ pub struct SlowStart {
     /// Seconds since the start of the run.
     now: f64,
     conns: Vec<Option<Conn>>,
-    /// Active flows, in start order.
-    flows: Vec<Flow>,
+    /// Active flows by id.
+    flows: Vec<Option<Flow>>,
+    active: u32,
     ended_bytes: f64,
-    /// Index in `flows` of each active flow id (`u32::MAX`: none).
-    slot: Vec<u32>,
+    /// Window-limited flows, in the order they became so.
+    capped: Vec<FlowId>,
+    /// Bytes served to each uncapped flow since the start (virtual counter).
+    v: f64,
+    /// The common rate of the uncapped flows, bytes/s.
+    rate_u: f64,
+    /// Uncapped flows by finish mark.
+    marks: BTreeSet<(Key, FlowId)>,
+    /// Uncapped flows not in their last window, by stored window.
+    windows: BTreeSet<(Key, FlowId)>,
+    u_all: Bases,
+    u_buffered: Bases,
+    /// Running maxima of the common rate: (epoch, rate), rates decreasing.
+    rate_max: Vec<(u64, f64)>,
+    /// Epoch of the next common rate.
+    epoch: u64,
 }
 
 impl SlowStart {
@@ -113,48 +193,136 @@ impl SlowStart {
             now: 0.0,
             conns: Vec::new(),
             flows: Vec::new(),
+            active: 0,
             ended_bytes: 0.0,
-            slot: Vec::new(),
+            capped: Vec::new(),
+            v: 0.0,
+            rate_u: 0.0,
+            marks: BTreeSet::new(),
+            windows: BTreeSet::new(),
+            u_all: Bases::default(),
+            u_buffered: Bases::default(),
+            rate_max: Vec::new(),
+            epoch: 0,
         }
     }
 
     /// A connection's current window, bytes (`None` before its first flow).
     pub fn cwnd(&self, flow: FlowId) -> Option<f64> {
-        self.conns.get(flow as usize).and_then(|c| c.map(|c| c.cwnd))
+        let c = self.conns.get(flow as usize).copied().flatten()?;
+        Some(match self.flow(flow) {
+            Some(f) if !f.capped && !f.last_window => c.cwnd.max(self.followed(f.join)),
+            _ => c.cwnd,
+        })
     }
     /// An active flow's rate, bytes/s.
     pub fn rate(&self, flow: FlowId) -> Option<f64> {
-        self.pos(flow).map(|i| self.flows[i].rate)
+        self.flow(flow).map(|f| if f.capped { f.rate } else { self.rate_u })
     }
 
-    fn pos(&self, flow: FlowId) -> Option<usize> {
-        self.slot.get(flow as usize).filter(|&&i| i != u32::MAX).map(|&i| i as usize)
+    fn flow(&self, flow: FlowId) -> Option<&Flow> {
+        self.flows.get(flow as usize).and_then(|f| f.as_ref())
+    }
+    fn f(&mut self, flow: FlowId) -> &mut Flow {
+        self.flows[flow as usize].as_mut().expect("an active flow")
+    }
+    fn conn(&mut self, flow: FlowId) -> &mut Conn {
+        self.conns[flow as usize].as_mut().expect("an active flow has a connection")
     }
 
-    fn end(&mut self, i: usize) -> Flow {
-        let f = self.flows.swap_remove(i);
-        self.slot[f.id as usize] = u32::MAX;
-        if let Some(moved) = self.flows.get(i) {
-            self.slot[moved.id as usize] = i as u32;
+    /// The window an uncapped flow that joined at epoch `join` has grown
+    /// to by following the common rate: 2 × (its maximum since) × RTT.
+    fn followed(&self, join: u64) -> f64 {
+        let i = self.rate_max.partition_point(|&(e, _)| e < join);
+        self.rate_max.get(i).map_or(0.0, |&(_, r)| 2.0 * r * self.rtt_s)
+    }
+
+    /// Put flow `id` (its `got` current) among the uncapped flows.
+    fn uncap(&mut self, id: FlowId) {
+        let (v, epoch) = (self.v, self.epoch);
+        let f = self.f(id);
+        f.capped = false;
+        f.window_limited = false;
+        f.v_base = v;
+        f.join = epoch;
+        let f = *f;
+        self.marks.insert((Key(f.fin_mark()), id));
+        if !f.last_window {
+            let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
+            self.windows.insert((Key(w), id));
         }
+        self.u_all.add(f.v_base - f.got);
+        if f.buffered {
+            self.u_buffered.add(f.v_base - f.got);
+        }
+    }
+
+    /// Take uncapped flow `id` out of the sets: its `got` and its
+    /// connection's window become current.
+    fn take_uncapped(&mut self, id: FlowId) {
+        let f = *self.flow(id).expect("an active flow");
+        let followed = self.followed(f.join);
+        self.marks.remove(&(Key(f.fin_mark()), id));
+        self.u_all.remove(f.v_base - f.got);
+        if f.buffered {
+            self.u_buffered.remove(f.v_base - f.got);
+        }
+        if !f.last_window {
+            let w = self.conn(id).cwnd;
+            self.windows.remove(&(Key(w), id));
+            self.conn(id).cwnd = w.max(followed);
+        }
+        let v = self.v;
+        let g = self.f(id);
+        g.got = (f.got + (v - f.v_base)).min(f.bytes);
+    }
+
+    fn push_capped(&mut self, id: FlowId) {
+        let pos = self.capped.len() as u32;
+        self.capped.push(id);
+        let f = self.f(id);
+        f.capped = true;
+        f.pos = pos;
+    }
+
+    fn remove_capped(&mut self, id: FlowId) {
+        let pos = self.f(id).pos as usize;
+        self.capped.swap_remove(pos);
+        if let Some(&moved) = self.capped.get(pos) {
+            self.f(moved).pos = pos as u32;
+        }
+    }
+
+    fn end(&mut self, id: FlowId, done: bool) -> f64 {
+        if self.flow(id).expect("ending an active flow").capped {
+            self.remove_capped(id);
+        } else {
+            self.take_uncapped(id);
+        }
+        let mut f = self.flows[id as usize].take().expect("an active flow");
+        if done {
+            f.got = f.bytes;
+        }
+        self.active -= 1;
         self.ended_bytes += f.got;
-        if let Some(c) = self.conns[f.id as usize].as_mut() {
-            c.idle_since = Some(self.now);
-            if f.window_limited || f.last_window {
-                // The ACKs of this round's bytes grow the window (slow start: one MSS per MSS acked).
-                c.cwnd += f.got - f.round_got;
-            }
+        let now = self.now;
+        let c = self.conn(id);
+        c.idle_since = Some(now);
+        if f.window_limited || f.last_window {
+            // The ACKs of this round's bytes grow the window (slow start: one MSS per MSS acked).
+            c.cwnd += f.got - f.round_got;
         }
-        f
+        f.got
     }
 }
 
 impl Discipline for SlowStart {
     fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
-        assert!(self.pos(flow).is_none(), "flow {flow} started twice");
+        assert!(!self.is_active(flow), "flow {flow} started twice");
         let idx = flow as usize;
         if self.conns.len() <= idx {
             self.conns.resize(idx + 1, None);
+            self.flows.resize(idx + 1, None);
         }
         let iw = self.p.initial_window_bytes;
         let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None });
@@ -165,60 +333,92 @@ impl Discipline for SlowStart {
             c.cwnd = c.cwnd.min(iw);
         }
         let last_window = bytes <= c.cwnd;
-        if self.slot.len() <= idx {
-            self.slot.resize(idx + 1, u32::MAX);
-        }
-        self.slot[idx] = self.flows.len() as u32;
-        self.flows.push(Flow {
-            id: flow,
+        self.flows[idx] = Some(Flow {
             bytes,
-            got: 0.0,
             buffered,
+            capped: false,
+            got: 0.0,
             rate: 0.0,
-            window_limited: false,
             bound: 0.0,
+            window_limited: false,
             round_end: self.now + self.rtt_s,
             round_got: 0.0,
             last_window,
+            v_base: 0.0,
+            join: 0,
+            pos: 0,
         });
+        self.active += 1;
+        self.uncap(flow);
     }
 
     fn abort(&mut self, flow: FlowId) -> f64 {
-        let i = self.pos(flow).expect("aborting an active flow");
-        self.end(i).got
+        self.end(flow, false)
     }
 
     fn active(&self) -> u32 {
-        self.flows.len() as u32
+        self.active
     }
 
     fn is_active(&self, flow: FlowId) -> bool {
-        self.pos(flow).is_some()
+        self.flow(flow).is_some()
     }
 
     fn set_rates(&mut self, cap: &mut Capacity) -> f64 {
         // Max-min water-filling, iteratively: the level starts at an equal
         // split; every flow bounded below it takes its bound, which raises
-        // the level for the rest; repeat until no bound is below the level
-        // (usually one or two passes, each O(n)).
+        // the level for the rest; repeat until no bound is below the level.
+        // Only the window-limited flows, and uncapped flows whose window
+        // fell below the level, are looked at one by one; the other
+        // uncapped flows share the level (or all sit at the per-connection
+        // cap if that is lower).
         let per_conn = cap.cap_bps();
         let rtt_s = self.rtt_s;
         let mut left = cap.shared_bps();
-        let mut n = self.flows.len();
-        for f in &mut self.flows {
-            let w = if f.last_window {
-                f64::INFINITY
-            } else {
-                self.conns[f.id as usize].expect("an active flow has a connection").cwnd / rtt_s
-            };
+        let mut n = self.active;
+        for i in 0..self.capped.len() {
+            let id = self.capped[i];
+            let cwnd = self.conns[id as usize].expect("an active flow has a connection").cwnd;
+            let f = self.f(id);
+            let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
             f.rate = -1.0; // not yet fixed
             f.window_limited = w < per_conn;
             f.bound = w.min(per_conn);
         }
-        loop {
+        let mut u_fixed = false;
+        let level = loop {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
+            // Uncapped flows whose window binds at or below the level join the list.
+            while let Some(&(Key(w), id)) = self.windows.first() {
+                if !(w / rtt_s <= level && w / rtt_s < per_conn) {
+                    break;
+                }
+                let join = self.flow(id).expect("an active flow").join;
+                let now_w = w.max(self.followed(join));
+                if now_w > w {
+                    // Its window followed the common rate: store it, look again.
+                    self.windows.remove(&(Key(w), id));
+                    self.windows.insert((Key(now_w), id));
+                    self.conn(id).cwnd = now_w;
+                    let epoch = self.epoch;
+                    self.f(id).join = epoch;
+                    continue;
+                }
+                self.take_uncapped(id);
+                self.push_capped(id);
+                let f = self.f(id);
+                f.rate = -1.0;
+                f.window_limited = true;
+                f.bound = w / rtt_s;
+                if u_fixed {
+                    // It had been fixed at the cap with the other uncapped flows.
+                    left += per_conn;
+                    n += 1;
+                }
+            }
             let mut fixed = false;
-            for f in &mut self.flows {
+            for i in 0..self.capped.len() {
+                let f = self.flows[self.capped[i] as usize].as_mut().expect("an active flow");
                 if f.rate < 0.0 && f.bound <= level {
                     f.rate = f.bound;
                     left = (left - f.bound).max(0.0);
@@ -226,118 +426,179 @@ impl Discipline for SlowStart {
                     fixed = true;
                 }
             }
+            if !u_fixed && self.u_all.count > 0 && per_conn <= level {
+                u_fixed = true;
+                left = (left - per_conn * self.u_all.count as f64).max(0.0);
+                n -= self.u_all.count;
+                fixed = true;
+            }
             if !fixed {
-                for f in &mut self.flows {
-                    if f.rate < 0.0 {
-                        f.rate = level;
-                        f.window_limited = false;
-                    }
-                }
-                break;
+                break level;
+            }
+        };
+        // Listed flows above the level share it: they are uncapped now.
+        let mut i = 0;
+        while i < self.capped.len() {
+            let id = self.capped[i];
+            if self.flow(id).expect("an active flow").rate < 0.0 {
+                self.remove_capped(id);
+                self.uncap(id);
+            } else {
+                i += 1;
             }
         }
-        let demand: f64 = self.flows.iter().map(|f| f.rate).sum();
+        let rate_u = if u_fixed { per_conn } else { level };
+        let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.rate).sum();
+        let demand = listed + rate_u * self.u_all.count as f64;
         let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
+        self.rate_u = rate_u;
         if demand > 0.0 && total < demand {
             let k = total / demand;
-            for f in &mut self.flows {
-                f.rate *= k;
+            self.rate_u *= k;
+            for i in 0..self.capped.len() {
+                let id = self.capped[i];
+                self.f(id).rate *= k;
             }
         }
         let (now, rtt) = (self.now, self.rtt_s);
-        for f in &mut self.flows {
-            let c = self.conns[f.id as usize].as_mut().expect("an active flow has a connection");
-            if f.window_limited {
-                // A flow that just became window-limited starts a round now.
-                if f.round_end <= now {
-                    f.round_end = now + rtt;
-                    f.round_got = f.got;
-                }
-            } else if !f.last_window {
-                // Link-limited in slow start: the window follows the ACKs.
-                c.cwnd = c.cwnd.max(2.0 * f.rate * rtt);
+        for i in 0..self.capped.len() {
+            let id = self.capped[i];
+            let f = self.f(id);
+            // A flow that just became window-limited starts a round now.
+            if f.round_end <= now {
+                f.round_end = now + rtt;
+                f.round_got = f.got;
             }
         }
+        // Link-limited in slow start: the windows follow the ACKs, to
+        // 2 × rate × RTT (lazily: a running maximum of the common rate).
+        if self.u_all.count > 0 {
+            let r = self.rate_u;
+            while self.rate_max.last().is_some_and(|&(_, m)| m <= r) {
+                self.rate_max.pop();
+            }
+            self.rate_max.push((self.epoch, r));
+        } else {
+            self.rate_max.clear();
+        }
+        self.epoch += 1;
         total
     }
 
     fn serve(&mut self, dt: f64) {
         self.now += dt;
-        for f in &mut self.flows {
+        self.v += self.rate_u * dt;
+        for i in 0..self.capped.len() {
+            let id = self.capped[i];
+            let f = self.f(id);
             f.got = (f.got + f.rate * dt).min(f.bytes);
         }
     }
 
     fn next_event(&self) -> Option<(f64, u64)> {
         let mut best: Option<(f64, u64)> = None;
-        for f in &self.flows {
-            let id = (f.id as u64) << 1;
+        for &id in &self.capped {
+            let f = self.flow(id).expect("an active flow");
+            let key = u64::from(id) << 1;
             if f.rate > 0.0 {
                 let t = ((f.bytes - f.got).max(0.0)) / f.rate;
                 if best.is_none_or(|b| t < b.0) {
-                    best = Some((t, id | FINISH));
+                    best = Some((t, key | FINISH));
                 }
             }
             if f.window_limited {
                 let t = (f.round_end - self.now).max(0.0);
                 if best.is_none_or(|b| t < b.0) {
-                    best = Some((t, id | ROUND));
+                    best = Some((t, key | ROUND));
                 }
+            }
+        }
+        if self.rate_u > 0.0
+            && let Some(&(Key(mark), id)) = self.marks.first()
+        {
+            let t = (mark - self.v).max(0.0) / self.rate_u;
+            if best.is_none_or(|b| t < b.0) {
+                best = Some((t, (u64::from(id) << 1) | FINISH));
             }
         }
         best
     }
 
     fn has_done(&self) -> bool {
-        self.flows.iter().any(|f| f.bytes - f.got <= DONE_EPS)
+        self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
+            || self.marks.first().is_some_and(|&(Key(m), _)| m - self.v <= DONE_EPS)
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
+        let mut due_uncapped = None;
         if let Some(id) = due {
             // The event's time was rounded up to a nanosecond: reach it exactly.
             let flow = (id >> 1) as FlowId;
-            if let Some(i) = self.pos(flow) {
-                let f = &mut self.flows[i];
+            let now = self.now;
+            if let Some(f) = self.flows.get_mut(flow as usize).and_then(|f| f.as_mut()) {
                 if id & 1 == FINISH {
-                    f.got = f.bytes;
+                    if f.capped {
+                        f.got = f.bytes;
+                    } else {
+                        due_uncapped = Some(flow);
+                    }
                 } else {
-                    f.round_end = f.round_end.min(self.now);
+                    f.round_end = f.round_end.min(now);
                 }
             }
         }
         let (now, rtt) = (self.now, self.rtt_s);
-        for f in &mut self.flows {
+        for i in 0..self.capped.len() {
+            let id = self.capped[i];
+            let f = *self.flow(id).expect("an active flow");
             if f.window_limited && f.round_end <= now + 1e-12 {
                 // A full round at cwnd / RTT sent (and got acked) one window: it doubles.
-                let c = self.conns[f.id as usize].as_mut().expect("an active flow has a connection");
+                let c = self.conn(id);
                 c.cwnd += f.got - f.round_got;
+                let cwnd = c.cwnd;
+                let f = self.f(id);
                 f.round_got = f.got;
                 f.round_end = now + rtt;
-                f.last_window = f.bytes - f.got <= c.cwnd;
+                f.last_window = f.bytes - f.got <= cwnd;
             }
         }
         let mut i = 0;
-        while i < self.flows.len() {
-            if self.flows[i].bytes - self.flows[i].got <= DONE_EPS {
-                self.flows[i].got = self.flows[i].bytes;
-                let f = self.end(i);
-                finished.push((f.id, f.got));
+        while i < self.capped.len() {
+            let id = self.capped[i];
+            let f = self.flow(id).expect("an active flow");
+            if f.bytes - f.got <= DONE_EPS {
+                let got = self.end(id, true);
+                finished.push((id, got));
             } else {
                 i += 1;
             }
         }
+        if let Some(id) = due_uncapped {
+            let got = self.end(id, true);
+            finished.push((id, got));
+        }
+        while let Some(&(Key(m), id)) = self.marks.first() {
+            if m - self.v > DONE_EPS {
+                break;
+            }
+            let got = self.end(id, true);
+            finished.push((id, got));
+        }
     }
 
     fn delivered(&self, flow: FlowId) -> f64 {
-        self.pos(flow).map_or(0.0, |i| self.flows[i].got)
+        self.flow(flow).map_or(0.0, |f| if f.capped { f.got } else { (f.got + (self.v - f.v_base)).min(f.bytes) })
     }
 
     fn total_delivered(&self) -> f64 {
-        self.ended_bytes + self.flows.iter().map(|f| f.got).sum::<f64>()
+        let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.got).sum();
+        self.ended_bytes + listed + self.u_all.delivered(self.v)
     }
 
     fn buffered_in_flight(&self) -> f64 {
-        self.flows.iter().filter(|f| f.buffered).map(|f| f.got).sum()
+        let listed: f64 =
+            self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
+        (listed + self.u_buffered.delivered(self.v)).max(0.0)
     }
 }
 

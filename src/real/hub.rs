@@ -699,6 +699,7 @@ mod tests {
                 .collect(),
             linear: None,
             random: None,
+            manifest: None,
             file_priorities: vec![],
         }
     }
@@ -1080,6 +1081,7 @@ mod tests {
                 files: vec![],
                 linear: Some(SizeRange { count: 3, min_size_bytes: 10, max_size_bytes: 40 }),
                 random: None,
+                manifest: None,
                 file_priorities: vec![],
             }],
         };

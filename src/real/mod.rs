@@ -21,6 +21,7 @@
 
 pub mod clients;
 pub mod content;
+pub mod cpu;
 pub mod hub;
 pub mod lock;
 pub mod pacer;

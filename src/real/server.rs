@@ -152,6 +152,9 @@ pub struct ServerStats {
     pub bandwidth_limit_bps: Option<f64>,
     pub latency_ms: f64,
     pub error_rate: f64,
+    /// CPU time (user + system) of the connection threads that have ended,
+    /// s (`validate` reports it as the server's CPU).
+    pub connection_cpu_s: f64,
 }
 
 #[derive(Clone)]
@@ -572,6 +575,7 @@ fn accept_loop(sh: Arc<Shared>, listener: TcpListener, mut reserve: Option<std::
         let _ = std::thread::Builder::new().name("dlsim-conn".into()).spawn(move || {
             let slot = slot;
             serve_connection(&slot.sh, stream, role);
+            lock(&slot.sh.stats).connection_cpu_s += crate::real::cpu::thread_cpu_s();
         });
     }
 }

@@ -8,6 +8,7 @@
 //! violation in any run, or a real run that completes no file, fails the
 //! validation ([`Report::passed`]).
 
+use super::cpu::load_average;
 use super::runtime::{RealOptions, expected_digests, run_real};
 use super::server::Server;
 use crate::check::check_run;
@@ -65,6 +66,54 @@ pub struct Row {
     pub sim: BenchmarkResult,
     /// The real run closest to the median time, reported the same way.
     pub real: BenchmarkResult,
+    /// CPU use and machine load while the real runs of this row ran.
+    pub load: RowLoad,
+    /// `--wan`: what the relay did in each real run (drops, queue, timing).
+    pub relay: Vec<crate::wan::RelayReport>,
+}
+
+/// Other processes' share of the machine's CPU above which a row is
+/// flagged as measured on a loaded machine.
+pub const LOADED_OTHERS_SHARE: f64 = 0.25;
+
+/// CPU use while a row's real runs ran (all repeats together).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RowLoad {
+    /// 1-minute load average before the first and after the last real run.
+    pub load_average: (f64, f64),
+    /// Wall time of the real runs, s.
+    pub wall_s: f64,
+    /// CPU time of the server's connection threads, s.
+    pub server_cpu_s: f64,
+    /// CPU time of the WAN relay thread (it also carries the kernel's
+    /// packet processing of the packets it injects), s; 0 on loopback.
+    pub relay_cpu_s: f64,
+    /// The rest of this process's CPU time over the runs (the client
+    /// runtime, its connection threads, set-up), s.
+    pub client_cpu_s: f64,
+    /// CPU time of every other process on the machine over the runs, s
+    /// (the machine's busy time from /proc/stat minus this process's).
+    pub others_cpu_s: f64,
+    /// `others_cpu_s` over the machine's capacity (cores × wall).
+    pub others_share: f64,
+    /// `others_share > LOADED_OTHERS_SHARE`: the real side competed for
+    /// the CPU and may be slower than an idle machine would measure.
+    pub loaded: bool,
+}
+
+/// CPU time a real run's own parts used, s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunCpu {
+    pub server_s: f64,
+    pub relay_s: f64,
+}
+
+/// What a real run measured besides its record.
+#[derive(Clone, Debug, Default)]
+pub struct RunExtra {
+    pub cpu: RunCpu,
+    /// The WAN relay's report (`None` on loopback).
+    pub relay: Option<crate::wan::RelayReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -86,6 +135,10 @@ pub struct Report {
     pub path: &'static str,
     /// Load average (1 min) before and after the matrix, from /proc/loadavg.
     pub load_average: (f64, f64),
+    /// Cores of the machine (capacity for `others_share`).
+    pub cores: usize,
+    /// Rows whose real runs ran on a loaded machine (`load.loaded`).
+    pub loaded_rows: u32,
     /// Runs (sim and real) checked by the invariant checker.
     pub checked_runs: u64,
     /// Broken invariants over all rows.
@@ -169,25 +222,21 @@ pub enum PathKind {
     Wan,
 }
 
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok()))
-        .unwrap_or(f64::NAN)
-}
-
 /// One real run of `s` through a fresh emulator (a fresh pair of
 /// namespaces, so no TCP metrics carry over from another run): the
 /// scenario's RTT, its `server.bandwidth_bps` as the bottleneck, the
 /// server unpaced; checks every completed file's bytes.
-pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<RunRecord> {
+pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunExtra)> {
     use crate::wan::{ServedWan, WanConfig};
     let served = ServedWan::start(s, seed, WanConfig::from_scenario(s, seed))?;
     let addr = served.server_addr();
     let run =
         served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
-    served.finish()?;
-    verified(s, run, expected)
+    // Connection threads still open have not added their CPU time yet.
+    let live_conn_s = super::cpu::live_threads_cpu_s("dlsim-conn");
+    let (relay, stats) = served.finish()?;
+    let cpu = RunCpu { server_s: stats.connection_cpu_s + live_conn_s, relay_s: relay.cpu_s };
+    Ok((verified(s, run, expected)?, RunExtra { cpu, relay: Some(relay) }))
 }
 
 /// `run` if every completed file has the served bytes.
@@ -221,11 +270,13 @@ fn loopback() -> SocketAddr {
 
 /// One real run of `s` against a fresh loopback server, its event log
 /// recorded; checks every completed file's bytes.
-pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<RunRecord> {
+pub fn measure_once(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Result<(RunRecord, RunExtra)> {
     let server = Server::for_scenario(s, seed, loopback(), false)?;
     let run = run_real(s, seed, server.addr(), RealOptions { trace: true, ..RealOptions::default() })?;
+    let live_conn_s = super::cpu::live_threads_cpu_s("dlsim-conn");
+    let cpu = RunCpu { server_s: server.stats().connection_cpu_s + live_conn_s, relay_s: 0.0 };
     drop(server);
-    verified(s, run, expected)
+    Ok((verified(s, run, expected)?, RunExtra { cpu, relay: None }))
 }
 
 fn calibration_scenario(name: &str, files: u32, size: u64, pool_size: u32) -> Result<Scenario> {
@@ -254,7 +305,7 @@ pub fn calibrate(repeats: u32) -> Result<Calibration> {
     let mut conn_ms = Vec::new();
     for _ in 0..repeats.max(1) {
         let t = |s: &Scenario| -> Result<f64> {
-            Ok(measure_once(s, s.seed, &expected_digests(s, s.seed))?.duration.as_secs_f64() * 1000.0)
+            Ok(measure_once(s, s.seed, &expected_digests(s, s.seed))?.0.duration.as_secs_f64() * 1000.0)
         };
         let (a, b, c) = (t(&short)?, t(&long)?, t(&conns)?);
         let per_req = ((b - a) / (n2 - n1) as f64).max(0.0);
@@ -318,17 +369,31 @@ pub fn validate_on(
         }
         let expected = expected_digests(s, seed);
         let mut runs = Vec::new();
+        let mut own = RunCpu::default();
+        let mut relays = Vec::new();
+        let (load0, proc0, machine0, wall0) =
+            (load_average(), super::cpu::process_cpu_s(), super::cpu::machine_cpu_s(), std::time::Instant::now());
         for k in 0..repeats {
             progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
-            let run = match path {
+            let (run, extra) = match path {
                 PathKind::Loopback => measure_once(s, seed, &expected)?,
                 PathKind::Wan => measure_once_wan(s, seed, &expected)?,
             };
+            own.server_s += extra.cpu.server_s;
+            own.relay_s += extra.cpu.relay_s;
+            relays.extend(extra.relay);
             if let Err(v) = check_run(s, &run) {
                 violations.push(format!("real run {}: {v}", k + 1));
             }
             runs.push(run);
         }
+        let load = row_load(
+            (load0, load_average()),
+            wall0.elapsed().as_secs_f64(),
+            super::cpu::process_cpu_s() - proc0,
+            machine0.zip(super::cpu::machine_cpu_s()).map(|(a, b)| b.0 - a.0),
+            own,
+        );
         checked_runs += 1 + runs.len() as u64;
         let times: Vec<f64> = runs.iter().map(|r| r.duration.as_secs_f64()).collect();
         let measured = median(&times);
@@ -353,6 +418,8 @@ pub fn validate_on(
             runs_without_files: runs.iter().filter(|r| r.files_completed() == 0).count() as u32,
             sim: from_run(s, &sim),
             real: from_run(s, mid),
+            load,
+            relay: relays,
         });
     }
     let errs: Vec<f64> = rows.iter().map(|r| r.log_error).collect();
@@ -381,10 +448,36 @@ pub fn validate_on(
             PathKind::Wan => "wan",
         },
         load_average: (load_before, load_average()),
+        cores: super::cpu::cores(),
+        loaded_rows: rows.iter().filter(|r| r.load.loaded).count() as u32,
         checked_runs,
         violations: rows.iter().map(|r| r.violations.len() as u64).sum(),
         rows,
     })
+}
+
+/// A row's load from what was measured around its real runs: `process_s`
+/// is this process's CPU time over them, `machine_busy_s` the machine's.
+fn row_load(
+    load_average: (f64, f64),
+    wall_s: f64,
+    process_s: f64,
+    machine_busy_s: Option<f64>,
+    own: RunCpu,
+) -> RowLoad {
+    let others = machine_busy_s.map_or(0.0, |m| (m - process_s).max(0.0));
+    let capacity = super::cpu::cores() as f64 * wall_s;
+    let others_share = if capacity > 0.0 { others / capacity } else { 0.0 };
+    RowLoad {
+        load_average,
+        wall_s,
+        server_cpu_s: own.server_s,
+        relay_cpu_s: own.relay_s,
+        client_cpu_s: (process_s - own.server_s - own.relay_s).max(0.0),
+        others_cpu_s: others,
+        others_share,
+        loaded: others_share > LOADED_OTHERS_SHARE,
+    }
 }
 
 /// The stdout table.
@@ -400,20 +493,31 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}",
-        "scenario", "predicted_s", "measured_s", "sim/real", "requests s/r", "retries s/r", "files"
+        "{:<w$}  {:>11}  {:>10}  {:>9}  {:>13}  {:>13}  {:>7}  {:>17}  {:>7}",
+        "scenario",
+        "predicted_s",
+        "measured_s",
+        "sim/real",
+        "requests s/r",
+        "retries s/r",
+        "files",
+        "cpu srv/cli/relay",
+        "others"
     );
     for x in &r.rows {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.3}  {:>+9.4}  {:>13}  {:>13}  {:>7}",
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>+9.4}  {:>13}  {:>13}  {:>7}  {:>17}  {:>6.0}%{}",
             x.name,
             x.predicted_s,
             x.measured_s,
             x.signed_log_error,
             format!("{}/{}", x.sim.metadata.requests, x.real.metadata.requests),
             format!("{}/{}", x.sim.metadata.retries, x.real.metadata.retries),
-            x.sim.metadata.files_total
+            x.sim.metadata.files_total,
+            format!("{:.2}/{:.2}/{:.2}", x.load.server_cpu_s, x.load.client_cpu_s, x.load.relay_cpu_s),
+            x.load.others_share * 100.0,
+            if x.load.loaded { "!" } else { "" }
         );
     }
     let _ = writeln!(
@@ -427,7 +531,22 @@ pub fn table(r: &Report) -> String {
         r.worst,
         r.mean_signed_log_error
     );
-    let _ = writeln!(out, "load average (1 min): {:.2} before, {:.2} after", r.load_average.0, r.load_average.1);
+    let _ = writeln!(
+        out,
+        "load average (1 min): {:.2} before, {:.2} after, on {} core(s); cpu: s of CPU over all repeats; \
+         others: other processes' share of the machine's CPU during the real runs",
+        r.load_average.0, r.load_average.1, r.cores
+    );
+    if r.loaded_rows > 0 {
+        let _ = writeln!(
+            out,
+            "WARNING: the machine was loaded during {} of {} row(s) (marked !: other processes used more than {:.0}% \
+             of its CPU); their real times may be slower than on an idle machine",
+            r.loaded_rows,
+            r.rows.len(),
+            LOADED_OTHERS_SHARE * 100.0
+        );
+    }
     let _ = writeln!(out, "invariant checker: {} run(s) checked, {} violation(s)", r.checked_runs, r.violations);
     for x in &r.rows {
         for v in &x.violations {

@@ -4,6 +4,7 @@
 //! wall time is printed to stdout only.
 
 mod result;
+pub mod stats;
 mod write;
 
 pub use result::{BenchmarkResult, Metadata, Percentiles, PriorityWait, from_run};

@@ -32,6 +32,10 @@ pub struct BenchmarkResult {
     /// One line per failed file (the first 20, then a count).
     pub errors: Vec<String>,
     pub metadata: Metadata,
+    /// Per metric over the replications (only with more than one; see
+    /// report/stats.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<BTreeMap<String, super::stats::Stat>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +90,12 @@ pub struct Metadata {
     pub cpu_seconds: f64,
     /// Events processed: simulator events, or inputs fed to the core in a real run.
     pub events: u64,
+    /// Replications run for this point (only with more than one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<u32>,
+    /// The seed of each replication, the point's own first (only with more than one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
     /// Extra figures added by callers (the suite's legacy estimate…).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -170,8 +180,11 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
             peak_active_files: st.peak_active_files,
             cpu_seconds: r9(cpu_seconds),
             events: run.events,
+            replications: None,
+            seeds: None,
             extra: BTreeMap::new(),
         },
+        stats: None,
     }
 }
 

@@ -20,8 +20,12 @@ fn field(s: &str) -> String {
 /// All results as CSV, one row each.
 pub fn csv(results: &[BenchmarkResult]) -> String {
     let mut out = String::from(CSV_HEADER);
+    let replications = super::stats::csv_columns(results);
+    if let Some((header, _)) = &replications {
+        out.push_str(header);
+    }
     out.push('\n');
-    for r in results {
+    for (i, r) in results.iter().enumerate() {
         let m = &r.metadata;
         let _ = writeln!(
             out,
@@ -50,6 +54,11 @@ pub fn csv(results: &[BenchmarkResult]) -> String {
             m.completion_time_s.p99,
             m.events,
         );
+        if let Some((_, rows)) = &replications {
+            out.pop();
+            out.push_str(&rows[i]);
+            out.push('\n');
+        }
     }
     out
 }

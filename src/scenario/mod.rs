@@ -7,8 +7,10 @@
 //! Units are in the field names: `_bps` is bytes per second, `_bytes` bytes,
 //! `_ms`/`_s` milliseconds/seconds.
 
+mod manifest;
 mod plan;
 mod schema;
+mod shape;
 mod sweep;
 mod units;
 mod validate;
@@ -16,11 +18,12 @@ mod workload;
 
 pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, estimate_files, resolve_seed};
 pub use schema::*;
-pub use sweep::{MAX_POINTS, Points, SweepPoint, expand_points, points};
+pub use sweep::{MAX_POINTS, MAX_REPLICATIONS, Points, SweepPoint, expand_points, points, replications};
 pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
 pub use workload::{File, FileMeta, FileSet, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
+use serde::Deserialize as _;
 use serde_json::Value;
 use std::path::Path;
 
@@ -80,6 +83,13 @@ fn plain_types(text: &str) -> String {
     out
 }
 
+/// A whole scenario (a JSON object), tracking the path of a failing field.
+fn deserialize<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Scenario, serde_path_to_error::Error<D::Error>> {
+    serde_path_to_error::deserialize::<D, shape::Obj<Scenario>>(d).map(|o| o.0)
+}
+
 /// A serde error with the path of the field where it happened.
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     let path = e.path().to_string();
@@ -100,6 +110,14 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
             let field = if field.is_empty() { key.to_string() } else { format!("{field}.{key}") };
             return Error::scenario(field, message);
         }
+    }
+    // A section given as an array (shape.rs asks for a map only).
+    if inner.starts_with("invalid type: sequence, expected struct ") {
+        let field = if field.is_empty() { "(the whole scenario)".to_string() } else { field };
+        return Error::scenario(field, "must be a JSON object {…}, got an array [...]");
+    }
+    if field.is_empty() && inner.contains("expected struct Scenario") {
+        return Error::scenario("(the whole scenario)", "must be a JSON object {…}");
     }
     let mut message = if field.is_empty() { format!("not valid JSON: {inner}") } else { plain_types(&inner) };
     if message.contains("expected value") || message.contains("number out of range") {
@@ -125,62 +143,6 @@ fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     Error::scenario(field, message)
 }
 
-/// Where the docs show an object, a JSON array is refused (serde would
-/// read it as the struct's fields in order). `[]` marks each element.
-const OBJECTS: &[&str] = &[
-    "server",
-    "server.faults",
-    "server.faults.mix",
-    "network",
-    "client",
-    "client.chunking",
-    "client.pool",
-    "client.retry",
-    "client.bandwidth_limit",
-    "client.cpu",
-    "workload",
-    "workload.models[]",
-    "workload.models[].files[]",
-    "workload.models[].linear",
-    "workload.models[].random",
-    "sweep",
-    "sweep.points[]",
-    "sweep.points[].set",
-];
-
-fn check_objects(v: &Value, schema: &str, shown: &str) -> Result<()> {
-    let expects_object = schema.is_empty() || OBJECTS.contains(&schema);
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                let (s, p) = if schema.is_empty() {
-                    (k.clone(), k.clone())
-                } else {
-                    (format!("{schema}.{k}"), format!("{shown}.{k}"))
-                };
-                check_objects(child, &s, &p)?;
-            }
-        }
-        Value::Array(_) if expects_object => {
-            let field = if shown.is_empty() { "(the whole scenario)" } else { shown };
-            return Err(Error::scenario(field, "must be a JSON object {…}, got an array [...]"));
-        }
-        Value::Array(a) => {
-            let each = format!("{schema}[]");
-            if OBJECTS.iter().any(|o| o.starts_with(&each)) {
-                for (i, child) in a.iter().enumerate() {
-                    check_objects(child, &each, &format!("{shown}[{i}]"))?;
-                }
-            }
-        }
-        _ if schema.is_empty() => {
-            return Err(Error::scenario("(the whole scenario)", "must be a JSON object {…}"));
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// The last JSON key before `line:column` (1-based), to name the field of a
 /// syntax error such as a number out of range.
 fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
@@ -192,9 +154,10 @@ fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
     Some(format!("{} (near)", &key_end[key_start + 1..]))
 }
 
-/// Largest scenario file read, bytes (16 MiB): generators (`linear`,
-/// `random`) describe big workloads in a few lines.
-pub const MAX_SCENARIO_FILE_BYTES: u64 = 16 << 20;
+/// Largest scenario file read, bytes (128 MiB, room for about 2 M explicit
+/// files): generators (`linear`, `random`) describe big workloads in a few
+/// lines, and a `manifest` lists any number of files in a file of its own.
+pub const MAX_SCENARIO_FILE_BYTES: u64 = 128 << 20;
 
 /// The text of a scenario file, reading at most [`MAX_SCENARIO_FILE_BYTES`]
 /// (so `/dev/zero` or a huge file fails at once, not after gigabytes).
@@ -206,7 +169,7 @@ pub fn read_scenario_file(path: &Path) -> Result<String> {
     file.take(MAX_SCENARIO_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(err)?;
     if bytes.len() as u64 > MAX_SCENARIO_FILE_BYTES {
         return Err(Error::Other(format!(
-            "{} is larger than {} MiB, the most a scenario file may be (use a `linear` or `random` workload generator for many files)",
+            "{} is larger than {} MiB, the most a scenario file may be (list many files in a `manifest`, or use a `linear` or `random` workload generator)",
             path.display(),
             MAX_SCENARIO_FILE_BYTES >> 20
         )));
@@ -216,46 +179,55 @@ pub fn read_scenario_file(path: &Path) -> Result<String> {
 }
 
 impl Scenario {
-    /// Parse and validate a scenario from JSON text.
+    /// Parse and validate a scenario from JSON text (manifests relative to
+    /// the current directory).
     pub fn from_json(text: &str) -> Result<Scenario> {
+        Scenario::from_json_in(text, Path::new("."))
+    }
+
+    /// Parse and validate a scenario from JSON text; `manifest` files are
+    /// relative to `dir`.
+    pub fn from_json_in(text: &str, dir: &Path) -> Result<Scenario> {
         if text.starts_with('\u{feff}') {
             return Err(Error::scenario(
                 "",
                 "the file starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8 without a BOM",
             ));
         }
-        // Types first (the failing field's path, line and column), then
-        // shapes serde lets through (an array read as a struct).
+        // One pass, straight into typed structs (no intermediate `Value`,
+        // which for a 1 M-file scenario would cost more than the parse);
+        // sections refuse arrays as they are read (shape.rs). Tracking the
+        // path of each field doubles the cost of a parse, so only a failed
+        // parse is repeated with tracking, to name the failing field.
         let mut de = serde_json::Deserializer::from_str(text);
-        let s: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let (line, column) = (e.inner().line(), e.inner().column());
-            // An array where an object belongs explains most type errors.
-            let inner = e.inner().to_string();
-            if (inner.contains("invalid type") || inner.contains("invalid length"))
-                && let Ok(value) = serde_json::from_str::<Value>(text)
-                && let Err(shape) = check_objects(&value, "", "")
-            {
-                return shape;
+        let parsed = shape::Obj::<Scenario>::deserialize(&mut de).and_then(|o| de.end().map(|()| o.0));
+        let s = match parsed {
+            Ok(s) => s,
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let s = deserialize(&mut de).map_err(|e| {
+                    let (line, column) = (e.inner().line(), e.inner().column());
+                    match path_error(e) {
+                        Error::Scenario { field, message } if field.is_empty() => {
+                            Error::Scenario { field: key_before(text, line, column).unwrap_or_default(), message }
+                        }
+                        other => other,
+                    }
+                })?;
+                de.end().map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
+                s
             }
-            match path_error(e) {
-                Error::Scenario { field, message } if field.is_empty() => {
-                    Error::Scenario { field: key_before(text, line, column).unwrap_or_default(), message }
-                }
-                other => other,
-            }
-        })?;
-        de.end().map_err(|e| Error::scenario("", format!("not valid JSON: {e}")))?;
-        let value: Value = serde_json::from_str(text).expect("text that deserialized into a scenario is JSON");
-        check_objects(&value, "", "")?;
-        drop(value);
+        };
+        let mut s = s;
+        manifest::resolve(&mut s, dir)?;
         s.validate()?;
         Ok(s)
     }
 
     /// Deserialize (naming the failing field) and validate.
     pub fn from_value(value: Value) -> Result<Scenario> {
-        check_objects(&value, "", "")?;
-        let s: Scenario = serde_path_to_error::deserialize(value).map_err(path_error)?;
+        let mut s = deserialize(value).map_err(path_error)?;
+        manifest::resolve(&mut s, Path::new("."))?;
         s.validate()?;
         Ok(s)
     }
@@ -263,6 +235,7 @@ impl Scenario {
     /// Read (at most [`MAX_SCENARIO_FILE_BYTES`]), parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = read_scenario_file(path)?;
-        Scenario::from_json(&text).map_err(|e| e.in_file(path))
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Scenario::from_json_in(&text, dir).map_err(|e| e.in_file(path))
     }
 }

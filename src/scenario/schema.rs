@@ -1,7 +1,7 @@
 //! The scenario schema. Field docs are the reference for the README table.
 
-use super::units;
 use super::workload::Workload;
+use super::{shape, units};
 use serde::{Deserialize, Serialize};
 
 pub const KIB: u64 = 1024;
@@ -17,15 +17,16 @@ pub struct Scenario {
     /// Default run seed; `--seed` overrides it (default 42).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shape::object")]
     pub server: Server,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shape::object")]
     pub network: Network,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shape::object")]
     pub client: Client,
+    #[serde(deserialize_with = "shape::object")]
     pub workload: Workload,
     /// Optional sweep: several runs differing in one knob (or several).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "shape::opt_object")]
     pub sweep: Option<Sweep>,
 }
 
@@ -68,6 +69,7 @@ pub struct Server {
     /// real server's writes do (the loopback server writes 8 KiB blocks).
     #[serde(deserialize_with = "units::opt_bytes")]
     pub write_quantum_bytes: Option<u64>,
+    #[serde(deserialize_with = "shape::object")]
     pub faults: Faults,
     /// HTTPS: `"1.3"` or `"1.2"` (the only version the server and the real
     /// runtime offer), or `null` (default) = plain HTTP. The real server
@@ -127,6 +129,7 @@ impl Default for Server {
 pub struct Faults {
     /// Probability that a request fails, in [0, 1] (default 0).
     pub error_rate: f64,
+    #[serde(deserialize_with = "shape::object")]
     pub mix: FaultMix,
     /// Retry-After sent with 429/503 responses, s (default 1).
     #[serde(deserialize_with = "units::seconds")]
@@ -254,6 +257,7 @@ pub struct Client {
     pub scheduling: Scheduling,
     /// `model` (default) or `by_file_type`.
     pub priority_rule: PriorityRule,
+    #[serde(deserialize_with = "shape::object")]
     pub chunking: Chunking,
     /// Bytes per socket read: sets the streaming buffer and the per-read CPU
     /// cost (default 131 072 = 128 KiB, the original's read unit).
@@ -271,17 +275,21 @@ pub struct Client {
     /// A file is split only into segments of at least this size (default 20 MiB).
     #[serde(deserialize_with = "units::bytes")]
     pub min_split_size_bytes: u64,
+    #[serde(deserialize_with = "shape::object")]
     pub pool: Pool,
+    #[serde(deserialize_with = "shape::object")]
     pub retry: Retry,
     /// No byte for this long fails the request, s (default 30).
     #[serde(deserialize_with = "units::seconds")]
     pub read_timeout_s: f64,
     /// Client token-bucket bandwidth limiter (default `null` = none).
+    #[serde(deserialize_with = "shape::opt_object")]
     pub bandwidth_limit: Option<BandwidthLimit>,
     /// Files below this are buffered whole in memory; above, streamed through
     /// a write buffer of max(4 × read size, 64 KiB) (default 52 428 800 = 50 MiB).
     #[serde(deserialize_with = "units::bytes")]
     pub streaming_threshold_bytes: u64,
+    #[serde(deserialize_with = "shape::object")]
     pub cpu: CpuModel,
 }
 
@@ -519,8 +527,20 @@ pub struct Sweep {
     #[serde(default)]
     pub names: Vec<String>,
     /// Explicit points: `{ "name": ..., "set": { "dotted.path": value } }`.
-    #[serde(default, deserialize_with = "at_most_max_points")]
+    #[serde(default, deserialize_with = "point_objects")]
     pub points: Vec<SweepPointSpec>,
+    /// Seeds run per point, 1 to [`super::MAX_REPLICATIONS`] (default 1;
+    /// `--replications` overrides): see the README, "Replications". A
+    /// sweep may give only this, to replicate the scenario alone.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replications: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A list of sweep values or points, refused as soon as it passes
@@ -551,6 +571,11 @@ where
         }
     }
     d.deserialize_seq(Bounded(std::marker::PhantomData))
+}
+
+/// Sweep points, each a JSON object, at most [`super::MAX_POINTS`].
+fn point_objects<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SweepPointSpec>, D::Error> {
+    Ok(at_most_max_points::<D, shape::Obj<SweepPointSpec>>(d)?.into_iter().map(|o| o.0).collect())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

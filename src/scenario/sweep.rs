@@ -11,6 +11,22 @@ use std::collections::BTreeSet;
 /// Largest number of points in one sweep.
 pub const MAX_POINTS: usize = 100_000;
 
+/// Most replications (seeds) per point.
+pub const MAX_REPLICATIONS: u32 = 10_000;
+
+/// The replications a scenario asks for (`sweep.replications`, default 1),
+/// checked against [`MAX_REPLICATIONS`].
+pub fn replications(base: &Scenario) -> Result<u32> {
+    let n = base.sweep.as_ref().map_or(1, |s| s.replications);
+    if !(1..=MAX_REPLICATIONS).contains(&n) {
+        return Err(Error::scenario(
+            "sweep.replications",
+            format!("must be an integer from 1 to {MAX_REPLICATIONS}, got {n}"),
+        ));
+    }
+    Ok(n)
+}
+
 /// One run of a sweep: its result name and its validated scenario (its
 /// `seed` is the point's own: the base seed unless the point sets `seed`).
 #[derive(Clone, Debug)]
@@ -117,12 +133,34 @@ pub struct Points<'a> {
     n: usize,
     next: usize,
     seen: BTreeSet<String>,
+    /// No knob and no points (a sweep giving only `replications`): the base alone.
+    single: bool,
 }
 
 impl Points<'_> {
     /// Points in the sweep (1 without a sweep).
     pub fn total(&self) -> usize {
         self.n
+    }
+
+    /// Pass over the next point without building it (its name is still
+    /// checked for duplicates): what a shard does with others' points.
+    /// `None` after the last point.
+    pub fn skip_next(&mut self) -> Option<Result<()>> {
+        if self.next >= self.n {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        if self.base.sweep.is_none() || self.single {
+            return Some(Ok(()));
+        }
+        let (name, _) = self.spec(i);
+        if !self.seen.insert(name.clone()) {
+            let at = format!("sweep point {i} ({})", excerpt(&name));
+            return Some(Err(Error::scenario(at, format!("duplicate result name {:?}", excerpt(&name)))));
+        }
+        Some(Ok(()))
     }
 
     fn spec(&self, i: usize) -> (String, Vec<(String, Value)>) {
@@ -170,7 +208,7 @@ impl Iterator for Points<'_> {
         }
         let i = self.next;
         self.next += 1;
-        if self.base.sweep.is_none() {
+        if self.base.sweep.is_none() || self.single {
             return Some(Ok(SweepPoint { name: self.base.name.clone(), scenario: self.base.clone() }));
         }
         Some(self.build(i))
@@ -182,10 +220,28 @@ impl Iterator for Points<'_> {
 /// order. A point runs with its own `seed` (a sweep over `seed`, or a point
 /// that sets it); its name is its result name and cannot be set as a knob.
 pub fn points(base: &Scenario) -> Result<Points<'_>> {
-    let empty = || Points { base, template: Value::Null, full: Value::Null, n: 1, next: 0, seen: BTreeSet::new() };
+    let empty = || Points {
+        base,
+        template: Value::Null,
+        full: Value::Null,
+        n: 1,
+        next: 0,
+        seen: BTreeSet::new(),
+        single: true,
+    };
     let Some(sweep) = &base.sweep else {
         return Ok(empty());
     };
+    replications(base)?;
+    if sweep.knob.is_none() && sweep.points.is_empty() && sweep.values.is_empty() && sweep.names.is_empty() {
+        if sweep.replications > 1 {
+            return Ok(empty());
+        }
+        return Err(Error::scenario(
+            "sweep",
+            "give either `knob` with `values`, or `points` (or `replications` > 1 alone)",
+        ));
+    }
     let n = match (&sweep.knob, sweep.points.is_empty()) {
         (Some(knob), true) => {
             if sweep.values.is_empty() {
@@ -227,7 +283,7 @@ pub fn points(base: &Scenario) -> Result<Points<'_>> {
     template.sweep = None;
     let template = serde_json::to_value(&template).expect("a scenario always serializes");
     let full = knob_space(&template);
-    Ok(Points { base, template, full, n, next: 0, seen: BTreeSet::new() })
+    Ok(Points { base, template, full, n, next: 0, seen: BTreeSet::new(), single: false })
 }
 
 /// All points of a scenario, built at once (for small embedded sweeps such

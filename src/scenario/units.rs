@@ -71,7 +71,7 @@ fn parse_decimal(text: &str) -> Option<(u128, i32)> {
 }
 
 /// `"9.98 GB"` → 9 980 000 000, exactly (no float rounding).
-fn bytes_from_str(s: &str) -> Result<u64, String> {
+pub(super) fn bytes_from_str(s: &str) -> Result<u64, String> {
     let bad = || format!("{s:?} is not a byte count: expected {BYTE_FORMS}");
     let (num, unit) = split_number(s);
     let (dec, bin, bits) = if unit.is_empty() { (0, 0, false) } else { data_unit(unit).ok_or_else(bad)? };
@@ -186,9 +186,41 @@ fn optional<'de, D: Deserializer<'de>, T>(d: D, f: fn(Value) -> Result<T, String
     }
 }
 
-/// A byte count: `1048576`, `9.98e9`, `"10 MiB"`, `"9.98 GB"`.
+/// A byte count: `1048576`, `9.98e9`, `"10 MiB"`, `"9.98 GB"`. Read with
+/// a visitor, not through a `Value`: a 1 M-file scenario has a million.
 pub fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    required(d, bytes_from_value)
+    struct Bytes;
+    impl<'de> serde::de::Visitor<'de> for Bytes {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(BYTE_FORMS)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            bytes_from_value(Value::from(v)).map_err(E::custom)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            bytes_from_value(Value::from(v)).map_err(E::custom)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            bytes_from_str(v).map_err(E::custom)
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<u64, E> {
+            bytes_from_value(Value::from(v)).map_err(E::custom)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
+            bytes_from_value(Value::Null).map_err(E::custom)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<u64, A::Error> {
+            bytes_from_value(Value::Array(vec![])).map_err(serde::de::Error::custom)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<u64, A::Error> {
+            bytes_from_value(Value::Object(Default::default())).map_err(serde::de::Error::custom)
+        }
+    }
+    d.deserialize_any(Bytes)
 }
 /// A byte count or `null`.
 pub fn opt_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -225,6 +257,19 @@ mod tests {
 
     fn b(v: Value) -> Result<u64, String> {
         bytes_from_value(v)
+    }
+
+    #[test]
+    fn the_byte_visitor_agrees_with_the_value_path() {
+        for text in ["1048576", "9.98e9", "-1", "1.5", "\"10 MiB\"", "\"x\"", "true", "null", "[1]", "{}", "0"] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let via_visitor = bytes(&mut serde_json::Deserializer::from_str(text)).map_err(|e| e.to_string());
+            match (b(v), via_visitor) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "{text}"),
+                (Err(x), Err(y)) => assert!(y.starts_with(&x), "{text}: {x} vs {y}"),
+                (x, y) => panic!("{text}: {x:?} vs {y:?}"),
+            }
+        }
     }
 
     #[test]

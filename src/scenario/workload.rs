@@ -26,6 +26,7 @@ impl Priority {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    #[serde(deserialize_with = "super::shape::objects")]
     pub models: Vec<ModelSpec>,
 }
 
@@ -39,14 +40,19 @@ pub struct ModelSpec {
     #[serde(default = "normal")]
     pub priority: Priority,
     /// Explicit files.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "super::shape::objects")]
     pub files: Vec<FileSpec>,
     /// File i of `count` has size min + i·(max−min)/count (the seed suite's grid).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::shape::opt_object")]
     pub linear: Option<SizeRange>,
     /// `count` files with sizes drawn log-uniformly in [min, max] from the seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::shape::opt_object")]
     pub random: Option<SizeRange>,
+    /// A CSV or JSON-lines file listing the files (`path,size[,priority]`),
+    /// relative to the scenario file; read streaming into `files` when the
+    /// scenario is loaded (see manifest.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
     /// For `linear`/`random`: priorities of the first files in order, e.g.
     /// `["high","high","low"]`; the rest get the model's (default empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -349,6 +355,7 @@ mod tests {
             files: vec![],
             linear,
             random,
+            manifest: None,
             file_priorities: vec![Priority::High],
         }
     }

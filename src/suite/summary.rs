@@ -88,6 +88,7 @@ mod tests {
             files_processed: 3,
             errors: vec![],
             metadata: Metadata { files_failed: failed, ..Metadata::default() },
+            stats: None,
         }
     }
 

@@ -282,7 +282,8 @@ pub fn summary(r: &RelayReport) -> String {
     let l = &r.lateness;
     format!(
         "relay{}: down {} packets ({} queue drops, {} lost), up {} packets ({} lost); \
-         release after due time p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} of {} over 100 µs)",
+         release after due time p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} of {} over 100 µs); \
+         peak queue {} bytes; relay CPU {:.3} s ({:.0} ns/packet)",
         if r.realtime { " (SCHED_FIFO)" } else { " (not real-time: SCHED_FIFO refused)" },
         r.downlink.packets_in,
         r.downlink.queue_drops,
@@ -293,7 +294,10 @@ pub fn summary(r: &RelayReport) -> String {
         l.p99_us,
         l.max_us,
         l.over_100us,
-        l.packets
+        l.packets,
+        r.downlink.peak_queue_bytes,
+        r.cpu_s,
+        r.cpu_ns_per_packet
     )
 }
 
@@ -314,7 +318,7 @@ pub struct RunArgs {
     /// Round-trip time, ms (default: the scenario's `network.rtt_ms`).
     #[arg(long)]
     pub rtt_ms: Option<f64>,
-    /// Bottleneck server → client, bytes/s (default: the scenario's `server.bandwidth_bps`).
+    /// Bottleneck server → client, IP bytes/s (default: the scenario's `server.bandwidth_bps` × 1500/1448, so that its payload goodput is the bandwidth).
     #[arg(long)]
     pub rate_bps: Option<f64>,
     /// Drop-tail queue of the bottleneck, bytes (default: one bandwidth-delay product, ≥ 64 KiB).

@@ -1,0 +1,92 @@
+//! Edges of the policy core that mutation testing (issue 8 §8) found no test
+//! for: the adaptive read size's speed history, the size boundaries of the
+//! by-file-type priority rule, and the parallel-failure counter. Each
+//! expected value is derived here from the documented rule.
+
+use dlsim::scenario::{KIB, MIB, Priority};
+use dlsim::{Plan, Scenario, SimOptions, simulate};
+use serde_json::json;
+
+fn run(s: serde_json::Value) -> dlsim::RunRecord {
+    let s = Scenario::from_value(s).expect("valid test scenario");
+    simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default())
+}
+
+/// One connection, files one after another, 100 MiB/s and 100 ms to the first
+/// byte, no RTT and no client CPU cost, so a file of S bytes takes exactly
+/// 0.1 s + S / 100 MiB/s and its speed is S over that.
+///
+/// - A, 90 MiB: no file has completed, so its read unit is the table's
+///   256 KiB (< 100 MiB): 360 reads. Speed 90 MiB / 1.0 s = 90 MiB/s.
+/// - B, 64 KiB: mean of [A] = 90 MiB/s > 50 MiB/s, so the table's 8 KiB
+///   (< 1 MiB) doubles to 16 KiB: 4 reads. Speed 64 KiB / 0.100625 s ≈ 0.62 MiB/s.
+/// - C, 2 MiB: mean of [A, B] ≈ 45.3 MiB/s, between 1 and 50 MiB/s, so the
+///   table's 64 KiB (< 10 MiB) stays: 32 reads. (The last speed alone, B's,
+///   would halve it; no history at all would leave B at 8 KiB.)
+#[test]
+fn adaptive_read_size_follows_the_mean_speed_of_completed_files() {
+    let run = run(json!({
+        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 100 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {
+            "max_concurrent_downloads": 1,
+            "adaptive_read_size": true,
+            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
+        },
+        "workload": { "models": [ { "name": "m", "files": [
+            { "path": "m/a.bin", "size_bytes": 90 * MIB },
+            { "path": "m/b.bin", "size_bytes": 64 * KIB },
+            { "path": "m/c.bin", "size_bytes": 2 * MIB }
+        ] } ] }
+    }));
+    let speed = |size: u64| size as f64 / (0.1 + size as f64 / (100 * MIB) as f64);
+    let (a, b) = (speed(90 * MIB), speed(64 * KIB));
+    assert!(a > 50.0 * MIB as f64 && b < MIB as f64);
+    let mean_ab = (a + b) / 2.0;
+    assert!(mean_ab > MIB as f64 && mean_ab < 50.0 * MIB as f64);
+    let reads = (90 * MIB).div_ceil(256 * KIB) + (64 * KIB).div_ceil(16 * KIB) + (2 * MIB).div_ceil(64 * KIB);
+    assert_eq!(run.stats.files_completed, 3);
+    assert_eq!(run.stats.reads, reads);
+}
+
+/// `.json/.yaml/.yml/.txt` are high; other files are normal below 100 MiB and
+/// low from 100 MiB on — the core's rule and the checker's own copy agree at
+/// both sides of the boundary.
+#[test]
+fn by_file_type_priority_changes_exactly_at_100_mib() {
+    let cases = [
+        ("w.bin", 1, Priority::Normal),
+        ("w.bin", 2 * MIB, Priority::Normal),
+        ("w.bin", 100 * MIB - 1, Priority::Normal),
+        ("w.bin", 100 * MIB, Priority::Low),
+        ("W.SAFETENSORS", 9 * 1000 * MIB, Priority::Low),
+        ("Config.JSON", 100 * MIB, Priority::High),
+        ("notes.txt", 1, Priority::High),
+        ("a.yml", 200 * MIB, Priority::High),
+    ];
+    for (path, size, want) in cases {
+        assert_eq!(dlsim::orchestrator::priority_by_file_type(path, size), want, "{path} {size}");
+        assert_eq!(dlsim::check::by_file_type(path, size), want, "checker: {path} {size}");
+    }
+}
+
+/// Every request fails with a 500; with `parallel_failures: 1` a failure
+/// while another range waits to retry fails its file. Each such file ends
+/// with the "too many parallel failures" reason, and the counter says how
+/// many there were.
+#[test]
+fn parallel_failure_trips_are_counted_once_per_tripped_file() {
+    let run = run(json!({
+        "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 10, "faults": { "error_rate": 1.0 } },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {
+            "max_concurrent_downloads": 4,
+            "retry": { "parallel_failures": 1, "max_attempts": 3 }
+        },
+        "workload": { "models": [ { "name": "m", "linear": { "count": 4, "min_size_bytes": MIB, "max_size_bytes": 2 * MIB } } ] }
+    }));
+    let tripped = run.fail_reasons.values().filter(|r| r.contains("too many parallel failures")).count() as u64;
+    assert!(tripped >= 1, "reasons: {:?}", run.fail_reasons);
+    assert_eq!(run.stats.parallel_failure_trips, tripped);
+    assert_eq!(run.stats.files_failed, 4);
+}
