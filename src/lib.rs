@@ -79,5 +79,5 @@ pub use error::{Error, Result};
 pub use record::{RunRecord, Runtime};
 pub use report::BenchmarkResult;
 pub use scenario::{Budget, Plan, Scenario};
-pub use sim::{SimOptions, simulate};
+pub use sim::{Footprint, SimOptions, simulate};
 pub use time::SimTime;

@@ -18,7 +18,7 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -154,9 +154,9 @@ enum Cmd {
         /// Concurrent downloads (= connections).
         #[arg(long, default_value_t = 256)]
         connections: u32,
-        /// Fault probability per request.
-        #[arg(long, default_value_t = 0.01)]
-        error_rate: f64,
+        /// Fault probability per request (default 0.01; with --w1, 0).
+        #[arg(long)]
+        error_rate: Option<f64>,
         /// Repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
@@ -167,9 +167,16 @@ enum Cmd {
         /// (issue 11: shared link, FIFO workers), once.
         #[arg(long, num_args = 2, value_names = ["N", "C"])]
         w1: Option<Vec<u32>>,
-        /// `table` or `json` (events, wall times, events/s, peak RSS); with --w1.
+        /// `table` or `json` (events, wall times, events/s, peak RSS, bytes
+        /// per file and per connection); with --w1.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// With --w1: round trip time, ms (engages TCP slow start).
+        #[arg(long, default_value_t = 0.0)]
+        rtt_ms: f64,
+        /// With --w1: keep the event log and run the invariant checker (timed apart).
+        #[arg(long)]
+        check: bool,
         #[command(flatten)]
         budget: BudgetArgs,
     },
@@ -272,9 +279,17 @@ fn main() -> ExitCode {
                 .and_then(|t| say(&t))
                 .map(|()| ExitCode::SUCCESS)
         }
-        Cmd::Bench { w1: Some(nc), format, budget, .. } => cmd_bench_w1(nc[0], nc[1], format, budget.budget()),
+        Cmd::Bench { w1: Some(nc), format, budget, rtt_ms, error_rate, check, .. } => {
+            let o = dlsim::bench::W1Options { rtt_ms, error_rate: error_rate.unwrap_or(0.0), check };
+            match format {
+                Format::Csv => Err(Error::flag("--format", "bench prints `table` or `json`, got csv")),
+                _ => dlsim::bench::cmd_w1(nc[0], nc[1], &o, format == Format::Json, &budget.budget())
+                    .and_then(|text| say(&text))
+                    .map(|_| ExitCode::SUCCESS),
+            }
+        }
         Cmd::Bench { files, connections, error_rate, repeat, seed, budget, .. } => {
-            cmd_bench(files, connections, error_rate, repeat, seed.unwrap_or(42), budget.budget())
+            cmd_bench(files, connections, error_rate.unwrap_or(0.01), repeat, seed.unwrap_or(42), budget.budget())
         }
         Cmd::Serve { scenario, port, seed, bind, allow_remote, hub, lfs_threshold_bytes, no_cdn, tls_cert_out } => {
             let hub = hub.then(|| dlsim::real::HubOptions {
@@ -434,37 +449,6 @@ fn cmd_bench(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_bench_w1(files: u32, connections: u32, format: Format, budget: Budget) -> Result<ExitCode> {
-    let t = Instant::now();
-    let w = dlsim::bench::run_w1(files, connections, &budget)?;
-    let wall_s = t.elapsed().as_secs_f64();
-    let events = w.run.events;
-    let eps = events as f64 / w.loop_s;
-    let rss = dlsim::bench::peak_rss_bytes();
-    match format {
-        Format::Json => say(&format!(
-            "{}\n",
-            serde_json::json!({
-                "workload": "w1", "files": files, "connections": connections,
-                "makespan_s": w.run.duration.as_secs_f64(), "events": events,
-                "wall_s": wall_s, "setup_s": w.setup_s, "loop_s": w.loop_s,
-                "events_per_s": eps, "peak_rss_bytes": rss,
-            })
-        ))?,
-        Format::Table => say(&format!(
-            "bench w1: {files} files, {connections} connections: makespan {:.6} s, {events} events\n\
-             wall {wall_s:.3} s (setup {:.3} s, simulation {:.3} s), {:.2} M events/s, peak RSS {}\n",
-            w.run.duration.as_secs_f64(),
-            w.setup_s,
-            w.loop_s,
-            eps / 1e6,
-            rss.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0)),
-        ))?,
-        Format::Csv => return Err(Error::flag("--format", "bench prints `table` or `json`, got csv")),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn cmd_serve(
     path: &Path,
     port: u16,
@@ -514,7 +498,7 @@ fn cmd_serve(
             .map_err(|e| Error::Other(format!("cannot write {}: {e}", cert.display())))?;
         say(&format!("  certificate: {} (e.g. curl --cacert {} {base}/...)\n", cert.display(), cert.display()))?;
     }
-    say(&format!("  e.g. {base}/{}\n  stats: {base}{}\n", files[0].path, dlsim::real::server::STATS_PATH))?;
+    say(&format!("  e.g. {base}/{}\n  stats: {base}{}\n", files.path(0), dlsim::real::server::STATS_PATH))?;
     server.wait();
     Ok(ExitCode::SUCCESS)
 }

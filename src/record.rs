@@ -9,10 +9,11 @@
 //! time since the run started in the real runtime.
 
 use crate::orchestrator::{FileOutcome, FileStatus, PoolStats, Stats};
-use crate::scenario::File;
+use crate::scenario::FileSet;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Which runtime produced a record.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,7 +48,8 @@ pub struct RunRecord {
     pub seed: u64,
     /// Time the last file ended.
     pub duration: SimTime,
-    pub files: Vec<File>,
+    /// The workload, shared with the plan (paths by [`FileSet::path`]).
+    pub files: Arc<FileSet>,
     pub outcomes: Vec<FileOutcome>,
     pub fail_reasons: BTreeMap<u32, String>,
     /// The policy core's counters.
@@ -101,9 +103,9 @@ impl RunRecord {
         real.digests
             .iter()
             .zip(expected)
-            .zip(&self.files)
+            .zip(self.files.iter())
             .filter(|((got, want), _)| got.is_some_and(|g| g != **want))
-            .map(|(_, f)| f.path.clone())
+            .map(|(_, f)| self.files.path(f.id).into_owned())
             .collect()
     }
 }

@@ -192,11 +192,11 @@ fn checked(s: &Scenario, seed: u64) -> Result<RunRecord, TestCaseError> {
     Ok(out)
 }
 
-/// The queue key of a file, from the scenario alone.
-fn key(s: &Scenario, f: &dlsim::scenario::File) -> (Priority, u64, u32) {
+/// The queue key of a file (at `path`), from the scenario alone.
+fn key(s: &Scenario, path: &str, f: &dlsim::scenario::FileMeta) -> (Priority, u64, u32) {
     match s.client.priority_rule {
         PriorityRule::Model => (f.priority, 0, f.id),
-        PriorityRule::ByFileType => (dlsim::check::by_file_type(&f.path, f.size), f.size, f.id),
+        PriorityRule::ByFileType => (dlsim::check::by_file_type(path, f.size), f.size, f.id),
     }
 }
 
@@ -240,7 +240,7 @@ proptest! {
         }
         let out = checked(&s, seed)?;
         if one_slot {
-            let mut want: Vec<_> = out.files.iter().map(|f| key(&s, f)).collect();
+            let mut want: Vec<_> = out.files.iter().map(|f| key(&s, &out.files.path(f.id), f)).collect();
             want.sort();
             prop_assert_eq!(dispatch_order(&out), want.iter().map(|k| k.2).collect::<Vec<_>>());
         }
@@ -255,7 +255,7 @@ proptest! {
         let mut want: Vec<_> = out
             .files
             .iter()
-            .map(|f| ((s.workload.models[f.model as usize].priority, f.model), key(&s, f)))
+            .map(|f| ((s.workload.models[f.model as usize].priority, f.model), key(&s, &out.files.path(f.id), f)))
             .collect();
         want.sort();
         if s.client.max_concurrent_downloads == 1 || s.client.max_concurrent_files_per_model == 1 {

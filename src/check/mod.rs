@@ -14,7 +14,7 @@ pub use queue::by_file_type;
 pub use retry::expected_base_delay_s;
 
 use crate::record::RunRecord;
-use crate::scenario::{File, Scenario};
+use crate::scenario::{FileMeta, FileSet, Scenario};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ fn fail(invariant: &'static str, detail: String) -> Check {
 }
 
 /// Check a run's log against its scenario and expanded workload.
-pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &[File]) -> Check {
+pub fn check(log: &[TraceEvent], scenario: &Scenario, files: &FileSet) -> Check {
     let mut c = Checker::new(scenario, files);
     for (i, ev) in log.iter().enumerate() {
         let t = ev.time();
@@ -108,21 +108,32 @@ impl ByteAccount {
 /// Account a run's bytes from its log and the runtime's aborted-byte count.
 pub fn byte_account(log: &[TraceEvent], aborted_bytes: u64) -> ByteAccount {
     let mut a = ByteAccount { aborted: aborted_bytes, ..ByteAccount::default() };
-    let mut confirmed: BTreeMap<u32, u64> = BTreeMap::new();
+    // Per file id (dense): bytes confirmed.
+    let mut confirmed: Vec<u64> = Vec::new();
+    let add = |confirmed: &mut Vec<u64>, file: u32, n: u64| {
+        let i = file as usize;
+        if confirmed.len() <= i {
+            confirmed.resize(i + 1, 0);
+        }
+        confirmed[i] += n;
+    };
     for e in log {
         match e {
             TraceEvent::RequestDone { file, bytes, .. } => {
                 a.received += bytes;
-                *confirmed.entry(*file).or_insert(0) += bytes;
+                add(&mut confirmed, *file, *bytes);
             }
             TraceEvent::RequestFailed { file, received, kept, .. } => {
                 a.received += received;
                 a.kept += kept;
                 a.dropped += received.saturating_sub(*kept);
-                *confirmed.entry(*file).or_insert(0) += kept;
+                add(&mut confirmed, *file, *kept);
             }
             TraceEvent::FileCompleted { bytes, .. } => a.useful += bytes,
-            TraceEvent::FileFailed { file, .. } => a.failed_files += confirmed.get(file).copied().unwrap_or(0),
+            TraceEvent::FileFailed { file, .. } => {
+                add(&mut confirmed, *file, 0);
+                a.failed_files += confirmed[*file as usize];
+            }
             _ => {}
         }
     }
@@ -135,24 +146,35 @@ pub fn byte_account(log: &[TraceEvent], aborted_bytes: u64) -> ByteAccount {
 /// Works on records of either runtime.
 pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     check(&run.trace, scenario, &run.files)?;
-    let count = |f: &dyn Fn(&TraceEvent) -> bool| run.trace.iter().filter(|e| f(e)).count() as u64;
-    let closes = |why: &str| count(&|e| matches!(e, TraceEvent::ConnClosed { reason, .. } if *reason == why));
+    // One pass over the log counts what the stats must equal.
+    let mut n = LogCounts::default();
+    for e in &run.trace {
+        match e {
+            TraceEvent::ConnOpen { .. } => n.opened += 1,
+            TraceEvent::ConnReused { .. } => n.reused += 1,
+            TraceEvent::ConnClosed { reason, .. } => match *reason {
+                "overflow" => n.overflow += 1,
+                "idle_timeout" => n.idle_timeout += 1,
+                "max_requests" => n.max_requests += 1,
+                _ => {}
+            },
+            TraceEvent::RequestSent { .. } => n.requests += 1,
+            TraceEvent::RetryScheduled { .. } => n.retries += 1,
+            TraceEvent::FileCompleted { .. } => n.completed += 1,
+            _ => {}
+        }
+    }
     let p = &run.pool;
-    let opened = count(&|e| matches!(e, TraceEvent::ConnOpen { .. }));
     let pairs: [(&'static str, u64, u64); 9] = [
-        ("handshakes = connections opened", p.opened, opened),
-        ("pool misses = connections opened", p.misses, opened),
-        ("pool hits = reuses", p.hits, count(&|e| matches!(e, TraceEvent::ConnReused { .. }))),
-        ("pool overflow discards counted", p.overflow_discarded, closes("overflow")),
-        ("pool idle expiries counted", p.idle_expired, closes("idle_timeout")),
-        ("pool retirements counted", p.retired_max_requests, closes("max_requests")),
-        ("requests counted", run.stats.requests, count(&|e| matches!(e, TraceEvent::RequestSent { .. }))),
-        ("retries counted", run.stats.retries, count(&|e| matches!(e, TraceEvent::RetryScheduled { .. }))),
-        (
-            "completed files counted",
-            run.stats.files_completed as u64,
-            count(&|e| matches!(e, TraceEvent::FileCompleted { .. })),
-        ),
+        ("handshakes = connections opened", p.opened, n.opened),
+        ("pool misses = connections opened", p.misses, n.opened),
+        ("pool hits = reuses", p.hits, n.reused),
+        ("pool overflow discards counted", p.overflow_discarded, n.overflow),
+        ("pool idle expiries counted", p.idle_expired, n.idle_timeout),
+        ("pool retirements counted", p.retired_max_requests, n.max_requests),
+        ("requests counted", run.stats.requests, n.requests),
+        ("retries counted", run.stats.retries, n.retries),
+        ("completed files counted", run.stats.files_completed as u64, n.completed),
     ];
     for (name, stat, seen) in pairs {
         if stat != seen {
@@ -203,6 +225,19 @@ pub fn check_run(scenario: &Scenario, run: &RunRecord) -> Check {
     Ok(())
 }
 
+/// Events of the log that the run's counters count.
+#[derive(Default)]
+struct LogCounts {
+    opened: u64,
+    reused: u64,
+    overflow: u64,
+    idle_timeout: u64,
+    max_requests: u64,
+    requests: u64,
+    retries: u64,
+    completed: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FileState {
     Queued,
@@ -222,7 +257,7 @@ struct Req {
 
 pub(crate) struct Checker<'a> {
     s: &'a Scenario,
-    files: &'a [File],
+    files: &'a FileSet,
     now: SimTime,
     state: Vec<FileState>,
     queue: queue::QueueModel,
@@ -230,12 +265,15 @@ pub(crate) struct Checker<'a> {
     retry: retry::RetryModel,
     /// Per conn: the request in flight.
     in_flight: BTreeMap<u32, Req>,
-    /// Per file: confirmed byte ranges `start → end`.
-    confirmed: Vec<BTreeMap<u64, u64>>,
+    /// Per file: requests in `in_flight` (so a file's end checks it in O(1)).
+    in_flight_of: Vec<u32>,
+    /// Per file: confirmed byte ranges `[start, end)`, disjoint, sorted
+    /// (dropped when the file ends).
+    confirmed: Vec<Vec<(u64, u64)>>,
 }
 
 impl<'a> Checker<'a> {
-    fn new(s: &'a Scenario, files: &'a [File]) -> Self {
+    fn new(s: &'a Scenario, files: &'a FileSet) -> Self {
         Checker {
             s,
             files,
@@ -245,11 +283,12 @@ impl<'a> Checker<'a> {
             pool: pool::PoolModel::new(&s.client),
             retry: retry::RetryModel::default(),
             in_flight: BTreeMap::new(),
-            confirmed: vec![BTreeMap::new(); files.len()],
+            in_flight_of: vec![0; files.len()],
+            confirmed: vec![Vec::new(); files.len()],
         }
     }
 
-    fn file(&self, file: u32) -> Result<&File, Violation> {
+    fn file(&self, file: u32) -> Result<&FileMeta, Violation> {
         match self.files.get(file as usize) {
             Some(f) => Ok(f),
             None => Err(Violation {
@@ -267,10 +306,13 @@ impl<'a> Checker<'a> {
             return Ok(());
         }
         let ranges = &mut self.confirmed[file as usize];
-        if ranges.range(..end).next_back().is_some_and(|(_, e)| *e > start) {
+        // The last range starting before `end` must end by `start` (and so
+        // every earlier one, as they are disjoint).
+        let at = ranges.partition_point(|(s, _)| *s < end);
+        if at > 0 && ranges[at - 1].1 > start {
             return fail("resume never fetches a confirmed byte", format!("file {file}: [{start}, {end}) again"));
         }
-        ranges.insert(start, end);
+        ranges.insert(at, (start, end));
         Ok(())
     }
 
@@ -288,8 +330,11 @@ impl<'a> Checker<'a> {
             TraceEvent::ConnOpen { .. } | TraceEvent::ConnOpened { .. } | TraceEvent::ConnReused { .. } => {}
             TraceEvent::ConnIdle { .. } => {}
             TraceEvent::ConnClosed { conn, reason, .. } => {
-                if *reason == "aborted" && self.in_flight.remove(conn).is_none() {
-                    return fail("aborts only hit requests in flight", format!("conn {conn}"));
+                if *reason == "aborted" {
+                    match self.in_flight.remove(conn) {
+                        Some(r) => self.in_flight_of[r.file as usize] -= 1,
+                        None => return fail("aborts only hit requests in flight", format!("conn {conn}")),
+                    }
                 }
                 if *reason == "connect_failed" {
                     self.retry.connect_failed(self.now);
@@ -313,6 +358,7 @@ impl<'a> Checker<'a> {
                 {
                     return fail("one request at a time per connection", format!("conn {conn}"));
                 }
+                self.in_flight_of[*file as usize] += 1;
                 self.retry.sent(self.s, self.now, *file, *start, *end, *attempt)?;
             }
             TraceEvent::RequestDone { file, conn, req, bytes, .. } => {
@@ -362,9 +408,10 @@ impl<'a> Checker<'a> {
                         format!("file {file} completed ({bytes} bytes) with [0, {pos}) of {size} confirmed"),
                     );
                 }
-                if self.in_flight.values().any(|r| r.file == *file) {
+                if self.in_flight_of[*file as usize] > 0 {
                     return fail("a completed file has no request in flight", format!("file {file}"));
                 }
+                self.confirmed[*file as usize] = Vec::new();
                 self.retry.file_completed(*file)?;
             }
             TraceEvent::FileFailed { file, reason, .. } => {
@@ -373,9 +420,10 @@ impl<'a> Checker<'a> {
                 if reason.is_empty() {
                     return fail("a failed file has a reason", format!("file {file}"));
                 }
-                if self.in_flight.values().any(|r| r.file == *file) {
+                if self.in_flight_of[*file as usize] > 0 {
                     return fail("a failed file's requests are aborted", format!("file {file}"));
                 }
+                self.confirmed[*file as usize] = Vec::new();
                 self.retry.file_failed(self.s, self.now, *file, reason)?;
             }
         }
@@ -384,7 +432,10 @@ impl<'a> Checker<'a> {
 
     fn take_request(&mut self, conn: u32, file: u32, req: u64) -> Result<Req, Violation> {
         match self.in_flight.remove(&conn) {
-            Some(r) if r.file == file && r.req == req => Ok(r),
+            Some(r) if r.file == file && r.req == req => {
+                self.in_flight_of[file as usize] -= 1;
+                Ok(r)
+            }
             other => Err(Violation {
                 invariant: "responses match requests",
                 at: None,

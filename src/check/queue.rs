@@ -1,7 +1,7 @@
 //! The checker's model of the download queue: which file may be dispatched.
 
 use super::{Check, fail};
-use crate::scenario::{File, Priority, PriorityRule, Scenario, Scheduling};
+use crate::scenario::{FileSet, Priority, PriorityRule, Scenario, Scheduling};
 use std::collections::BTreeSet;
 
 /// The original's per-file rule, re-derived from the schema docs (not the
@@ -37,7 +37,7 @@ pub(super) struct QueueModel {
 }
 
 impl QueueModel {
-    pub(super) fn new(s: &Scenario, files: &[File]) -> Self {
+    pub(super) fn new(s: &Scenario, files: &FileSet) -> Self {
         let c = &s.client;
         let n = s.workload.models.len();
         let mut q = QueueModel {
@@ -53,10 +53,10 @@ impl QueueModel {
             model_order: (0..n as u32).collect(),
         };
         q.model_order.sort_by_key(|m| (s.workload.models[*m as usize].priority, *m));
-        for f in files {
+        for f in files.iter() {
             let key = match c.priority_rule {
                 PriorityRule::Model => (f.priority, 0, f.id),
-                PriorityRule::ByFileType => (by_file_type(&f.path, f.size), f.size, f.id),
+                PriorityRule::ByFileType => (by_file_type(&files.path(f.id), f.size), f.size, f.id),
             };
             q.keys.push(key);
             q.file_model.push(f.model);

@@ -53,6 +53,10 @@ pub trait Discipline {
     fn total_delivered(&self) -> f64;
     /// Bytes delivered so far to active buffered flows.
     fn buffered_in_flight(&self) -> f64;
+    /// Heap bytes the discipline holds (for the simulator's memory account).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 pub struct Link<D> {
@@ -64,11 +68,13 @@ pub struct Link<D> {
     aggregate: f64,
     /// Time spent with the bucket empty and flows active (limiter wait).
     limited_ns: u64,
+    /// [`Self::next_transition`], computed at most once per change of state.
+    next: std::cell::Cell<Option<Option<SimTime>>>,
 }
 
 impl<D: Discipline> Link<D> {
     pub fn new(cap: Capacity, disc: D) -> Self {
-        let mut l = Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0 };
+        let mut l = Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0, next: Default::default() };
         l.recompute();
         l
     }
@@ -118,6 +124,7 @@ impl<D: Discipline> Link<D> {
         if now <= self.last {
             return;
         }
+        self.next.set(None);
         let span = now - self.last;
         let mut dt = span.as_secs_f64();
         let mut limited = 0.0;
@@ -136,6 +143,7 @@ impl<D: Discipline> Link<D> {
 
     /// Start a flow of `bytes` at `now`.
     pub fn add_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64, buffered: bool) {
+        self.next.set(None);
         self.advance(now);
         self.disc.add(flow, bytes, buffered);
         self.recompute();
@@ -143,6 +151,7 @@ impl<D: Discipline> Link<D> {
 
     /// Abort an active flow at `now`; returns the bytes it had received.
     pub fn abort_flow(&mut self, now: SimTime, flow: FlowId) -> f64 {
+        self.next.set(None);
         self.advance(now);
         let got = self.disc.abort(flow);
         self.recompute();
@@ -154,6 +163,7 @@ impl<D: Discipline> Link<D> {
         if secs <= 0.0 || self.cap.cpu().is_none() {
             return;
         }
+        self.next.set(None);
         self.advance(now);
         if let Some(c) = self.cap.cpu_mut() {
             c.add_work(secs);
@@ -174,6 +184,10 @@ impl<D: Discipline> Link<D> {
         self.disc.total_delivered()
     }
     /// Bytes held by active buffered flows (after `advance`).
+    /// Heap bytes of the discipline's state.
+    pub fn heap_bytes(&self) -> usize {
+        self.disc.heap_bytes()
+    }
     pub fn buffered_in_flight(&self) -> f64 {
         self.disc.buffered_in_flight()
     }
@@ -184,6 +198,15 @@ impl<D: Discipline> Link<D> {
 
     /// When the next flow event happens or the capacity changes.
     pub fn next_transition(&self) -> Option<SimTime> {
+        if let Some(t) = self.next.get() {
+            return t;
+        }
+        let t = self.compute_next_transition();
+        self.next.set(Some(t));
+        t
+    }
+
+    fn compute_next_transition(&self) -> Option<SimTime> {
         if self.disc.has_done() {
             return Some(self.last);
         }
@@ -199,6 +222,7 @@ impl<D: Discipline> Link<D> {
     /// Handle the transition due at `now`: returns the flows that finished,
     /// each with its byte count.
     pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
+        self.next.set(None);
         let due = self.next_event_at().filter(|(t, _)| *t <= now).map(|(_, id)| id);
         self.advance(now);
         self.disc.settle(due, finished);

@@ -199,6 +199,11 @@ impl Discipline for ProcessorSharing {
     fn buffered_in_flight(&self) -> f64 {
         self.buffered.delivered(self.v).max(0.0)
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.flows.capacity() * std::mem::size_of::<Option<Flow>>()
+            + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod preamble;
 pub mod queue;
 pub mod retry;
 pub mod split;
+pub mod workers;
 
 pub use memory::BufferMode;
 pub use pool::{Acquire, CloseReason, ConnId, ConnPool, PoolStats};
@@ -23,11 +24,11 @@ pub use queue::FileQueue;
 pub use retry::Failure;
 
 use crate::engine::{DecisionKey, KeyedRng, domain};
-use crate::scenario::{Client, File, MIB, PoolScope, Priority, PriorityRule};
+use crate::scenario::{Client, FileSet, MIB, PoolScope, Priority, PriorityRule};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// What happened, reported by a runtime.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,18 +101,27 @@ struct Segment {
     in_pre: bool,
 }
 
-#[derive(Clone, Debug)]
+/// What the core keeps of every file (24 bytes): its outcome so far, and
+/// the worker holding it while it is active.
+#[derive(Clone, Copy, Debug)]
 struct FileRun {
+    dispatched_at: SimTime,
+    ended_at: SimTime,
     status: FileStatus,
+    /// The download worker holding the file while it is active (an index
+    /// into `Orchestrator::active`).
+    worker: u32,
+}
+
+/// State of an active file, kept by the worker holding it (so memory
+/// scales with `max_concurrent_downloads`, not with the workload).
+#[derive(Clone, Copy, Debug)]
+struct ActiveFile {
     buffer: BufferMode,
     first_seg: u32,
     parts: u32,
     segs_left: u32,
     confirmed: u64,
-    dispatched_at: SimTime,
-    ended_at: SimTime,
-    /// The download worker holding the file while it is active.
-    worker: u32,
     /// Bytes per socket read (its `iter_content` chunk).
     read_size: u64,
     /// Segments started so far (in order), and how many may be in flight.
@@ -169,14 +179,19 @@ pub struct FileOutcome {
 pub struct Orchestrator {
     cfg: Client,
     read_timeout: SimTime,
-    files: Vec<File>,
+    files: Arc<FileSet>,
     runs: Vec<FileRun>,
+    /// Per worker: the active file's state.
+    active: Vec<ActiveFile>,
     segs: Vec<Segment>,
+    /// Segments of completed files, free for reuse (nothing refers to a
+    /// `Done` segment: no timer, no connection, no wait-queue entry).
+    free_segs: Vec<u32>,
     queue: FileQueue,
     pool: ConnPool,
     /// Free download workers (of `max_concurrent_downloads`), lowest index
-    /// first: a dispatch takes the lowest free one in O(log n).
-    free_workers: BinaryHeap<Reverse<u32>>,
+    /// first: a dispatch takes the lowest free one (a two-level bitset).
+    free_workers: workers::FreeWorkers,
     /// Speeds of the last completed files, bytes/s, oldest first.
     file_speeds: VecDeque<f64>,
     /// Segment holding each connection (opening or busy), if any.
@@ -206,9 +221,18 @@ pub fn priority_by_file_type(path: &str, size: u64) -> Priority {
 }
 
 impl Orchestrator {
-    /// A core for `files` (enqueued in order) with model priorities
-    /// `model_priority`; `seed` drives backoff jitter; `trace` records the log.
-    pub fn new(cfg: Client, mut files: Vec<File>, model_priority: &[Priority], seed: u64, trace: bool) -> Self {
+    /// A core for `files` (enqueued in order; a `Vec<File>` or a shared
+    /// [`FileSet`]) with model priorities `model_priority`; `seed` drives
+    /// backoff jitter; `trace` records the log. With the `by_file_type`
+    /// priority rule, each file's priority is recomputed from its path.
+    pub fn new(
+        cfg: Client,
+        files: impl Into<Arc<FileSet>>,
+        model_priority: &[Priority],
+        seed: u64,
+        trace: bool,
+    ) -> Self {
+        let files: Arc<FileSet> = files.into();
         let mut queue = FileQueue::new(
             cfg.scheduling,
             cfg.max_concurrent_downloads,
@@ -217,29 +241,17 @@ impl Orchestrator {
         );
         let mut runs = Vec::with_capacity(files.len());
         let mut keys = Vec::with_capacity(files.len());
-        for f in &mut files {
-            let tiebreak = match cfg.priority_rule {
-                PriorityRule::Model => 0,
-                PriorityRule::ByFileType => {
-                    f.priority = priority_by_file_type(&f.path, f.size);
-                    f.size
-                }
+        for f in files.iter() {
+            let (priority, tiebreak) = match cfg.priority_rule {
+                PriorityRule::Model => (f.priority, 0),
+                PriorityRule::ByFileType => (priority_by_file_type(&files.path(f.id), f.size), f.size),
             };
-            keys.push((f.model, (f.priority, tiebreak, f.id)));
+            keys.push((f.model, (priority, tiebreak, f.id)));
             runs.push(FileRun {
                 status: FileStatus::Queued,
-                buffer: memory::buffer_mode(f.size, cfg.streaming_threshold_bytes, cfg.read_size_bytes),
-                first_seg: 0,
-                parts: 0,
-                segs_left: 0,
-                confirmed: 0,
                 dispatched_at: SimTime::ZERO,
                 ended_at: SimTime::ZERO,
                 worker: 0,
-                read_size: cfg.read_size_bytes,
-                started: 0,
-                window: 0,
-                gated: false,
             });
         }
         queue.push_all(keys);
@@ -254,12 +266,14 @@ impl Orchestrator {
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
-            free_workers: (0..cfg.max_concurrent_downloads).map(Reverse).collect(),
+            free_workers: workers::FreeWorkers::new(cfg.max_concurrent_downloads),
             file_speeds: VecDeque::new(),
             cfg,
             files,
             runs,
+            active: Vec::new(),
             segs: Vec::new(),
+            free_segs: Vec::new(),
             queue,
             conn_seg: Vec::new(),
             waiting: VecDeque::new(),
@@ -275,13 +289,12 @@ impl Orchestrator {
         }
     }
 
-    pub fn files(&self) -> &[File] {
+    pub fn files(&self) -> &FileSet {
         &self.files
     }
-    /// Move the workload out once the run is over (for its record), instead
-    /// of cloning every path; [`Self::files`] is empty afterwards.
-    pub fn take_files(&mut self) -> Vec<File> {
-        std::mem::take(&mut self.files)
+    /// The workload, shared (for the run's record), not copied.
+    pub fn shared_files(&self) -> Arc<FileSet> {
+        Arc::clone(&self.files)
     }
     pub fn pool_stats(&self) -> &PoolStats {
         &self.pool.stats
@@ -292,13 +305,41 @@ impl Orchestrator {
     }
     /// Whether received bytes of `file` are held in memory until it completes.
     pub fn is_buffered(&self, file: u32) -> bool {
-        self.runs[file as usize].buffer == BufferMode::Buffered
+        self.act(file).buffer == BufferMode::Buffered
     }
-    /// Bytes per socket read of `file`: `read_size_bytes`, or the original's
-    /// adaptive chunk size decided when the file was dispatched.
+    /// Bytes per socket read of active `file`: `read_size_bytes`, or the
+    /// original's adaptive chunk size decided when the file was dispatched.
     pub fn read_size_bytes(&self, file: u32) -> u64 {
-        self.runs[file as usize].read_size
+        self.act(file).read_size
     }
+
+    /// The state of active `file`.
+    fn act(&self, file: u32) -> &ActiveFile {
+        let r = &self.runs[file as usize];
+        debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
+        &self.active[r.worker as usize]
+    }
+    fn act_mut(&mut self, file: u32) -> &mut ActiveFile {
+        let r = &self.runs[file as usize];
+        debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
+        &mut self.active[r.worker as usize]
+    }
+    /// Heap bytes the core holds, `(growing with the workload, growing with
+    /// workers and connections)` — its own memory account, not the event
+    /// log's (see [`crate::sim::Footprint`]).
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        use std::mem::size_of;
+        let per_file = self.runs.capacity() * size_of::<FileRun>() + self.queue.heap_bytes();
+        let per_conn = self.active.capacity() * size_of::<ActiveFile>()
+            + self.segs.capacity() * size_of::<Segment>()
+            + self.free_segs.capacity() * 4
+            + self.conn_seg.capacity() * size_of::<Option<u32>>()
+            + self.waiting.capacity() * 4
+            + self.free_workers.heap_bytes()
+            + self.pool.heap_bytes();
+        (per_file, per_conn)
+    }
+
     /// Bytes held by the client now, excluding bodies in flight.
     pub fn held_bytes(&self) -> u64 {
         self.held_bytes
@@ -371,7 +412,7 @@ impl Orchestrator {
                 seg.retry_end = None;
                 seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
                 self.stats.received_bytes += bytes;
-                self.stats.reads += bytes.div_ceil(self.runs[file as usize].read_size);
+                self.stats.reads += bytes.div_ceil(self.act(file).read_size);
                 self.confirm(file, bytes);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
@@ -413,7 +454,7 @@ impl Orchestrator {
     }
 
     fn confirm(&mut self, file: u32, bytes: u64) {
-        let r = &mut self.runs[file as usize];
+        let r = self.act_mut(file);
         r.confirmed += bytes;
         if r.buffer == BufferMode::Buffered {
             self.held_bytes += bytes;
@@ -439,8 +480,7 @@ impl Orchestrator {
                 self.cfg.chunking.chunk_size_bytes,
             );
             let parts = plan.parts;
-            let first_seg = self.segs.len() as u32;
-            let Reverse(worker) = self.free_workers.pop().expect("a free worker for each active file");
+            let worker = self.free_workers.take_lowest().expect("a free worker for each active file");
             let read_size = if self.cfg.adaptive_read_size {
                 let n = self.file_speeds.len();
                 let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
@@ -450,29 +490,47 @@ impl Orchestrator {
             };
             let run = &mut self.runs[file as usize];
             run.worker = worker;
-            run.read_size = read_size;
-            run.buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
+            run.status = FileStatus::Active;
+            run.dispatched_at = now;
+            // A file's segments are consecutive: reuse a freed run of them
+            // when it has one part (the common case), else append.
+            let first_seg = match self.free_segs.pop() {
+                Some(s) if parts == 1 => s,
+                other => {
+                    self.free_segs.extend(other);
+                    self.segs.len() as u32
+                }
+            };
+            let mut buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
             if self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
                 // hf_transfer buffers each range whole before writing it.
                 let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
-                run.buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
+                buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
             }
             let (per_file, per_request) =
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size));
-            run.started = 0;
-            run.window = plan.window as u32;
-            run.gated = per_file > 0;
-            run.status = FileStatus::Active;
-            run.dispatched_at = now;
-            run.first_seg = first_seg;
-            run.parts = parts as u32;
-            run.segs_left = parts as u32;
-            if let BufferMode::Streamed { buffer_bytes } = run.buffer {
+            let act = ActiveFile {
+                buffer,
+                first_seg,
+                parts: parts as u32,
+                segs_left: parts as u32,
+                confirmed: 0,
+                read_size,
+                started: 0,
+                window: plan.window as u32,
+                gated: per_file > 0,
+            };
+            let w = worker as usize;
+            if self.active.len() <= w {
+                self.active.resize(w + 1, act);
+            }
+            self.active[w] = act;
+            if let BufferMode::Streamed { buffer_bytes } = buffer {
                 self.held_bytes += buffer_bytes;
             }
             for i in 0..parts {
                 let (start, end) = (plan.cut(i), plan.cut(i + 1));
-                self.segs.push(Segment {
+                let seg = Segment {
                     file,
                     next: start,
                     end,
@@ -486,7 +544,11 @@ impl Orchestrator {
                     measured_bps: None,
                     pre: per_request + if i == 0 { per_file } else { 0 },
                     in_pre: false,
-                });
+                };
+                match self.segs.get_mut(first_seg as usize + i as usize) {
+                    Some(slot) => *slot = seg,
+                    None => self.segs.push(seg),
+                }
             }
             self.start_more(now, file, out);
         }
@@ -537,14 +599,17 @@ impl Orchestrator {
     /// per-file body-less requests are done).
     fn start_more(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         loop {
-            let r = &self.runs[file as usize];
-            let done = r.parts - r.segs_left;
-            let may = if r.gated { 1 } else { r.window };
-            if r.status != FileStatus::Active || r.started >= r.parts || r.started - done >= may {
+            if self.runs[file as usize].status != FileStatus::Active {
                 return;
             }
-            let s = r.first_seg + r.started;
-            self.runs[file as usize].started += 1;
+            let a = self.act(file);
+            let done = a.parts - a.segs_left;
+            let may = if a.gated { 1 } else { a.window };
+            if a.started >= a.parts || a.started - done >= may {
+                return;
+            }
+            let s = a.first_seg + a.started;
+            self.act_mut(file).started += 1;
             self.acquire(now, s, out);
         }
     }
@@ -558,9 +623,10 @@ impl Orchestrator {
         let (file, pre) = (seg.file, seg.pre);
         self.conn_seg[conn as usize] = None;
         let size = self.files[file as usize].size;
-        let run = &mut self.runs[file as usize];
-        if run.gated && s == run.first_seg && pre <= preamble::per_request(&self.cfg.metadata, size) {
-            run.gated = false;
+        let per_request = preamble::per_request(&self.cfg.metadata, size);
+        let a = self.act_mut(file);
+        if a.gated && s == a.first_seg && pre <= per_request {
+            a.gated = false;
         }
         self.release(now, conn, keep_alive, out);
         let seg = &self.segs[s as usize];
@@ -638,17 +704,19 @@ impl Orchestrator {
         }
         let file = seg.file;
         self.segs[s as usize].state = SegState::Done;
-        let run = &mut self.runs[file as usize];
-        run.segs_left -= 1;
-        if run.segs_left == 0 {
+        let act = *self.act(file);
+        self.act_mut(file).segs_left -= 1;
+        if act.segs_left == 1 {
+            let run = &mut self.runs[file as usize];
             run.status = FileStatus::Completed;
             run.ended_at = now;
             let size = self.files[file as usize].size;
-            debug_assert_eq!(run.confirmed, size);
-            self.held_bytes -= match run.buffer {
-                BufferMode::Buffered => run.confirmed,
+            debug_assert_eq!(act.confirmed, size);
+            self.held_bytes -= match act.buffer {
+                BufferMode::Buffered => act.confirmed,
                 BufferMode::Streamed { buffer_bytes } => buffer_bytes,
             };
+            self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
             let took = (now - run.dispatched_at).as_secs_f64();
@@ -667,7 +735,7 @@ impl Orchestrator {
 
     fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         self.ended += 1;
-        self.free_workers.push(Reverse(self.runs[file as usize].worker));
+        self.free_workers.give_back(self.runs[file as usize].worker);
         self.queue.finished(self.files[file as usize].model);
         self.dispatch(now, out);
     }
@@ -707,7 +775,7 @@ impl Orchestrator {
         seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
         let range_done = seg.retry_end.is_none();
         self.stats.received_bytes += received;
-        self.stats.reads += received.div_ceil(self.runs[file as usize].read_size);
+        self.stats.reads += received.div_ceil(self.act(file).read_size);
         self.stats.resumed_bytes += kept;
         *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
         self.confirm(file, kept);
@@ -762,14 +830,15 @@ impl Orchestrator {
     }
 
     fn fail_file(&mut self, now: SimTime, file: u32, reason: String, out: &mut Vec<Action>) {
+        let act = *self.act(file);
         let run = &mut self.runs[file as usize];
         run.status = FileStatus::Failed;
         run.ended_at = now;
-        self.held_bytes -= match run.buffer {
-            BufferMode::Buffered => run.confirmed,
+        self.held_bytes -= match act.buffer {
+            BufferMode::Buffered => act.confirmed,
             BufferMode::Streamed { buffer_bytes } => buffer_bytes,
         };
-        for s in run.first_seg..run.first_seg + run.parts {
+        for s in act.first_seg..act.first_seg + act.parts {
             let seg = &mut self.segs[s as usize];
             match seg.state {
                 SegState::InFlight(conn) => {
@@ -814,8 +883,8 @@ mod tests {
     /// reopen at once, forever.
     #[test]
     fn connect_failures_back_off_and_count_as_attempts() {
-        let file = File { id: 0, model: 0, path: "a".into(), size: 10, priority: Priority::Normal };
-        let mut o = Orchestrator::new(Client::default(), vec![file], &[Priority::Normal], 1, false);
+        let file = crate::scenario::File { id: 0, model: 0, path: "a".into(), size: 10, priority: Priority::Normal };
+        let mut o = Orchestrator::new(Client::default(), FileSet::from(vec![file]), &[Priority::Normal], 1, false);
         let mut out = vec![];
         o.start(SimTime::ZERO, &mut out);
         let mut now = SimTime::ZERO;

@@ -101,6 +101,13 @@ impl ConnPool {
         }
     }
 
+    /// Heap bytes held (grows with connections opened).
+    pub fn heap_bytes(&self) -> usize {
+        self.conns.capacity() * std::mem::size_of::<Conn>()
+            + self.idle.iter().map(|v| v.capacity() * 4).sum::<usize>()
+            + self.idle.capacity() * std::mem::size_of::<Vec<ConnId>>()
+    }
+
     pub fn conn(&self, id: ConnId) -> &Conn {
         &self.conns[id as usize]
     }

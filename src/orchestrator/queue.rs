@@ -5,7 +5,9 @@
 //! mode only the current model is, and models run one at a time in
 //! `(model priority, model order)`. A model whose per-model limit is reached
 //! steps aside, so the next eligible file may come from another model; each
-//! dispatch is O(log n).
+//! dispatch is O(log models). Each model's queue is a sorted vector consumed
+//! from its head (16 bytes per file, O(1) per pop), as files are enqueued
+//! before the first dispatch; a later `push` inserts in order.
 
 use crate::scenario::{Priority, Scheduling};
 use std::collections::BTreeSet;
@@ -17,8 +19,9 @@ pub struct FileQueue {
     scheduling: Scheduling,
     global_limit: u32,
     model_limit: u32,
-    /// Per model: queued files by key.
-    queued: Vec<BTreeSet<QueueKey>>,
+    /// Per model: queued files sorted by key; those before `head` are gone.
+    queued: Vec<Vec<QueueKey>>,
+    head: Vec<usize>,
     /// Per model: files dispatched and not yet ended.
     active: Vec<u32>,
     /// Per model: files not yet ended (queued or active).
@@ -41,7 +44,8 @@ impl FileQueue {
             scheduling,
             global_limit,
             model_limit,
-            queued: vec![BTreeSet::new(); n],
+            queued: vec![Vec::new(); n],
+            head: vec![0; n],
             active: vec![0; n],
             remaining: vec![0; n],
             ready: BTreeSet::new(),
@@ -55,14 +59,16 @@ impl FileQueue {
     pub fn push(&mut self, model: u32, key: QueueKey) {
         let m = model as usize;
         self.unready(model);
-        self.queued[m].insert(key);
+        let q = &mut self.queued[m];
+        let at = self.head[m] + q[self.head[m]..].partition_point(|k| *k < key);
+        q.insert(at, key);
         self.remaining[m] += 1;
         self.refresh(model);
     }
 
     /// Enqueue many files at once: `(model, key)` pairs. The same queue as
     /// [`Self::push`] for each, but each model's set is bulk-built from its
-    /// sorted keys (O(n) after the sort, one allocation per node).
+    /// sorted keys.
     pub fn push_all(&mut self, items: impl IntoIterator<Item = (u32, QueueKey)>) {
         let mut by_model: Vec<Vec<QueueKey>> = vec![Vec::new(); self.queued.len()];
         for (model, key) in items {
@@ -75,13 +81,14 @@ impl FileQueue {
             let model = m as u32;
             self.unready(model);
             self.remaining[m] += keys.len() as u32;
+            let head = self.head[m];
             let mut all = std::mem::take(&mut self.queued[m]);
-            if all.is_empty() {
-                all = keys.into_iter().collect();
-            } else {
-                all.extend(keys);
-            }
+            all.drain(..head);
+            all.extend(keys);
+            all.sort_unstable();
+            all.shrink_to_fit();
             self.queued[m] = all;
+            self.head[m] = 0;
             self.refresh(model);
         }
     }
@@ -93,17 +100,39 @@ impl FileQueue {
         }
     }
 
+    fn first(&self, model: u32) -> Option<&QueueKey> {
+        let m = model as usize;
+        self.queued[m].get(self.head[m])
+    }
+
+    /// One model: `ready` is not kept, its head is read directly.
+    fn single(&self) -> bool {
+        self.queued.len() == 1
+    }
+
     fn unready(&mut self, model: u32) {
-        if let Some(head) = self.queued[model as usize].first() {
+        if self.single() {
+            return;
+        }
+        if let Some(head) = self.first(model) {
             self.ready.remove(&(*head, model));
         }
     }
 
+    /// The model's head key if it may dispatch now.
+    fn ready_key(&self, model: u32) -> Option<QueueKey> {
+        let m = model as usize;
+        if self.eligible(model) && self.active[m] < self.model_limit { self.first(model).copied() } else { None }
+    }
+
     fn refresh(&mut self, model: u32) {
+        if self.single() {
+            return;
+        }
         let m = model as usize;
         if self.eligible(model)
             && self.active[m] < self.model_limit
-            && let Some(head) = self.queued[m].first()
+            && let Some(head) = self.first(model)
         {
             self.ready.insert((*head, model));
         }
@@ -114,9 +143,14 @@ impl FileQueue {
         if self.total_active >= self.global_limit {
             return None;
         }
-        let (key, model) = self.ready.pop_first()?;
+        let (key, model) = if self.single() { (self.ready_key(0)?, 0) } else { self.ready.pop_first()? };
         let m = model as usize;
-        self.queued[m].remove(&key);
+        debug_assert_eq!(self.first(model), Some(&key));
+        self.head[m] += 1;
+        if self.head[m] == self.queued[m].len() {
+            self.queued[m] = Vec::new();
+            self.head[m] = 0;
+        }
         self.active[m] += 1;
         self.total_active += 1;
         self.refresh(model);
@@ -126,11 +160,21 @@ impl FileQueue {
     /// A dispatched file of `model` ended (completed or failed).
     pub fn finished(&mut self, model: u32) {
         let m = model as usize;
-        self.unready(model);
+        let before = self.ready_key(model);
         self.active[m] -= 1;
         self.remaining[m] -= 1;
         self.total_active -= 1;
-        self.refresh(model);
+        // `ready` holds (head, model) exactly when `ready_key` is some: touch
+        // it only if that changed.
+        let after = self.ready_key(model);
+        if before != after && !self.single() {
+            if let Some(k) = before {
+                self.ready.remove(&(k, model));
+            }
+            if let Some(k) = after {
+                self.ready.insert((k, model));
+            }
+        }
         if self.scheduling == Scheduling::SequentialModels {
             while self.current < self.model_order.len() && self.remaining[self.model_order[self.current] as usize] == 0
             {
@@ -155,6 +199,14 @@ impl FileQueue {
         }
     }
 
+    /// Heap bytes held (16 per queued file, plus per-model state).
+    pub fn heap_bytes(&self) -> usize {
+        let per_model = self.queued.capacity() * std::mem::size_of::<Vec<QueueKey>>()
+            + (self.head.capacity() + self.active.capacity() + self.remaining.capacity()) * 8
+            + self.ready.len() * 48;
+        self.queued.iter().map(|q| q.capacity() * std::mem::size_of::<QueueKey>()).sum::<usize>() + per_model
+    }
+
     pub fn active_files(&self) -> u32 {
         self.total_active
     }
@@ -162,7 +214,7 @@ impl FileQueue {
         self.active[model as usize]
     }
     pub fn is_empty(&self) -> bool {
-        self.queued.iter().all(|q| q.is_empty())
+        self.queued.iter().zip(&self.head).all(|(q, h)| *h == q.len())
     }
 }
 

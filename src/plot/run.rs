@@ -228,8 +228,14 @@ pub fn render(r: &RunReport, scenario: Option<&Path>, point: Option<&str>) -> Re
             None => 0,
         };
         let (plan, run) = &runs[at];
-        let labels: BTreeMap<u32, String> =
-            plan.files().iter().map(|f| (f.id, f.path.rsplit('/').next().unwrap_or(&f.path).to_string())).collect();
+        let set = plan.files();
+        let labels: BTreeMap<u32, String> = set
+            .iter()
+            .map(|f| {
+                let path = set.path(f.id);
+                (f.id, path.rsplit('/').next().unwrap_or(&path).to_string())
+            })
+            .collect();
         let t = timeline::timeline(run, Costs::of(plan.scenario()).first_byte);
         let title = format!("Per-connection timeline of {}", plan.name());
         files.push(draw(format!("{name}_timeline.svg"), gantt::timeline_chart(&t, &title, &labels))?);

@@ -188,7 +188,7 @@ impl Driver<'_> {
                 Action::Send { conn, req, file, start, end, read_timeout } => {
                     let Some(h) = self.conns.get_mut(conn as usize).and_then(|c| c.as_mut()) else { continue };
                     h.req = Some((req, file, start));
-                    let path = encode_path(&self.orch.files()[file as usize].path);
+                    let path = encode_path(&self.orch.files().path(file));
                     let read_timeout = Duration::from_nanos(read_timeout.as_nanos());
                     let buffered = self.orch.is_buffered(file);
                     if let Some(tx) = &h.cmd {
@@ -553,7 +553,7 @@ impl Default for RealOptions {
 /// Run the scenario's workload for real against the server at `addr`
 /// (normally [`super::Server::for_scenario`] with the same seed).
 pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) -> Result<RunRecord> {
-    let files = s.workload.expand(seed);
+    let files = s.workload.file_set(seed);
     let n = files.len();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
@@ -628,7 +628,7 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
         }
     }
     let wall_with_teardown = d.now();
-    let files = d.orch.files().to_vec();
+    let files = d.orch.shared_files();
     let outcomes = (0..n as u32).map(|f| d.orch.outcome(f)).collect();
     let fail_reasons = (0..n as u32).filter_map(|f| d.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
     let limiter_wait = d.shared.waits.lock().expect("waits lock").total;

@@ -123,12 +123,8 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
     let duration = run.duration.as_secs_f64();
     let st = &run.stats;
     let files_total = run.files.len() as u32;
-    let mut errors: Vec<String> = run
-        .fail_reasons
-        .iter()
-        .take(20)
-        .map(|(f, reason)| format!("{}: {reason}", run.files[*f as usize].path))
-        .collect();
+    let mut errors: Vec<String> =
+        run.fail_reasons.iter().take(20).map(|(f, reason)| format!("{}: {reason}", run.files.path(*f))).collect();
     if run.fail_reasons.len() > 20 {
         errors.push(format!("... and {} more failed files", run.fail_reasons.len() - 20));
     }

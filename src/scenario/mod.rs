@@ -18,11 +18,11 @@ mod validate;
 pub mod warnings;
 mod workload;
 
-pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, resolve_seed};
+pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, estimate_files, resolve_seed};
 pub use schema::*;
 pub use sweep::{MAX_POINTS, MAX_REPLICATIONS, Points, SweepPoint, expand_points, points, replications};
 pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
-pub use workload::{File, FileSpec, ModelSpec, Priority, SizeRange, Workload};
+pub use workload::{File, FileMeta, FileSet, FileSpec, ModelSpec, Priority, SizeRange, Workload};
 
 use crate::error::{Error, Result};
 use serde::Deserialize as _;

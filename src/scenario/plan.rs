@@ -4,10 +4,11 @@
 //! plans, so a library user cannot hand it an unchecked struct.
 
 use super::schema::{ChunkMode, MIB, Scenario};
-use super::workload::File;
+use super::workload::FileSet;
 use crate::error::{Error, Result};
 use crate::orchestrator::chunk::table_chunk;
 use crate::time::SimTime;
+use std::sync::Arc;
 
 /// Limits a run is held to before it starts. A scenario whose estimate
 /// exceeds them is refused with a message saying how much it would need
@@ -36,9 +37,14 @@ impl Default for Budget {
 /// The simulator's time horizon: `SimTime` is u64 nanoseconds.
 pub const HORIZON: SimTime = SimTime::MAX;
 
-/// Bytes of simulator memory per file (expanded file, queue entry, outcome,
-/// state), measured at about 400 on a 1 M-file run; rounded up.
-const BYTES_PER_FILE: u64 = 512;
+/// Bytes of simulator memory per file (expanded file 24, core state 24,
+/// queue entry 16 or outcome 24; `bench --w1` measures ≈ 72 by its own
+/// account and ≈ 90 of peak RSS on 1 M- and 10 M-file runs); about twice
+/// that, so the estimate errs on the side of refusing.
+const BYTES_PER_FILE: u64 = 192;
+/// Extra bytes per file listed explicitly in the scenario (its `FileSpec`,
+/// held by the scenario and by the plan's copy), besides its path bytes.
+const BYTES_PER_LISTED_FILE: u64 = 96;
 /// Bytes per traced event (`--check` keeps the event log), measured ≈ 210.
 const BYTES_PER_TRACED_EVENT: u64 = 256;
 /// Simulator events per request attempt (first byte, flow end, timers,
@@ -58,6 +64,9 @@ pub struct Estimate {
     pub requests: u64,
     /// Simulator events (requests × a constant + round-robin turns).
     pub events: u64,
+    /// Of `events`, round-robin turns (`server.write_quantum_bytes`: one
+    /// event per quantum of every body, upper bound with retries).
+    pub turns: u64,
     /// Simulator memory, bytes.
     pub memory_bytes: u64,
     /// Lower bound on the simulated duration, s (bytes over the tightest
@@ -72,6 +81,7 @@ impl std::ops::AddAssign for Estimate {
         self.bytes_max = self.bytes_max.saturating_add(o.bytes_max);
         self.requests = self.requests.saturating_add(o.requests);
         self.events = self.events.saturating_add(o.events);
+        self.turns = self.turns.saturating_add(o.turns);
         self.memory_bytes = self.memory_bytes.saturating_add(o.memory_bytes);
         self.min_duration_s = self.min_duration_s.max(o.min_duration_s);
     }
@@ -100,7 +110,7 @@ fn requests_for(s: &Scenario, size: u64) -> u128 {
 /// `trace`: the run keeps its event log. Errors if the workload's total size
 /// overflows u64.
 pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
-    let (mut files, mut lo, mut reqs, mut path_bytes) = (0u64, 0u128, 0u128, 0u128);
+    let (mut files, mut lo, mut reqs, mut path_bytes, mut listed) = (0u64, 0u128, 0u128, 0u128, 0u128);
     for m in &s.workload.models {
         if let Some(r) = m.linear.as_ref().or(m.random.as_ref()) {
             let n = r.count as u64;
@@ -122,6 +132,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
                 files += 1;
                 lo += f.size_bytes as u128;
                 path_bytes += f.path.len() as u128;
+                listed += 1;
                 reqs += requests_for(s, f.size_bytes);
             }
         }
@@ -134,7 +145,37 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         .filter_map(|m| m.random.as_ref())
         .map(|r| r.count as u128 * (r.max_size_bytes - r.min_size_bytes) as u128)
         .sum();
-    let hi = lo + random_extra;
+    totals(s, trace, Tally { files, lo, hi: lo + random_extra, reqs, path_bytes, listed })
+}
+
+/// Workload facts an estimate is made of.
+struct Tally {
+    files: u64,
+    /// Bytes, lower and upper bound.
+    lo: u128,
+    hi: u128,
+    /// First request attempts, upper bound.
+    reqs: u128,
+    /// Bytes of paths stored.
+    path_bytes: u128,
+    /// Files listed explicitly in the scenario.
+    listed: u128,
+}
+
+/// Estimate the cost of running `files` (an expanded workload given
+/// directly, see [`Plan::with_files`]) under `s`'s settings.
+pub fn estimate_files(s: &Scenario, files: &FileSet, trace: bool) -> Result<Estimate> {
+    let (mut lo, mut reqs) = (0u128, 0u128);
+    for f in files.iter() {
+        lo += f.size as u128;
+        reqs += requests_for(s, f.size);
+    }
+    let path_bytes = (files.heap_bytes() - files.len() * std::mem::size_of::<super::FileMeta>()) as u128;
+    totals(s, trace, Tally { files: files.len() as u64, lo, hi: lo, reqs, path_bytes, listed: 0 })
+}
+
+fn totals(s: &Scenario, trace: bool, t: Tally) -> Result<Estimate> {
+    let Tally { files, lo, hi, reqs, path_bytes, listed } = t;
     if hi > u64::MAX as u128 {
         return Err(Error::scenario(
             "workload.models",
@@ -155,7 +196,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         None => 0,
     };
     let events = requests * EVENTS_PER_REQUEST as u128 + turns + 2 * files as u128;
-    let mut memory = files as u128 * BYTES_PER_FILE as u128 + 3 * path_bytes;
+    let mut memory = files as u128 * BYTES_PER_FILE as u128 + listed * BYTES_PER_LISTED_FILE as u128 + 3 * path_bytes;
     if trace {
         memory += events * BYTES_PER_TRACED_EVENT as u128;
     }
@@ -184,6 +225,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> Result<Estimate> {
         bytes_max: hi as u64,
         requests: sat(requests),
         events: sat(events),
+        turns: sat(turns),
         memory_bytes: sat(memory),
         min_duration_s,
     })
@@ -198,8 +240,17 @@ impl Budget {
     /// points") if it exceeds the budget.
     pub fn check(&self, e: &Estimate, what: &str) -> Result<()> {
         if e.events > self.max_events {
+            let turns = if e.turns > 0 {
+                format!(
+                    ", of which {} round-robin turns: one event per server.write_quantum_bytes of every body; \
+                     a larger quantum needs fewer",
+                    e.turns
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::Budget(format!(
-                "{what} would need about {} simulator events ({} files, {} requests with retries), \
+                "{what} would need about {} simulator events ({} files, {} requests with retries{turns}), \
                  more than the budget of {} events (about {} s of wall time at ~1 M events/s); \
                  raise it with --max-events {} if you mean it",
                 e.events,
@@ -258,7 +309,7 @@ pub fn resolve_seed(s: &Scenario, seed_override: Option<u64>) -> u64 {
 pub struct Plan {
     scenario: Scenario,
     seed: u64,
-    files: Vec<File>,
+    files: Arc<FileSet>,
     estimate: Estimate,
 }
 
@@ -273,12 +324,41 @@ impl Plan {
         check_horizon(s, &estimate)?;
         budget.check(&estimate, &format!("scenario {:?}", super::validate::excerpt(&s.name)))?;
         let seed = resolve_seed(s, seed);
-        let files = s.workload.expand(seed);
+        let files = s.workload.file_set(seed);
         check_unique_paths(&files)?;
         let mut scenario = s.clone();
         scenario.seed = seed;
         scenario.sweep = None;
-        Ok(Plan { scenario, seed, files, estimate })
+        Ok(Plan { scenario, seed, files: Arc::new(files), estimate })
+    }
+
+    /// A plan of `s`'s settings over a workload given already expanded
+    /// (generated by a program, e.g. the W1 bench, instead of listed in
+    /// JSON): `s.workload` only names the models, in the order of the set's
+    /// model indices, and their priorities; its file lists are not used.
+    pub fn with_files(s: &Scenario, seed: Option<u64>, budget: &Budget, trace: bool, files: FileSet) -> Result<Plan> {
+        s.validate()?;
+        if files.is_empty() || files.len() as u64 > super::MAX_FILES {
+            return Err(Error::scenario(
+                "workload",
+                format!("must have 1 to {} files, got {}", super::MAX_FILES, files.len()),
+            ));
+        }
+        if let Some(f) = files.iter().find(|f| f.size == 0 || f.model as usize >= s.workload.models.len()) {
+            return Err(Error::scenario(
+                "workload",
+                format!("file {} has size 0 or a model index beyond the scenario's models", f.id),
+            ));
+        }
+        let estimate = estimate_files(s, &files, trace)?;
+        check_horizon(s, &estimate)?;
+        budget.check(&estimate, &format!("scenario {:?}", super::validate::excerpt(&s.name)))?;
+        check_unique_paths(&files)?;
+        let seed = resolve_seed(s, seed);
+        let mut scenario = s.clone();
+        scenario.seed = seed;
+        scenario.sweep = None;
+        Ok(Plan { scenario, seed, files: Arc::new(files), estimate })
     }
 
     /// A plan with the scenario's own seed and the default budget.
@@ -302,8 +382,12 @@ impl Plan {
         self.seed
     }
     /// The expanded workload, in enqueue order.
-    pub fn files(&self) -> &[File] {
+    pub fn files(&self) -> &FileSet {
         &self.files
+    }
+    /// The expanded workload, shared (the run and its record hold it too).
+    pub fn shared_files(&self) -> Arc<FileSet> {
+        Arc::clone(&self.files)
     }
     pub fn estimate(&self) -> &Estimate {
         &self.estimate
@@ -323,15 +407,19 @@ impl Plan {
     }
 }
 
-fn check_unique_paths(files: &[File]) -> Result<()> {
+fn check_unique_paths(files: &FileSet) -> Result<()> {
+    if files.paths_unique_by_construction() {
+        return Ok(());
+    }
+    let paths: Vec<_> = (0..files.len() as u32).map(|i| files.path(i)).collect();
     let mut order: Vec<u32> = (0..files.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| files[a as usize].path.cmp(&files[b as usize].path).then(a.cmp(&b)));
+    order.sort_unstable_by(|&a, &b| paths[a as usize].cmp(&paths[b as usize]).then(a.cmp(&b)));
     for w in order.windows(2) {
-        let (a, b) = (&files[w[0] as usize], &files[w[1] as usize]);
-        if a.path == b.path {
+        let (a, b) = (&paths[w[0] as usize], &paths[w[1] as usize]);
+        if a == b {
             return Err(Error::scenario(
-                format!("workload.models[{}]", b.model),
-                format!("duplicate file path {:?}", super::validate::excerpt(&b.path)),
+                format!("workload.models[{}]", files[w[1] as usize].model),
+                format!("duplicate file path {:?}", super::validate::excerpt(b)),
             ));
         }
     }
@@ -367,6 +455,23 @@ mod tests {
         let lifted = Budget { max_events: u64::MAX, ..Budget::default() };
         assert!(estimate(&s, false).unwrap().events > Budget::DEFAULT_MAX_EVENTS);
         assert!(lifted.check(&estimate(&s, false).unwrap(), "x").is_ok());
+    }
+
+    /// The round-robin link costs one event per turn: a run whose turns
+    /// exceed the budget is refused before it starts, saying so.
+    #[test]
+    fn round_robin_turns_beyond_the_budget_are_refused_naming_the_quantum() {
+        let s = scenario(serde_json::json!({
+            "server": { "write_quantum_bytes": 8192 },
+            "workload": { "models": [ { "name": "m", "files": [ { "path": "a", "size_bytes": 4u64 << 40 } ] } ] }
+        }));
+        let e = estimate(&s, false).unwrap();
+        // 4 TiB in 8 KiB turns.
+        assert_eq!(e.turns, (4u64 << 40) / 8192);
+        assert!(e.events >= e.turns);
+        let msg = Plan::of(&s).unwrap_err().to_string();
+        assert!(msg.contains("round-robin turns") && msg.contains("write_quantum_bytes"), "{msg}");
+        assert!(msg.contains("--max-events"), "{msg}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use super::plan::Plan;
 use super::schema::{MIB, Scenario, Scheduling};
-use super::workload::File;
+use super::workload::FileMeta;
 
 /// Files at most this large count as "small" for the sequential-models warning.
 pub const SMALL_FILE_BYTES: u64 = 10 * MIB;
@@ -24,7 +24,7 @@ fn mib(b: u64) -> String {
 }
 
 /// The warnings of one scenario with its expanded workload, in a fixed order.
-pub fn of(s: &Scenario, files: &[File]) -> Vec<String> {
+pub fn of(s: &Scenario, files: &[FileMeta]) -> Vec<String> {
     let c = &s.client;
     let mut out = Vec::new();
     let models = s.workload.models.len().max(1);

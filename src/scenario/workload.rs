@@ -84,7 +84,7 @@ pub struct SizeRange {
     pub max_size_bytes: u64,
 }
 
-/// A file of the expanded workload.
+/// A file of the expanded workload, with its path (see [`FileSet::named`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct File {
     /// Index in the expanded workload (enqueue order).
@@ -96,22 +96,186 @@ pub struct File {
     pub priority: Priority,
 }
 
+/// A file of the expanded workload as the simulator holds it: 24 bytes, its
+/// path kept once per model in its [`FileSet`] (generated on demand for
+/// `linear`/`random` models).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Index in the expanded workload (enqueue order).
+    pub id: u32,
+    pub model: u32,
+    pub size: u64,
+    /// Priority from the explicit file, the model, or `file_priorities`.
+    pub priority: Priority,
+}
+
+/// How one model's file paths are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Paths {
+    /// File i (0-based in the model) is `{prefix}{i:0width$}{suffix}`:
+    /// distinct for distinct i, so unique within the model by construction.
+    Pattern { prefix: String, width: usize, suffix: String },
+    /// Explicit paths, concatenated; file i's ends at byte `ends[i]`.
+    Listed { text: String, ends: Vec<usize> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ModelFiles {
+    first: u32,
+    paths: Paths,
+}
+
+/// The expanded workload, in enqueue order: one [`FileMeta`] per file
+/// (`Deref`s to `[FileMeta]`), paths stored once per model or generated on
+/// demand ([`FileSet::path`]). Shared (`Arc`) by the plan, the policy core
+/// and the run record, never copied per file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSet {
+    files: Vec<FileMeta>,
+    models: Vec<ModelFiles>,
+}
+
+impl std::ops::Deref for FileSet {
+    type Target = [FileMeta];
+    fn deref(&self) -> &[FileMeta] {
+        &self.files
+    }
+}
+
+impl FileSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a model (the next model index) whose file i is
+    /// `{prefix}{i:0width$}{suffix}`, with `(size, priority)` per file.
+    pub fn push_pattern(
+        &mut self,
+        prefix: &str,
+        width: usize,
+        suffix: &str,
+        files: impl IntoIterator<Item = (u64, Priority)>,
+    ) {
+        let model = self.models.len() as u32;
+        let first = self.files.len() as u32;
+        self.models.push(ModelFiles {
+            first,
+            paths: Paths::Pattern { prefix: prefix.to_string(), width, suffix: suffix.to_string() },
+        });
+        self.extend(model, files);
+    }
+
+    /// Add a model (the next model index) with explicit `(path, size, priority)` files.
+    pub fn push_listed<'a>(&mut self, files: impl IntoIterator<Item = (&'a str, u64, Priority)>) {
+        let model = self.models.len() as u32;
+        let first = self.files.len() as u32;
+        let (mut text, mut ends) = (String::new(), Vec::new());
+        let mut sizes = Vec::new();
+        for (path, size, p) in files {
+            text.push_str(path);
+            ends.push(text.len());
+            sizes.push((size, p));
+        }
+        text.shrink_to_fit();
+        self.models.push(ModelFiles { first, paths: Paths::Listed { text, ends } });
+        self.extend(model, sizes);
+    }
+
+    fn extend(&mut self, model: u32, files: impl IntoIterator<Item = (u64, Priority)>) {
+        let it = files.into_iter();
+        self.files.reserve(it.size_hint().0);
+        for (size, priority) in it {
+            let id = self.files.len() as u32;
+            self.files.push(FileMeta { id, model, size, priority });
+        }
+    }
+
+    /// Path of file `id`.
+    pub fn path(&self, id: u32) -> std::borrow::Cow<'_, str> {
+        let f = &self.files[id as usize];
+        let m = &self.models[f.model as usize];
+        let i = (id - m.first) as usize;
+        match &m.paths {
+            Paths::Pattern { prefix, width, suffix } => format!("{prefix}{i:0width$}{suffix}").into(),
+            Paths::Listed { text, ends } => {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                text[start..ends[i]].into()
+            }
+        }
+    }
+
+    /// Whether paths are unique by construction (one model of generated
+    /// paths), so no check is needed.
+    pub(super) fn paths_unique_by_construction(&self) -> bool {
+        matches!(self.models.as_slice(), [ModelFiles { paths: Paths::Pattern { .. }, .. }])
+    }
+
+    /// Every file with its path, materialised (for the real runtime's
+    /// small workloads).
+    pub fn named(&self) -> Vec<File> {
+        self.files
+            .iter()
+            .map(|f| File {
+                id: f.id,
+                model: f.model,
+                path: self.path(f.id).into_owned(),
+                size: f.size,
+                priority: f.priority,
+            })
+            .collect()
+    }
+
+    /// Heap bytes held (files and paths), for the per-file memory account.
+    pub fn heap_bytes(&self) -> usize {
+        let paths: usize = self
+            .models
+            .iter()
+            .map(|m| match &m.paths {
+                Paths::Pattern { prefix, suffix, .. } => prefix.capacity() + suffix.capacity(),
+                Paths::Listed { text, ends } => text.capacity() + ends.capacity() * std::mem::size_of::<usize>(),
+            })
+            .sum();
+        self.files.capacity() * std::mem::size_of::<FileMeta>()
+            + self.models.capacity() * std::mem::size_of::<ModelFiles>()
+            + paths
+    }
+}
+
+impl From<Vec<File>> for FileSet {
+    /// Files given with their paths (ids must be their indices, models in
+    /// order); each model's paths are listed.
+    fn from(files: Vec<File>) -> Self {
+        let mut set = FileSet::new();
+        let mut i = 0;
+        while i < files.len() {
+            let model = files[i].model;
+            let j = files[i..].iter().position(|f| f.model != model).map_or(files.len(), |k| i + k);
+            while (set.models.len() as u32) < model {
+                set.models.push(ModelFiles {
+                    first: set.files.len() as u32,
+                    paths: Paths::Listed { text: String::new(), ends: Vec::new() },
+                });
+            }
+            set.push_listed(files[i..j].iter().map(|f| (f.path.as_str(), f.size, f.priority)));
+            i = j;
+        }
+        debug_assert!(set.files.iter().zip(&files).all(|(a, b)| a.id == b.id && a.model == b.model));
+        set
+    }
+}
+
 impl ModelSpec {
-    /// Files of this model, in enqueue order. `seed` drives `random` sizes.
-    pub fn expand(&self, model: u32, first_id: u32, seed: u64) -> Vec<File> {
-        let mk = |i: usize, path: String, size: u64, p: Option<Priority>| File {
-            id: first_id + i as u32,
-            model,
-            path,
-            size,
-            priority: p.or_else(|| self.file_priorities.get(i).copied()).unwrap_or(self.priority),
-        };
+    fn priority_of(&self, i: usize, p: Option<Priority>) -> Priority {
+        p.or_else(|| self.file_priorities.get(i).copied()).unwrap_or(self.priority)
+    }
+
+    /// Sizes of this model's files, in enqueue order. `seed` drives `random` sizes.
+    fn sizes(&self, model: u32, seed: u64) -> Vec<u64> {
         if let Some(r) = &self.linear {
             (0..r.count as usize)
                 .map(|i| {
                     let span = (r.max_size_bytes - r.min_size_bytes) as u128;
-                    let size = r.min_size_bytes + (span * i as u128 / r.count as u128) as u64;
-                    mk(i, format!("{}/file_{i:04}.bin", self.name), size, None)
+                    r.min_size_bytes + (span * i as u128 / r.count as u128) as u64
                 })
                 .collect()
         } else if let Some(r) = &self.random {
@@ -121,25 +285,62 @@ impl ModelSpec {
             (0..r.count as usize)
                 .map(|i| {
                     let u = rng.uniform(DecisionKey::new(domain::FILE_SIZE, model as u64, i as u64, 0));
-                    let size = (libm::exp(lo + u * (hi - lo)).round() as u64).clamp(r.min_size_bytes, r.max_size_bytes);
-                    mk(i, format!("{}/file_{i:04}.bin", self.name), size, None)
+                    (libm::exp(lo + u * (hi - lo)).round() as u64).clamp(r.min_size_bytes, r.max_size_bytes)
                 })
                 .collect()
         } else {
-            self.files.iter().enumerate().map(|(i, f)| mk(i, f.path.clone(), f.size_bytes, f.priority)).collect()
+            self.files.iter().map(|f| f.size_bytes).collect()
+        }
+    }
+
+    /// Files of this model, in enqueue order, with their paths. `seed` drives `random` sizes.
+    pub fn expand(&self, model: u32, first_id: u32, seed: u64) -> Vec<File> {
+        let mut set = FileSet::new();
+        self.expand_into(&mut set, model, seed);
+        set.named()
+            .into_iter()
+            .filter(|f| f.model == model)
+            .map(|f| File { id: first_id + (f.id - set.models[model as usize].first), ..f })
+            .collect()
+    }
+
+    /// Append this model (index `model`, the set's next) to `set`.
+    fn expand_into(&self, set: &mut FileSet, model: u32, seed: u64) {
+        while (set.models.len() as u32) < model {
+            set.models.push(ModelFiles {
+                first: set.files.len() as u32,
+                paths: Paths::Listed { text: String::new(), ends: Vec::new() },
+            });
+        }
+        let sizes = self.sizes(model, seed);
+        if self.linear.is_some() || self.random.is_some() {
+            let files = sizes.into_iter().enumerate().map(|(i, size)| (size, self.priority_of(i, None)));
+            set.push_pattern(&format!("{}/file_", self.name), 4, ".bin", files);
+        } else {
+            set.push_listed(
+                self.files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.path.as_str(), f.size_bytes, self.priority_of(i, f.priority))),
+            );
         }
     }
 }
 
 impl Workload {
-    /// All files of all models, in enqueue order (model order, then file order).
+    /// All files of all models with their paths, in enqueue order (model
+    /// order, then file order). The simulator uses the compact [`Self::file_set`].
     pub fn expand(&self, seed: u64) -> Vec<File> {
-        let mut out = Vec::new();
+        self.file_set(seed).named()
+    }
+
+    /// All files of all models, in enqueue order, as a compact [`FileSet`].
+    pub fn file_set(&self, seed: u64) -> FileSet {
+        let mut set = FileSet::new();
         for (m, spec) in self.models.iter().enumerate() {
-            let files = spec.expand(m as u32, out.len() as u32, seed);
-            out.extend(files);
+            spec.expand_into(&mut set, m as u32, seed);
         }
-        out
+        set
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::engine::{Engine, EventQueue, World};
 use crate::net::{Capacity, Costs, Discipline, Link, ProcessorSharing, RoundRobin, SlowStart, TcpParams};
-use crate::orchestrator::{Action, ConnId, Failure, Input, Orchestrator};
+use crate::orchestrator::{Action, ConnId, Failure, FileOutcome, Input, Orchestrator};
 use crate::record::{RunRecord, Runtime};
 use crate::scenario::Plan;
 use crate::server::{ConnState, Decision, Method, Request, ServerPolicy, Then};
@@ -238,8 +238,35 @@ pub struct SimOptions {
     pub trace: bool,
 }
 
+/// The simulator's own memory account of a run, bytes of heap
+/// (capacities, so what was allocated): what grows with the workload (its
+/// files, the core's per-file state, and the larger of the queue at the
+/// start and the outcomes at the end) and what grows with connections
+/// (workers, segments, the pool, the link's flows, pending events: at the
+/// end, so for every connection ever opened). The event log (`--check`) is
+/// not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub per_file_bytes: usize,
+    pub per_connection_bytes: usize,
+    /// Connections the run opened (new ones replace those retired after
+    /// `max_requests_per_connection` or broken by faults).
+    pub connections_opened: u64,
+}
+
+impl Footprint {
+    pub fn total(&self) -> usize {
+        self.per_file_bytes + self.per_connection_bytes
+    }
+}
+
 /// Simulate one plan (a validated scenario with its seed and workload).
 pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
+    simulate_measured(plan, opts).0
+}
+
+/// [`simulate`], also returning the simulator's memory account.
+pub fn simulate_measured(plan: &Plan, opts: SimOptions) -> (RunRecord, Footprint) {
     let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
@@ -250,11 +277,13 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
     }
 }
 
-fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> RunRecord {
+fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> (RunRecord, Footprint) {
     let (s, seed) = (plan.scenario(), plan.seed());
-    let files = plan.files().to_vec();
+    let files = plan.shared_files();
     let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
     let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
+    // The queue is full at the start and empty at the end.
+    let core_files_at_start = orch.heap_bytes().0;
     let world = SimWorld {
         orch,
         link,
@@ -287,8 +316,19 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
     let n = w.orch.files().len() as u32;
     let outcomes = (0..n).map(|f| w.orch.outcome(f)).collect();
     let fail_reasons = (0..n).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
-    let files = w.orch.take_files();
-    RunRecord {
+    let files = w.orch.shared_files();
+    let outcomes: Vec<_> = outcomes;
+    let (core_files, core_conns) = w.orch.heap_bytes();
+    let footprint = Footprint {
+        per_file_bytes: files.heap_bytes()
+            + core_files_at_start.max(core_files + outcomes.capacity() * std::mem::size_of::<FileOutcome>()),
+        connections_opened: w.orch.pool_stats().opened,
+        per_connection_bytes: core_conns
+            + w.conns.capacity() * std::mem::size_of::<SimConn>()
+            + w.link.heap_bytes()
+            + engine.queue.heap_bytes(),
+    };
+    let record = RunRecord {
         name: s.name.clone(),
         seed,
         duration: end,
@@ -306,5 +346,6 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
         events,
         trace: w.orch.take_trace(),
         runtime: Runtime::Sim,
-    }
+    };
+    (record, footprint)
 }

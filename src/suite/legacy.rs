@@ -19,7 +19,7 @@
 //! Each family result carries it as `metadata.legacy_duration_s`. The
 //! extended sweeps have none: the original had no such benchmarks.
 
-use crate::scenario::{File, MIB, Scenario};
+use crate::scenario::{FileMeta, MIB, Scenario};
 
 /// Where the formulas come from.
 pub const SOURCE: &str =
@@ -57,7 +57,7 @@ pub struct Point {
 }
 
 impl Point {
-    pub fn of(s: &Scenario, files: &[File]) -> Self {
+    pub fn of(s: &Scenario, files: &[FileMeta]) -> Self {
         Point {
             bytes: files.iter().map(|f| f.size as f64).sum(),
             files: files.len() as f64,
