@@ -60,9 +60,6 @@ impl Capacity {
     pub fn has_bucket(&self) -> bool {
         self.bucket.is_some()
     }
-    pub fn bucket(&self) -> Option<TokenBucket> {
-        self.bucket
-    }
     pub fn bucket_empty(&self) -> bool {
         self.bucket.is_some_and(|b| b.empty)
     }

@@ -85,10 +85,6 @@ impl<D: Discipline> Link<D> {
     pub fn capacity(&self) -> &Capacity {
         &self.cap
     }
-    /// Aggregate rate now, bytes/s.
-    pub fn aggregate_bps(&self) -> f64 {
-        self.aggregate
-    }
     /// Time the bucket has been empty while flows were active.
     pub fn limited_time(&self) -> SimTime {
         SimTime(self.limited_ns)
