@@ -192,8 +192,13 @@ pub fn write_outputs(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<Path
                 }
                 Ok(_) => {
                     let b = unique(dir, name, "bak");
-                    std::fs::rename(&target, &b)?;
-                    Some(b)
+                    match std::fs::rename(&target, &b) {
+                        Ok(()) => Some(b),
+                        // A concurrent run moved it aside since we looked:
+                        // there is nothing of ours to restore.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(e),
+                    }
                 }
                 Err(_) => None,
             };
