@@ -752,28 +752,17 @@ impl Orchestrator {
             *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
             return false;
         };
-        if seg.in_pre {
+        let (received, kept, range_done) = if std::mem::take(&mut seg.in_pre) {
             // A body-less request failed: it is sent again, nothing was received.
-            seg.in_pre = false;
-            *self.stats.failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
-            self.log(|| TraceEvent::RequestFailed {
-                t: now,
-                file,
-                conn,
-                req,
-                kind: failure.kind(),
-                received: 0,
-                kept: 0,
-                retryable: failure.retryable(),
-            });
-            return false;
-        }
-        seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
-        let received = received.min(seg.req_end - seg.req_start);
-        let kept = if self.cfg.retry.enable_resume { received } else { 0 };
-        seg.next += kept;
-        seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
-        let range_done = seg.retry_end.is_none();
+            (0, 0, false)
+        } else {
+            seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
+            let received = received.min(seg.req_end - seg.req_start);
+            let kept = if self.cfg.retry.enable_resume { received } else { 0 };
+            seg.next += kept;
+            seg.retry_end = (seg.req_end > seg.next).then_some(seg.req_end);
+            (received, kept, seg.retry_end.is_none())
+        };
         self.stats.received_bytes += received;
         self.stats.reads += received.div_ceil(self.act(file).read_size);
         self.stats.resumed_bytes += kept;
