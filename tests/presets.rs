@@ -76,10 +76,12 @@ fn aria2_split_rule_and_a_redirect_per_range() {
 fn curl_pays_one_redirect_for_lfs_files_only() {
     let lat = 25u64;
     let curl = json!({ "preset": "curl" });
+    // curl's own per-URL work comes first (its preset's per-file overhead).
+    let own = SimTime::from_millis_f64(Preset::Curl.client().per_file_overhead_ms);
     let big = run(&scenario(lat, curl.clone(), one_file(10 * MIB)));
-    assert_eq!(big.duration, SimTime::from_millis(2 * lat) + SimTime::from_secs(1));
+    assert_eq!(big.duration, own + SimTime::from_millis(2 * lat) + SimTime::from_secs(1));
     let small = run(&scenario(lat, curl, one_file(MIB)));
-    assert_eq!(small.duration, SimTime::from_millis(lat) + SimTime::from_millis(100));
+    assert_eq!(small.duration, own + SimTime::from_millis(lat) + SimTime::from_millis(100));
     assert_eq!((big.stats.requests, small.stats.requests), (2, 1));
 }
 
@@ -142,4 +144,81 @@ fn a_per_file_pool_reopens_a_connection_for_every_file() {
     // Shared: one handshake, n requests; per file: n handshakes.
     assert_eq!(shared.duration, SimTime::from_millis(rtt + n * rtt) + SimTime::from_millis(n * 100));
     assert_eq!(per_file.duration, shared.duration + SimTime::from_millis((n - 1) * rtt));
+}
+
+/// `n` files of `size` bytes each.
+fn files(n: u64, size: u64) -> Value {
+    (0..n).map(|i| json!({ "path": format!("m/f{i}.bin"), "size_bytes": size })).collect()
+}
+
+/// `client.per_file_overhead_ms` on one worker: each of N serial files
+/// waits d before its first request, so the run is exactly N × d longer
+/// (N × (L + size / B) without it).
+#[test]
+fn per_file_overhead_on_one_worker_costs_n_times_the_overhead() {
+    let (n, lat, d_ms) = (5u64, 10u64, 7.5);
+    let client = |d: f64| json!({ "max_concurrent_downloads": 1, "per_file_overhead_ms": d });
+    let plain = run(&scenario(lat, client(0.0), files(n, MIB)));
+    let over = run(&scenario(lat, client(d_ms), files(n, MIB)));
+    // 1 MiB at 10 MiB/s = 100 ms after one latency, per file.
+    assert_eq!(plain.duration, SimTime::from_millis(n * (lat + 100)));
+    assert_eq!(over.duration, plain.duration + SimTime::from_nanos(n * 7_500_000));
+    assert_eq!(over.stats.requests, plain.stats.requests);
+}
+
+/// Per worker (lanes `null`) the overheads of N files on N workers overlap:
+/// everything shifts by one d. On one lane (aria2's engine thread) they run
+/// one after another: the last file starts at N × d. On two lanes, at
+/// ⌈N / 2⌉ × d, and its transfer shares the link with one other file.
+#[test]
+fn per_file_overhead_lanes_serialize_the_work() {
+    let (n, lat, d) = (4u64, 10u64, 200u64);
+    let size = MIB / 64; // 16 KiB: 1.5625 ms at 10 MiB/s, well below d.
+    let client = |workers: u64, d: u64, lanes: Value| {
+        json!({ "max_concurrent_downloads": workers, "max_concurrent_files_per_model": workers,
+                "per_file_overhead_ms": d, "per_file_overhead_lanes": lanes })
+    };
+    let ms = SimTime::from_millis;
+    let plain_all = run(&scenario(lat, client(n, 0, Value::Null), files(n, size)));
+    let per_worker = run(&scenario(lat, client(n, d, Value::Null), files(n, size)));
+    assert_eq!(per_worker.duration, ms(d) + plain_all.duration);
+    let one_file = run(&scenario(lat, client(1, 0, Value::Null), files(1, size)));
+    let one_lane = run(&scenario(lat, client(n, d, json!(1)), files(n, size)));
+    assert_eq!(one_lane.duration, ms(n * d) + one_file.duration);
+    let two_files = run(&scenario(lat, client(2, 0, Value::Null), files(2, size)));
+    let two_lanes = run(&scenario(lat, client(n, d, json!(2)), files(n, size)));
+    assert_eq!(two_lanes.duration, ms(n.div_ceil(2) * d) + two_files.duration);
+}
+
+/// Out of range, the knobs are typed errors naming the field and the range.
+#[test]
+fn per_file_overhead_out_of_range_is_a_typed_error() {
+    for (client, field) in [
+        (json!({ "per_file_overhead_ms": -1 }), "client.per_file_overhead_ms"),
+        (json!({ "per_file_overhead_ms": 60_001 }), "client.per_file_overhead_ms"),
+        (json!({ "per_file_overhead_lanes": 0 }), "client.per_file_overhead_lanes"),
+        (json!({ "per_file_overhead_lanes": 1025 }), "client.per_file_overhead_lanes"),
+    ] {
+        let e = Scenario::from_value(json!({
+            "client": client,
+            "workload": { "models": [ { "name": "m", "files": one_file(1) } ] }
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(field) && e.contains('['), "{e}");
+    }
+}
+
+/// Each preset carries its tool's per-file cost, and a field next to the
+/// preset overrides it.
+#[test]
+fn presets_set_the_per_file_overhead_and_fields_override_it() {
+    for p in [Preset::Aria2, Preset::HfTransfer, Preset::HuggingfaceHub, Preset::Curl] {
+        assert!(p.client().per_file_overhead_ms > 0.0, "{}", p.name());
+    }
+    assert_eq!(Preset::Original.client().per_file_overhead_ms, 0.0);
+    assert_eq!(Preset::Aria2.client().per_file_overhead_lanes, Some(1));
+    let s = scenario(0, json!({ "preset": "aria2", "per_file_overhead_ms": 0 }), one_file(1));
+    assert_eq!(s.client.per_file_overhead_ms, 0.0);
+    assert_eq!(s.client.per_file_overhead_lanes, Some(1));
 }

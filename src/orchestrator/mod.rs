@@ -130,6 +130,9 @@ struct ActiveFile {
     /// The first segment's per-file body-less requests are still pending:
     /// the other segments wait for them.
     gated: bool,
+    /// The tool's per-file work (`client.per_file_overhead_ms`) is still
+    /// running: no segment starts before its timer fires.
+    held: bool,
 }
 
 /// Timer id of `client.startup_ms` (segment timers use segment indices).
@@ -206,6 +209,8 @@ pub struct Orchestrator {
     pub stats: Stats,
     trace: Option<Vec<TraceEvent>>,
     closed_scratch: Vec<(ConnId, CloseReason)>,
+    /// Where `client.per_file_overhead_ms` runs (per worker or shared lanes).
+    overhead_lanes: preamble::OverheadLanes,
 }
 
 /// The original per-file priority rule.
@@ -268,6 +273,7 @@ impl Orchestrator {
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
             free_workers: workers::FreeWorkers::new(cfg.max_concurrent_downloads),
             file_speeds: VecDeque::new(),
+            overhead_lanes: preamble::OverheadLanes::new(cfg.per_file_overhead_lanes),
             cfg,
             files,
             runs,
@@ -431,6 +437,13 @@ impl Orchestrator {
                 self.retry_or_fail(now, s, failure, range_done, out);
             }
             Input::Timer { id: STARTUP_TIMER } => self.dispatch(now, out),
+            Input::Timer { id } if preamble::overhead_timer_file(id).is_some() => {
+                let file = preamble::overhead_timer_file(id).expect("checked by the guard");
+                if self.runs.get(file as usize).is_some_and(|r| r.status == FileStatus::Active) && self.act(file).held {
+                    self.act_mut(file).held = false;
+                    self.start_more(now, file, out);
+                }
+            }
             Input::Timer { id } => {
                 let s = id as u32;
                 if self.segs.get(s as usize).is_some_and(|g| g.state == SegState::Backoff) {
@@ -509,6 +522,7 @@ impl Orchestrator {
             }
             let (per_file, per_request) =
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size));
+            let overhead = preamble::overhead(self.cfg.per_file_overhead_ms);
             let act = ActiveFile {
                 buffer,
                 first_seg,
@@ -519,6 +533,7 @@ impl Orchestrator {
                 started: 0,
                 window: plan.window as u32,
                 gated: per_file > 0,
+                held: overhead.is_some(),
             };
             let w = worker as usize;
             if self.active.len() <= w {
@@ -550,7 +565,14 @@ impl Orchestrator {
                     None => self.segs.push(seg),
                 }
             }
-            self.start_more(now, file, out);
+            match overhead {
+                // The tool's own work for this file holds its worker first.
+                Some(d) => {
+                    let at = self.overhead_lanes.finish_at(now, d);
+                    out.push(Action::Timer { id: preamble::overhead_timer(file), at });
+                }
+                None => self.start_more(now, file, out),
+            }
         }
     }
 
@@ -603,6 +625,9 @@ impl Orchestrator {
                 return;
             }
             let a = self.act(file);
+            if a.held {
+                return;
+            }
             let done = a.parts - a.segs_left;
             let may = if a.gated { 1 } else { a.window };
             if a.started >= a.parts || a.started - done >= may {

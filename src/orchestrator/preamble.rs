@@ -6,6 +6,7 @@
 //! HEAD) on the segment's connection before its next byte range.
 
 use crate::scenario::{Metadata, RedirectFollow};
+use crate::time::SimTime;
 
 fn redirected(m: &Metadata, size: u64) -> bool {
     m.redirect_min_bytes.is_some_and(|min| size >= min)
@@ -23,6 +24,57 @@ pub fn per_file(m: &Metadata, size: u64) -> u32 {
 /// segment's request to the original URL and follows the 302 again).
 pub fn per_request(m: &Metadata, size: u64) -> u32 {
     (redirected(m, size) && m.redirect_follow == RedirectFollow::Every) as u32
+}
+
+/// The tool's own work per file (`client.per_file_overhead_ms`) as a
+/// delay that holds the file's worker before its first request; `None`
+/// when there is none. A modelled delay, not a clock read: aria2's engine
+/// turn per download, hf_transfer's tokio runtime and `reqwest::Client`
+/// per `download` call, huggingface_hub's lock, metadata and
+/// `.incomplete` files (docs/clients.md §9.1).
+pub fn overhead(per_file_overhead_ms: f64) -> Option<SimTime> {
+    (per_file_overhead_ms > 0.0).then(|| SimTime::from_millis_f64(per_file_overhead_ms))
+}
+
+/// Where the per-file work runs: on each file's own worker (`None`: all
+/// overlap), or on `n` shared lanes (`client.per_file_overhead_lanes`),
+/// each doing one file's work at a time in dispatch order — aria2's one
+/// engine thread (`DownloadEngine::run`) is one lane.
+#[derive(Clone, Debug)]
+pub struct OverheadLanes {
+    /// When each lane is next free; empty = unlimited.
+    free_at: Vec<SimTime>,
+}
+
+impl OverheadLanes {
+    pub fn new(lanes: Option<u32>) -> Self {
+        OverheadLanes { free_at: vec![SimTime::ZERO; lanes.unwrap_or(0) as usize] }
+    }
+
+    /// A file dispatched at `now` whose work takes `d`: when that work
+    /// ends. It takes the lane free first (the lowest index among equals).
+    pub fn finish_at(&mut self, now: SimTime, d: SimTime) -> SimTime {
+        let Some((i, &free)) = self.free_at.iter().enumerate().min_by_key(|&(i, t)| (*t, i)) else {
+            return now + d;
+        };
+        let end = free.max(now) + d;
+        self.free_at[i] = end;
+        end
+    }
+}
+
+/// Timer ids of the per-file overhead: above every segment index (a
+/// `u32`), below the start-up timer (`u64::MAX`).
+const OVERHEAD_TIMER_BASE: u64 = 1 << 32;
+
+/// The timer id that ends `file`'s per-file overhead.
+pub fn overhead_timer(file: u32) -> u64 {
+    OVERHEAD_TIMER_BASE + file as u64
+}
+
+/// The file whose per-file overhead timer `id` is, if it is one.
+pub fn overhead_timer_file(id: u64) -> Option<u32> {
+    id.checked_sub(OVERHEAD_TIMER_BASE).and_then(|f| u32::try_from(f).ok())
 }
 
 #[cfg(test)]
@@ -52,5 +104,30 @@ mod tests {
         let aria = meta(false, false, RedirectFollow::Every);
         assert_eq!((per_file(&aria, lfs), per_request(&aria, lfs), per_request(&aria, lfs - 1)), (0, 1, 0));
         assert_eq!(per_file(&Metadata::default(), lfs) + per_request(&Metadata::default(), lfs), 0);
+    }
+
+    #[test]
+    fn lanes_run_one_file_each_in_dispatch_order() {
+        let ms = SimTime::from_millis;
+        let mut free = OverheadLanes::new(None);
+        assert_eq!((free.finish_at(ms(0), ms(10)), free.finish_at(ms(0), ms(10))), (ms(10), ms(10)));
+        let mut one = OverheadLanes::new(Some(1));
+        let ends: Vec<_> = (0..3).map(|_| one.finish_at(ms(0), ms(10))).collect();
+        assert_eq!(ends, [ms(10), ms(20), ms(30)]);
+        // An idle lane starts the work at once.
+        assert_eq!(one.finish_at(ms(100), ms(10)), ms(110));
+        let mut two = OverheadLanes::new(Some(2));
+        let ends: Vec<_> = (0..4).map(|_| two.finish_at(ms(0), ms(10))).collect();
+        assert_eq!(ends, [ms(10), ms(10), ms(20), ms(20)]);
+    }
+
+    #[test]
+    fn overhead_timers_do_not_collide_with_segment_or_startup_timers() {
+        assert_eq!(overhead_timer_file(overhead_timer(0)), Some(0));
+        assert_eq!(overhead_timer_file(overhead_timer(u32::MAX)), Some(u32::MAX));
+        assert_eq!(overhead_timer_file(u32::MAX as u64), None);
+        assert_eq!(overhead_timer_file(u64::MAX), None);
+        assert_eq!(overhead(0.0), None);
+        assert_eq!(overhead(1.5), Some(SimTime::from_nanos(1_500_000)));
     }
 }

@@ -98,6 +98,8 @@ impl Preset {
                 },
                 read_timeout_s: 10.0,
                 streaming_threshold_bytes: 0,
+                per_file_overhead_ms: 8.7,
+                per_file_overhead_lanes: Some(1),
                 ..base
             },
             Preset::HfTransfer => Client {
@@ -137,6 +139,8 @@ impl Preset {
                 },
                 read_timeout_s: 86_400.0,
                 streaming_threshold_bytes: 0,
+                per_file_overhead_ms: 15.3,
+                per_file_overhead_lanes: None,
                 ..base
             },
             Preset::Aria2 => Client {
@@ -176,6 +180,8 @@ impl Preset {
                 },
                 read_timeout_s: 60.0,
                 streaming_threshold_bytes: 0,
+                per_file_overhead_ms: 11.5,
+                per_file_overhead_lanes: Some(1),
                 ..base
             },
             Preset::Curl => Client {
@@ -214,6 +220,8 @@ impl Preset {
                 },
                 read_timeout_s: 86_400.0,
                 streaming_threshold_bytes: 0,
+                per_file_overhead_ms: 0.5,
+                per_file_overhead_lanes: None,
                 ..base
             },
         };
@@ -243,6 +251,12 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("retry.not_retried", "http_500, http_503", "http_stream_backoff(retry_on_status_codes=(408, 429))"),
             ("retry.jitter", "0", "_http_backoff_base: no jitter"),
             ("read_timeout_s", "10", "HF_HUB_DOWNLOAD_TIMEOUT / DEFAULT_DOWNLOAD_TIMEOUT = 10"),
+            (
+                "per_file_overhead_ms / lanes",
+                "8.7 / 1",
+                "measured (docs/clients.md §9.1): hf_hub_download's Python work per file (WeakFileLock, \
+                 .incomplete, _chmod_and_move, write_download_metadata) under the GIL: one file at a time",
+            ),
         ],
         Preset::HfTransfer => &[
             ("max_concurrent_downloads", "1", "hf_transfer 0.1.9 download(url, filename, …): one file per call"),
@@ -263,6 +277,12 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("pool.scope", "per_file", "download_async builds a new reqwest::Client per call: no reuse across files"),
             ("pool.idle_timeout_s", "90", "reqwest 0.12 / hyper pool default"),
             ("read_timeout_s", "none (86400)", "reqwest default: no timeout"),
+            (
+                "per_file_overhead_ms",
+                "15.3",
+                "measured (docs/clients.md §9.1): download() builds a tokio multi-thread runtime and \
+                 download_async a reqwest::Client per call",
+            ),
         ],
         Preset::Aria2 => &[
             ("max_concurrent_downloads", "5", "aria2 1.36.0 -j, --max-concurrent-downloads=5"),
@@ -284,6 +304,12 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("pool.idle_timeout_s", "15", "DownloadEngine::poolSocket timeout 15 s"),
             ("read_timeout_s", "60", "-t, --timeout=60"),
             ("read_size_bytes", "16 KiB", "assumed (aria2's socket read buffer; not re-read here)"),
+            (
+                "per_file_overhead_ms / lanes",
+                "11.5 / 1",
+                "measured (docs/clients.md §9.1): fsync of the file and of its .aria2 control file \
+                 (RequestGroup::saveControlFile, --auto-save-interval=60) in the one DownloadEngine thread",
+            ),
         ],
         Preset::Curl => &[
             ("max_concurrent_downloads", "1", "curl 7.88.1: URLs of one command line run serially"),
@@ -299,6 +325,7 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("read_size_bytes", "16 KiB", "CURL_MAX_WRITE_SIZE"),
             ("pool.idle_timeout_s", "118", "libcurl CURLOPT_MAXAGE_CONN default 118 s"),
             ("read_timeout_s", "none (86400)", "-m unset"),
+            ("per_file_overhead_ms", "0.5", "measured (docs/clients.md §9.1): curl's work per URL"),
         ],
     }
 }

@@ -303,6 +303,18 @@ pub struct Client {
     /// imports, API calls), ms (default 0). `validate --client` measures it.
     #[serde(default, deserialize_with = "units::millis")]
     pub startup_ms: f64,
+    /// The tool's own work per file, ms (default 0): a delay holding the
+    /// file's worker before its first request (aria2's engine turn per
+    /// download, hf_transfer's runtime and client per call,
+    /// huggingface_hub's lock and metadata files). Presets set it from a
+    /// calibration (docs/clients.md §9.1).
+    #[serde(default, deserialize_with = "units::millis")]
+    pub per_file_overhead_ms: f64,
+    /// How many files' per-file work can run at once (default `null`:
+    /// each on its own worker, all overlapping); `n`: `n` shared lanes,
+    /// one file each in dispatch order (aria2's single engine thread: 1).
+    #[serde(default)]
+    pub per_file_overhead_lanes: Option<u32>,
     /// Body-less requests a tool sends besides the byte ranges (HEAD,
     /// size probe, redirect); none by default.
     #[serde(default, deserialize_with = "shape::object")]
@@ -341,6 +353,8 @@ impl Default for Client {
             min_split_size_bytes: 20 * MIB,
             split_rule: SplitRule::Even,
             startup_ms: 0.0,
+            per_file_overhead_ms: 0.0,
+            per_file_overhead_lanes: None,
             metadata: Metadata::default(),
             pool: Pool::default(),
             retry: Retry::default(),

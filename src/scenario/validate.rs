@@ -159,6 +159,10 @@ impl Scenario {
         let max_split = if c.split_rule == super::schema::SplitRule::FanOut { 1000 } else { 64 };
         in_range("client.split", c.split, 1, max_split)?;
         in_range("client.startup_ms", c.startup_ms, 0.0, 3_600_000.0)?;
+        in_range("client.per_file_overhead_ms", c.per_file_overhead_ms, 0.0, 60_000.0)?;
+        if let Some(n) = c.per_file_overhead_lanes {
+            in_range("client.per_file_overhead_lanes", n, 1, 1024)?;
+        }
         in_range("client.min_split_size_bytes", c.min_split_size_bytes, 1, u64::MAX)?;
         let p = &c.pool;
         if p.block && p.size == 0 {
