@@ -582,6 +582,10 @@ fn cmd_validate_client(
         report.load_before,
         report.load_after
     );
+    println!(
+        "per-file cost measured on the calibration workload (20 and 100 × 1 KiB): {:.1} ms (preset {:.1} ms)",
+        report.per_file_overhead_ms, report.preset_per_file_overhead_ms
+    );
     let json = serde_json::to_string_pretty(&report).expect("the report serializes") + "\n";
     let name = format!("clients-{}{}.json", client.name(), if wan { "-wan" } else { "" });
     for p in report::write_outputs(out, &[(name, json.into_bytes())])? {

@@ -389,6 +389,56 @@ pub fn measure_startup_s(client: Client, tools: &Tools) -> Result<f64> {
     Ok(median(&mut walls))
 }
 
+/// File counts of the per-file calibration workload.
+pub const CALIBRATION_FILES: [u64; 2] = [20, 100];
+
+/// The per-file calibration workload (docs/clients.md §9.1, the same as
+/// `scenarios/clients/calibrate/`): `n` files of 1 KiB on loopback
+/// (40 MiB/s pacer, 2 ms latency). Not in the validation matrix.
+pub fn calibration_scenario(n: u64) -> Scenario {
+    Scenario::from_value(serde_json::json!({
+        "name": format!("cal_lo_{n}x1k"),
+        "seed": 7,
+        "server": { "bandwidth_bps": 41_943_040u64, "latency_ms": 2, "write_quantum_bytes": 8192 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 1 },
+        "workload": { "models": [ { "name": "m", "linear": { "count": n, "min_size_bytes": 1024, "max_size_bytes": 1024 } } ] }
+    }))
+    .expect("the calibration scenario is valid")
+}
+
+/// The tool's per-file cost on this machine now, ms (what
+/// `client.per_file_overhead_ms` models): the slope of its median wall
+/// time (of `repeats` runs) between 20 and 100 files of 1 KiB on loopback.
+/// On `L` lanes the lanes are the bottleneck: cost = L × slope; per worker
+/// (`c` of them) the slope is (cost + the preset's own time per file) / c:
+/// cost = c × (slope − the preset's slope without the cost).
+pub fn measure_per_file_ms(client: Client, tools: &Tools, dir: &Path, startup_ms: f64, repeats: u32) -> Result<f64> {
+    let p = client.preset();
+    let (mut real, mut sim) = ([0.0; 2], [0.0; 2]);
+    for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
+        let s = calibration_scenario(n);
+        let mut m = preset_scenario(&s, p);
+        m.client.startup_ms += startup_ms;
+        m.client.per_file_overhead_ms = 0.0;
+        let plan = Plan::new(&m, None, &Budget::default(), false)?;
+        sim[i] = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
+        let mut walls = Vec::new();
+        for _ in 0..repeats {
+            let run = run_client(client, &s, plan.seed(), HubConfig::default(), tools, dir, Duration::from_secs(600))?;
+            walls.push(run.wall_s);
+        }
+        real[i] = median(&mut walls);
+    }
+    let span = (CALIBRATION_FILES[1] - CALIBRATION_FILES[0]) as f64;
+    let (real_slope, sim_slope) = ((real[1] - real[0]) / span, (sim[1] - sim[0]) / span);
+    let c = p.client();
+    let cost_s = match c.per_file_overhead_lanes {
+        Some(lanes) => lanes as f64 * real_slope,
+        None => c.max_concurrent_downloads.min(c.max_concurrent_files_per_model) as f64 * (real_slope - sim_slope),
+    };
+    Ok((1000.0 * cost_s).clamp(0.0, 60_000.0))
+}
+
 /// Request round trips a tool makes before its first file, besides its
 /// start-up: huggingface_hub 2.4.0 asks for the revision and the tree
 /// (docs/clients.md §1.1), the others none.
@@ -427,6 +477,10 @@ pub struct ClientReport {
     pub load_after: String,
     /// The tool's start-up with nothing to download, s (added to the sim).
     pub startup_s: f64,
+    /// The tool's per-file cost measured on the calibration workload, ms
+    /// (the sim's `client.per_file_overhead_ms`), and its preset's value.
+    pub per_file_overhead_ms: f64,
+    pub preset_per_file_overhead_ms: f64,
 }
 
 /// The 1, 5 and 15-minute load averages (`uptime`), or "" if unknown.
@@ -462,6 +516,9 @@ pub fn validate_client(
     let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
     let load_before = loadavg();
     let startup_s = measure_startup_s(client, &tools)?;
+    // Like the start-up, the per-file cost is this machine's now (aria2's
+    // fsyncs wait on the disk): measured on the calibration workload.
+    let per_file_ms = measure_per_file_ms(client, &tools, &scratch, 1000.0 * startup_s, repeats.max(3))?;
     let mut rows = Vec::new();
     for f in files {
         let s = Scenario::load(f)?;
@@ -472,6 +529,7 @@ pub fn validate_client(
         // Start-up measured above, plus the API round trips before the first file.
         let api_ms = api_round_trips(client) as f64 * (s.network.rtt_ms + s.server.latency_ms);
         modelled.client.startup_ms += 1000.0 * startup_s + api_ms;
+        modelled.client.per_file_overhead_ms = per_file_ms;
         let plan = Plan::new(&modelled, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
         let seed = plan.seed();
         let mut runs = Vec::new();
@@ -512,6 +570,8 @@ pub fn validate_client(
         load_before,
         load_after: loadavg(),
         startup_s,
+        per_file_overhead_ms: per_file_ms,
+        preset_per_file_overhead_ms: client.preset().client().per_file_overhead_ms,
     })
 }
 

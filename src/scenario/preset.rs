@@ -98,7 +98,7 @@ impl Preset {
                 },
                 read_timeout_s: 10.0,
                 streaming_threshold_bytes: 0,
-                per_file_overhead_ms: 8.7,
+                per_file_overhead_ms: 9.2,
                 per_file_overhead_lanes: Some(1),
                 ..base
             },
@@ -180,7 +180,7 @@ impl Preset {
                 },
                 read_timeout_s: 60.0,
                 streaming_threshold_bytes: 0,
-                per_file_overhead_ms: 11.5,
+                per_file_overhead_ms: 11.9,
                 per_file_overhead_lanes: Some(1),
                 ..base
             },
@@ -253,7 +253,7 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("read_timeout_s", "10", "HF_HUB_DOWNLOAD_TIMEOUT / DEFAULT_DOWNLOAD_TIMEOUT = 10"),
             (
                 "per_file_overhead_ms / lanes",
-                "8.7 / 1",
+                "9.2 / 1",
                 "measured (docs/clients.md §9.1): hf_hub_download's Python work per file (WeakFileLock, \
                  .incomplete, _chmod_and_move, write_download_metadata) under the GIL: one file at a time",
             ),
@@ -306,7 +306,7 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ("read_size_bytes", "16 KiB", "assumed (aria2's socket read buffer; not re-read here)"),
             (
                 "per_file_overhead_ms / lanes",
-                "11.5 / 1",
+                "11.9 / 1",
                 "measured (docs/clients.md §9.1): fsync of the file and of its .aria2 control file \
                  (RequestGroup::saveControlFile, --auto-save-interval=60) in the one DownloadEngine thread",
             ),

@@ -2,6 +2,7 @@
 //! knob (or a few). A knob is a dotted path into the scenario with all
 //! defaults filled in, so any field can be swept.
 
+use super::preset::{NAMES, Preset};
 use super::schema::{BandwidthLimit, Scenario};
 use super::validate::excerpt;
 use crate::error::{Error, Result};
@@ -123,6 +124,30 @@ fn set_knob(root: &mut Value, full: &Value, knob: &str, value: Value, field: &st
     unreachable!("a knob has at least one segment")
 }
 
+/// The knob that swaps the whole client for a tool's preset.
+const PRESET_KNOB: &str = "client.preset";
+
+/// A point's `client.preset`: the client becomes that preset's, keeping
+/// what a preset does not decide (the bandwidth limit and the CPU model),
+/// as `dlsim compare` does; `null` keeps the scenario's own client.
+fn set_preset(root: &mut Value, value: Value, field: &str) -> Result<()> {
+    if value.is_null() {
+        return Ok(());
+    }
+    let Some(p) = value.as_str().and_then(Preset::parse) else {
+        let got = excerpt(&value.to_string());
+        return Err(Error::scenario(field, format!("client.preset must be one of {NAMES} or null, got {got}")));
+    };
+    let mut client = serde_json::to_value(p.client()).expect("a client serializes");
+    for keep in ["bandwidth_limit", "cpu"] {
+        if let Some(v) = root.pointer(&format!("/client/{keep}")) {
+            client[keep] = v.clone();
+        }
+    }
+    root["client"] = client;
+    Ok(())
+}
+
 /// The points of a sweep, built and validated one at a time as they are
 /// asked for (never all at once): a sweep of many points costs the memory
 /// of the points kept, not of all of them.
@@ -168,8 +193,9 @@ impl Points<'_> {
         match &sweep.knob {
             Some(knob) => {
                 let v = &sweep.values[i];
-                let name =
-                    sweep.names.get(i).cloned().unwrap_or_else(|| format!("{}_{}", self.base.name, value_label(v)));
+                // A preset sweep's `null` is the scenario's own client.
+                let label = if knob == PRESET_KNOB && v.is_null() { "own".to_string() } else { value_label(v) };
+                let name = sweep.names.get(i).cloned().unwrap_or_else(|| format!("{}_{label}", self.base.name));
                 (name, vec![(knob.clone(), v.clone())])
             }
             None => {
@@ -186,6 +212,11 @@ impl Points<'_> {
             return Err(Error::scenario(at, format!("duplicate result name {:?}", excerpt(&name))));
         }
         let mut v = self.template.clone();
+        // A preset first, so that knobs set next to it in a point override it.
+        let (preset, sets): (Vec<_>, Vec<_>) = sets.into_iter().partition(|(k, _)| k == PRESET_KNOB);
+        for (_, value) in preset {
+            set_preset(&mut v, value, &at)?;
+        }
         for (knob, value) in sets {
             set_knob(&mut v, &self.full, &knob, value, &at)?;
         }
@@ -367,5 +398,37 @@ mod more_tests {
         assert!(e.contains("sweep.points[0].set.name"), "{e}");
         let e = with_sweep(r#"{"knob":"name","values":["x"]}"#).unwrap_err().to_string();
         assert!(e.contains("sweep.names"), "{e}");
+    }
+
+    #[test]
+    fn a_sweep_over_presets_swaps_the_client_and_keeps_its_limit() {
+        let base = r#"{"name":"s","client":{"max_concurrent_downloads":3,"bandwidth_limit":{"rate_bps":1000}},
+            "sweep":{"knob":"client.preset","values":["aria2","curl",null]},
+            "workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":10}]}]}}"#;
+        let pts = expand_points(&Scenario::from_json(base).unwrap()).unwrap();
+        let names: Vec<&str> = pts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["s_aria2", "s_curl", "s_own"]);
+        let aria = Preset::Aria2.client();
+        let c = &pts[0].scenario.client;
+        assert_eq!(c.preset, Some(Preset::Aria2));
+        assert_eq!(c.max_concurrent_downloads, aria.max_concurrent_downloads);
+        assert_eq!(c.per_file_overhead_ms, aria.per_file_overhead_ms);
+        assert_eq!(c.bandwidth_limit.as_ref().map(|b| b.rate_bps), Some(1000.0));
+        assert_eq!(pts[1].scenario.client.max_concurrent_downloads, Preset::Curl.client().max_concurrent_downloads);
+        // null: the scenario's own client.
+        assert_eq!(pts[2].scenario.client.max_concurrent_downloads, 3);
+        assert_eq!(pts[2].scenario.client.preset, None);
+    }
+
+    #[test]
+    fn knobs_next_to_a_preset_in_a_point_override_it_and_a_bad_preset_is_named() {
+        let base = r#"{"name":"s","sweep":{"points":[{"name":"a","set":{"client.split":4,"client.preset":"aria2"}}]},
+            "workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":10}]}]}}"#;
+        let pts = expand_points(&Scenario::from_json(base).unwrap()).unwrap();
+        assert_eq!(pts[0].scenario.client.split, 4);
+        assert_eq!(pts[0].scenario.client.min_split_size_bytes, Preset::Aria2.client().min_split_size_bytes);
+        let bad = base.replace("\"aria2\"", "\"wget\"");
+        let e = expand_points(&Scenario::from_json(&bad).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("client.preset") && e.contains("huggingface_hub") && e.contains("wget"), "{e}");
     }
 }
