@@ -570,8 +570,11 @@ fn cmd_validate_client(
     let client = clients::Client::parse(client)?;
     let files = dlsim::real::validate::matrix_files(matrix)?;
     println!("{}", clients::TABLE_HEADER);
+    let shown = dlsim::progress::Progress::spinner(dlsim::progress::stderr_is_terminal());
+    let on_row = |row: &clients::ClientRow| shown.suspend(|| println!("{}", clients::table_row(row)));
     let report =
-        clients::validate_client(&files, client, repeats, seed, wan, |row| println!("{}", clients::table_row(row)))?;
+        clients::validate_client_with_status(&files, client, repeats, seed, wan, on_row, &mut |m| shown.message(m))?;
+    shown.finish();
     println!(
         "{} vs preset {}: median |log error| {:.3}, max {:.3} over {} scenarios (median of {repeats} runs each; load {} → {})",
         client.name(),

@@ -73,6 +73,14 @@ impl Progress {
         }
     }
 
+    /// Run `f` (which prints) with the display hidden meanwhile.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     /// Remove the display (before the command prints its results).
     pub fn finish(&self) {
         if let Some(b) = &self.bar {

@@ -412,7 +412,14 @@ pub fn calibration_scenario(n: u64) -> Scenario {
 /// On `L` lanes the lanes are the bottleneck: cost = L × slope; per worker
 /// (`c` of them) the slope is (cost + the preset's own time per file) / c:
 /// cost = c × (slope − the preset's slope without the cost).
-pub fn measure_per_file_ms(client: Client, tools: &Tools, dir: &Path, startup_ms: f64, repeats: u32) -> Result<f64> {
+pub fn measure_per_file_ms(
+    client: Client,
+    tools: &Tools,
+    dir: &Path,
+    startup_ms: f64,
+    repeats: u32,
+    status: &mut dyn FnMut(&str),
+) -> Result<f64> {
     let p = client.preset();
     let (mut real, mut sim) = ([0.0; 2], [0.0; 2]);
     for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
@@ -423,7 +430,8 @@ pub fn measure_per_file_ms(client: Client, tools: &Tools, dir: &Path, startup_ms
         let plan = Plan::new(&m, None, &Budget::default(), false)?;
         sim[i] = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
         let mut walls = Vec::new();
-        for _ in 0..repeats {
+        for k in 0..repeats {
+            status(&format!("{}: per-file cost, {n} × 1 KiB, run {}/{repeats}", client.name(), k + 1));
             let run = run_client(client, &s, plan.seed(), HubConfig::default(), tools, dir, Duration::from_secs(600))?;
             walls.push(run.wall_s);
         }
@@ -504,7 +512,20 @@ pub fn validate_client(
     repeats: u32,
     seed: Option<u64>,
     wan: bool,
+    progress: impl FnMut(&ClientRow),
+) -> Result<ClientReport> {
+    validate_client_with_status(files, client, repeats, seed, wan, progress, &mut |_| {})
+}
+
+/// [`validate_client`], telling `status` what it is doing (for a spinner).
+pub fn validate_client_with_status(
+    files: &[PathBuf],
+    client: Client,
+    repeats: u32,
+    seed: Option<u64>,
+    wan: bool,
     mut progress: impl FnMut(&ClientRow),
+    status: &mut dyn FnMut(&str),
 ) -> Result<ClientReport> {
     if repeats == 0 {
         return Err(Error::flag("--repeats", "must be ≥ 1"));
@@ -515,10 +536,11 @@ pub fn validate_client(
     let tools = Tools::from_env();
     let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
     let load_before = loadavg();
+    status(&format!("{}: start-up", client.name()));
     let startup_s = measure_startup_s(client, &tools)?;
     // Like the start-up, the per-file cost is this machine's now (aria2's
     // fsyncs wait on the disk): measured on the calibration workload.
-    let per_file_ms = measure_per_file_ms(client, &tools, &scratch, 1000.0 * startup_s, repeats.max(3))?;
+    let per_file_ms = measure_per_file_ms(client, &tools, &scratch, 1000.0 * startup_s, repeats.max(3), status)?;
     let mut rows = Vec::new();
     for f in files {
         let s = Scenario::load(f)?;
@@ -533,7 +555,8 @@ pub fn validate_client(
         let plan = Plan::new(&modelled, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
         let seed = plan.seed();
         let mut runs = Vec::new();
-        for _ in 0..repeats {
+        for k in 0..repeats {
+            status(&format!("{}: {} run {}/{repeats}", client.name(), s.name, k + 1));
             let timeout = Duration::from_secs(3600);
             let run = if wan {
                 run_client_wan(client, &s, seed, HubConfig::default(), &tools, &scratch, timeout)
