@@ -888,7 +888,8 @@ mod tests {
     use crate::scenario::Client;
 
     /// The core's own memory account counts at least its per-file run
-    /// state and, once every worker holds a file, its active-file slots (the figures the bench
+    /// state and, once every worker holds a file, its active-file slots and
+    /// segments (the figures the bench
     /// states per file and per connection are built on it).
     #[test]
     fn heap_account_counts_every_file_and_every_worker() {
@@ -901,13 +902,22 @@ mod tests {
                 priority: Priority::Normal,
             })
             .collect();
-        let cfg = Client { max_concurrent_downloads: 16, ..Client::default() };
+        let cfg = Client { max_concurrent_downloads: 16, max_concurrent_files_per_model: 16, ..Client::default() };
         let mut o = Orchestrator::new(cfg, FileSet::from(files), &[Priority::Normal], 1, false);
-        // Starting dispatches a file to each of the 16 workers.
-        o.start(SimTime::ZERO, &mut vec![]);
+        // Starting dispatches a file to each of the 16 workers; each opens a
+        // connection and, once it is open, sends its file's one segment.
+        let mut out = vec![];
+        o.start(SimTime::ZERO, &mut out);
+        let opened: Vec<_> =
+            out.iter().filter_map(|a| if let Action::Open { conn } = a { Some(*conn) } else { None }).collect();
+        assert_eq!(opened.len(), 16);
+        for conn in opened {
+            o.handle(SimTime::ZERO, Input::ConnOpened { conn }, &mut vec![]);
+        }
         let (per_file, per_conn) = o.heap_bytes();
         assert!(per_file >= 1000 * std::mem::size_of::<FileRun>(), "{per_file}");
-        assert!(per_conn >= 16 * std::mem::size_of::<ActiveFile>(), "{per_conn}");
+        // Each busy worker holds its active file and at least one segment.
+        assert!(per_conn >= 16 * (std::mem::size_of::<ActiveFile>() + std::mem::size_of::<Segment>()), "{per_conn}");
     }
 
     /// A refused connect counts as an attempt and backs off; it used to
