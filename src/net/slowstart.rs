@@ -96,14 +96,27 @@ struct Conn {
     ca: Option<Ca>,
 }
 
-/// Cubic's state after a loss: the window before it and when it happened.
+/// Cubic's state in congestion avoidance (tcp_cubic.c `bictcp_update`).
 #[derive(Clone, Copy, Debug)]
 struct Ca {
-    /// W_max, bytes.
+    /// The cubic's origin W_max, bytes: the window before the last loss
+    /// (after fast convergence), or the window at a HyStart exit.
     w_max: f64,
-    /// The loss, s.
+    /// The window when the epoch began, bytes (after the cut).
+    w0: f64,
+    /// The epoch's start (the loss or the exit), s.
     epoch: f64,
+    /// No loss yet (a HyStart exit): Linux grows such a window by at
+    /// least 5 % per round trip (`last_max_cwnd == 0` → `cnt ≤ 20`).
+    lossless: bool,
 }
+
+/// HyStart's ACK-train exit needs at least this many segments in the
+/// window (tcp_cubic.c `hystart_low_window = 16`).
+pub const HYSTART_LOW_WINDOW_SEGMENTS: f64 = 16.0;
+/// HyStart's allowance for delayed and aggregated ACKs, s (tcp_cubic.c
+/// `hystart_ack_delay`: at most `USEC_PER_MSEC`, which it is at WAN rates).
+pub const HYSTART_ACK_DELAY_S: f64 = 0.001;
 
 #[derive(Clone, Copy, Debug)]
 struct Flow {
@@ -234,6 +247,11 @@ pub struct SlowStart {
     ca_u: Bases,
     /// Loss events so far.
     losses: u64,
+    /// HyStart exits so far.
+    hystart_exits: u64,
+    /// The bottleneck's equal split among the active flows, bytes/s: the
+    /// rate a slow-start burst crosses it at when every flow bursts.
+    split_bps: f64,
 }
 
 impl SlowStart {
@@ -264,7 +282,14 @@ impl SlowStart {
             ss_u: Bases::default(),
             ca_u: Bases::default(),
             losses: 0,
+            hystart_exits: 0,
+            split_bps: 0.0,
         }
+    }
+
+    /// HyStart exits so far (slow start ended by the ACK train, without a loss).
+    pub fn hystart_exits(&self) -> u64 {
+        self.hystart_exits
     }
 
     /// Loss events so far (the windows overflowed rate × RTT + queue).
@@ -276,11 +301,26 @@ impl SlowStart {
     /// tcp_cubic.c), and at least the Reno-friendly window (§4.2), bytes.
     fn cubic_window(&self, ca: Ca, t: f64) -> f64 {
         let mss = self.p.mss_bytes;
-        let w_max = ca.w_max / mss;
-        let k = (w_max * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+        let (w_max, w0) = (ca.w_max / mss, ca.w0 / mss);
+        // K = cbrt((W_max − W_0) / C): the time the cubic takes back to W_max.
+        let k = ((w_max - w0).max(0.0) / CUBIC_C).cbrt();
         let cubic = CUBIC_C * (t - k).powi(3) + w_max;
-        let reno = w_max * CUBIC_BETA + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
-        cubic.max(reno) * mss
+        let reno = w0 + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
+        let first = if ca.lossless { w0 * 1.05f64.powf((t / self.rtt_s).floor()) } else { 0.0 };
+        cubic.max(reno).max(first) * mss
+    }
+
+    /// A loss cuts connection `id`'s window `w`: W_max = w (fast
+    /// convergence: w × (1 + β) / 2 when below the last W_max), window × β.
+    fn cut(&mut self, id: FlowId, w: f64) {
+        let (now, floor) = (self.now, 2.0 * self.p.mss_bytes);
+        let c = self.conn(id);
+        let w_max = match c.ca {
+            Some(ca) if !ca.lossless && w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
+            _ => w,
+        };
+        c.cwnd = (w * CUBIC_BETA).max(floor);
+        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch: now, lossless: false });
     }
 
     /// The current window of uncapped flow `f` of connection `c`, bytes.
@@ -337,17 +377,7 @@ impl SlowStart {
             }
             let f = *self.flow(id).expect("an active flow");
             let c = self.conns[id as usize].expect("an active flow has a connection");
-            let w = Self::capped_window(&f, &c);
-            // Fast convergence (tcp_cubic.c `fast_convergence`): a second loss
-            // below the last W_max releases bandwidth: W_max = w × (1 + β) / 2.
-            let w_max = match c.ca {
-                Some(ca) if w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
-                _ => w,
-            };
-            let floor = 2.0 * self.p.mss_bytes;
-            let c = self.conn(id);
-            c.ca = Some(Ca { w_max, epoch: now });
-            c.cwnd = (w * CUBIC_BETA).max(floor);
+            self.cut(id, Self::capped_window(&f, &c));
             let rtt = self.rtt_s;
             let f = self.f(id);
             f.round_got = f.got;
@@ -507,15 +537,8 @@ impl Discipline for SlowStart {
             let backlog = (self.aggregate_window().0 - self.bdp).max(0.0);
             if burst > self.pipe - self.bdp - backlog {
                 self.losses += 1;
-                let (now, floor) = (self.now, 2.0 * self.p.mss_bytes);
-                let c = self.conns[idx].as_mut().expect("just set");
-                let w = c.cwnd;
-                let w_max = match c.ca {
-                    Some(ca) if w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
-                    _ => w,
-                };
-                c.ca = Some(Ca { w_max, epoch: now });
-                c.cwnd = (w * CUBIC_BETA).max(floor);
+                let w = self.conns[idx].expect("just set").cwnd;
+                self.cut(flow, w);
             }
         }
         let c = self.conns[idx].expect("just set");
@@ -564,6 +587,7 @@ impl Discipline for SlowStart {
         let rtt_s = self.rtt_s;
         let mut left = cap.shared_bps();
         let mut n = self.active;
+        self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let cwnd = self.conns[id as usize].expect("an active flow has a connection").cwnd;
@@ -782,7 +806,27 @@ impl Discipline for SlowStart {
                 // slow start doubles it; congestion avoidance follows cubic.
                 let c = *self.conn(id);
                 let cwnd = match c.ca {
-                    None => c.cwnd + (f.got - f.round_got),
+                    None => {
+                        // HyStart's ACK train (tcp_cubic.c `hystart_update`):
+                        // the round's window crossed the bottleneck at the
+                        // flow's share of a link every flow bursts into; if
+                        // that train lasted more than (min RTT + ACK delay) / 2,
+                        // slow start ended when that much had been acked:
+                        // ssthresh = cwnd, congestion avoidance, no cut.
+                        let w_k = c.cwnd;
+                        let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
+                        if self.pipe.is_finite()
+                            && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes
+                            && w_k > half
+                        {
+                            let w = w_k + half.min(f.got - f.round_got);
+                            self.hystart_exits += 1;
+                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                            w
+                        } else {
+                            c.cwnd + (f.got - f.round_got)
+                        }
+                    }
                     Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
                 };
                 self.conn(id).cwnd = cwnd;
@@ -1037,37 +1081,46 @@ mod tests {
     }
 
     #[test]
-    fn a_warm_window_larger_than_the_queue_is_cut_when_its_burst_overflows_it() {
-        // One flow alone overflows the pipe (200 kB) once and keeps β × 200 kB.
+    fn a_lone_flow_leaves_slow_start_by_hystart_and_a_warm_burst_larger_than_the_queue_is_cut() {
+        // 1 MB/s, RTT 100 ms, queue one BDP (100 kB). HyStart's ACK train:
+        // a round's window W crosses the link at C (the flow is alone) in
+        // W / C; once that exceeds (RTT + 1 ms) / 2 with W ≥ 16 segments,
+        // slow start ends when C × (RTT + 1 ms) / 2 of the round is acked.
         let (c, rtt) = (1e6f64, 0.1);
         let q = (c * rtt).max(MIN_QUEUE_BYTES);
-        let pipe = c * rtt + q;
+        let half = c * (rtt + HYSTART_ACK_DELAY_S) / 2.0;
+        let mut w_k = IW;
+        while !(w_k >= HYSTART_LOW_WINDOW_SEGMENTS * 1448.0 && w_k > half) {
+            w_k *= 2.0;
+        }
+        let w1 = w_k + half;
+        assert!(w1 / rtt > c, "the test needs the exit window above the link's BDP");
         let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(params(100)));
         l.add_flow(SimTime::ZERO, 0, 2e6, false);
         let t1 = drive(&mut l)[0].1;
-        assert_eq!(l.discipline().losses(), 1);
-        let w1 = l.discipline().cwnd(0).unwrap();
-        assert!((w1 - CUBIC_BETA * pipe).abs() < 1.0, "cwnd {w1}");
+        assert_eq!((l.discipline().hystart_exits(), l.discipline().losses()), (1, 0));
+        assert!((l.discipline().cwnd(0).unwrap() - w1).abs() < 1e-6, "{:?} vs {w1}", l.discipline().cwnd(0));
         // The next response on the pooled connection (within the RTO) leaves
-        // as one burst of min(bytes, cwnd) = 140 kB into an empty 100 kB
-        // queue: drop-tail drops its tail, the window takes the cut.
+        // as one burst of min(bytes, cwnd) into an empty queue of q < w1:
+        // drop-tail drops its tail, the window takes cubic's cut.
+        assert!(w1 > q);
         let t2 = t1 + SimTime::from_millis(50);
         l.add_flow(t2, 0, 1e6, false);
-        assert_eq!(l.discipline().losses(), 2);
+        assert_eq!(l.discipline().losses(), 1);
         let w2 = l.discipline().cwnd(0).unwrap();
         assert!((w2 - CUBIC_BETA * w1).abs() < 1e-6, "cwnd {w2}");
-        // β² × 200 kB = 98 kB fits the queue: the third response loses nothing.
+        // β × w1 fits the queue: the third response loses nothing.
         assert!(w2 <= q);
         let t3 = drive(&mut l)[0].1 + SimTime::from_millis(50);
         l.add_flow(t3, 0, 1e5, false);
-        assert_eq!(l.discipline().losses(), 2);
+        assert_eq!(l.discipline().losses(), 1);
     }
 
     #[test]
     fn cubics_window_starts_at_beta_wmax_and_returns_to_wmax_after_k() {
         let s = SlowStart::new(params(50));
         let w_max = 300.0 * 1448.0;
-        let ca = Ca { w_max, epoch: 0.0 };
+        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, lossless: false };
         // RFC 8312: K = cbrt(W_max (1 − β) / C) in segments and seconds.
         let k = (300.0 * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
         // Reno-friendly window at t: β W_max + 3 (1 − β)/(1 + β) t / RTT.
@@ -1092,10 +1145,10 @@ mod tests {
                 l.add_flow(SimTime(f as u64 * 137_000), f, 4_194_304.0 + f as f64 * 1e5, false);
             }
             let done = drive(&mut l);
-            (done, l.discipline().losses())
+            (done, l.discipline().losses(), l.discipline().hystart_exits())
         };
         let (a, b) = (go(), go());
-        assert!(a.1 >= 1);
+        assert!(a.1 + a.2 >= 1);
         assert_eq!(a, b);
     }
 }
