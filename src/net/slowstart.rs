@@ -245,6 +245,8 @@ pub struct SlowStart {
     /// Uncapped flows in congestion avoidance, not in their last window:
     /// their windows (frozen between losses), summed.
     ca_u: Bases,
+    /// The flows counted in `ss_u`.
+    ss_ids: BTreeSet<FlowId>,
     /// Loss events so far.
     losses: u64,
     /// HyStart exits so far.
@@ -281,6 +283,7 @@ impl SlowStart {
             sat_v: 0.0,
             ss_u: Bases::default(),
             ca_u: Bases::default(),
+            ss_ids: BTreeSet::new(),
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
@@ -367,8 +370,20 @@ impl SlowStart {
     fn lose(&mut self) {
         self.losses += 1;
         let now = self.now;
-        let mut ids: Vec<FlowId> = self.capped.clone();
-        ids.extend(self.marks.iter().map(|&(_, id)| id));
+        // The flows whose windows grow — those in slow start — overflowed
+        // the queue: their extra packets are the ones it drops. Windows in
+        // congestion avoidance, frozen here, lose nothing.
+        let mut ids: Vec<FlowId> = self
+            .capped
+            .iter()
+            .copied()
+            .filter(|&id| {
+                let f = self.flow(id).expect("an active flow");
+                let c = self.conns[id as usize].expect("an active flow has a connection");
+                c.ca.is_none() && (f.window_limited || f.last_window)
+            })
+            .collect();
+        ids.extend(self.ss_ids.iter().copied());
         ids.sort_unstable();
         for id in ids {
             let capped = self.flow(id).expect("an active flow").capped;
@@ -433,7 +448,10 @@ impl SlowStart {
             let c = self.conns[id as usize].expect("an active flow has a connection");
             self.windows.insert((Key(c.cwnd), id));
             match c.ca {
-                None => self.ss_u.add(f.sat_base - c.cwnd),
+                None => {
+                    self.ss_u.add(f.sat_base - c.cwnd);
+                    self.ss_ids.insert(id);
+                }
                 Some(_) => self.ca_u.add(c.cwnd),
             }
         }
@@ -460,6 +478,7 @@ impl SlowStart {
             match c.ca {
                 None => {
                     self.ss_u.remove(f.sat_base - w);
+                    self.ss_ids.remove(&id);
                     self.conn(id).cwnd = now_w;
                 }
                 Some(_) => self.ca_u.remove(w),
