@@ -113,3 +113,44 @@ impl Capacity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full bucket of 1e6 B filling at 1e5 B/s, drained at 1.1e6 B/s,
+    /// empties in 1e6 / (1.1e6 − 1e5) = 1 s. One core at 1e-8 s/B: one flow
+    /// at 1e8 B/s leaves no spare core, so 0.1 CPU-s of fixed work gets a
+    /// share of 1 / (1 + 1) = 0.5 core and slows the bytes; it is done in
+    /// 0.1 / 0.5 = 0.2 s.
+    fn both(work_s: f64) -> Capacity {
+        let mut cpu = Cpu::new(1.0, 1e-8);
+        cpu.add_work(work_s);
+        assert!(cpu.split(1, 1e8), "the backlog slows the bytes");
+        Capacity::new(None, None).with_bucket(TokenBucket::new(1e5, 1e6, true)).with_cpu(cpu)
+    }
+
+    #[test]
+    fn the_first_of_two_changes_comes_first() {
+        let (s, change) = both(0.1).next_change(1.1e6).expect("both change");
+        assert_eq!(change, Change::CpuBacklogDone);
+        assert!((s - 0.2).abs() < 1e-12, "{s}");
+        // 1 CPU-s of work takes 2 s: now the bucket empties first, at 1 s.
+        let (s, change) = both(1.0).next_change(1.1e6).expect("both change");
+        assert_eq!(change, Change::BucketEmpties);
+        assert!((s - 1.0).abs() < 1e-12, "{s}");
+    }
+
+    #[test]
+    fn one_change_alone_is_the_next() {
+        let bucket = Capacity::new(None, None).with_bucket(TokenBucket::new(1e5, 1e6, true));
+        assert_eq!(bucket.next_change(1.1e6), Some((1.0, Change::BucketEmpties)));
+        // At or below the fill rate the bucket never empties.
+        assert_eq!(bucket.next_change(1e5), None);
+        let mut cpu = Cpu::new(1.0, 1e-8);
+        cpu.add_work(0.1);
+        cpu.split(1, 1e8);
+        let c = Capacity::new(None, None).with_cpu(cpu);
+        assert_eq!(c.next_change(1e8).map(|(_, ch)| ch), Some(Change::CpuBacklogDone));
+    }
+}

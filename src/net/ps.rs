@@ -237,6 +237,23 @@ mod tests {
         out
     }
 
+    /// A flow is active from its start until it finishes or is aborted; an
+    /// id never started is not (the sim asks before aborting a flow that
+    /// may have finished in the batch being delivered).
+    #[test]
+    fn a_flow_is_active_until_it_finishes_or_is_aborted() {
+        let mut l = link(Some(10.0 * MIB), None, None);
+        assert!(!l.is_active(0) && !l.is_active(7));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, 100.0 * MIB, false);
+        assert!(l.is_active(0) && l.is_active(1) && !l.is_active(2));
+        l.abort_flow(SimTime::from_millis(100), 1);
+        assert!(l.is_active(0) && !l.is_active(1));
+        let done = run_to_end(&mut l);
+        assert_eq!(done.len(), 1);
+        assert!(!l.is_active(0));
+    }
+
     #[test]
     fn one_flow_at_server_rate_takes_size_over_rate() {
         let mut l = link(Some(10.0 * MIB), None, None);

@@ -262,6 +262,23 @@ mod tests {
         out
     }
 
+    /// A flow is active from its start until it finishes or is aborted; an
+    /// id never started is not (the sim asks before aborting a flow that
+    /// may have finished in the batch being delivered).
+    #[test]
+    fn a_flow_is_active_until_it_finishes_or_is_aborted() {
+        let mut l = link(Some(10.0 * KIB), None, 1024);
+        assert!(!l.is_active(0) && !l.is_active(7));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 1, 100.0 * KIB, false);
+        assert!(l.is_active(0) && l.is_active(1) && !l.is_active(2));
+        l.abort_flow(SimTime::from_millis(100), 1);
+        assert!(l.is_active(0) && !l.is_active(1));
+        let done = run_to_end(&mut l);
+        assert_eq!(done.len(), 1);
+        assert!(!l.is_active(0));
+    }
+
     fn ms(us: u64) -> SimTime {
         SimTime::from_nanos(us * 1000)
     }
@@ -321,6 +338,45 @@ mod tests {
         let done = run_to_end(&mut l);
         let ms = done[0].0.as_secs_f64() * 1000.0;
         assert!((ms - 8.0).abs() < 1e-3, "{ms}");
+    }
+
+    #[test]
+    fn the_bucket_limited_time_is_the_span_held_at_its_rate() {
+        // As above: the 2 KiB burst goes at once, then 8 KiB at 1 KiB/ms.
+        let mut l = link(None, Some((KIB * 1000.0, 2.0 * KIB)), 1024);
+        l.add_flow(SimTime::ZERO, 0, 10.0 * KIB, false);
+        run_to_end(&mut l);
+        let ms = l.limited_time().as_secs_f64() * 1000.0;
+        assert!((ms - 8.0).abs() < 1e-3, "{ms}");
+    }
+
+    /// Server 100 KiB/s, 10 KiB/s per connection, 1 KiB turns. Two flows
+    /// (10 and 50 KiB) move 20 KiB/s between them, alternating turns of
+    /// 0.05 s from flow 0: its 10th turn is the 19th, done at 0.95 s, when
+    /// flow 1 has 9 KiB. Alone, flow 1 gets its cap: 41 KiB more at
+    /// 10 KiB/s end it at 0.95 + 4.1 = 5.05 s. Midway the link has
+    /// delivered flow 0's 10 KiB plus what flow 1 got.
+    #[test]
+    fn a_per_connection_cap_bounds_the_turns_of_the_flows_left() {
+        let mut l = Link::new(Capacity::new(Some(100.0 * KIB), Some(10.0 * KIB)), RoundRobin::new(1024));
+        l.add_flow(SimTime::ZERO, 0, 10.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 1, 50.0 * KIB, false);
+        let mut fin = vec![];
+        let mut at = SimTime::ZERO;
+        while fin.is_empty() {
+            at = l.next_transition().expect("flows are active");
+            l.on_transition(at, &mut fin);
+        }
+        assert_eq!(fin.len(), 1);
+        assert_eq!(fin[0].0, 0);
+        assert!((at.as_secs_f64() - 0.95).abs() < 1e-6, "{at}");
+        l.advance(SimTime::from_secs(3));
+        // At 3 s flow 1 has 9 KiB + 2.05 s × 10 KiB/s = 29.5 KiB.
+        assert!((l.delivered(1) - 29.5 * KIB).abs() < 1.0, "{}", l.delivered(1));
+        assert!((l.total_delivered() - 39.5 * KIB).abs() < 1.0, "{}", l.total_delivered());
+        let rest = run_to_end(&mut l);
+        assert_eq!(rest.len(), 1);
+        assert!((rest[0].0.as_secs_f64() - 5.05).abs() < 1e-6, "{rest:?}");
     }
 
     #[test]

@@ -307,12 +307,6 @@ impl Orchestrator {
     pub fn is_buffered(&self, file: u32) -> bool {
         self.act(file).buffer == BufferMode::Buffered
     }
-    /// Bytes per socket read of active `file`: `read_size_bytes`, or the
-    /// original's adaptive chunk size decided when the file was dispatched.
-    pub fn read_size_bytes(&self, file: u32) -> u64 {
-        self.act(file).read_size
-    }
-
     /// The state of active `file`.
     fn act(&self, file: u32) -> &ActiveFile {
         let r = &self.runs[file as usize];
@@ -867,6 +861,29 @@ fn reason_name(r: CloseReason) -> &'static str {
 mod tests {
     use super::*;
     use crate::scenario::Client;
+
+    /// The core's own memory account counts at least its per-file run
+    /// state and, once every worker holds a file, its active-file slots (the figures the bench
+    /// states per file and per connection are built on it).
+    #[test]
+    fn heap_account_counts_every_file_and_every_worker() {
+        let files: Vec<_> = (0..1000)
+            .map(|i| crate::scenario::File {
+                id: i,
+                model: 0,
+                path: format!("f{i}"),
+                size: 10,
+                priority: Priority::Normal,
+            })
+            .collect();
+        let cfg = Client { max_concurrent_downloads: 16, ..Client::default() };
+        let mut o = Orchestrator::new(cfg, FileSet::from(files), &[Priority::Normal], 1, false);
+        // Starting dispatches a file to each of the 16 workers.
+        o.start(SimTime::ZERO, &mut vec![]);
+        let (per_file, per_conn) = o.heap_bytes();
+        assert!(per_file >= 1000 * std::mem::size_of::<FileRun>(), "{per_file}");
+        assert!(per_conn >= 16 * std::mem::size_of::<ActiveFile>(), "{per_conn}");
+    }
 
     /// A refused connect counts as an attempt and backs off; it used to
     /// reopen at once, forever.
