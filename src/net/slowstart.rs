@@ -834,9 +834,7 @@ impl Discipline for SlowStart {
                         // ssthresh = cwnd, congestion avoidance, no cut.
                         let w_k = c.cwnd;
                         let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
-                        if self.pipe.is_finite()
-                            && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes
-                            && w_k > half
+                        if self.pipe.is_finite() && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half
                         {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
