@@ -53,6 +53,10 @@ impl Capacity {
             None => self.server_bps,
         }
     }
+    /// The server's egress rate, bytes/s ([`UNLIMITED_BPS`] without one).
+    pub fn server_bps(&self) -> f64 {
+        self.server_bps
+    }
     /// Bound of each flow, bytes/s.
     pub fn cap_bps(&self) -> f64 {
         self.cap_bps

@@ -24,7 +24,7 @@ pub use limiter::TokenBucket;
 pub use link::{Discipline, FlowId, Link, UNLIMITED_BPS};
 pub use ps::ProcessorSharing;
 pub use rr::RoundRobin;
-pub use slowstart::{RTO_MIN, SlowStart, TcpParams};
+pub use slowstart::{CUBIC_BETA, CUBIC_C, MIN_QUEUE_BYTES, RTO_MIN, SlowStart, TcpParams};
 
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -82,6 +82,9 @@ impl TcpParams {
             rtt: SimTime::from_millis_f64(n.rtt_ms),
             initial_window_bytes: n.initial_window_segments as f64 * n.mss_bytes as f64,
             restart_after_idle: n.slow_start_after_idle,
+            queue_bytes: n.queue_bytes.map(|q| q as f64),
+            mss_bytes: n.mss_bytes as f64,
+            loss: true,
         })
     }
 }

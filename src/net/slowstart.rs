@@ -48,6 +48,17 @@ use std::collections::BTreeSet;
 /// Linux's minimum retransmission timeout.
 pub const RTO_MIN: SimTime = SimTime::from_millis(200);
 
+/// Cubic's multiplicative decrease: the window after a loss is β × the
+/// window before it. Linux net/ipv4/tcp_cubic.c: `beta = 717` over
+/// `BICTCP_BETA_SCALE = 1024`.
+pub const CUBIC_BETA: f64 = 717.0 / 1024.0;
+/// Cubic's scaling constant C, segments/s³. tcp_cubic.c: `bic_scale = 41`,
+/// `cube_rtt_scale = bic_scale × 10 = 410` over 1024 (≈ 0.4, RFC 8312's C).
+pub const CUBIC_C: f64 = 410.0 / 1024.0;
+/// The WAN emulator's smallest default queue (64 KiB of IP bytes) in
+/// payload bytes (1448 per 1500): the model's default queue has the same floor.
+pub const MIN_QUEUE_BYTES: f64 = 65536.0 * 1448.0 / 1500.0;
+
 /// The TCP parameters slow start needs.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpParams {
@@ -56,6 +67,16 @@ pub struct TcpParams {
     pub initial_window_bytes: f64,
     /// Restart from the initial window after an idle period longer than the RTO.
     pub restart_after_idle: bool,
+    /// Drop-tail buffer in front of the shared bottleneck, bytes (`None` =
+    /// one bandwidth-delay product, at least [`MIN_QUEUE_BYTES`]).
+    pub queue_bytes: Option<f64>,
+    /// Payload bytes per segment (cubic's growth counts segments).
+    pub mss_bytes: f64,
+    /// Model the bottleneck's drop-tail queue: slow start grows past the
+    /// fair share until the windows overflow it, then cubic's loss
+    /// response (off: slow start stops at the share, nothing is lost —
+    /// the discipline [`super::slowstart_reference`] checks).
+    pub loss: bool,
 }
 
 impl TcpParams {
@@ -71,7 +92,31 @@ struct Conn {
     cwnd: f64,
     /// When its last flow ended, s (`None` while one is active or before any).
     idle_since: Option<f64>,
+    /// In congestion avoidance since a loss (`None`: in slow start).
+    ca: Option<Ca>,
 }
+
+/// Cubic's state in congestion avoidance (tcp_cubic.c `bictcp_update`).
+#[derive(Clone, Copy, Debug)]
+struct Ca {
+    /// The cubic's origin W_max, bytes: the window before the last loss
+    /// (after fast convergence), or the window at a HyStart exit.
+    w_max: f64,
+    /// The window when the epoch began, bytes (after the cut).
+    w0: f64,
+    /// The epoch's start (the loss or the exit), s.
+    epoch: f64,
+    /// No loss yet (a HyStart exit): Linux grows such a window by at
+    /// least 5 % per round trip (`last_max_cwnd == 0` → `cnt ≤ 20`).
+    lossless: bool,
+}
+
+/// HyStart's ACK-train exit needs at least this many segments in the
+/// window (tcp_cubic.c `hystart_low_window = 16`).
+pub const HYSTART_LOW_WINDOW_SEGMENTS: f64 = 16.0;
+/// HyStart's allowance for delayed and aggregated ACKs, s (tcp_cubic.c
+/// `hystart_ack_delay`: at most `USEC_PER_MSEC`, which it is at WAN rates).
+pub const HYSTART_ACK_DELAY_S: f64 = 0.001;
 
 #[derive(Clone, Copy, Debug)]
 struct Flow {
@@ -101,6 +146,8 @@ struct Flow {
     join: u64,
     /// Capped: index in `capped`.
     pos: u32,
+    /// Uncapped in slow start: `sat_v` when its stored window was taken.
+    sat_base: f64,
 }
 
 impl Flow {
@@ -126,6 +173,8 @@ impl Ord for Key {
 
 const FINISH: u64 = 0;
 const ROUND: u64 = 1;
+/// The event id of a loss: the flows' windows overflow the pipe.
+const LOSS: u64 = u64::MAX;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
 
@@ -181,6 +230,30 @@ pub struct SlowStart {
     rate_max: Vec<(u64, f64)>,
     /// Epoch of the next common rate.
     epoch: u64,
+    /// Rate × RTT + queue of the shared bottleneck, bytes (∞ without one).
+    pipe: f64,
+    /// Its rate × RTT, bytes.
+    bdp: f64,
+    /// The shared bottleneck is full (the level is its share): windows
+    /// above it queue, and slow start's windows grow with every byte acked.
+    sat: bool,
+    /// Bytes served to each uncapped flow while the bottleneck was full.
+    sat_v: f64,
+    /// Uncapped flows in slow start, not in their last window: Σ
+    /// (sat_base − stored window), so their windows sum to `count × sat_v − sum`.
+    ss_u: Bases,
+    /// Uncapped flows in congestion avoidance, not in their last window:
+    /// their windows (frozen between losses), summed.
+    ca_u: Bases,
+    /// The flows counted in `ss_u`.
+    ss_ids: BTreeSet<FlowId>,
+    /// Loss events so far.
+    losses: u64,
+    /// HyStart exits so far.
+    hystart_exits: u64,
+    /// The bottleneck's equal split among the active flows, bytes/s: the
+    /// rate a slow-start burst crosses it at when every flow bursts.
+    split_bps: f64,
 }
 
 impl SlowStart {
@@ -204,6 +277,129 @@ impl SlowStart {
             u_buffered: Bases::default(),
             rate_max: Vec::new(),
             epoch: 0,
+            pipe: f64::INFINITY,
+            bdp: f64::INFINITY,
+            sat: false,
+            sat_v: 0.0,
+            ss_u: Bases::default(),
+            ca_u: Bases::default(),
+            ss_ids: BTreeSet::new(),
+            losses: 0,
+            hystart_exits: 0,
+            split_bps: 0.0,
+        }
+    }
+
+    /// HyStart exits so far (slow start ended by the ACK train, without a loss).
+    pub fn hystart_exits(&self) -> u64 {
+        self.hystart_exits
+    }
+
+    /// Loss events so far (the windows overflowed rate × RTT + queue).
+    pub fn losses(&self) -> u64 {
+        self.losses
+    }
+
+    /// Cubic's window `t` s after a loss from `w_max` (RFC 8312 §4.1,
+    /// tcp_cubic.c), and at least the Reno-friendly window (§4.2), bytes.
+    fn cubic_window(&self, ca: Ca, t: f64) -> f64 {
+        let mss = self.p.mss_bytes;
+        let (w_max, w0) = (ca.w_max / mss, ca.w0 / mss);
+        // K = cbrt((W_max − W_0) / C): the time the cubic takes back to W_max.
+        let k = ((w_max - w0).max(0.0) / CUBIC_C).cbrt();
+        let cubic = CUBIC_C * (t - k).powi(3) + w_max;
+        let reno = w0 + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
+        let first = if ca.lossless { w0 * 1.05f64.powf((t / self.rtt_s).floor()) } else { 0.0 };
+        cubic.max(reno).max(first) * mss
+    }
+
+    /// A loss cuts connection `id`'s window `w`: W_max = w (fast
+    /// convergence: w × (1 + β) / 2 when below the last W_max), window × β.
+    fn cut(&mut self, id: FlowId, w: f64) {
+        let (now, floor) = (self.now, 2.0 * self.p.mss_bytes);
+        let c = self.conn(id);
+        let w_max = match c.ca {
+            Some(ca) if !ca.lossless && w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
+            _ => w,
+        };
+        c.cwnd = (w * CUBIC_BETA).max(floor);
+        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch: now, lossless: false });
+    }
+
+    /// The current window of uncapped flow `f` of connection `c`, bytes.
+    /// With a bottleneck queue, slow start's window grows by every byte
+    /// acked while the bottleneck is full (the queue keeps the flow
+    /// window-limited); without one, a link-limited flow's window follows
+    /// its rate to `2 × rate × RTT` (Linux's cwnd validation).
+    fn uncapped_window(&self, f: &Flow, c: &Conn) -> f64 {
+        match c.ca {
+            Some(_) => c.cwnd,
+            None if self.pipe.is_finite() => c.cwnd + (self.sat_v - f.sat_base),
+            None => c.cwnd.max(self.followed(f.join)),
+        }
+    }
+
+    /// The current window of capped flow `f` of connection `c`: slow start
+    /// grows it by every byte acked within the round.
+    fn capped_window(f: &Flow, c: &Conn) -> f64 {
+        match c.ca {
+            Some(_) => c.cwnd,
+            None if f.window_limited || f.last_window => c.cwnd + (f.got - f.round_got),
+            None => c.cwnd,
+        }
+    }
+
+    /// The flows' windows summed (the bytes in flight plus queued), and how
+    /// fast the sum grows while the bottleneck is full, bytes/s.
+    fn aggregate_window(&self) -> (f64, f64) {
+        let mut w = self.ss_u.delivered(self.sat_v) + self.ca_u.sum;
+        let mut dw = self.ss_u.count as f64 * self.rate_u;
+        for &id in &self.capped {
+            let f = self.flow(id).expect("an active flow");
+            let c = self.conns[id as usize].as_ref().expect("an active flow has a connection");
+            w += Self::capped_window(f, c);
+            if c.ca.is_none() && (f.window_limited || f.last_window) {
+                dw += f.rate;
+            }
+        }
+        (w, dw)
+    }
+
+    /// A loss event: the drop-tail queue overflowed. Every active flow
+    /// leaves slow start (or cuts again): W_max = its window, window × β.
+    fn lose(&mut self) {
+        self.losses += 1;
+        let now = self.now;
+        // The flows whose windows grow — those in slow start — overflowed
+        // the queue: their extra packets are the ones it drops. Windows in
+        // congestion avoidance, frozen here, lose nothing.
+        let mut ids: Vec<FlowId> = self
+            .capped
+            .iter()
+            .copied()
+            .filter(|&id| {
+                let f = self.flow(id).expect("an active flow");
+                let c = self.conns[id as usize].expect("an active flow has a connection");
+                c.ca.is_none() && (f.window_limited || f.last_window)
+            })
+            .collect();
+        ids.extend(self.ss_ids.iter().copied());
+        ids.sort_unstable();
+        for id in ids {
+            let capped = self.flow(id).expect("an active flow").capped;
+            if !capped {
+                self.take_uncapped(id);
+            }
+            let f = *self.flow(id).expect("an active flow");
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            self.cut(id, Self::capped_window(&f, &c));
+            let rtt = self.rtt_s;
+            let f = self.f(id);
+            f.round_got = f.got;
+            f.round_end = now + rtt;
+            if !capped {
+                self.uncap(id);
+            }
         }
     }
 
@@ -211,7 +407,7 @@ impl SlowStart {
     pub fn cwnd(&self, flow: FlowId) -> Option<f64> {
         let c = self.conns.get(flow as usize).copied().flatten()?;
         Some(match self.flow(flow) {
-            Some(f) if !f.capped && !f.last_window => c.cwnd.max(self.followed(f.join)),
+            Some(f) if !f.capped && !f.last_window => self.uncapped_window(f, &c),
             _ => c.cwnd,
         })
     }
@@ -239,17 +435,25 @@ impl SlowStart {
 
     /// Put flow `id` (its `got` current) among the uncapped flows.
     fn uncap(&mut self, id: FlowId) {
-        let (v, epoch) = (self.v, self.epoch);
+        let (v, epoch, sat_v) = (self.v, self.epoch, self.sat_v);
         let f = self.f(id);
         f.capped = false;
         f.window_limited = false;
         f.v_base = v;
         f.join = epoch;
+        f.sat_base = sat_v;
         let f = *f;
         self.marks.insert((Key(f.fin_mark()), id));
         if !f.last_window {
-            let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
-            self.windows.insert((Key(w), id));
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            self.windows.insert((Key(c.cwnd), id));
+            match c.ca {
+                None => {
+                    self.ss_u.add(f.sat_base - c.cwnd);
+                    self.ss_ids.insert(id);
+                }
+                Some(_) => self.ca_u.add(c.cwnd),
+            }
         }
         self.u_all.add(f.v_base - f.got);
         if f.buffered {
@@ -261,16 +465,24 @@ impl SlowStart {
     /// connection's window become current.
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
-        let followed = self.followed(f.join);
+        let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
         self.marks.remove(&(Key(f.fin_mark()), id));
         self.u_all.remove(f.v_base - f.got);
         if f.buffered {
             self.u_buffered.remove(f.v_base - f.got);
         }
         if !f.last_window {
-            let w = self.conn(id).cwnd;
+            let c = *self.conn(id);
+            let w = c.cwnd;
             self.windows.remove(&(Key(w), id));
-            self.conn(id).cwnd = w.max(followed);
+            match c.ca {
+                None => {
+                    self.ss_u.remove(f.sat_base - w);
+                    self.ss_ids.remove(&id);
+                    self.conn(id).cwnd = now_w;
+                }
+                Some(_) => self.ca_u.remove(w),
+            }
         }
         let v = self.v;
         let g = self.f(id);
@@ -308,7 +520,7 @@ impl SlowStart {
         let now = self.now;
         let c = self.conn(id);
         c.idle_since = Some(now);
-        if f.window_limited || f.last_window {
+        if c.ca.is_none() && (f.window_limited || f.last_window) {
             // The ACKs of this round's bytes grow the window (slow start: one MSS per MSS acked).
             c.cwnd += f.got - f.round_got;
         }
@@ -325,13 +537,30 @@ impl Discipline for SlowStart {
             self.flows.resize(idx + 1, None);
         }
         let iw = self.p.initial_window_bytes;
-        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None });
+        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None });
         if let Some(since) = c.idle_since.take()
             && self.p.restart_after_idle
             && self.now - since > self.rto_s
         {
             c.cwnd = c.cwnd.min(iw);
+            c.ca = None;
         }
+        if self.pipe.is_finite() {
+            // The first window leaves at once, far faster than the
+            // bottleneck drains: it must fit in what the queue has free
+            // (the queue holds what the other windows put beyond rate ×
+            // RTT). Else drop-tail drops its tail and the connection takes
+            // cubic's cut — a warm window on a pooled connection, larger
+            // than the queue, does so at every response until it fits.
+            let burst = bytes.min(self.conns[idx].expect("just set").cwnd);
+            let backlog = (self.aggregate_window().0 - self.bdp).max(0.0);
+            if burst > self.pipe - self.bdp - backlog {
+                self.losses += 1;
+                let w = self.conns[idx].expect("just set").cwnd;
+                self.cut(flow, w);
+            }
+        }
+        let c = self.conns[idx].expect("just set");
         let last_window = bytes <= c.cwnd;
         self.flows[idx] = Some(Flow {
             bytes,
@@ -347,6 +576,7 @@ impl Discipline for SlowStart {
             v_base: 0.0,
             join: 0,
             pos: 0,
+            sat_base: 0.0,
         });
         self.active += 1;
         self.uncap(flow);
@@ -376,6 +606,7 @@ impl Discipline for SlowStart {
         let rtt_s = self.rtt_s;
         let mut left = cap.shared_bps();
         let mut n = self.active;
+        self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let cwnd = self.conns[id as usize].expect("an active flow has a connection").cwnd;
@@ -393,15 +624,20 @@ impl Discipline for SlowStart {
                 if !(w / rtt_s <= level && w / rtt_s < per_conn) {
                     break;
                 }
-                let join = self.flow(id).expect("an active flow").join;
-                let now_w = w.max(self.followed(join));
+                let f = *self.flow(id).expect("an active flow");
+                let c = self.conns[id as usize].expect("an active flow has a connection");
+                let now_w = self.uncapped_window(&f, &c);
                 if now_w > w {
-                    // Its window followed the common rate: store it, look again.
+                    // Its window grew with the ACKs or followed the common rate: store it, look again.
                     self.windows.remove(&(Key(w), id));
                     self.windows.insert((Key(now_w), id));
                     self.conn(id).cwnd = now_w;
-                    let epoch = self.epoch;
-                    self.f(id).join = epoch;
+                    let (epoch, sat_v) = (self.epoch, self.sat_v);
+                    self.ss_u.remove(f.sat_base - w);
+                    self.ss_u.add(sat_v - now_w);
+                    let g = self.f(id);
+                    g.join = epoch;
+                    g.sat_base = sat_v;
                     continue;
                 }
                 self.take_uncapped(id);
@@ -452,6 +688,23 @@ impl Discipline for SlowStart {
         let demand = listed + rate_u * self.u_all.count as f64;
         let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
         self.rate_u = rate_u;
+        // The shared bottleneck is the server's link, it is full, and flows
+        // share it at the level: what their windows hold beyond rate × RTT
+        // waits in its drop-tail queue (not the client's CPU, a
+        // per-connection cap or the token bucket, which queue nothing).
+        let server = cap.server_bps();
+        (self.bdp, self.pipe) = if self.p.loss && server < super::link::UNLIMITED_BPS {
+            let bdp = server * rtt_s;
+            (bdp, bdp + self.p.queue_bytes.unwrap_or(bdp.max(MIN_QUEUE_BYTES)))
+        } else {
+            (f64::INFINITY, f64::INFINITY)
+        };
+        self.sat = self.pipe.is_finite()
+            && self.u_all.count > 0
+            && !u_fixed
+            && total >= demand
+            && cap.shared_bps() >= server
+            && demand >= server * (1.0 - 1e-9);
         if demand > 0.0 && total < demand {
             let k = total / demand;
             self.rate_u *= k;
@@ -488,6 +741,9 @@ impl Discipline for SlowStart {
     fn serve(&mut self, dt: f64) {
         self.now += dt;
         self.v += self.rate_u * dt;
+        if self.sat {
+            self.sat_v += self.rate_u * dt;
+        }
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let f = self.f(id);
@@ -521,6 +777,17 @@ impl Discipline for SlowStart {
                 best = Some((t, (u64::from(id) << 1) | FINISH));
             }
         }
+        if self.sat {
+            // The windows' sum reaches rate × RTT + queue: the queue overflows.
+            let (w, dw) = self.aggregate_window();
+            // Only windows in slow start grow; frozen ones never overflow again.
+            if dw > 0.0 {
+                let t = ((self.pipe - w) / dw).max(0.0);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, LOSS));
+                }
+            }
+        }
         best
     }
 
@@ -531,7 +798,9 @@ impl Discipline for SlowStart {
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
         let mut due_uncapped = None;
-        if let Some(id) = due {
+        if due == Some(LOSS) {
+            self.lose();
+        } else if let Some(id) = due {
             // The event's time was rounded up to a nanosecond: reach it exactly.
             let flow = (id >> 1) as FlowId;
             let now = self.now;
@@ -552,10 +821,32 @@ impl Discipline for SlowStart {
             let id = self.capped[i];
             let f = *self.flow(id).expect("an active flow");
             if f.window_limited && f.round_end <= now + 1e-12 {
-                // A full round at cwnd / RTT sent (and got acked) one window: it doubles.
-                let c = self.conn(id);
-                c.cwnd += f.got - f.round_got;
-                let cwnd = c.cwnd;
+                // A full round at cwnd / RTT sent (and got acked) one window:
+                // slow start doubles it; congestion avoidance follows cubic.
+                let c = *self.conn(id);
+                let cwnd = match c.ca {
+                    None => {
+                        // HyStart's ACK train (tcp_cubic.c `hystart_update`):
+                        // the round's window crossed the bottleneck at the
+                        // flow's share of a link every flow bursts into; if
+                        // that train lasted more than (min RTT + ACK delay) / 2,
+                        // slow start ended when that much had been acked:
+                        // ssthresh = cwnd, congestion avoidance, no cut.
+                        let w_k = c.cwnd;
+                        let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
+                        if self.pipe.is_finite() && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half
+                        {
+                            let w = w_k + half.min(f.got - f.round_got);
+                            self.hystart_exits += 1;
+                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                            w
+                        } else {
+                            c.cwnd + (f.got - f.round_got)
+                        }
+                    }
+                    Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
+                };
+                self.conn(id).cwnd = cwnd;
                 let f = self.f(id);
                 f.round_got = f.got;
                 f.round_end = now + rtt;
@@ -612,7 +903,14 @@ mod tests {
     const IW: f64 = 10.0 * 1448.0;
 
     fn params(rtt_ms: u64) -> TcpParams {
-        TcpParams { rtt: SimTime::from_millis(rtt_ms), initial_window_bytes: IW, restart_after_idle: true }
+        TcpParams {
+            rtt: SimTime::from_millis(rtt_ms),
+            initial_window_bytes: IW,
+            restart_after_idle: true,
+            queue_bytes: None,
+            mss_bytes: 1448.0,
+            loss: true,
+        }
     }
 
     /// Closed form of one flow alone on a link of `share_bps` from window
@@ -740,5 +1038,134 @@ mod tests {
             let w0 = if restart { IW } else { w };
             close(t3 - t2, alone_s(bytes, w0, rtt_s, UNLIMITED_BPS));
         }
+    }
+
+    /// Drive the link's transitions up to `t` (inclusive).
+    fn run_until(link: &mut Link<SlowStart>, t: SimTime) {
+        let mut fin = Vec::new();
+        while let Some(x) = link.next_transition().filter(|&x| x <= t) {
+            link.on_transition(x, &mut fin);
+        }
+    }
+
+    #[test]
+    fn parallel_slow_starts_overflow_the_pipe_once_and_every_window_takes_cubics_cut() {
+        // N flows from IW on C = 1 MB/s, RTT 100 ms: BDP 100 kB, default
+        // queue one BDP (above the 63 263 B floor), pipe BDP + Q = 200 kB.
+        let (n, c, rtt) = (4u32, 1e6f64, 0.1);
+        let bdp = c * rtt;
+        let pipe = bdp + bdp.max(MIN_QUEUE_BYTES);
+        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(params(100)));
+        for f in 0..n {
+            l.add_flow(SimTime::ZERO, f, 1e9, false);
+        }
+        // Round k sends IW·2^k per flow while IW·2^k / RTT is below the
+        // share C/N; the first window above it makes the flows link-limited
+        // (the link full), and from then their windows grow by every byte
+        // acked — together at C — until they hold the pipe.
+        let share = c / n as f64;
+        let mut k = 0;
+        while IW * 2f64.powi(k) / rtt < share {
+            k += 1;
+        }
+        let w_k = IW * 2f64.powi(k);
+        assert!(n as f64 * w_k < pipe, "the test needs the overflow after round {k}");
+        let t_loss = k as f64 * rtt + (pipe - n as f64 * w_k) / c;
+        run_until(&mut l, SimTime::from_secs_f64_ceil(t_loss - 1e-6));
+        assert_eq!(l.discipline().losses(), 0, "no loss before the windows hold the pipe");
+        run_until(&mut l, SimTime::from_secs_f64_ceil(t_loss + 1e-6));
+        assert_eq!(l.discipline().losses(), 1, "the overflow at {t_loss} s");
+        for f in 0..n {
+            let w = l.discipline().cwnd(f).unwrap();
+            assert!((w - CUBIC_BETA * pipe / n as f64).abs() < 1.0, "flow {f}: cwnd {w}");
+            // β × pipe / N = 35 kB above the 25 kB share × RTT: still link-limited.
+            assert!((l.discipline().rate(f).unwrap() - share).abs() < 1e-6);
+        }
+        // Congestion avoidance: the windows no longer grow past the pipe.
+        run_until(&mut l, SimTime::from_secs(3));
+        assert_eq!(l.discipline().losses(), 1);
+    }
+
+    #[test]
+    fn a_window_that_never_exceeds_rate_rtt_plus_queue_loses_nothing() {
+        // 1 MB/s, RTT 100 ms, pipe 200 kB: 100 kB leave in rounds of IW,
+        // 2 IW, 4 IW (the last window 56 560 B < 4 IW), never above the pipe.
+        let bytes = 100_000.0;
+        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::new(params(100)));
+        l.add_flow(SimTime::ZERO, 0, bytes, false);
+        close(drive(&mut l)[0].1, alone_s(bytes, IW, 0.1, 1e6));
+        assert_eq!(l.discipline().losses(), 0);
+    }
+
+    #[test]
+    fn a_lone_flow_leaves_slow_start_by_hystart_and_a_warm_burst_larger_than_the_queue_is_cut() {
+        // 1 MB/s, RTT 100 ms, queue one BDP (100 kB). HyStart's ACK train:
+        // a round's window W crosses the link at C (the flow is alone) in
+        // W / C; once that exceeds (RTT + 1 ms) / 2 with W ≥ 16 segments,
+        // slow start ends when C × (RTT + 1 ms) / 2 of the round is acked.
+        let (c, rtt) = (1e6f64, 0.1);
+        let q = (c * rtt).max(MIN_QUEUE_BYTES);
+        let half = c * (rtt + HYSTART_ACK_DELAY_S) / 2.0;
+        let mut w_k = IW;
+        while !(w_k >= HYSTART_LOW_WINDOW_SEGMENTS * 1448.0 && w_k > half) {
+            w_k *= 2.0;
+        }
+        let w1 = w_k + half;
+        assert!(w1 / rtt > c, "the test needs the exit window above the link's BDP");
+        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(params(100)));
+        l.add_flow(SimTime::ZERO, 0, 2e6, false);
+        let t1 = drive(&mut l)[0].1;
+        assert_eq!((l.discipline().hystart_exits(), l.discipline().losses()), (1, 0));
+        assert!((l.discipline().cwnd(0).unwrap() - w1).abs() < 1e-6, "{:?} vs {w1}", l.discipline().cwnd(0));
+        // The next response on the pooled connection (within the RTO) leaves
+        // as one burst of min(bytes, cwnd) into an empty queue of q < w1:
+        // drop-tail drops its tail, the window takes cubic's cut.
+        assert!(w1 > q);
+        let t2 = t1 + SimTime::from_millis(50);
+        l.add_flow(t2, 0, 1e6, false);
+        assert_eq!(l.discipline().losses(), 1);
+        let w2 = l.discipline().cwnd(0).unwrap();
+        assert!((w2 - CUBIC_BETA * w1).abs() < 1e-6, "cwnd {w2}");
+        // β × w1 fits the queue: the third response loses nothing.
+        assert!(w2 <= q);
+        let t3 = drive(&mut l)[0].1 + SimTime::from_millis(50);
+        l.add_flow(t3, 0, 1e5, false);
+        assert_eq!(l.discipline().losses(), 1);
+    }
+
+    #[test]
+    fn cubics_window_starts_at_beta_wmax_and_returns_to_wmax_after_k() {
+        let s = SlowStart::new(params(50));
+        let w_max = 300.0 * 1448.0;
+        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, lossless: false };
+        // RFC 8312: K = cbrt(W_max (1 − β) / C) in segments and seconds.
+        let k = (300.0 * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+        // Reno-friendly window at t: β W_max + 3 (1 − β)/(1 + β) t / RTT.
+        let reno = |t: f64| (300.0 * CUBIC_BETA + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / 0.05) * 1448.0;
+        assert!((s.cubic_window(ca, 0.0) - CUBIC_BETA * w_max).abs() < 1e-6);
+        assert!((s.cubic_window(ca, k) - w_max.max(reno(k))).abs() < 1e-6);
+        // Linux's constants: β = 717/1024, C = 410/1024.
+        assert!((CUBIC_BETA - 0.7002).abs() < 1e-4 && (CUBIC_C - 0.4004).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_model_queue_floor_is_the_emulators_in_payload_bytes() {
+        let ip = crate::wan::emulator::MIN_QUEUE_BYTES as f64;
+        assert!((MIN_QUEUE_BYTES - ip / crate::wan::serve::wire_bytes_per_payload_byte()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn losses_are_deterministic() {
+        let go = || {
+            let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::new(params(50)));
+            for f in 0..16 {
+                l.add_flow(SimTime(f as u64 * 137_000), f, 4_194_304.0 + f as f64 * 1e5, false);
+            }
+            let done = drive(&mut l);
+            (done, l.discipline().losses(), l.discipline().hystart_exits())
+        };
+        let (a, b) = (go(), go());
+        assert!(a.1 + a.2 >= 1);
+        assert_eq!(a, b);
     }
 }

@@ -359,6 +359,11 @@ mod tests {
                 rtt: SimTime::from_millis(rtt_ms),
                 initial_window_bytes: 14_480.0,
                 restart_after_idle: rng.random_bool(0.5),
+                queue_bytes: None,
+                mss_bytes: 1448.0,
+                // The reference has no queue: it checks the sharing, the
+                // rounds and the windows; the loss path has closed-form tests.
+                loss: false,
             };
             let server = rng.random_bool(0.8).then(|| 2f64.powf(rng.random_range(18.0..27.0)));
             let per_conn = rng.random_bool(0.3).then(|| 2f64.powf(rng.random_range(16.0..24.0)));

@@ -234,7 +234,9 @@ pub fn measure_once_wan(s: &Scenario, seed: u64, expected: &[[u8; 32]]) -> Resul
         served.wan().in_client(|| run_real(s, seed, addr, RealOptions { trace: true, ..RealOptions::default() }))??;
     // Connection threads still open have not added their CPU time yet.
     let live_conn_s = super::cpu::live_threads_cpu_s("dlsim-conn");
-    let (relay, stats) = served.finish()?;
+    let server_tcp = served.wan().in_server(crate::wan::tcpstats::read)?;
+    let (mut relay, stats) = served.finish()?;
+    relay.server_tcp = server_tcp;
     let cpu = RunCpu { server_s: stats.connection_cpu_s + live_conn_s, relay_s: relay.cpu_s };
     Ok((verified(s, run, expected)?, RunExtra { cpu, relay: Some(relay) }))
 }

@@ -213,6 +213,12 @@ pub struct Network {
     /// Restart slow start on a pooled connection idle longer than the RTO
     /// (RTT + 200 ms) (default true, as Linux).
     pub slow_start_after_idle: bool,
+    /// Drop-tail buffer of the bottleneck (`server.bandwidth_bps`), payload
+    /// bytes: slow start overflows it when the windows exceed rate × RTT +
+    /// queue (default `null` = one bandwidth-delay product, at least 63 263
+    /// B, as the WAN emulator's default queue).
+    #[serde(default, deserialize_with = "units::opt_bytes", skip_serializing_if = "Option::is_none")]
+    pub queue_bytes: Option<u64>,
 }
 
 impl Default for Network {
@@ -228,6 +234,7 @@ impl Default for Network {
             initial_window_segments: 10,
             mss_bytes: 1448,
             slow_start_after_idle: true,
+            queue_bytes: None,
         }
     }
 }

@@ -142,6 +142,9 @@ impl Scenario {
         in_range("network.connect_overhead_ms", n.connect_overhead_ms, 0.0, 60_000.0)?;
         in_range("network.initial_window_segments", n.initial_window_segments, 1, 1_000_000)?;
         in_range("network.mss_bytes", n.mss_bytes, 1, 65_535)?;
+        if let Some(q) = n.queue_bytes {
+            in_range("network.queue_bytes", q, 1, u64::MAX)?;
+        }
 
         let c = &self.client;
         in_range("client.max_concurrent_downloads", c.max_concurrent_downloads, 1, 1_000_000)?;

@@ -14,6 +14,7 @@
 //! - [`emulator`]: [`Wan`], the namespaces + devices + relay.
 //! - [`serve`]: [`ServedWan`], a scenario's server (unpaced) in the server
 //!   namespace — the library API for `validate --wan`.
+//! - [`tcpstats`]: the kernel's TCP counters of a namespace (RTOs, recoveries).
 //! - [`runner`]: `dlsim wan run -- COMMAND…`, signals and the report.
 //!
 //! Root is required ([`require_root`]). Cleanup needs no bookkeeping: the
@@ -27,6 +28,7 @@ pub mod netns;
 pub mod relay;
 pub mod runner;
 pub mod serve;
+pub mod tcpstats;
 pub mod tun;
 
 pub use emulator::{CLIENT_IP, SERVER_IP, Wan, WanConfig, require_root};

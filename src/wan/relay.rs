@@ -72,6 +72,9 @@ pub struct RelayReport {
     pub cpu_s: f64,
     /// That CPU time per relayed packet (both directions), ns.
     pub cpu_ns_per_packet: f64,
+    /// The server namespace's TCP counters at the end of the run
+    /// ([`super::tcpstats::KEYS`]; empty unless the caller read them).
+    pub server_tcp: std::collections::BTreeMap<String, u64>,
 }
 
 struct Timing {
@@ -277,5 +280,6 @@ fn run(server: Tun, client: Tun, mut down: Link, mut up: Link, stop: OwnedFd) ->
         lateness: timing.summary(),
         cpu_s,
         cpu_ns_per_packet,
+        server_tcp: Default::default(),
     })
 }

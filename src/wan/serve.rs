@@ -36,7 +36,8 @@ impl WanConfig {
     /// The path of a scenario: its RTT, and its server bandwidth as the
     /// bottleneck. `server.bandwidth_bps` counts payload bytes (the model's
     /// and the loopback server's unit), the relay's rate counts IP bytes,
-    /// so the bottleneck gets `bandwidth_bps × 1500 / 1448`: a bulk
+    /// so the bottleneck gets `bandwidth_bps × 1500 / 1448` (and the queue
+    /// `network.queue_bytes × 1500 / 1448` when set): a bulk
     /// transfer's goodput is then the scenario's bandwidth. (With the rate
     /// taken as is, every link-bound row measured 3.5 % slow: e.g. 4 × 1 MiB
     /// at 2 MB/s, 2.186 s for the model's 2.108 s, in three of three runs.)
@@ -44,6 +45,8 @@ impl WanConfig {
         WanConfig {
             rtt_ms: s.network.rtt_ms,
             rate_bps: s.server.bandwidth_bps.map(|b| b * wire_bytes_per_payload_byte()),
+            // The model's `network.queue_bytes` counts payload; the relay counts IP bytes.
+            queue_bytes: s.network.queue_bytes.map(|q| (q as f64 * wire_bytes_per_payload_byte()).ceil() as u64),
             seed,
             ..WanConfig::default()
         }
