@@ -1,7 +1,8 @@
 //! Edges of the policy core that mutation testing (issue 8 §8) found no test
 //! for: the adaptive read size's speed history, the size boundaries of the
-//! by-file-type priority rule, and the parallel-failure counter. Each
-//! expected value is derived here from the documented rule.
+//! by-file-type priority rule, the parallel-failure counter and the read
+//! count of failed requests. Each expected value is derived here from the
+//! documented rule.
 
 use dlsim::scenario::{KIB, MIB, Priority};
 use dlsim::{Plan, Scenario, SimOptions, simulate};
@@ -89,4 +90,34 @@ fn parallel_failure_trips_are_counted_once_per_tripped_file() {
     assert!(tripped >= 1, "reasons: {:?}", run.fail_reasons);
     assert_eq!(run.stats.parallel_failure_trips, tripped);
     assert_eq!(run.stats.files_failed, 4);
+}
+
+/// Socket reads (the per-read CPU cost's count) are ⌈bytes / read size⌉ per
+/// request: the whole range of a completed one and the received part of a
+/// failed one. Resets cut bodies mid-way (resets_per_gib) and resume keeps
+/// what arrived, so both kinds occur; the expected count is summed from the
+/// run's own trace.
+#[test]
+fn reads_count_every_received_byte_of_done_and_failed_requests() {
+    let s = Scenario::from_value(json!({
+        "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 5, "faults": { "resets_per_gib": 2048 } },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": { "read_size_bytes": 64 * KIB, "max_concurrent_downloads": 4, "retry": { "max_attempts": 20 } },
+        "workload": { "models": [ { "name": "m", "linear": { "count": 8, "min_size_bytes": MIB, "max_size_bytes": 2 * MIB } } ] }
+    }))
+    .expect("valid test scenario");
+    let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
+    let (mut reads, mut partial) = (0, 0);
+    for e in &run.trace {
+        match e {
+            dlsim::trace::TraceEvent::RequestDone { bytes, .. } => reads += bytes.div_ceil(64 * KIB),
+            dlsim::trace::TraceEvent::RequestFailed { received, .. } => {
+                reads += received.div_ceil(64 * KIB);
+                partial += u64::from(*received > 0);
+            }
+            _ => {}
+        }
+    }
+    assert!(partial >= 3, "the resets cut {partial} bodies mid-way");
+    assert_eq!(run.stats.reads, reads);
 }
