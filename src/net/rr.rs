@@ -355,12 +355,13 @@ mod tests {
     /// 0.05 s from flow 0: its 10th turn is the 19th, done at 0.95 s, when
     /// flow 1 has 9 KiB. Alone, flow 1 gets its cap: 41 KiB more at
     /// 10 KiB/s end it at 0.95 + 4.1 = 5.05 s. Midway the link has
-    /// delivered flow 0's 10 KiB plus what flow 1 got.
+    /// delivered flow 0's 10 KiB plus what flow 1 got, and holds in flight
+    /// (both buffered) what flow 1 got.
     #[test]
     fn a_per_connection_cap_bounds_the_turns_of_the_flows_left() {
         let mut l = Link::new(Capacity::new(Some(100.0 * KIB), Some(10.0 * KIB)), RoundRobin::new(1024));
-        l.add_flow(SimTime::ZERO, 0, 10.0 * KIB, false);
-        l.add_flow(SimTime::ZERO, 1, 50.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 0, 10.0 * KIB, true);
+        l.add_flow(SimTime::ZERO, 1, 50.0 * KIB, true);
         let mut fin = vec![];
         let mut at = SimTime::ZERO;
         while fin.is_empty() {
@@ -374,6 +375,8 @@ mod tests {
         // At 3 s flow 1 has 9 KiB + 2.05 s × 10 KiB/s = 29.5 KiB.
         assert!((l.delivered(1) - 29.5 * KIB).abs() < 1.0, "{}", l.delivered(1));
         assert!((l.total_delivered() - 39.5 * KIB).abs() < 1.0, "{}", l.total_delivered());
+        // Both are buffered: what is held in flight is flow 1's part only.
+        assert!((l.buffered_in_flight() - 29.5 * KIB).abs() < 1.0, "{}", l.buffered_in_flight());
         let rest = run_to_end(&mut l);
         assert_eq!(rest.len(), 1);
         assert!((rest[0].0.as_secs_f64() - 5.05).abs() < 1e-6, "{rest:?}");
