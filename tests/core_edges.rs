@@ -121,3 +121,24 @@ fn reads_count_every_received_byte_of_done_and_failed_requests() {
     assert!(partial >= 3, "the resets cut {partial} bodies mid-way");
     assert_eq!(run.stats.reads, reads);
 }
+
+/// The head of a response is due `latency` after the request (no RTT, no
+/// handshake here). A read timeout of exactly that long is met: the client
+/// gives up only on a head that comes strictly later.
+#[test]
+fn a_head_arriving_exactly_at_the_read_timeout_is_in_time() {
+    let scenario = |timeout_s: f64| {
+        json!({
+            "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 100 },
+            "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+            "client": { "read_timeout_s": timeout_s, "retry": { "max_attempts": 1 } },
+            "workload": { "models": [ { "name": "m", "files": [ { "path": "a.bin", "size_bytes": MIB } ] } ] }
+        })
+    };
+    let on_time = run(scenario(0.1));
+    assert_eq!(on_time.stats.files_failed, 0);
+    // 0.1 s to the head + 1 MiB at 10 MiB/s.
+    assert_eq!(on_time.duration.as_nanos(), 200_000_000);
+    let late = run(scenario(0.099_999_999));
+    assert_eq!(late.stats.files_failed, 1);
+}
