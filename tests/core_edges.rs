@@ -142,3 +142,20 @@ fn a_head_arriving_exactly_at_the_read_timeout_is_in_time() {
     let late = run(scenario(0.099_999_999));
     assert_eq!(late.stats.files_failed, 1);
 }
+
+/// A tool's start-up (`client.startup_ms`) delays every request by exactly
+/// that long: 1 MiB at 10 MiB/s after 100 ms of latency ends at 0.2 s, and
+/// 250 ms later with the start-up.
+#[test]
+fn startup_delays_the_whole_run_by_exactly_its_length() {
+    let scenario = |startup_ms: f64| {
+        json!({
+            "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 100 },
+            "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+            "client": { "startup_ms": startup_ms },
+            "workload": { "models": [ { "name": "m", "files": [ { "path": "a.bin", "size_bytes": MIB } ] } ] }
+        })
+    };
+    assert_eq!(run(scenario(0.0)).duration.as_nanos(), 200_000_000);
+    assert_eq!(run(scenario(250.0)).duration.as_nanos(), 450_000_000);
+}
