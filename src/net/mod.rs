@@ -10,6 +10,7 @@
 
 mod capacity;
 mod cpu;
+mod flowset;
 mod limiter;
 mod link;
 mod ps;

@@ -14,6 +14,7 @@
 //! `Σ (v − v_start)` over the flows concerned: a count and a sum of starts.
 
 use super::capacity::Capacity;
+use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -44,31 +45,6 @@ struct Flow {
     buffered: bool,
 }
 
-/// A sum of flow starts `Σ v_start` over a set of flows, with its count:
-/// the set's delivered bytes are `count × v − sum`.
-#[derive(Clone, Copy, Default)]
-struct Starts {
-    count: u32,
-    sum: f64,
-}
-
-impl Starts {
-    fn add(&mut self, v: f64) {
-        self.count += 1;
-        self.sum += v;
-    }
-    fn remove(&mut self, v: f64) {
-        self.count -= 1;
-        self.sum -= v;
-        if self.count == 0 {
-            self.sum = 0.0;
-        }
-    }
-    fn delivered(&self, v: f64) -> f64 {
-        self.count as f64 * v - self.sum
-    }
-}
-
 #[derive(Default)]
 pub struct ProcessorSharing {
     /// Bytes served per active flow since the start of the run.
@@ -77,8 +53,8 @@ pub struct ProcessorSharing {
     rate: f64,
     flows: Vec<Option<Flow>>,
     heap: BinaryHeap<Reverse<Mark>>,
-    all: Starts,
-    buffered: Starts,
+    all: FlowSet,
+    buffered: FlowSet,
     next_seq: u64,
     /// Bytes delivered by flows that have ended.
     ended_bytes: f64,

@@ -41,6 +41,7 @@
 //! restarted connection.
 
 use super::capacity::Capacity;
+use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use crate::time::SimTime;
 use std::collections::BTreeSet;
@@ -178,31 +179,6 @@ const LOSS: u64 = u64::MAX;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
 
-/// A count of flows and Σ (v_base − got) over them: their delivered bytes
-/// are `count × v − sum`.
-#[derive(Clone, Copy, Debug, Default)]
-struct Bases {
-    count: u32,
-    sum: f64,
-}
-
-impl Bases {
-    fn add(&mut self, d: f64) {
-        self.count += 1;
-        self.sum += d;
-    }
-    fn remove(&mut self, d: f64) {
-        self.count -= 1;
-        self.sum -= d;
-        if self.count == 0 {
-            self.sum = 0.0;
-        }
-    }
-    fn delivered(&self, v: f64) -> f64 {
-        self.count as f64 * v - self.sum
-    }
-}
-
 pub struct SlowStart {
     p: TcpParams,
     rtt_s: f64,
@@ -224,8 +200,8 @@ pub struct SlowStart {
     marks: BTreeSet<(Key, FlowId)>,
     /// Uncapped flows not in their last window, by stored window.
     windows: BTreeSet<(Key, FlowId)>,
-    u_all: Bases,
-    u_buffered: Bases,
+    u_all: FlowSet,
+    u_buffered: FlowSet,
     /// Running maxima of the common rate: (epoch, rate), rates decreasing.
     rate_max: Vec<(u64, f64)>,
     /// Epoch of the next common rate.
@@ -241,10 +217,10 @@ pub struct SlowStart {
     sat_v: f64,
     /// Uncapped flows in slow start, not in their last window: Σ
     /// (sat_base − stored window), so their windows sum to `count × sat_v − sum`.
-    ss_u: Bases,
+    ss_u: FlowSet,
     /// Uncapped flows in congestion avoidance, not in their last window:
     /// their windows (frozen between losses), summed.
-    ca_u: Bases,
+    ca_u: FlowSet,
     /// The flows counted in `ss_u`.
     ss_ids: BTreeSet<FlowId>,
     /// Loss events so far.
@@ -273,16 +249,16 @@ impl SlowStart {
             rate_u: 0.0,
             marks: BTreeSet::new(),
             windows: BTreeSet::new(),
-            u_all: Bases::default(),
-            u_buffered: Bases::default(),
+            u_all: FlowSet::default(),
+            u_buffered: FlowSet::default(),
             rate_max: Vec::new(),
             epoch: 0,
             pipe: f64::INFINITY,
             bdp: f64::INFINITY,
             sat: false,
             sat_v: 0.0,
-            ss_u: Bases::default(),
-            ca_u: Bases::default(),
+            ss_u: FlowSet::default(),
+            ca_u: FlowSet::default(),
             ss_ids: BTreeSet::new(),
             losses: 0,
             hystart_exits: 0,
