@@ -312,6 +312,41 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_arriving_mid_turn_waits_for_the_rest_of_that_turn() {
+        // 1 KiB turns at 1 KiB/ms. Flow 0 (4 KiB) alone; flow 1 (2 KiB)
+        // arrives at 0.5 ms, half-way through 0's first turn, which still
+        // ends at 1 ms. Then 1, 0, 1 (1 ends at 4 ms), and 0 alone: 6 ms.
+        let mut l = link(Some(KIB * 1000.0), None, 1024);
+        l.add_flow(SimTime::ZERO, 0, 4.0 * KIB, false);
+        l.add_flow(ms(500), 1, 2.0 * KIB, false);
+        assert_eq!(l.next_transition(), Some(ms(1000)));
+        let done: Vec<(SimTime, FlowId)> = run_to_end(&mut l).iter().map(|(t, f, _)| (*t, *f)).collect();
+        assert_eq!(done, vec![(ms(4000), 1), (ms(6000), 0)]);
+        assert_eq!(l.discipline().turns(), 6);
+    }
+
+    #[test]
+    fn turns_that_end_between_nanoseconds_carry_the_excess_to_the_next_turn() {
+        // 3,000,000 B/s: a 1 KiB turn lasts 341,333.3 ns, so each transition
+        // is rounded up and overshoots its turn by a fraction of a byte, which
+        // belongs to the next turn. Two 3 KiB flows alternate: flow 0 ends
+        // after 5 turns (5,120 B / 3e6 B/s = 1,706,666.7 ns), flow 1 after 6
+        // (2,048,000 ns), to the nanosecond.
+        let mut l = link(Some(3_000_000.0), None, 1024);
+        l.add_flow(SimTime::ZERO, 0, 3.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 1, 3.0 * KIB, false);
+        let done = run_to_end(&mut l);
+        let ends: Vec<(FlowId, u64)> = done.iter().map(|(t, f, _)| (*f, t.as_nanos())).collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert_eq!(ends[0].0, 0);
+        assert!(ends[0].1.abs_diff(1_706_667) <= 1, "{ends:?}");
+        assert_eq!(ends[1].0, 1);
+        assert!(ends[1].1.abs_diff(2_048_000) <= 1, "{ends:?}");
+        assert!(done.iter().all(|(_, _, b)| (*b - 3.0 * KIB).abs() < 1e-6));
+        assert_eq!(l.discipline().turns(), 6);
+    }
+
+    #[test]
     fn abort_returns_sent_bytes_and_zero_byte_flows_end_at_once() {
         let mut l = link(Some(KIB * 1000.0), None, 1024);
         l.add_flow(SimTime::ZERO, 0, 4.0 * KIB, false);

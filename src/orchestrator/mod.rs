@@ -648,12 +648,11 @@ impl Orchestrator {
             a.gated = false;
         }
         self.release(now, conn, keep_alive, out);
+        // A body-less request always precedes a range not yet fetched
+        // (files have at least one byte): the segment goes on either way.
         let seg = &self.segs[s as usize];
-        if seg.next < seg.end || seg.pre > 0 {
-            self.acquire(now, s, out);
-        } else {
-            self.continue_segment(now, s, out);
-        }
+        debug_assert!(seg.next < seg.end, "a preamble before nothing to fetch");
+        self.acquire(now, s, out);
         self.start_more(now, file, out);
     }
 

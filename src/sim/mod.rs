@@ -60,6 +60,24 @@ struct SimWorld<D> {
 }
 
 impl<D: Discipline> SimWorld<D> {
+    fn new(plan: &Plan, costs: Costs, link: Link<D>, trace: bool) -> Self {
+        let (s, seed) = (plan.scenario(), plan.seed());
+        let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
+        SimWorld {
+            orch: Orchestrator::new(s.client.clone(), plan.shared_files(), &model_priority, seed, trace),
+            link,
+            costs,
+            server: ServerPolicy::of(&s.server, seed),
+            conns: Vec::new(),
+            serving: 0,
+            peak_memory: 0.0,
+            transferred: 0,
+            aborted: 0,
+            actions: Vec::new(),
+            finished: Vec::new(),
+        }
+    }
+
     /// Memory only grows between events; sample it before each one.
     fn sample_memory(&mut self, now: SimTime) {
         self.link.advance(now);
@@ -279,24 +297,9 @@ pub fn simulate_measured(plan: &Plan, opts: SimOptions) -> (RunRecord, Footprint
 
 fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> (RunRecord, Footprint) {
     let (s, seed) = (plan.scenario(), plan.seed());
-    let files = plan.shared_files();
-    let model_priority: Vec<_> = s.workload.models.iter().map(|m| m.priority).collect();
-    let orch = Orchestrator::new(s.client.clone(), files, &model_priority, seed, opts.trace);
+    let world = SimWorld::new(plan, costs, link, opts.trace);
     // The queue is full at the start and empty at the end.
-    let core_files_at_start = orch.heap_bytes().0;
-    let world = SimWorld {
-        orch,
-        link,
-        costs,
-        server: ServerPolicy::of(&s.server, seed),
-        conns: Vec::new(),
-        serving: 0,
-        peak_memory: 0.0,
-        transferred: 0,
-        aborted: 0,
-        actions: Vec::new(),
-        finished: Vec::new(),
-    };
+    let core_files_at_start = world.orch.heap_bytes().0;
     let mut engine = Engine::new(world);
     {
         let w = &mut engine.world;
@@ -348,4 +351,50 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
         runtime: Runtime::Sim,
     };
     (record, footprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// A flow can end in the same link batch as an earlier finisher whose
+    /// file then failed: the core closed the flow's connection in between,
+    /// so the flow arrives with no request. Its bytes were transferred and
+    /// are counted as aborted (the checker's byte account needs both).
+    #[test]
+    fn a_flow_ending_after_its_connection_was_closed_counts_as_aborted() {
+        let s = Scenario::from_value(serde_json::json!({
+            "workload": { "models": [ { "name": "m", "files": [ { "path": "a.bin", "size_bytes": 1024 } ] } ] }
+        }))
+        .expect("valid test scenario");
+        let plan = Plan::seeded(&s, 1).expect("valid plan");
+        let costs = Costs::of(plan.scenario());
+        let link = Link::new(Capacity::of(plan.scenario(), &costs), ProcessorSharing::new());
+        let mut w = SimWorld::new(&plan, costs, link, false);
+        w.conns = vec![SimConn::default(); 2];
+        let mut q = EventQueue::new();
+        w.flow_finished(SimTime::ZERO, 1, 700.4, &mut q);
+        w.flow_finished(SimTime::ZERO, 0, 300.0, &mut q);
+        assert_eq!((w.transferred, w.aborted), (1000, 1000));
+        assert!(q.is_empty(), "nothing goes back to the core");
+    }
+
+    /// The memory account holds at least every file's outcome and every
+    /// connection ever opened, and its total is the sum of its two parts.
+    #[test]
+    fn the_footprint_counts_every_outcome_and_every_connection() {
+        let s = Scenario::from_value(serde_json::json!({
+            "client": { "max_concurrent_downloads": 8, "pool": { "max_requests_per_connection": 3 } },
+            "workload": { "models": [ { "name": "m", "linear": { "count": 200, "min_size_bytes": 1024, "max_size_bytes": 65536 } } ] }
+        }))
+        .expect("valid test scenario");
+        let (run, fp) = simulate_measured(&Plan::seeded(&s, 1).expect("valid plan"), SimOptions::default());
+        assert_eq!(run.stats.files_completed, 200);
+        assert!(fp.connections_opened > 8, "connections are retired after 3 requests");
+        let outcomes = 200 * std::mem::size_of::<FileOutcome>();
+        assert!(fp.per_file_bytes >= run.files.heap_bytes() + outcomes, "{fp:?}");
+        assert!(fp.per_connection_bytes >= fp.connections_opened as usize * std::mem::size_of::<SimConn>(), "{fp:?}");
+        assert_eq!(fp.total(), fp.per_file_bytes + fp.per_connection_bytes);
+    }
 }
