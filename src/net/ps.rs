@@ -233,15 +233,16 @@ mod tests {
     /// An aborted flow's mark stays in the heap until it reaches the top;
     /// if its id is reused meanwhile, the mark must still be recognised as
     /// stale (by its sequence number, not by the slot being empty). Server
-    /// 10 MiB/s: flow 0 (10 MiB) and flow 1 (1 MiB) share it; at 0.1 s flow 0
+    /// 10 MiB/s: flow 0 (2 MiB) and flow 1 (1 MiB) share it; at 0.1 s flow 0
     /// is aborted (0.5 MiB in) and restarted as a 4 MiB flow. Flow 1 has
-    /// 0.5 MiB left at 5 MiB/s: it ends at 0.2 s; flow 0 (0.5 MiB in by then)
-    /// has 3.5 MiB left alone at 10 MiB/s: it ends at 0.55 s, not at the
-    /// old mark.
+    /// 0.5 MiB left at 5 MiB/s: it ends at 0.2 s, and the old flow 0's mark
+    /// (2 MiB) is now ahead of the new one's (4.5 MiB). Flow 0 (0.5 MiB in
+    /// by then) has 3.5 MiB left alone at 10 MiB/s: it ends at 0.55 s, not
+    /// at the old mark.
     #[test]
     fn a_reused_flow_id_ignores_the_mark_of_its_aborted_predecessor() {
         let mut l = link(Some(10.0 * MIB), None, None);
-        l.add_flow(SimTime::ZERO, 0, 10.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 0, 2.0 * MIB, false);
         l.add_flow(SimTime::ZERO, 1, MIB, false);
         let got = l.abort_flow(SimTime::from_millis(100), 0);
         assert!((got - 0.5 * MIB).abs() < 1e-6, "{got}");

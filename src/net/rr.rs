@@ -328,22 +328,24 @@ mod tests {
     #[test]
     fn turns_that_end_between_nanoseconds_carry_the_excess_to_the_next_turn() {
         // 3,000,000 B/s: a 1 KiB turn lasts 341,333.3 ns, so each transition
-        // is rounded up and overshoots its turn by a fraction of a byte, which
-        // belongs to the next turn. Two 3 KiB flows alternate: flow 0 ends
-        // after 5 turns (5,120 B / 3e6 B/s = 1,706,666.7 ns), flow 1 after 6
-        // (2,048,000 ns), to the nanosecond.
+        // is rounded up to a nanosecond and overshoots its turn by a fraction
+        // of a byte, which belongs to the next turn; dropped, it would make
+        // every turn up to 1 ns late. Two 1500 KiB flows alternate for 3,000
+        // turns: flow 0 ends after 2,999 (2,999 × 1,024 B / 3e6 B/s =
+        // 1,023,658,666.7 ns), flow 1 after 3,000 (1,024,000,000 ns), to the
+        // nanosecond.
         let mut l = link(Some(3_000_000.0), None, 1024);
-        l.add_flow(SimTime::ZERO, 0, 3.0 * KIB, false);
-        l.add_flow(SimTime::ZERO, 1, 3.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 0, 1500.0 * KIB, false);
+        l.add_flow(SimTime::ZERO, 1, 1500.0 * KIB, false);
         let done = run_to_end(&mut l);
         let ends: Vec<(FlowId, u64)> = done.iter().map(|(t, f, _)| (*f, t.as_nanos())).collect();
         assert_eq!(ends.len(), 2, "{ends:?}");
         assert_eq!(ends[0].0, 0);
-        assert!(ends[0].1.abs_diff(1_706_667) <= 1, "{ends:?}");
+        assert!(ends[0].1.abs_diff(1_023_658_667) <= 1, "{ends:?}");
         assert_eq!(ends[1].0, 1);
-        assert!(ends[1].1.abs_diff(2_048_000) <= 1, "{ends:?}");
-        assert!(done.iter().all(|(_, _, b)| (*b - 3.0 * KIB).abs() < 1e-6));
-        assert_eq!(l.discipline().turns(), 6);
+        assert!(ends[1].1.abs_diff(1_024_000_000) <= 1, "{ends:?}");
+        assert!(done.iter().all(|(_, _, b)| (*b - 1500.0 * KIB).abs() < 1e-6));
+        assert_eq!(l.discipline().turns(), 3000);
     }
 
     #[test]

@@ -951,4 +951,51 @@ mod tests {
             o.handle(now, Input::Timer { id }, &mut out);
         }
     }
+
+    /// A runtime may report more bytes than a request asked for (a server
+    /// overrunning its range); the core counts and keeps only the range.
+    /// A 10-byte file in 4-byte chunks: [0, 4) done, then [4, 8) is reset
+    /// after a "1000-byte" read: 4 bytes count and are kept (resume), so
+    /// that range is done and the retry asks for [8, 10), not for an empty
+    /// rest of [4, 8).
+    #[test]
+    fn a_failure_reporting_more_than_its_range_counts_only_the_range() {
+        use crate::scenario::{ChunkMode, Chunking};
+        let file = crate::scenario::File { id: 0, model: 0, path: "a".into(), size: 10, priority: Priority::Normal };
+        let chunking = Chunking { mode: ChunkMode::Fixed, chunk_size_bytes: 4, ..Chunking::default() };
+        let mut o = Orchestrator::new(
+            Client { chunking, ..Client::default() },
+            FileSet::from(vec![file]),
+            &[Priority::Normal],
+            1,
+            false,
+        );
+        // Answer opens and timers until the core sends a request.
+        let next_send = |o: &mut Orchestrator, mut out: Vec<Action>| loop {
+            let mut next = vec![];
+            for a in out.drain(..) {
+                match a {
+                    Action::Send { conn, req, start, end, .. } => return (conn, req, start, end),
+                    Action::Open { conn } => o.handle(SimTime::ZERO, Input::ConnOpened { conn }, &mut next),
+                    Action::Timer { id, at } => o.handle(at, Input::Timer { id }, &mut next),
+                    Action::Close { .. } => {}
+                }
+            }
+            assert!(!next.is_empty(), "the core stopped without sending");
+            out = next;
+        };
+        let mut out = vec![];
+        o.start(SimTime::ZERO, &mut out);
+        let (conn, req, start, end) = next_send(&mut o, out);
+        assert_eq!((start, end), (0, 4));
+        let mut out = vec![];
+        o.handle(SimTime::ZERO, Input::RequestDone { conn, req, keep_alive: true }, &mut out);
+        let (conn, req, start, end) = next_send(&mut o, out);
+        assert_eq!((start, end), (4, 8));
+        let mut out = vec![];
+        o.handle(SimTime::ZERO, Input::RequestFailed { conn, req, received: 1000, failure: Failure::Reset }, &mut out);
+        assert_eq!((o.stats.received_bytes, o.stats.resumed_bytes), (8, 4));
+        let (_, _, start, end) = next_send(&mut o, out);
+        assert_eq!((start, end), (8, 10));
+    }
 }
