@@ -159,3 +159,24 @@ fn startup_delays_the_whole_run_by_exactly_its_length() {
     assert_eq!(run(scenario(0.0)).duration.as_nanos(), 200_000_000);
     assert_eq!(run(scenario(250.0)).duration.as_nanos(), 450_000_000);
 }
+
+/// `chunking.mode = adaptive_table` sizes each request from the segment's
+/// last measured speed. A 4 MiB file at 100 MiB/s with no latency: the first
+/// request has no measurement, so it takes the table's 64 KiB (< 10 MiB);
+/// it runs at 100 MiB/s (> 50 MiB/s), so the rest go in doubled 128 KiB
+/// requests: 1 + ⌈(4 MiB − 64 KiB) / 128 KiB⌉ = 33 requests (64 without
+/// the measurement).
+#[test]
+fn adaptive_chunks_double_after_a_fast_request() {
+    let run = run(json!({
+        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 0 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {
+            "chunking": { "mode": "adaptive_table" },
+            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
+        },
+        "workload": { "models": [ { "name": "m", "files": [ { "path": "m/a.bin", "size_bytes": 4 * MIB } ] } ] }
+    }));
+    assert_eq!(run.stats.files_completed, 1);
+    assert_eq!(run.stats.requests, 1 + (4 * MIB - 64 * KIB).div_ceil(128 * KIB));
+}

@@ -237,6 +237,7 @@ impl Discipline for RoundRobin {
 
 #[cfg(test)]
 mod tests {
+    use super::super::cpu::Cpu;
     use super::super::limiter::TokenBucket;
     use super::super::link::Link;
     use super::*;
@@ -346,6 +347,30 @@ mod tests {
         assert!(ends[1].1.abs_diff(1_024_000_000) <= 1, "{ends:?}");
         assert!(done.iter().all(|(_, _, b)| (*b - 1500.0 * KIB).abs() < 1e-6));
         assert_eq!(l.discipline().turns(), 3000);
+    }
+
+    #[test]
+    fn fixed_cpu_work_takes_its_share_beside_every_flow_in_the_rotation() {
+        // CPU-bound at 1e8 B/s (10 ns/byte on one core); three flows of 5e7 B
+        // and 0.1 s of fixed CPU work at 0. The work gets a quarter of the
+        // core (three flows + it), so it lasts 0.4 s and the turns move
+        // 0.75e8 B/s meanwhile: 2.25e7 B by 0.3 s, 3e7 B by 0.4 s. The other
+        // 1.2e8 B then take 1.2 s at the full 1e8 B/s: the last flow ends at
+        // 1.6 s.
+        let c = Capacity::new(Some(1e9), None).with_cpu(Cpu::new(1.0, 1e-8));
+        let mut l = Link::new(c, RoundRobin::new(1_000_000));
+        for f in 0..3 {
+            l.add_flow(SimTime::ZERO, f, 5e7, false);
+        }
+        l.add_cpu_work(SimTime::ZERO, 0.1);
+        l.advance(SimTime::from_millis(300));
+        assert!((l.total_delivered() - 2.25e7).abs() < 1.0, "{}", l.total_delivered());
+        let done = run_to_end(&mut l);
+        assert_eq!(done.len(), 3);
+        let last = done[2].0.as_nanos();
+        assert!(last.abs_diff(1_600_000_000) <= 1, "{done:?}");
+        // (The backlog's end is rounded up to a nanosecond.)
+        assert!((l.cpu_secs() - 1.6).abs() < 2e-9, "{}", l.cpu_secs());
     }
 
     #[test]
