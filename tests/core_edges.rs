@@ -180,3 +180,30 @@ fn adaptive_chunks_double_after_a_fast_request() {
     assert_eq!(run.stats.files_completed, 1);
     assert_eq!(run.stats.requests, 1 + (4 * MIB - 64 * KIB).div_ceil(128 * KIB));
 }
+
+/// A file's speed (for `adaptive_read_size`) is its size over the time from
+/// its own dispatch to its end, not from the start of the run. After a 10 s
+/// start-up (`client.startup_ms`), A (90 MiB, read in the table's 256 KiB)
+/// is dispatched at 10 s and ends at 11 s (0.1 s latency + 0.9 s): 90 MiB/s
+/// > 50 MiB/s, so B (64 KiB) reads in doubled 16 KiB units: 4 reads. Timed
+/// from the run's start, 90 MiB / 11 s ≈ 8.2 MiB/s would leave B at the
+/// table's 8 KiB: 8 reads.
+#[test]
+fn a_file_speed_is_timed_from_its_own_dispatch() {
+    let run = run(json!({
+        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 100 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {
+            "max_concurrent_downloads": 1,
+            "startup_ms": 10000,
+            "adaptive_read_size": true,
+            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
+        },
+        "workload": { "models": [ { "name": "m", "files": [
+            { "path": "m/a.bin", "size_bytes": 90 * MIB },
+            { "path": "m/b.bin", "size_bytes": 64 * KIB }
+        ] } ] }
+    }));
+    assert_eq!(run.stats.files_completed, 2);
+    assert_eq!(run.stats.reads, (90 * MIB).div_ceil(256 * KIB) + (64 * KIB).div_ceil(16 * KIB));
+}
