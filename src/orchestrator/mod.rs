@@ -937,6 +937,7 @@ mod tests {
             o.handle(now, Input::ConnFailed { conn }, &mut out);
             if attempt == 5 {
                 assert!(out.is_empty(), "{out:?}");
+                assert_eq!(o.stats.failures_by_kind.get(Failure::Connect.kind()), Some(&5));
                 assert!(o.is_finished());
                 assert_eq!(o.outcome(0).status, FileStatus::Failed);
                 return;
