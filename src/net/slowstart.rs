@@ -30,9 +30,9 @@
 //! bound, below the fair level) are a list scanned at every event; every
 //! other flow moves at the one common rate, so it is kept as in processor
 //! sharing: a virtual counter of bytes served per uncapped flow, its finish
-//! mark in an ordered set, and its window in a second ordered set, so that
-//! the flows whose window falls below a rising level are found in
-//! O(log n). An uncapped flow's window follows the common rate (to `2 ×
+//! mark in a min-set, and its window in a second min-set (binary heaps with
+//! lazy removal, [`super::minset`]), so that the flows whose window falls
+//! below a rising level are found in O(log n). An uncapped flow's window follows the common rate (to `2 ×
 //! rate × RTT`) lazily: a stack of the common rate's running maxima,
 //! searched from the flow's entry, gives it when needed. An event costs
 //! O(k + log n) for k window-limited flows — the connections still ramping
@@ -43,8 +43,8 @@
 use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
+use super::minset::MinSet;
 use crate::time::SimTime;
-use std::collections::BTreeSet;
 
 /// Linux's minimum retransmission timeout.
 pub const RTO_MIN: SimTime = SimTime::from_millis(200);
@@ -149,26 +149,13 @@ struct Flow {
     pos: u32,
     /// Uncapped in slow start: `sat_v` when its stored window was taken.
     sat_base: f64,
+    /// Counted in `ss_u` (uncapped, in slow start, not in its last window).
+    in_ss: bool,
 }
 
 impl Flow {
     fn fin_mark(&self) -> f64 {
         self.v_base + (self.bytes - self.got)
-    }
-}
-
-/// A total order on f64 for the ordered sets.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Key(f64);
-impl Eq for Key {}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Key {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
     }
 }
 
@@ -197,9 +184,9 @@ pub struct SlowStart {
     /// The common rate of the uncapped flows, bytes/s.
     rate_u: f64,
     /// Uncapped flows by finish mark.
-    marks: BTreeSet<(Key, FlowId)>,
+    marks: MinSet,
     /// Uncapped flows not in their last window, by stored window.
-    windows: BTreeSet<(Key, FlowId)>,
+    windows: MinSet,
     u_all: FlowSet,
     u_buffered: FlowSet,
     /// Running maxima of the common rate: (epoch, rate), rates decreasing.
@@ -221,8 +208,6 @@ pub struct SlowStart {
     /// Uncapped flows in congestion avoidance, not in their last window:
     /// their windows (frozen between losses), summed.
     ca_u: FlowSet,
-    /// The flows counted in `ss_u`.
-    ss_ids: BTreeSet<FlowId>,
     /// Loss events so far.
     losses: u64,
     /// HyStart exits so far.
@@ -247,8 +232,8 @@ impl SlowStart {
             capped: Vec::new(),
             v: 0.0,
             rate_u: 0.0,
-            marks: BTreeSet::new(),
-            windows: BTreeSet::new(),
+            marks: MinSet::default(),
+            windows: MinSet::default(),
             u_all: FlowSet::default(),
             u_buffered: FlowSet::default(),
             rate_max: Vec::new(),
@@ -259,7 +244,6 @@ impl SlowStart {
             sat_v: 0.0,
             ss_u: FlowSet::default(),
             ca_u: FlowSet::default(),
-            ss_ids: BTreeSet::new(),
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
@@ -359,7 +343,9 @@ impl SlowStart {
                 c.ca.is_none() && (f.window_limited || f.last_window)
             })
             .collect();
-        ids.extend(self.ss_ids.iter().copied());
+        ids.extend(
+            self.flows.iter().enumerate().filter(|(_, f)| f.is_some_and(|f| f.in_ss)).map(|(id, _)| id as FlowId),
+        );
         ids.sort_unstable();
         for id in ids {
             let capped = self.flow(id).expect("an active flow").capped;
@@ -419,14 +405,14 @@ impl SlowStart {
         f.join = epoch;
         f.sat_base = sat_v;
         let f = *f;
-        self.marks.insert((Key(f.fin_mark()), id));
+        self.marks.insert(f.fin_mark(), id);
         if !f.last_window {
             let c = self.conns[id as usize].expect("an active flow has a connection");
-            self.windows.insert((Key(c.cwnd), id));
+            self.windows.insert(c.cwnd, id);
             match c.ca {
                 None => {
                     self.ss_u.add(f.sat_base - c.cwnd);
-                    self.ss_ids.insert(id);
+                    self.f(id).in_ss = true;
                 }
                 Some(_) => self.ca_u.add(c.cwnd),
             }
@@ -442,7 +428,7 @@ impl SlowStart {
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
         let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
-        self.marks.remove(&(Key(f.fin_mark()), id));
+        self.marks.remove(f.fin_mark(), id);
         self.u_all.remove(f.v_base - f.got);
         if f.buffered {
             self.u_buffered.remove(f.v_base - f.got);
@@ -450,11 +436,11 @@ impl SlowStart {
         if !f.last_window {
             let c = *self.conn(id);
             let w = c.cwnd;
-            self.windows.remove(&(Key(w), id));
+            self.windows.remove(w, id);
             match c.ca {
                 None => {
                     self.ss_u.remove(f.sat_base - w);
-                    self.ss_ids.remove(&id);
+                    self.f(id).in_ss = false;
                     self.conn(id).cwnd = now_w;
                 }
                 Some(_) => self.ca_u.remove(w),
@@ -553,6 +539,7 @@ impl Discipline for SlowStart {
             join: 0,
             pos: 0,
             sat_base: 0.0,
+            in_ss: false,
         });
         self.active += 1;
         self.uncap(flow);
@@ -596,7 +583,7 @@ impl Discipline for SlowStart {
         let level = loop {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
             // Uncapped flows whose window binds at or below the level join the list.
-            while let Some(&(Key(w), id)) = self.windows.first() {
+            while let Some((w, id)) = self.windows.first() {
                 if !(w / rtt_s <= level && w / rtt_s < per_conn) {
                     break;
                 }
@@ -605,8 +592,8 @@ impl Discipline for SlowStart {
                 let now_w = self.uncapped_window(&f, &c);
                 if now_w > w {
                     // Its window grew with the ACKs or followed the common rate: store it, look again.
-                    self.windows.remove(&(Key(w), id));
-                    self.windows.insert((Key(now_w), id));
+                    self.windows.remove(w, id);
+                    self.windows.insert(now_w, id);
                     self.conn(id).cwnd = now_w;
                     let (epoch, sat_v) = (self.epoch, self.sat_v);
                     self.ss_u.remove(f.sat_base - w);
@@ -746,7 +733,7 @@ impl Discipline for SlowStart {
             }
         }
         if self.rate_u > 0.0
-            && let Some(&(Key(mark), id)) = self.marks.first()
+            && let Some((mark, id)) = self.marks.first()
         {
             let t = (mark - self.v).max(0.0) / self.rate_u;
             if best.is_none_or(|b| t < b.0) {
@@ -769,7 +756,7 @@ impl Discipline for SlowStart {
 
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
-            || self.marks.first().is_some_and(|&(Key(m), _)| m - self.v <= DONE_EPS)
+            || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
@@ -844,7 +831,7 @@ impl Discipline for SlowStart {
             let got = self.end(id, true);
             finished.push((id, got));
         }
-        while let Some(&(Key(m), id)) = self.marks.first() {
+        while let Some((m, id)) = self.marks.first() {
             if m - self.v > DONE_EPS {
                 break;
             }
