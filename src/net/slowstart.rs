@@ -570,15 +570,9 @@ impl Discipline for SlowStart {
         let mut left = cap.shared_bps();
         let mut n = self.active;
         self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
-        for i in 0..self.capped.len() {
-            let id = self.capped[i];
-            let cwnd = self.conns[id as usize].expect("an active flow has a connection").cwnd;
-            let f = self.f(id);
-            let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
-            f.rate = -1.0; // not yet fixed
-            f.window_limited = w < per_conn;
-            f.bound = w.min(per_conn);
-        }
+        // The flows listed now get their bounds in the first pass's scan
+        // (what the first pass lists before that reads none of them).
+        let (listed_before, mut first_pass) = (self.capped.len(), true);
         let mut u_fixed = false;
         let level = loop {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
@@ -617,7 +611,15 @@ impl Discipline for SlowStart {
             }
             let mut fixed = false;
             for i in 0..self.capped.len() {
-                let f = self.flows[self.capped[i] as usize].as_mut().expect("an active flow");
+                let id = self.capped[i] as usize;
+                let f = self.flows[id].as_mut().expect("an active flow");
+                if first_pass && i < listed_before {
+                    let cwnd = self.conns[id].as_ref().expect("an active flow has a connection").cwnd;
+                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
+                    f.rate = -1.0; // not yet fixed
+                    f.window_limited = w < per_conn;
+                    f.bound = w.min(per_conn);
+                }
                 if f.rate < 0.0 && f.bound <= level {
                     f.rate = f.bound;
                     left = (left - f.bound).max(0.0);
@@ -631,23 +633,33 @@ impl Discipline for SlowStart {
                 n -= self.u_all.count;
                 fixed = true;
             }
+            first_pass = false;
             if !fixed {
                 break level;
             }
         };
-        // Listed flows above the level share it: they are uncapped now.
+        // Listed flows above the level share it: they are uncapped now. The
+        // others are visited in their final list order: sum their rates.
+        let (now, rtt) = (self.now, self.rtt_s);
+        let mut listed = 0.0;
         let mut i = 0;
         while i < self.capped.len() {
             let id = self.capped[i];
-            if self.flow(id).expect("an active flow").rate < 0.0 {
+            let f = self.f(id);
+            if f.rate < 0.0 {
                 self.remove_capped(id);
                 self.uncap(id);
-            } else {
-                i += 1;
+                continue;
             }
+            listed += f.rate;
+            // A flow that just became window-limited starts a round now.
+            if f.round_end <= now {
+                f.round_end = now + rtt;
+                f.round_got = f.got;
+            }
+            i += 1;
         }
         let rate_u = if u_fixed { per_conn } else { level };
-        let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.rate).sum();
         let demand = listed + rate_u * self.u_all.count as f64;
         let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
         self.rate_u = rate_u;
@@ -674,16 +686,6 @@ impl Discipline for SlowStart {
             for i in 0..self.capped.len() {
                 let id = self.capped[i];
                 self.f(id).rate *= k;
-            }
-        }
-        let (now, rtt) = (self.now, self.rtt_s);
-        for i in 0..self.capped.len() {
-            let id = self.capped[i];
-            let f = self.f(id);
-            // A flow that just became window-limited starts a round now.
-            if f.round_end <= now {
-                f.round_end = now + rtt;
-                f.round_got = f.got;
             }
         }
         // Link-limited in slow start: the windows follow the ACKs, to
