@@ -12,14 +12,24 @@ use std::cmp::Ordering;
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    key: f64,
+    /// The key's bits as an integer in `f64::total_cmp`'s order (see [`total_order`]).
+    order: i64,
     flow: FlowId,
 }
 
 impl Entry {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.key.total_cmp(&o.key).then(self.flow.cmp(&o.flow))
+        (self.order, self.flow).cmp(&(o.order, o.flow))
     }
+    fn key(&self) -> f64 {
+        f64::from_bits(total_order(self.order) as u64)
+    }
+}
+
+/// What `f64::total_cmp` compares: the bits as a signed integer with a
+/// negative float's magnitude bits flipped. Applied twice it gives the bits back.
+pub(super) fn total_order(bits: i64) -> i64 {
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
 
 /// No entry for this flow.
@@ -40,7 +50,7 @@ impl MinSet {
             self.pos.resize(f + 1, ABSENT);
         }
         assert_eq!(self.pos[f], ABSENT, "flow {flow} is in the set twice");
-        self.heap.push(Entry { key, flow });
+        self.heap.push(Entry { order: total_order(key.to_bits() as i64), flow });
         self.sift_up(self.heap.len() - 1);
     }
 
@@ -49,7 +59,7 @@ impl MinSet {
         let i = self.pos.get(flow as usize).copied().unwrap_or(ABSENT);
         assert!(i != ABSENT, "flow {flow} is not in the set");
         let i = i as usize;
-        debug_assert!(self.heap[i].key.total_cmp(&key).is_eq(), "flow {flow} is in the set under another key");
+        debug_assert!(self.heap[i].key().total_cmp(&key).is_eq(), "flow {flow} is in the set under another key");
         self.pos[flow as usize] = ABSENT;
         let last = self.heap.pop().expect("the set holds the flow");
         if i < self.heap.len() {
@@ -64,7 +74,7 @@ impl MinSet {
 
     /// The smallest `(key, flow)`.
     pub(super) fn first(&self) -> Option<(f64, FlowId)> {
-        self.heap.first().map(|e| (e.key, e.flow))
+        self.heap.first().map(|e| (e.key(), e.flow))
     }
 
     /// Move the entry at `i` towards the root to its place; record positions.
