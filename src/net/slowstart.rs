@@ -157,6 +157,18 @@ impl Flow {
     fn fin_mark(&self) -> f64 {
         self.v_base + (self.bytes - self.got)
     }
+    /// Water-filling: fix the rate of this unfixed flow at its bound if that
+    /// is at or below `level`, taking it from what is `left` to the `n` unfixed flows.
+    fn fix_at_bound(&mut self, level: f64, left: &mut f64, n: &mut u32) -> bool {
+        debug_assert!(self.rate < 0.0, "a fixed flow is not scanned again");
+        let fix = self.bound <= level;
+        if fix {
+            self.rate = self.bound;
+            *left = (*left - self.bound).max(0.0);
+            *n -= 1;
+        }
+        fix
+    }
 }
 
 const FINISH: u64 = 0;
@@ -179,6 +191,8 @@ pub struct SlowStart {
     ended_bytes: f64,
     /// Window-limited flows, in the order they became so.
     capped: Vec<FlowId>,
+    /// Scratch of [`Discipline::set_rates`], kept to reuse its allocation.
+    unfixed: Vec<u32>,
     /// Bytes served to each uncapped flow since the start (virtual counter).
     v: f64,
     /// The common rate of the uncapped flows, bytes/s.
@@ -230,6 +244,7 @@ impl SlowStart {
             active: 0,
             ended_bytes: 0.0,
             capped: Vec::new(),
+            unfixed: Vec::new(),
             v: 0.0,
             rate_u: 0.0,
             marks: MinSet::default(),
@@ -573,6 +588,11 @@ impl Discipline for SlowStart {
         // The flows listed now get their bounds in the first pass's scan
         // (what the first pass lists before that reads none of them).
         let (listed_before, mut first_pass) = (self.capped.len(), true);
+        // `unfixed`: indices in `capped` of the flows not yet fixed, in list
+        // order (a pass scans only those: fixed flows stay fixed); `capped`
+        // from `scanned` on is listed since the last pass.
+        self.unfixed.clear();
+        let mut scanned = 0;
         let mut u_fixed = false;
         let level = loop {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
@@ -610,23 +630,37 @@ impl Discipline for SlowStart {
                 }
             }
             let mut fixed = false;
-            for i in 0..self.capped.len() {
-                let id = self.capped[i] as usize;
-                let f = self.flows[id].as_mut().expect("an active flow");
+            let (capped, flows, unfixed) = (&self.capped, &mut self.flows, &mut self.unfixed);
+            // The flows the earlier passes left unfixed, in list order…
+            let mut kept = 0;
+            for j in 0..unfixed.len() {
+                let i = unfixed[j];
+                let f = flows[capped[i as usize] as usize].as_mut().expect("an active flow");
+                if f.fix_at_bound(level, &mut left, &mut n) {
+                    fixed = true;
+                } else {
+                    unfixed[kept] = i;
+                    kept += 1;
+                }
+            }
+            unfixed.truncate(kept);
+            // …then those listed since (all of them in the first pass).
+            for (i, &id) in capped.iter().enumerate().skip(scanned) {
+                let f = flows[id as usize].as_mut().expect("an active flow");
                 if first_pass && i < listed_before {
-                    let cwnd = self.conns[id].as_ref().expect("an active flow has a connection").cwnd;
+                    let cwnd = self.conns[id as usize].as_ref().expect("an active flow has a connection").cwnd;
                     let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
                     f.rate = -1.0; // not yet fixed
                     f.window_limited = w < per_conn;
                     f.bound = w.min(per_conn);
                 }
-                if f.rate < 0.0 && f.bound <= level {
-                    f.rate = f.bound;
-                    left = (left - f.bound).max(0.0);
-                    n -= 1;
+                if f.fix_at_bound(level, &mut left, &mut n) {
                     fixed = true;
+                } else {
+                    unfixed.push(i as u32);
                 }
             }
+            scanned = capped.len();
             if !u_fixed && self.u_all.count > 0 && per_conn <= level {
                 u_fixed = true;
                 left = (left - per_conn * self.u_all.count as f64).max(0.0);
