@@ -1,6 +1,6 @@
 //! A set of `(key, flow)` pairs, at most one per flow, that yields its
 //! smallest pair: the order of a `BTreeSet<(f64 by total order, FlowId)>`
-//! at the cost of a binary heap.
+//! at the cost of a (4-ary) heap.
 //!
 //! The heap knows where each flow's entry sits, so a flow leaves it at
 //! once (the last entry takes its place and moves up or down): no stale
@@ -34,6 +34,10 @@ pub(super) fn total_order(bits: i64) -> i64 {
 
 /// No entry for this flow.
 const ABSENT: u32 = u32::MAX;
+/// Children per node: a 4-ary heap is half as deep as a binary one, and
+/// an entry that leaves from the root and comes back near it (a flow
+/// moving in and out of the window-limited list) sifts through fewer levels.
+const ARITY: usize = 4;
 
 #[derive(Default)]
 pub(super) struct MinSet {
@@ -64,7 +68,7 @@ impl MinSet {
         let last = self.heap.pop().expect("the set holds the flow");
         if i < self.heap.len() {
             self.heap[i] = last;
-            if i > 0 && last.cmp(&self.heap[(i - 1) / 2]).is_lt() {
+            if i > 0 && last.cmp(&self.heap[(i - 1) / ARITY]).is_lt() {
                 self.sift_up(i);
             } else {
                 self.sift_down(i);
@@ -81,7 +85,7 @@ impl MinSet {
     fn sift_up(&mut self, mut i: usize) {
         let e = self.heap[i];
         while i > 0 {
-            let parent = (i - 1) / 2;
+            let parent = (i - 1) / ARITY;
             let p = self.heap[parent];
             if e.cmp(&p).is_ge() {
                 break;
@@ -99,12 +103,16 @@ impl MinSet {
         let e = self.heap[i];
         let n = self.heap.len();
         loop {
-            let l = 2 * i + 1;
-            if l >= n {
+            let first = ARITY * i + 1;
+            if first >= n {
                 break;
             }
-            let r = l + 1;
-            let c = if r < n && self.heap[r].cmp(&self.heap[l]).is_lt() { r } else { l };
+            let mut c = first;
+            for k in first + 1..(first + ARITY).min(n) {
+                if self.heap[k].cmp(&self.heap[c]).is_lt() {
+                    c = k;
+                }
+            }
             let child = self.heap[c];
             if child.cmp(&e).is_ge() {
                 break;
