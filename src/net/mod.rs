@@ -13,6 +13,7 @@ mod cpu;
 mod flowset;
 mod limiter;
 mod link;
+mod minset;
 mod ps;
 mod rr;
 mod slowstart;

@@ -16,14 +16,31 @@
 use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
+use super::minset::total_order;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-#[derive(Clone, Copy, PartialEq)]
+/// A flow's finish mark: the virtual counter at which it ends.
+#[derive(Clone, Copy)]
 struct Mark {
-    at_v: f64,
+    /// The mark's bits as an integer in `f64::total_cmp`'s order (the heap
+    /// compares integers, not floats).
+    order: i64,
     seq: u64,
     flow: FlowId,
+}
+impl Mark {
+    fn new(at_v: f64, seq: u64, flow: FlowId) -> Self {
+        Mark { order: total_order(at_v.to_bits() as i64), seq, flow }
+    }
+    fn at_v(&self) -> f64 {
+        f64::from_bits(total_order(self.order) as u64)
+    }
+}
+impl PartialEq for Mark {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
 }
 impl Eq for Mark {}
 impl PartialOrd for Mark {
@@ -33,7 +50,7 @@ impl PartialOrd for Mark {
 }
 impl Ord for Mark {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.at_v.total_cmp(&o.at_v).then(self.seq.cmp(&o.seq))
+        (self.order, self.seq).cmp(&(o.order, o.seq))
     }
 }
 
@@ -103,7 +120,7 @@ impl Discipline for ProcessorSharing {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes, buffered });
-        self.heap.push(Reverse(Mark { at_v: self.v + bytes, seq, flow }));
+        self.heap.push(Reverse(Mark::new(self.v + bytes, seq, flow)));
         self.all.add(self.v);
         if buffered {
             self.buffered.add(self.v);
@@ -136,7 +153,7 @@ impl Discipline for ProcessorSharing {
     }
 
     fn next_event(&self) -> Option<(f64, u64)> {
-        self.heap.peek().map(|Reverse(m)| ((m.at_v - self.v).max(0.0) / self.rate, m.seq))
+        self.heap.peek().map(|Reverse(m)| ((m.at_v() - self.v).max(0.0) / self.rate, m.seq))
     }
 
     fn has_done(&self) -> bool {
@@ -148,11 +165,11 @@ impl Discipline for ProcessorSharing {
             // The finish time was rounded up to a nanosecond: snap `v` to the
             // mark so the flow ends with exactly its bytes.
             if let Some(Reverse(m)) = self.heap.peek() {
-                self.v = self.v.max(m.at_v);
+                self.v = self.v.max(m.at_v());
             }
         }
         while let Some(Reverse(m)) = self.heap.peek().copied() {
-            if m.at_v > self.v {
+            if m.at_v() > self.v {
                 break;
             }
             self.heap.pop();
@@ -407,5 +424,15 @@ mod tests {
         assert_eq!(l.next_transition(), Some(SimTime::from_millis(200)));
         assert_eq!(run_to_end(&mut l)[0].0, SimTime::from_millis(1100));
         assert!((l.cpu_secs() - 1.1).abs() < 1e-9, "{}", l.cpu_secs());
+    }
+
+    proptest::proptest! {
+        /// Marks order as their floats do under `f64::total_cmp`, then by seq.
+        #[test]
+        fn marks_order_by_total_cmp_then_seq(a in proptest::num::f64::ANY, b in proptest::num::f64::ANY, sa in 0u64..3, sb in 0u64..3) {
+            let (x, y) = (Mark::new(a, sa, 0), Mark::new(b, sb, 1));
+            proptest::prop_assert_eq!(x.cmp(&y), a.total_cmp(&b).then(sa.cmp(&sb)));
+            proptest::prop_assert_eq!((x.at_v().to_bits(), y.at_v().to_bits()), (a.to_bits(), b.to_bits()));
+        }
     }
 }

@@ -30,9 +30,9 @@
 //! bound, below the fair level) are a list scanned at every event; every
 //! other flow moves at the one common rate, so it is kept as in processor
 //! sharing: a virtual counter of bytes served per uncapped flow, its finish
-//! mark in an ordered set, and its window in a second ordered set, so that
-//! the flows whose window falls below a rising level are found in
-//! O(log n). An uncapped flow's window follows the common rate (to `2 ×
+//! mark in a min-set, and its window in a second min-set (binary heaps with
+//! lazy removal, [`super::minset`]), so that the flows whose window falls
+//! below a rising level are found in O(log n). An uncapped flow's window follows the common rate (to `2 ×
 //! rate × RTT`) lazily: a stack of the common rate's running maxima,
 //! searched from the flow's entry, gives it when needed. An event costs
 //! O(k + log n) for k window-limited flows — the connections still ramping
@@ -43,8 +43,8 @@
 use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
+use super::minset::MinSet;
 use crate::time::SimTime;
-use std::collections::BTreeSet;
 
 /// Linux's minimum retransmission timeout.
 pub const RTO_MIN: SimTime = SimTime::from_millis(200);
@@ -149,26 +149,25 @@ struct Flow {
     pos: u32,
     /// Uncapped in slow start: `sat_v` when its stored window was taken.
     sat_base: f64,
+    /// Counted in `ss_u` (uncapped, in slow start, not in its last window).
+    in_ss: bool,
 }
 
 impl Flow {
     fn fin_mark(&self) -> f64 {
         self.v_base + (self.bytes - self.got)
     }
-}
-
-/// A total order on f64 for the ordered sets.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Key(f64);
-impl Eq for Key {}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Key {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
+    /// Water-filling: fix the rate of this unfixed flow at its bound if that
+    /// is at or below `level`, taking it from what is `left` to the `n` unfixed flows.
+    fn fix_at_bound(&mut self, level: f64, left: &mut f64, n: &mut u32) -> bool {
+        debug_assert!(self.rate < 0.0, "a fixed flow is not scanned again");
+        let fix = self.bound <= level;
+        if fix {
+            self.rate = self.bound;
+            *left = (*left - self.bound).max(0.0);
+            *n -= 1;
+        }
+        fix
     }
 }
 
@@ -192,14 +191,16 @@ pub struct SlowStart {
     ended_bytes: f64,
     /// Window-limited flows, in the order they became so.
     capped: Vec<FlowId>,
+    /// Scratch of [`Discipline::set_rates`], kept to reuse its allocation.
+    unfixed: Vec<u32>,
     /// Bytes served to each uncapped flow since the start (virtual counter).
     v: f64,
     /// The common rate of the uncapped flows, bytes/s.
     rate_u: f64,
     /// Uncapped flows by finish mark.
-    marks: BTreeSet<(Key, FlowId)>,
+    marks: MinSet,
     /// Uncapped flows not in their last window, by stored window.
-    windows: BTreeSet<(Key, FlowId)>,
+    windows: MinSet,
     u_all: FlowSet,
     u_buffered: FlowSet,
     /// Running maxima of the common rate: (epoch, rate), rates decreasing.
@@ -221,8 +222,6 @@ pub struct SlowStart {
     /// Uncapped flows in congestion avoidance, not in their last window:
     /// their windows (frozen between losses), summed.
     ca_u: FlowSet,
-    /// The flows counted in `ss_u`.
-    ss_ids: BTreeSet<FlowId>,
     /// Loss events so far.
     losses: u64,
     /// HyStart exits so far.
@@ -245,10 +244,11 @@ impl SlowStart {
             active: 0,
             ended_bytes: 0.0,
             capped: Vec::new(),
+            unfixed: Vec::new(),
             v: 0.0,
             rate_u: 0.0,
-            marks: BTreeSet::new(),
-            windows: BTreeSet::new(),
+            marks: MinSet::default(),
+            windows: MinSet::default(),
             u_all: FlowSet::default(),
             u_buffered: FlowSet::default(),
             rate_max: Vec::new(),
@@ -259,7 +259,6 @@ impl SlowStart {
             sat_v: 0.0,
             ss_u: FlowSet::default(),
             ca_u: FlowSet::default(),
-            ss_ids: BTreeSet::new(),
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
@@ -359,7 +358,9 @@ impl SlowStart {
                 c.ca.is_none() && (f.window_limited || f.last_window)
             })
             .collect();
-        ids.extend(self.ss_ids.iter().copied());
+        ids.extend(
+            self.flows.iter().enumerate().filter(|(_, f)| f.is_some_and(|f| f.in_ss)).map(|(id, _)| id as FlowId),
+        );
         ids.sort_unstable();
         for id in ids {
             let capped = self.flow(id).expect("an active flow").capped;
@@ -419,14 +420,14 @@ impl SlowStart {
         f.join = epoch;
         f.sat_base = sat_v;
         let f = *f;
-        self.marks.insert((Key(f.fin_mark()), id));
+        self.marks.insert(f.fin_mark(), id);
         if !f.last_window {
             let c = self.conns[id as usize].expect("an active flow has a connection");
-            self.windows.insert((Key(c.cwnd), id));
+            self.windows.insert(c.cwnd, id);
             match c.ca {
                 None => {
                     self.ss_u.add(f.sat_base - c.cwnd);
-                    self.ss_ids.insert(id);
+                    self.f(id).in_ss = true;
                 }
                 Some(_) => self.ca_u.add(c.cwnd),
             }
@@ -442,7 +443,7 @@ impl SlowStart {
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
         let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
-        self.marks.remove(&(Key(f.fin_mark()), id));
+        self.marks.remove(f.fin_mark(), id);
         self.u_all.remove(f.v_base - f.got);
         if f.buffered {
             self.u_buffered.remove(f.v_base - f.got);
@@ -450,11 +451,11 @@ impl SlowStart {
         if !f.last_window {
             let c = *self.conn(id);
             let w = c.cwnd;
-            self.windows.remove(&(Key(w), id));
+            self.windows.remove(w, id);
             match c.ca {
                 None => {
                     self.ss_u.remove(f.sat_base - w);
-                    self.ss_ids.remove(&id);
+                    self.f(id).in_ss = false;
                     self.conn(id).cwnd = now_w;
                 }
                 Some(_) => self.ca_u.remove(w),
@@ -553,6 +554,7 @@ impl Discipline for SlowStart {
             join: 0,
             pos: 0,
             sat_base: 0.0,
+            in_ss: false,
         });
         self.active += 1;
         self.uncap(flow);
@@ -583,20 +585,19 @@ impl Discipline for SlowStart {
         let mut left = cap.shared_bps();
         let mut n = self.active;
         self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
-        for i in 0..self.capped.len() {
-            let id = self.capped[i];
-            let cwnd = self.conns[id as usize].expect("an active flow has a connection").cwnd;
-            let f = self.f(id);
-            let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
-            f.rate = -1.0; // not yet fixed
-            f.window_limited = w < per_conn;
-            f.bound = w.min(per_conn);
-        }
+        // The flows listed now get their bounds in the first pass's scan
+        // (what the first pass lists before that reads none of them).
+        let (listed_before, mut first_pass) = (self.capped.len(), true);
+        // `unfixed`: indices in `capped` of the flows not yet fixed, in list
+        // order (a pass scans only those: fixed flows stay fixed); `capped`
+        // from `scanned` on is listed since the last pass.
+        self.unfixed.clear();
+        let mut scanned = 0;
         let mut u_fixed = false;
         let level = loop {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
             // Uncapped flows whose window binds at or below the level join the list.
-            while let Some(&(Key(w), id)) = self.windows.first() {
+            while let Some((w, id)) = self.windows.first() {
                 if !(w / rtt_s <= level && w / rtt_s < per_conn) {
                     break;
                 }
@@ -605,8 +606,8 @@ impl Discipline for SlowStart {
                 let now_w = self.uncapped_window(&f, &c);
                 if now_w > w {
                     // Its window grew with the ACKs or followed the common rate: store it, look again.
-                    self.windows.remove(&(Key(w), id));
-                    self.windows.insert((Key(now_w), id));
+                    self.windows.remove(w, id);
+                    self.windows.insert(now_w, id);
                     self.conn(id).cwnd = now_w;
                     let (epoch, sat_v) = (self.epoch, self.sat_v);
                     self.ss_u.remove(f.sat_base - w);
@@ -629,38 +630,70 @@ impl Discipline for SlowStart {
                 }
             }
             let mut fixed = false;
-            for i in 0..self.capped.len() {
-                let f = self.flows[self.capped[i] as usize].as_mut().expect("an active flow");
-                if f.rate < 0.0 && f.bound <= level {
-                    f.rate = f.bound;
-                    left = (left - f.bound).max(0.0);
-                    n -= 1;
+            let (capped, flows, unfixed) = (&self.capped, &mut self.flows, &mut self.unfixed);
+            // The flows the earlier passes left unfixed, in list order…
+            let mut kept = 0;
+            for j in 0..unfixed.len() {
+                let i = unfixed[j];
+                let f = flows[capped[i as usize] as usize].as_mut().expect("an active flow");
+                if f.fix_at_bound(level, &mut left, &mut n) {
                     fixed = true;
+                } else {
+                    unfixed[kept] = i;
+                    kept += 1;
                 }
             }
+            unfixed.truncate(kept);
+            // …then those listed since (all of them in the first pass).
+            for (i, &id) in capped.iter().enumerate().skip(scanned) {
+                let f = flows[id as usize].as_mut().expect("an active flow");
+                if first_pass && i < listed_before {
+                    let cwnd = self.conns[id as usize].as_ref().expect("an active flow has a connection").cwnd;
+                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
+                    f.rate = -1.0; // not yet fixed
+                    f.window_limited = w < per_conn;
+                    f.bound = w.min(per_conn);
+                }
+                if f.fix_at_bound(level, &mut left, &mut n) {
+                    fixed = true;
+                } else {
+                    unfixed.push(i as u32);
+                }
+            }
+            scanned = capped.len();
             if !u_fixed && self.u_all.count > 0 && per_conn <= level {
                 u_fixed = true;
                 left = (left - per_conn * self.u_all.count as f64).max(0.0);
                 n -= self.u_all.count;
                 fixed = true;
             }
+            first_pass = false;
             if !fixed {
                 break level;
             }
         };
-        // Listed flows above the level share it: they are uncapped now.
+        // Listed flows above the level share it: they are uncapped now. The
+        // others are visited in their final list order: sum their rates.
+        let (now, rtt) = (self.now, self.rtt_s);
+        let mut listed = 0.0;
         let mut i = 0;
         while i < self.capped.len() {
             let id = self.capped[i];
-            if self.flow(id).expect("an active flow").rate < 0.0 {
+            let f = self.f(id);
+            if f.rate < 0.0 {
                 self.remove_capped(id);
                 self.uncap(id);
-            } else {
-                i += 1;
+                continue;
             }
+            listed += f.rate;
+            // A flow that just became window-limited starts a round now.
+            if f.round_end <= now {
+                f.round_end = now + rtt;
+                f.round_got = f.got;
+            }
+            i += 1;
         }
         let rate_u = if u_fixed { per_conn } else { level };
-        let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.rate).sum();
         let demand = listed + rate_u * self.u_all.count as f64;
         let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
         self.rate_u = rate_u;
@@ -687,16 +720,6 @@ impl Discipline for SlowStart {
             for i in 0..self.capped.len() {
                 let id = self.capped[i];
                 self.f(id).rate *= k;
-            }
-        }
-        let (now, rtt) = (self.now, self.rtt_s);
-        for i in 0..self.capped.len() {
-            let id = self.capped[i];
-            let f = self.f(id);
-            // A flow that just became window-limited starts a round now.
-            if f.round_end <= now {
-                f.round_end = now + rtt;
-                f.round_got = f.got;
             }
         }
         // Link-limited in slow start: the windows follow the ACKs, to
@@ -746,7 +769,7 @@ impl Discipline for SlowStart {
             }
         }
         if self.rate_u > 0.0
-            && let Some(&(Key(mark), id)) = self.marks.first()
+            && let Some((mark, id)) = self.marks.first()
         {
             let t = (mark - self.v).max(0.0) / self.rate_u;
             if best.is_none_or(|b| t < b.0) {
@@ -769,7 +792,7 @@ impl Discipline for SlowStart {
 
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
-            || self.marks.first().is_some_and(|&(Key(m), _)| m - self.v <= DONE_EPS)
+            || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
@@ -844,7 +867,7 @@ impl Discipline for SlowStart {
             let got = self.end(id, true);
             finished.push((id, got));
         }
-        while let Some(&(Key(m), id)) = self.marks.first() {
+        while let Some((m, id)) = self.marks.first() {
             if m - self.v > DONE_EPS {
                 break;
             }
