@@ -184,10 +184,10 @@ fn adaptive_chunks_double_after_a_fast_request() {
 /// A file's speed (for `adaptive_read_size`) is its size over the time from
 /// its own dispatch to its end, not from the start of the run. After a 10 s
 /// start-up (`client.startup_ms`), A (90 MiB, read in the table's 256 KiB)
-/// is dispatched at 10 s and ends at 11 s (0.1 s latency + 0.9 s): 90 MiB/s
-/// > 50 MiB/s, so B (64 KiB) reads in doubled 16 KiB units: 4 reads. Timed
-/// from the run's start, 90 MiB / 11 s ≈ 8.2 MiB/s would leave B at the
-/// table's 8 KiB: 8 reads.
+/// is dispatched at 10 s and ends at 11 s (0.1 s latency + 0.9 s): at
+/// 90 MiB/s, above 50 MiB/s, so B (64 KiB) reads in doubled 16 KiB units:
+/// 4 reads. Timed from the run's start, 90 MiB / 11 s ≈ 8.2 MiB/s would
+/// leave B at the table's 8 KiB: 8 reads.
 #[test]
 fn a_file_speed_is_timed_from_its_own_dispatch() {
     let run = run(json!({
