@@ -20,8 +20,10 @@ use super::minset::total_order;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-/// A flow's finish mark: the virtual counter at which it ends.
-#[derive(Clone, Copy)]
+/// A flow's finish mark: the virtual counter at which it ends. Marks
+/// order by `(order, seq)`; `seq` is unique, so equal marks are the same
+/// mark and the derived equality agrees with that order.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Mark {
     /// The mark's bits as an integer in `f64::total_cmp`'s order (the heap
     /// compares integers, not floats).
@@ -37,12 +39,6 @@ impl Mark {
         f64::from_bits(total_order(self.order) as u64)
     }
 }
-impl PartialEq for Mark {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Mark {}
 impl PartialOrd for Mark {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
