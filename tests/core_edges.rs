@@ -207,3 +207,25 @@ fn a_file_speed_is_timed_from_its_own_dispatch() {
     assert_eq!(run.stats.files_completed, 2);
     assert_eq!(run.stats.reads, (90 * MIB).div_ceil(256 * KIB) + (64 * KIB).div_ceil(16 * KIB));
 }
+
+/// A stalled request holds one of the server's request slots until the
+/// client's read timeout ends it, then frees it. One connection, files one
+/// after another, half the requests stalled, a server limit of one request
+/// at a time: the connection never has two requests, so the server never
+/// answers 503, and every file completes after its stalls are retried.
+#[test]
+fn a_timed_out_stall_frees_its_server_slot() {
+    let run = run(json!({
+        "server": {
+            "bandwidth_bps": 10 * MIB, "latency_ms": 10, "max_concurrent_requests": 1,
+            "faults": { "error_rate": 0.5, "mix": { "http_500": 0, "stall": 1 } }
+        },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": { "max_concurrent_downloads": 1, "read_timeout_s": 1, "retry": { "max_attempts": 20 } },
+        "workload": { "models": [ { "name": "m", "linear": { "count": 20, "min_size_bytes": 64 * KIB, "max_size_bytes": 128 * KIB } } ] }
+    }));
+    let timeouts = run.stats.failures_by_kind.get("timeout").copied().unwrap_or(0);
+    assert!(timeouts >= 5, "{timeouts} stalls");
+    assert_eq!(run.stats.failures_by_kind.get("http_503"), None, "{:?}", run.stats.failures_by_kind);
+    assert_eq!(run.stats.files_completed, 20);
+}
