@@ -54,9 +54,7 @@ pub trait Discipline {
     /// Bytes delivered so far to active buffered flows.
     fn buffered_in_flight(&self) -> f64;
     /// Heap bytes the discipline holds (for the simulator's memory account).
-    fn heap_bytes(&self) -> usize {
-        0
-    }
+    fn heap_bytes(&self) -> usize;
 }
 
 pub struct Link<D> {

@@ -47,6 +47,11 @@ pub(super) struct MinSet {
 }
 
 impl MinSet {
+    /// Heap bytes held (for the simulator's memory account).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<Entry>() + self.pos.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// Add `(key, flow)`; `flow` must not be in the set.
     pub(super) fn insert(&mut self, key: f64, flow: FlowId) {
         let f = flow as usize;

@@ -431,4 +431,15 @@ mod tests {
             proptest::prop_assert_eq!((x.at_v().to_bits(), y.at_v().to_bits()), (a.to_bits(), b.to_bits()));
         }
     }
+
+    /// The memory account covers every flow's slot and finish mark.
+    #[test]
+    fn the_heap_account_covers_every_flow_and_mark() {
+        let mut l = link(Some(10.0 * MIB), None, None);
+        for f in 0..100 {
+            l.add_flow(SimTime::ZERO, f, MIB, false);
+        }
+        let least = 100 * (std::mem::size_of::<Option<Flow>>() + std::mem::size_of::<Reverse<Mark>>());
+        assert!(l.heap_bytes() >= least, "{} < {least}", l.heap_bytes());
+    }
 }

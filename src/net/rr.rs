@@ -233,6 +233,11 @@ impl Discipline for RoundRobin {
             self.turn.filter(|t| self.flows[t.flow as usize].is_some_and(|f| f.buffered)).map_or(0.0, |t| t.done);
         self.sent_buffered + in_turn
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.flows.capacity() * std::mem::size_of::<Option<Flow>>()
+            + (self.order.capacity() + self.completed.capacity()) * std::mem::size_of::<FlowId>()
+    }
 }
 
 #[cfg(test)]
@@ -467,5 +472,16 @@ mod tests {
         assert!((l.buffered_in_flight() - 1.5 * KIB).abs() < 1e-6, "{}", l.buffered_in_flight());
         assert!((l.abort_flow(ms(3500), 1) - 1.5 * KIB).abs() < 1e-6);
         assert_eq!(l.buffered_in_flight(), 0.0);
+    }
+
+    /// The memory account covers every flow's slot and place in the rotation.
+    #[test]
+    fn the_heap_account_covers_every_flow_and_its_turn() {
+        let mut l = link(Some(KIB * 1000.0), None, 1024);
+        for f in 0..100 {
+            l.add_flow(SimTime::ZERO, f, 8.0 * KIB, false);
+        }
+        let least = 100 * (std::mem::size_of::<Option<Flow>>() + std::mem::size_of::<FlowId>());
+        assert!(l.heap_bytes() >= least, "{} < {least}", l.heap_bytes());
     }
 }

@@ -890,6 +890,17 @@ impl Discipline for SlowStart {
             self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
         (listed + self.u_buffered.delivered(self.v)).max(0.0)
     }
+
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.conns.capacity() * size_of::<Option<Conn>>()
+            + self.flows.capacity() * size_of::<Option<Flow>>()
+            + self.capped.capacity() * size_of::<FlowId>()
+            + self.unfixed.capacity() * size_of::<u32>()
+            + self.rate_max.capacity() * size_of::<(u64, f64)>()
+            + self.marks.heap_bytes()
+            + self.windows.heap_bytes()
+    }
 }
 
 #[cfg(test)]
@@ -1166,5 +1177,16 @@ mod tests {
         let (a, b) = (go(), go());
         assert!(a.1 + a.2 >= 1);
         assert_eq!(a, b);
+    }
+
+    /// The memory account covers every connection's and flow's state.
+    #[test]
+    fn the_heap_account_covers_every_connection_and_flow() {
+        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::new(params(100)));
+        for f in 0..100 {
+            l.add_flow(SimTime::ZERO, f, 1e6, false);
+        }
+        let least = 100 * (std::mem::size_of::<Option<Conn>>() + std::mem::size_of::<Option<Flow>>());
+        assert!(l.heap_bytes() >= least, "{} < {least}", l.heap_bytes());
     }
 }

@@ -93,6 +93,11 @@ impl Reference {
 }
 
 impl Discipline for Reference {
+    /// A test oracle: not part of any run's memory account.
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+
     fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
         assert!(self.pos(flow).is_none(), "flow {flow} started twice");
         let idx = flow as usize;
