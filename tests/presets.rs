@@ -85,7 +85,8 @@ fn curl_pays_one_redirect_for_lfs_files_only() {
     assert_eq!((big.stats.requests, small.stats.requests), (2, 1));
 }
 
-/// A failure kind the tool does not retry fails the file at once.
+/// A failure kind the tool does not retry fails the file at once; other
+/// kinds are retried.
 #[test]
 fn not_retried_kinds_fail_the_file_without_a_retry() {
     let faults = |client: Value| {
@@ -102,6 +103,9 @@ fn not_retried_kinds_fail_the_file_without_a_retry() {
     let original = run(&faults(json!({ "preset": "original" })));
     let attempts = dlsim::scenario::Client::default().retry.max_attempts as u64;
     assert_eq!((original.stats.files_failed, original.stats.retries), (1, attempts - 1));
+    // Only the listed kinds: with resets not retried, 500s still are.
+    let resets_only = run(&faults(json!({ "retry": { "not_retried": ["reset"] } })));
+    assert_eq!((resets_only.stats.files_failed, resets_only.stats.retries), (1, attempts - 1));
 }
 
 /// Every preset runs a mixed workload to completion without faults, and an
