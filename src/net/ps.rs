@@ -260,6 +260,9 @@ mod tests {
         let got = l.abort_flow(SimTime::from_millis(100), 0);
         assert!((got - 0.5 * MIB).abs() < 1e-6, "{got}");
         l.add_flow(SimTime::from_millis(100), 0, 4.0 * MIB, false);
+        // 50 ms later the new flow has its share of 5 MiB/s: 0.25 MiB.
+        l.advance(SimTime::from_millis(150));
+        assert!((l.delivered(0) - 0.25 * MIB).abs() < 1e-6, "{}", l.delivered(0));
         let done = run_to_end(&mut l);
         assert_eq!(done.len(), 2, "{done:?}");
         assert_eq!((done[0].0, done[0].1), (SimTime::from_millis(200), 1));
