@@ -95,6 +95,12 @@ impl Capacity {
         }
     }
 
+    /// Neither a bucket nor a working CPU ([`Cpu::is_inert`]): no change is
+    /// due, [`Self::step`] changes nothing and a CPU split leaves it so.
+    pub fn is_inert(&self) -> bool {
+        self.bucket.is_none() && self.cpu.as_ref().is_none_or(Cpu::is_inert)
+    }
+
     /// Reach `change` exactly (its time was rounded).
     pub fn apply(&mut self, change: Change) {
         match change {

@@ -88,6 +88,13 @@ impl Cpu {
         }
     }
 
+    /// Bytes cost nothing, nothing is owed, and the split is reset: stepping
+    /// changes nothing (`used_s += 0 + 0`), no change is due, the byte rate
+    /// is unlimited and a split would leave it so.
+    pub fn is_inert(&self) -> bool {
+        self.secs_per_byte == 0.0 && self.debt_s == 0.0 && !self.slows_bytes && self.backlog_cores == 0.0
+    }
+
     /// Seconds until the backlog is done, when its end changes the byte rate.
     pub fn secs_to_clear(&self) -> Option<f64> {
         (self.slows_bytes && self.debt_s > 0.0).then(|| self.debt_s / self.backlog_cores)

@@ -93,6 +93,11 @@ impl<D: Discipline> Link<D> {
     }
 
     fn recompute(&mut self) {
+        if self.cap.is_inert() {
+            // The CPU's split is reset and would stay so (no backlog).
+            self.aggregate = self.disc.set_rates(&mut self.cap);
+            return;
+        }
         if let Some(c) = self.cap.cpu_mut() {
             c.reset_split();
         }
@@ -121,6 +126,12 @@ impl<D: Discipline> Link<D> {
         self.next.set(None);
         let span = now - self.last;
         let mut dt = span.as_secs_f64();
+        if self.cap.is_inert() {
+            // No capacity change, nothing to account: only the flows move.
+            self.disc.serve(dt);
+            self.last = now;
+            return;
+        }
         let mut limited = 0.0;
         while let Some((secs, change)) = self.cap.next_change(self.aggregate).filter(|(s, _)| *s <= dt) {
             self.step(secs, &mut limited);
@@ -205,6 +216,9 @@ impl<D: Discipline> Link<D> {
             return Some(self.last);
         }
         let flow = self.next_event_at().map(|(t, _)| t);
+        if self.cap.is_inert() {
+            return flow;
+        }
         let change =
             self.cap.next_change(self.aggregate).map(|(s, _)| self.last.saturating_add(SimTime::from_secs_f64_ceil(s)));
         match (flow, change) {

@@ -722,9 +722,10 @@ impl Orchestrator {
         }
         let file = seg.file;
         self.segs[s as usize].state = SegState::Done;
-        let act = *self.act(file);
-        self.act_mut(file).segs_left -= 1;
-        if act.segs_left == 1 {
+        let a = self.act_mut(file);
+        a.segs_left -= 1;
+        let act = *a;
+        if act.segs_left == 0 {
             let run = &mut self.runs[file as usize];
             run.status = FileStatus::Completed;
             run.ended_at = now;
@@ -734,11 +735,16 @@ impl Orchestrator {
                 BufferMode::Buffered => act.confirmed,
                 BufferMode::Streamed { buffer_bytes } => buffer_bytes,
             };
-            self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
+            if act.parts == 1 {
+                self.free_segs.push(act.first_seg);
+            } else {
+                self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
+            }
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
             let took = (now - run.dispatched_at).as_secs_f64();
-            if took > 0.0 {
+            // The speeds feed only the adaptive read size.
+            if took > 0.0 && self.cfg.adaptive_read_size {
                 if self.file_speeds.len() == SPEED_HISTORY {
                     self.file_speeds.pop_front();
                 }

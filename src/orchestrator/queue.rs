@@ -160,6 +160,17 @@ impl FileQueue {
     /// A dispatched file of `model` ended (completed or failed).
     pub fn finished(&mut self, model: u32) {
         let m = model as usize;
+        if self.single() {
+            // No `ready` set to keep.
+            self.active[m] -= 1;
+            self.remaining[m] -= 1;
+            self.total_active -= 1;
+            if self.scheduling == Scheduling::SequentialModels && self.remaining[m] == 0 {
+                // The one model is done (`current` never goes back).
+                self.current = self.model_order.len();
+            }
+            return;
+        }
         let before = self.ready_key(model);
         self.active[m] -= 1;
         self.remaining[m] -= 1;
@@ -167,7 +178,7 @@ impl FileQueue {
         // `ready` holds (head, model) exactly when `ready_key` is some: touch
         // it only if that changed.
         let after = self.ready_key(model);
-        if before != after && !self.single() {
+        if before != after {
             if let Some(k) = before {
                 self.ready.remove(&(k, model));
             }

@@ -33,6 +33,11 @@ impl SplitPlan {
     pub fn cut(&self, k: u64) -> u64 {
         if self.chunk > 0 {
             (k.saturating_mul(self.chunk)).min(self.size)
+        } else if k == 0 {
+            0
+        } else if k == self.parts {
+            // size × parts / parts, exactly, without the 128-bit division.
+            self.size
         } else {
             (self.size as u128 * k as u128 / self.parts as u128) as u64
         }

@@ -185,17 +185,18 @@ impl<D: Discipline> SimWorld<D> {
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
         let c = &mut self.conns[conn as usize];
-        self.transferred += got.round() as u64;
+        let got = got.round() as u64;
+        self.transferred += got;
         // Closed by an earlier finisher of the same batch (its file failed).
         let Some(r) = c.req.take() else {
-            self.aborted += got.round() as u64;
+            self.aborted += got;
             return;
         };
         self.serving -= 1;
         let input = match r.then {
             Then::Reset => {
                 self.conns[conn as usize].alive = false;
-                Input::RequestFailed { conn, req: r.req, received: got.round() as u64, failure: Failure::Reset }
+                Input::RequestFailed { conn, req: r.req, received: got, failure: Failure::Reset }
             }
             Then::KeepAlive { .. } => Input::RequestDone { conn, req: r.req, keep_alive: true },
             Then::Close => {
