@@ -68,11 +68,15 @@ pub struct Link<D> {
     limited_ns: u64,
     /// [`Self::next_transition`], computed at most once per change of state.
     next: std::cell::Cell<Option<Option<SimTime>>>,
+    /// [`Capacity::is_inert`], kept up to date after every change of the capacity.
+    inert: bool,
 }
 
 impl<D: Discipline> Link<D> {
     pub fn new(cap: Capacity, disc: D) -> Self {
-        let mut l = Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0, next: Default::default() };
+        let inert = cap.is_inert();
+        let mut l =
+            Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0, next: Default::default(), inert };
         l.recompute();
         l
     }
@@ -93,7 +97,7 @@ impl<D: Discipline> Link<D> {
     }
 
     fn recompute(&mut self) {
-        if self.cap.is_inert() {
+        if self.inert {
             // The CPU's split is reset and would stay so (no backlog).
             self.aggregate = self.disc.set_rates(&mut self.cap);
             return;
@@ -107,6 +111,7 @@ impl<D: Discipline> Link<D> {
         if self.cap.cpu_mut().is_some_and(|c| c.split(n, agg)) {
             self.aggregate = self.disc.set_rates(&mut self.cap);
         }
+        self.inert = self.cap.is_inert();
     }
 
     fn step(&mut self, dt: f64, limited: &mut f64) {
@@ -126,7 +131,7 @@ impl<D: Discipline> Link<D> {
         self.next.set(None);
         let span = now - self.last;
         let mut dt = span.as_secs_f64();
-        if self.cap.is_inert() {
+        if self.inert {
             // No capacity change, nothing to account: only the flows move.
             self.disc.serve(dt);
             self.last = now;
@@ -144,6 +149,7 @@ impl<D: Discipline> Link<D> {
             self.limited_ns += SimTime::from_secs_f64_ceil(limited).as_nanos().min(span.as_nanos());
         }
         self.last = now;
+        self.inert = self.cap.is_inert();
     }
 
     /// Start a flow of `bytes` at `now`.
@@ -173,6 +179,7 @@ impl<D: Discipline> Link<D> {
         if let Some(c) = self.cap.cpu_mut() {
             c.add_work(secs);
         }
+        self.inert = self.cap.is_inert();
         self.recompute();
     }
 
@@ -216,7 +223,7 @@ impl<D: Discipline> Link<D> {
             return Some(self.last);
         }
         let flow = self.next_event_at().map(|(t, _)| t);
-        if self.cap.is_inert() {
+        if self.inert {
             return flow;
         }
         let change =

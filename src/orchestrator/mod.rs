@@ -211,6 +211,8 @@ pub struct Orchestrator {
     closed_scratch: Vec<(ConnId, CloseReason)>,
     /// Where `client.per_file_overhead_ms` runs (per worker or shared lanes).
     overhead_lanes: preamble::OverheadLanes,
+    /// `client.metadata` asks for no body-less request, whatever the file.
+    no_preamble: bool,
 }
 
 /// The original per-file priority rule.
@@ -274,6 +276,7 @@ impl Orchestrator {
             free_workers: workers::FreeWorkers::new(cfg.max_concurrent_downloads),
             file_speeds: VecDeque::new(),
             overhead_lanes: preamble::OverheadLanes::new(cfg.per_file_overhead_lanes),
+            no_preamble: preamble::none(&cfg.metadata),
             cfg,
             files,
             runs,
@@ -410,10 +413,19 @@ impl Orchestrator {
                 seg.next = seg.req_end;
                 seg.failures = 0;
                 seg.retry_end = None;
-                seg.pre = preamble::per_request(&self.cfg.metadata, self.files[file as usize].size);
+                seg.pre = if self.no_preamble {
+                    0
+                } else {
+                    preamble::per_request(&self.cfg.metadata, self.files[file as usize].size)
+                };
                 self.stats.received_bytes += bytes;
-                self.stats.reads += bytes.div_ceil(self.act(file).read_size);
-                self.confirm(file, bytes);
+                let a = self.act_mut(file);
+                let read_size = a.read_size;
+                a.confirmed += bytes;
+                if a.buffer == BufferMode::Buffered {
+                    self.held_bytes += bytes;
+                }
+                self.stats.reads += bytes.div_ceil(read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
                 self.release(now, conn, keep_alive, out);
@@ -514,8 +526,11 @@ impl Orchestrator {
                 let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
                 buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
             }
-            let (per_file, per_request) =
-                (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size));
+            let (per_file, per_request) = if self.no_preamble {
+                (0, 0)
+            } else {
+                (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size))
+            };
             let overhead = preamble::overhead(self.cfg.per_file_overhead_ms);
             let act = ActiveFile {
                 buffer,

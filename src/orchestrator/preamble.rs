@@ -20,6 +20,12 @@ pub fn per_file(m: &Metadata, size: u64) -> u32 {
     m.head as u32 + m.probe as u32 + redirect as u32
 }
 
+/// No body-less request for any file: [`per_file`] and [`per_request`]
+/// are 0 whatever the size (the core skips asking them).
+pub fn none(m: &Metadata) -> bool {
+    !m.head && !m.probe && m.redirect_min_bytes.is_none()
+}
+
 /// Body-less requests before every byte range of a file (aria2 sends each
 /// segment's request to the original URL and follows the 302 again).
 pub fn per_request(m: &Metadata, size: u64) -> u32 {
@@ -129,5 +135,21 @@ mod tests {
         assert_eq!(overhead_timer_file(u64::MAX), None);
         assert_eq!(overhead(0.0), None);
         assert_eq!(overhead(1.5), Some(SimTime::from_nanos(1_500_000)));
+    }
+
+    /// Without a HEAD, a probe or redirects, no file and no request of any
+    /// size has a body-less request; any one of them makes `none` false.
+    #[test]
+    fn none_means_no_preamble_for_any_size() {
+        let sizes = [0, 1, 10 * MIB - 1, 10 * MIB, u64::MAX];
+        for follow in [RedirectFollow::None, RedirectFollow::First, RedirectFollow::Every] {
+            let m = Metadata { head: false, probe: false, redirect_min_bytes: None, redirect_follow: follow };
+            assert!(none(&m));
+            assert!(sizes.iter().all(|&s| per_file(&m, s) == 0 && per_request(&m, s) == 0));
+            for (head, probe) in [(true, false), (false, true)] {
+                assert!(!none(&Metadata { head, probe, ..m.clone() }));
+            }
+            assert!(!none(&Metadata { redirect_min_bytes: Some(10 * MIB), ..m.clone() }));
+        }
     }
 }
