@@ -58,24 +58,19 @@ impl<W: World> Engine<W> {
 
     /// Process one event; `false` when nothing is left.
     pub fn step(&mut self) -> bool {
-        let q = self.queue.peek_time();
+        // The queued event goes first unless the internal transition is
+        // strictly earlier.
         let i = self.world.next_internal();
-        let internal_first = match (q, i) {
-            (None, None) => return false,
-            (Some(_), None) => false,
-            (None, Some(_)) => true,
-            (Some(q), Some(i)) => i < q,
-        };
-        if internal_first {
-            let t = i.expect("checked above");
+        if let Some((t, ev)) = self.queue.pop_due(i) {
+            debug_assert!(t >= self.now, "time went backwards");
+            self.now = t.max(self.now);
+            self.world.on_event(self.now, ev, &mut self.queue);
+        } else if let Some(t) = i {
             debug_assert!(t >= self.now, "time went backwards");
             self.now = t.max(self.now);
             self.world.on_internal(self.now, &mut self.queue);
         } else {
-            let (t, ev) = self.queue.pop().expect("checked above");
-            debug_assert!(t >= self.now, "time went backwards");
-            self.now = t.max(self.now);
-            self.world.on_event(self.now, ev, &mut self.queue);
+            return false;
         }
         self.events += 1;
         true

@@ -80,6 +80,40 @@ impl<E> EventQueue<E> {
         let e = if self.lane_first()? { self.lane.pop_front() } else { self.heap.pop().map(|Reverse(e)| e) };
         e.map(|e| (e.time, e.event))
     }
+    /// [`Self::pop`] if the first event is due at or before `limit` (any
+    /// time when `limit` is `None`); otherwise nothing is removed.
+    pub fn pop_due(&mut self, limit: Option<SimTime>) -> Option<(SimTime, E)> {
+        let due = |t: SimTime| limit.is_none_or(|l| t <= l);
+        let e = match (self.lane.front(), self.heap.peek()) {
+            (None, None) => return None,
+            (Some(l), None) => {
+                if !due(l.time) {
+                    return None;
+                }
+                self.lane.pop_front()
+            }
+            (None, Some(Reverse(h))) => {
+                if !due(h.time) {
+                    return None;
+                }
+                self.heap.pop().map(|Reverse(e)| e)
+            }
+            (Some(l), Some(Reverse(h))) => {
+                if (l.time, l.seq) < (h.time, h.seq) {
+                    if !due(l.time) {
+                        return None;
+                    }
+                    self.lane.pop_front()
+                } else {
+                    if !due(h.time) {
+                        return None;
+                    }
+                    self.heap.pop().map(|Reverse(e)| e)
+                }
+            }
+        };
+        e.map(|e| (e.time, e.event))
+    }
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         (self.heap.capacity() + self.lane.capacity()) * std::mem::size_of::<Entry<E>>()
@@ -112,6 +146,31 @@ mod tests {
             let mut expected: Vec<(u64, usize)> = times.iter().copied().enumerate().map(|(i, t)| (t, i)).collect();
             expected.sort();
             prop_assert_eq!(out, expected);
+        }
+
+        /// `pop_due` pops what `pop` would when the head is due by the
+        /// limit, and leaves the queue as it was otherwise.
+        #[test]
+        fn pop_due_is_pop_up_to_a_limit(
+            ops in proptest::collection::vec((0u64..30, 0usize..3, proptest::option::of(0u64..40)), 0..300),
+        ) {
+            let (mut a, mut b) = (EventQueue::new(), EventQueue::new());
+            let mut now = 0;
+            for (i, (dt, pops, limit)) in ops.iter().enumerate() {
+                a.schedule(SimTime(now + dt), i);
+                b.schedule(SimTime(now + dt), i);
+                for _ in 0..*pops {
+                    let limit = limit.map(SimTime);
+                    let head = a.peek_time();
+                    let want = if head.is_some_and(|t| limit.is_none_or(|l| t <= l)) { a.pop() } else { None };
+                    let got = b.pop_due(limit);
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(b.len(), a.len());
+                    if let Some((t, _)) = got {
+                        now = t.0;
+                    }
+                }
+            }
         }
 
         /// Interleaved as the engine uses it (each event scheduled at or

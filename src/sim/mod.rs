@@ -15,7 +15,8 @@ use crate::time::SimTime;
 enum Ev {
     Opened(ConnId),
     FirstByte(ConnId, u64),
-    Fail(ConnId, u64, Failure),
+    /// The client's read timeout of the request (a [`Failure::Timeout`]).
+    Timeout(ConnId, u64),
     Timer(u64),
 }
 
@@ -120,7 +121,7 @@ impl<D: Discipline> SimWorld<D> {
                     });
                     if self.costs.first_byte > read_timeout {
                         // The head itself comes too late: the client gives up first.
-                        q.schedule(now + read_timeout, Ev::Fail(conn, req, Failure::Timeout));
+                        q.schedule(now + read_timeout, Ev::Timeout(conn, req));
                     } else {
                         q.schedule(now + self.costs.first_byte, Ev::FirstByte(conn, req));
                     }
@@ -164,7 +165,7 @@ impl<D: Discipline> SimWorld<D> {
             Decision::Stall => {
                 r.stalled = true;
                 self.serving += 1;
-                q.schedule(now + r.read_timeout, Ev::Fail(conn, req, Failure::Timeout));
+                q.schedule(now + r.read_timeout, Ev::Timeout(conn, req));
                 return;
             }
             Decision::Status { code, retry_after_s, close } => {
@@ -234,7 +235,8 @@ impl<D: Discipline> World for SimWorld<D> {
                 }
             }
             Ev::FirstByte(conn, req) => self.first_byte(now, conn, req, q),
-            Ev::Fail(conn, req, failure) => {
+            Ev::Timeout(conn, req) => {
+                let failure = Failure::Timeout;
                 let c = &mut self.conns[conn as usize];
                 if let Some(r) = c.req.filter(|r| c.alive && r.req == req) {
                     c.req = None;
