@@ -36,6 +36,7 @@ pub fn adaptive_size(file_size: u64, measured_bps: Option<f64>) -> u64 {
 
 /// Size of the next request of a segment with `left` bytes to fetch.
 /// `measured_bps` is the rate of the segment's last request, if any.
+#[inline]
 pub fn next_request_size(c: &Chunking, file_size: u64, left: u64, measured_bps: Option<f64>) -> u64 {
     let size = match c.mode {
         ChunkMode::WholeFile => left,

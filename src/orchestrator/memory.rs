@@ -13,6 +13,7 @@ pub enum BufferMode {
     Streamed { buffer_bytes: u64 },
 }
 
+#[inline]
 pub fn buffer_mode(file_size: u64, streaming_threshold: u64, read_size: u64) -> BufferMode {
     if file_size < streaming_threshold {
         BufferMode::Buffered

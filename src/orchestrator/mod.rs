@@ -309,19 +309,23 @@ impl Orchestrator {
         &self.pool.stats
     }
     /// Every file completed or failed.
+    #[inline]
     pub fn is_finished(&self) -> bool {
         self.ended as usize == self.files.len()
     }
     /// Whether received bytes of `file` are held in memory until it completes.
+    #[inline]
     pub fn is_buffered(&self, file: u32) -> bool {
         self.act(file).buffer == BufferMode::Buffered
     }
     /// The state of active `file`.
+    #[inline]
     fn act(&self, file: u32) -> &ActiveFile {
         let r = &self.runs[file as usize];
         debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
         &self.active[r.worker as usize]
     }
+    #[inline]
     fn act_mut(&mut self, file: u32) -> &mut ActiveFile {
         let r = &self.runs[file as usize];
         debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
@@ -344,6 +348,7 @@ impl Orchestrator {
     }
 
     /// Bytes held by the client now, excluding bodies in flight.
+    #[inline]
     pub fn held_bytes(&self) -> u64 {
         self.held_bytes
     }
@@ -358,6 +363,7 @@ impl Orchestrator {
         self.trace.take().unwrap_or_default()
     }
 
+    #[inline]
     fn log(&mut self, ev: impl FnOnce() -> TraceEvent) {
         if let Some(t) = &mut self.trace {
             t.push(ev());
@@ -460,18 +466,21 @@ impl Orchestrator {
         }
     }
 
+    #[inline]
     fn seg_of(&self, conn: ConnId) -> Option<u32> {
         self.conn_seg.get(conn as usize).copied().flatten()
     }
 
     /// The segment whose request `req` is in flight on `conn` (stale inputs
     /// about aborted requests are ignored).
+    #[inline]
     fn in_flight(&self, conn: ConnId, req: u64) -> Option<u32> {
         let s = self.seg_of(conn)?;
         let g = &self.segs[s as usize];
         (g.state == SegState::InFlight(conn) && g.req == req).then_some(s)
     }
 
+    #[inline]
     fn confirm(&mut self, file: u32, bytes: u64) {
         let r = self.act_mut(file);
         r.confirmed += bytes;
@@ -618,6 +627,7 @@ impl Orchestrator {
         }
     }
 
+    #[inline]
     fn set_conn_seg(&mut self, conn: ConnId, s: u32) {
         let i = conn as usize;
         if self.conn_seg.len() <= i {

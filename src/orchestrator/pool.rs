@@ -108,18 +108,22 @@ impl ConnPool {
             + self.idle.capacity() * std::mem::size_of::<Vec<ConnId>>()
     }
 
+    #[inline]
     pub fn conn(&self, id: ConnId) -> &Conn {
         &self.conns[id as usize]
     }
     /// Idle connections of all owners.
+    #[inline]
     pub fn idle_count(&self) -> u32 {
         self.idle_total
     }
     /// Idle connections of `owner`.
+    #[inline]
     pub fn idle_of(&self, owner: u32) -> u32 {
         self.idle.get(owner as usize).map_or(0, |v| v.len() as u32)
     }
 
+    #[inline]
     fn stack(&mut self, owner: u32) -> &mut Vec<ConnId> {
         let i = owner as usize;
         if self.idle.len() <= i {
@@ -131,14 +135,17 @@ impl ConnPool {
     pub fn in_use(&self) -> u32 {
         self.opening + self.busy
     }
+    #[inline]
     pub fn open_count(&self) -> u32 {
         self.in_use() + self.idle_count()
     }
 
+    #[inline]
     fn usable(&self, c: &Conn, now: SimTime) -> bool {
         c.requests < self.cfg.max_requests_per_connection && now - c.idle_since <= self.idle_timeout
     }
 
+    #[inline]
     fn set_state(&mut self, id: ConnId, to: ConnState) {
         let c = &mut self.conns[id as usize];
         match c.state {
@@ -200,6 +207,7 @@ impl ConnPool {
     }
 
     /// Count a request sent on a busy connection.
+    #[inline]
     pub fn note_request(&mut self, id: ConnId) {
         self.conns[id as usize].requests += 1;
     }

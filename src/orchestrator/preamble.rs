@@ -8,6 +8,7 @@
 use crate::scenario::{Metadata, RedirectFollow};
 use crate::time::SimTime;
 
+#[inline]
 fn redirected(m: &Metadata, size: u64) -> bool {
     m.redirect_min_bytes.is_some_and(|min| size >= min)
 }
@@ -15,6 +16,7 @@ fn redirected(m: &Metadata, size: u64) -> bool {
 /// Body-less requests before a file's first byte range (on its first
 /// segment; the file's other segments wait for them): the HEAD, the probe,
 /// and the redirect when only the first request follows it.
+#[inline]
 pub fn per_file(m: &Metadata, size: u64) -> u32 {
     let redirect = redirected(m, size) && m.redirect_follow == RedirectFollow::First;
     m.head as u32 + m.probe as u32 + redirect as u32
@@ -22,12 +24,14 @@ pub fn per_file(m: &Metadata, size: u64) -> u32 {
 
 /// No body-less request for any file: [`per_file`] and [`per_request`]
 /// are 0 whatever the size (the core skips asking them).
+#[inline]
 pub fn none(m: &Metadata) -> bool {
     !m.head && !m.probe && m.redirect_min_bytes.is_none()
 }
 
 /// Body-less requests before every byte range of a file (aria2 sends each
 /// segment's request to the original URL and follows the 302 again).
+#[inline]
 pub fn per_request(m: &Metadata, size: u64) -> u32 {
     (redirected(m, size) && m.redirect_follow == RedirectFollow::Every) as u32
 }
@@ -38,6 +42,7 @@ pub fn per_request(m: &Metadata, size: u64) -> u32 {
 /// turn per download, hf_transfer's tokio runtime and `reqwest::Client`
 /// per `download` call, huggingface_hub's lock, metadata and
 /// `.incomplete` files (docs/clients.md §9.1).
+#[inline]
 pub fn overhead(per_file_overhead_ms: f64) -> Option<SimTime> {
     (per_file_overhead_ms > 0.0).then(|| SimTime::from_millis_f64(per_file_overhead_ms))
 }

@@ -93,6 +93,7 @@ impl FileQueue {
         }
     }
 
+    #[inline]
     fn eligible(&self, model: u32) -> bool {
         match self.scheduling {
             Scheduling::Interleaved => true,
@@ -100,16 +101,19 @@ impl FileQueue {
         }
     }
 
+    #[inline]
     fn first(&self, model: u32) -> Option<&QueueKey> {
         let m = model as usize;
         self.queued[m].get(self.head[m])
     }
 
     /// One model: `ready` is not kept, its head is read directly.
+    #[inline]
     fn single(&self) -> bool {
         self.queued.len() == 1
     }
 
+    #[inline]
     fn unready(&mut self, model: u32) {
         if self.single() {
             return;
@@ -120,11 +124,13 @@ impl FileQueue {
     }
 
     /// The model's head key if it may dispatch now.
+    #[inline]
     fn ready_key(&self, model: u32) -> Option<QueueKey> {
         let m = model as usize;
         if self.eligible(model) && self.active[m] < self.model_limit { self.first(model).copied() } else { None }
     }
 
+    #[inline]
     fn refresh(&mut self, model: u32) {
         if self.single() {
             return;
@@ -218,6 +224,7 @@ impl FileQueue {
         self.queued.iter().map(|q| q.capacity() * std::mem::size_of::<QueueKey>()).sum::<usize>() + per_model
     }
 
+    #[inline]
     pub fn active_files(&self) -> u32 {
         self.total_active
     }

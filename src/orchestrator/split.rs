@@ -30,6 +30,7 @@ pub struct SplitPlan {
 
 impl SplitPlan {
     /// Start of part `k` (`k = parts` gives the file's size).
+    #[inline]
     pub fn cut(&self, k: u64) -> u64 {
         if self.chunk > 0 {
             (k.saturating_mul(self.chunk)).min(self.size)
@@ -57,6 +58,7 @@ pub fn aria2_parts(size: u64, split: u64, min_split: u64) -> u64 {
 }
 
 /// The plan for a file of `size` bytes.
+#[inline]
 pub fn plan(rule: SplitRule, size: u64, split: u32, min_split: u64, chunk: u64) -> SplitPlan {
     let split = split.max(1) as u64;
     match rule {
