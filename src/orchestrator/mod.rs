@@ -213,6 +213,8 @@ pub struct Orchestrator {
     overhead_lanes: preamble::OverheadLanes,
     /// `client.metadata` asks for no body-less request, whatever the file.
     no_preamble: bool,
+    /// `client.per_file_overhead_ms`, if any ([`preamble::overhead`]).
+    file_overhead: Option<SimTime>,
 }
 
 /// The original per-file priority rule.
@@ -277,6 +279,7 @@ impl Orchestrator {
             file_speeds: VecDeque::new(),
             overhead_lanes: preamble::OverheadLanes::new(cfg.per_file_overhead_lanes),
             no_preamble: preamble::none(&cfg.metadata),
+            file_overhead: preamble::overhead(cfg.per_file_overhead_ms),
             cfg,
             files,
             runs,
@@ -540,7 +543,7 @@ impl Orchestrator {
             } else {
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size))
             };
-            let overhead = preamble::overhead(self.cfg.per_file_overhead_ms);
+            let overhead = self.file_overhead;
             let act = ActiveFile {
                 buffer,
                 first_seg,
@@ -595,18 +598,20 @@ impl Orchestrator {
     }
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
-        let mut closed = std::mem::take(&mut self.closed_scratch);
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
             PoolScope::PerFile => self.segs[s as usize].file,
         };
-        let got = self.pool.acquire(now, owner, &mut closed);
-        for (conn, reason) in closed.drain(..) {
-            out.push(Action::Close { conn });
-            self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
+        let got = self.pool.acquire(now, owner, &mut self.closed_scratch);
+        if !self.closed_scratch.is_empty() {
+            let mut closed = std::mem::take(&mut self.closed_scratch);
+            for (conn, reason) in closed.drain(..) {
+                out.push(Action::Close { conn });
+                self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: reason_name(reason) });
+            }
+            self.closed_scratch = closed;
         }
-        self.closed_scratch = closed;
         match got {
             Acquire::Reuse(conn) => {
                 let requests_before = self.pool.conn(conn).requests;
@@ -640,10 +645,11 @@ impl Orchestrator {
     /// per-file body-less requests are done).
     fn start_more(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         loop {
-            if self.runs[file as usize].status != FileStatus::Active {
+            let r = &self.runs[file as usize];
+            if r.status != FileStatus::Active {
                 return;
             }
-            let a = self.act(file);
+            let a = &mut self.active[r.worker as usize];
             if a.held {
                 return;
             }
@@ -653,7 +659,7 @@ impl Orchestrator {
                 return;
             }
             let s = a.first_seg + a.started;
-            self.act_mut(file).started += 1;
+            a.started += 1;
             self.acquire(now, s, out);
         }
     }
@@ -718,7 +724,9 @@ impl Orchestrator {
             }
             None => self.log(|| TraceEvent::ConnIdle { t: now, conn }),
         }
-        self.serve_waiters(now, out);
+        if !self.waiting.is_empty() {
+            self.serve_waiters(now, out);
+        }
     }
 
     fn serve_waiters(&mut self, now: SimTime, out: &mut Vec<Action>) {

@@ -186,7 +186,7 @@ impl<D: Discipline> SimWorld<D> {
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
         let c = &mut self.conns[conn as usize];
-        let got = got.round() as u64;
+        let got = round_bytes(got);
         self.transferred += got;
         // Closed by an earlier finisher of the same batch (its file failed).
         let Some(r) = c.req.take() else {
@@ -206,6 +206,19 @@ impl<D: Discipline> SimWorld<D> {
             }
         };
         self.feed(now, input, q);
+    }
+}
+
+/// `x.round() as u64` (half away from zero, saturating), without the libm
+/// call for the usual non-negative byte count: below 2^53 the fraction
+/// `x − ⌊x⌋` is exact, and from 2^52 on `x` is a whole number.
+#[inline]
+fn round_bytes(x: f64) -> u64 {
+    if x >= 0.0 && x < (1u64 << 53) as f64 {
+        let t = x as u64;
+        if x - t as f64 >= 0.5 { t + 1 } else { t }
+    } else {
+        x.round() as u64
     }
 }
 
@@ -381,6 +394,40 @@ mod tests {
         w.flow_finished(SimTime::ZERO, 0, 300.0, &mut q);
         assert_eq!((w.transferred, w.aborted), (1000, 1000));
         assert!(q.is_empty(), "nothing goes back to the core");
+    }
+
+    proptest::proptest! {
+        /// The same whole number as `x.round() as u64` for any float.
+        #[test]
+        fn round_bytes_is_round(x in proptest::num::f64::ANY, k in 0u64..(1 << 54)) {
+            proptest::prop_assert_eq!(round_bytes(x), x.round() as u64);
+            for y in [k as f64, k as f64 + 0.5, k as f64 - 0.5, k as f64 + 0.49999999999999994, k as f64 / 3.0] {
+                proptest::prop_assert_eq!(round_bytes(y), y.round() as u64, "{}", y);
+            }
+        }
+    }
+
+    #[test]
+    fn round_bytes_edges() {
+        for y in [
+            0.0,
+            -0.0,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            -0.5,
+            -3.0,
+            4503599627370495.5,
+            9007199254740991.0,
+            9007199254740992.0,
+            1.8446744073709552e19,
+            f64::INFINITY,
+            f64::NAN,
+            f64::MAX,
+        ] {
+            assert_eq!(round_bytes(y), y.round() as u64, "{y}");
+        }
     }
 
     /// The memory account holds at least every file's outcome and every
