@@ -96,12 +96,19 @@ impl<D: Discipline> Link<D> {
         self.cap.cpu().map_or(0.0, |c| c.used_secs())
     }
 
+    #[inline]
     fn recompute(&mut self) {
         if self.inert {
             // The CPU's split is reset and would stay so (no backlog).
             self.aggregate = self.disc.set_rates(&mut self.cap);
             return;
         }
+        self.recompute_with_capacity();
+    }
+
+    /// [`Self::recompute`] with a bucket or a working CPU.
+    #[inline(never)]
+    fn recompute_with_capacity(&mut self) {
         if let Some(c) = self.cap.cpu_mut() {
             c.reset_split();
         }
@@ -124,19 +131,26 @@ impl<D: Discipline> Link<D> {
 
     /// Move the flows and the capacity from `last` to `now`, splitting the
     /// span where the capacity changes.
+    #[inline]
     pub fn advance(&mut self, now: SimTime) {
         if now <= self.last {
             return;
         }
         self.next.set(None);
-        let span = now - self.last;
-        let mut dt = span.as_secs_f64();
         if self.inert {
             // No capacity change, nothing to account: only the flows move.
-            self.disc.serve(dt);
+            self.disc.serve((now - self.last).as_secs_f64());
             self.last = now;
             return;
         }
+        self.advance_with_capacity(now);
+    }
+
+    /// [`Self::advance`] with a bucket or a working CPU.
+    #[inline(never)]
+    fn advance_with_capacity(&mut self, now: SimTime) {
+        let span = now - self.last;
+        let mut dt = span.as_secs_f64();
         let mut limited = 0.0;
         while let Some((secs, change)) = self.cap.next_change(self.aggregate).filter(|(s, _)| *s <= dt) {
             self.step(secs, &mut limited);

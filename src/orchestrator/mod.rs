@@ -687,6 +687,7 @@ impl Orchestrator {
         self.start_more(now, file, out);
     }
 
+    #[inline]
     fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
         let size = self.files[seg.file as usize].size;
@@ -790,6 +791,7 @@ impl Orchestrator {
         }
     }
 
+    #[inline]
     fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         self.ended += 1;
         self.free_workers.give_back(self.runs[file as usize].worker);

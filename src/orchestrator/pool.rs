@@ -163,6 +163,7 @@ impl ConnPool {
 
     /// Get a connection of `owner`'s pool for one request. Stale idle
     /// connections met on the way are closed and pushed to `closed`.
+    #[inline]
     pub fn acquire(&mut self, now: SimTime, owner: u32, closed: &mut Vec<(ConnId, CloseReason)>) -> Acquire {
         // The per-host limit binds reuse too: another worker's connections may
         // fill it while this one's idle connection waits.
@@ -214,6 +215,7 @@ impl ConnPool {
 
     /// Return a busy (or just-opened) connection. `alive = false` closes it.
     /// Returns the close reason if it was not kept.
+    #[inline]
     pub fn release(&mut self, now: SimTime, id: ConnId, alive: bool) -> Option<CloseReason> {
         let c = self.conns[id as usize];
         debug_assert!(matches!(c.state, ConnState::Busy | ConnState::Opening));

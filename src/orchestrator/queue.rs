@@ -145,6 +145,7 @@ impl FileQueue {
     }
 
     /// Next file to dispatch, if a slot is free: `(model, key)`.
+    #[inline]
     pub fn pop(&mut self) -> Option<(u32, QueueKey)> {
         if self.total_active >= self.global_limit {
             return None;
@@ -164,6 +165,7 @@ impl FileQueue {
     }
 
     /// A dispatched file of `model` ended (completed or failed).
+    #[inline]
     pub fn finished(&mut self, model: u32) {
         let m = model as usize;
         if self.single() {

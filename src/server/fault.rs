@@ -137,6 +137,7 @@ impl ServerFaults {
     /// The fault for the next request of `file` for `len` bytes from
     /// `range_start` and, when that fault is none, where the per-byte reset
     /// hazard cuts its body ([`byte_reset`]), both for the same attempt.
+    #[inline]
     pub fn on_request_with_cut(&mut self, file: u32, range_start: u64, len: u64) -> (Fault, Option<u64>) {
         let per_byte = self.faults.resets_per_gib > 0.0;
         if self.faults.error_rate <= 0.0 && !per_byte {
