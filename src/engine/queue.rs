@@ -50,6 +50,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue { heap: BinaryHeap::new(), lane: VecDeque::new(), next_seq: 0 }
     }
+    #[inline]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -82,6 +83,7 @@ impl<E> EventQueue<E> {
     }
     /// [`Self::pop`] if the first event is due at or before `limit` (any
     /// time when `limit` is `None`); otherwise nothing is removed.
+    #[inline]
     pub fn pop_due(&mut self, limit: Option<SimTime>) -> Option<(SimTime, E)> {
         let due = |t: SimTime| limit.is_none_or(|l| t <= l);
         let e = match (self.lane.front(), self.heap.peek()) {

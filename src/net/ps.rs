@@ -92,6 +92,7 @@ impl ProcessorSharing {
         self.rate
     }
 
+    #[inline]
     fn end_flow(&mut self, flow: FlowId) -> f64 {
         let f = self.flows[flow as usize].take().expect("ending an active flow");
         let got = (self.v - f.start_v).clamp(0.0, f.bytes);
@@ -103,6 +104,7 @@ impl ProcessorSharing {
         got
     }
 
+    #[inline]
     fn drop_stale_marks(&mut self) {
         while let Some(Reverse(m)) = self.heap.peek() {
             match self.flows.get(m.flow as usize).and_then(|f| f.as_ref()) {
@@ -116,6 +118,7 @@ impl ProcessorSharing {
 }
 
 impl Discipline for ProcessorSharing {
+    #[inline]
     fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
         let idx = flow as usize;
         if self.flows.len() <= idx {
@@ -146,6 +149,7 @@ impl Discipline for ProcessorSharing {
         self.flows.get(flow as usize).is_some_and(|f| f.is_some())
     }
 
+    #[inline]
     fn set_rates(&mut self, cap: &mut Capacity) -> f64 {
         let n = self.all.count as f64;
         let r = if self.all.count == 0 { 0.0 } else { cap.cap_bps().min(cap.shared_bps() / n) };
@@ -153,10 +157,12 @@ impl Discipline for ProcessorSharing {
         n * self.rate
     }
 
+    #[inline]
     fn serve(&mut self, dt: f64) {
         self.v += self.rate * dt;
     }
 
+    #[inline]
     fn next_event(&self) -> Option<(f64, u64)> {
         self.heap.peek().map(|Reverse(m)| ((m.at_v() - self.v).max(0.0) / self.rate, m.seq))
     }
@@ -165,6 +171,7 @@ impl Discipline for ProcessorSharing {
         false
     }
 
+    #[inline]
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
         if due.is_some() {
             // The finish time was rounded up to a nanosecond: snap `v` to the
