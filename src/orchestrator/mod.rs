@@ -643,7 +643,7 @@ impl Orchestrator {
 
     /// Start the file's next segments while its window has room (and its
     /// per-file body-less requests are done).
-    #[inline]
+    #[inline(always)]
     fn start_more(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         loop {
             let r = &self.runs[file as usize];
@@ -718,7 +718,7 @@ impl Orchestrator {
 
     /// Return a connection; close it if it is not kept; hand freed capacity
     /// to segments waiting for a connection.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, now: SimTime, conn: ConnId, alive: bool, out: &mut Vec<Action>) {
         match self.pool.release(now, conn, alive) {
             Some(reason) => {
@@ -750,7 +750,7 @@ impl Orchestrator {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn continue_segment(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
         if seg.next < seg.end {
@@ -794,7 +794,7 @@ impl Orchestrator {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
         self.ended += 1;
         self.free_workers.give_back(self.runs[file as usize].worker);
