@@ -83,7 +83,7 @@ impl<E> EventQueue<E> {
     }
     /// [`Self::pop`] if the first event is due at or before `limit` (any
     /// time when `limit` is `None`); otherwise nothing is removed.
-    #[inline]
+    #[inline(always)]
     pub fn pop_due(&mut self, limit: Option<SimTime>) -> Option<(SimTime, E)> {
         let due = |t: SimTime| limit.is_none_or(|l| t <= l);
         let e = match (self.lane.front(), self.heap.peek()) {

@@ -184,10 +184,17 @@ impl<D: Discipline> Link<D> {
     }
 
     /// Queue `secs` of fixed client CPU work at `now` (no-op without a CPU).
+    #[inline]
     pub fn add_cpu_work(&mut self, now: SimTime, secs: f64) {
         if secs <= 0.0 || self.cap.cpu().is_none() {
             return;
         }
+        self.add_cpu_work_now(now, secs);
+    }
+
+    /// [`Self::add_cpu_work`] of some work on a CPU.
+    #[inline(never)]
+    fn add_cpu_work_now(&mut self, now: SimTime, secs: f64) {
         self.next.set(None);
         self.advance(now);
         if let Some(c) = self.cap.cpu_mut() {

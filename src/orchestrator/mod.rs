@@ -248,22 +248,16 @@ impl Orchestrator {
             cfg.max_concurrent_files_per_model,
             model_priority,
         );
-        let mut runs = Vec::with_capacity(files.len());
-        let mut keys = Vec::with_capacity(files.len());
-        for f in files.iter() {
+        let queued =
+            FileRun { status: FileStatus::Queued, dispatched_at: SimTime::ZERO, ended_at: SimTime::ZERO, worker: 0 };
+        let runs = vec![queued; files.len()];
+        queue.push_all(files.iter().map(|f| {
             let (priority, tiebreak) = match cfg.priority_rule {
                 PriorityRule::Model => (f.priority, 0),
                 PriorityRule::ByFileType => (priority_by_file_type(&files.path(f.id), f.size), f.size),
             };
-            keys.push((f.model, (priority, tiebreak, f.id)));
-            runs.push(FileRun {
-                status: FileStatus::Queued,
-                dispatched_at: SimTime::ZERO,
-                ended_at: SimTime::ZERO,
-                worker: 0,
-            });
-        }
-        queue.push_all(keys);
+            (f.model, (priority, tiebreak, f.id))
+        }));
         queue.start();
         let pool_cfg = match cfg.pool.scope {
             PoolScope::Shared | PoolScope::PerFile => cfg.pool.clone(),

@@ -70,7 +70,11 @@ impl FileQueue {
     /// [`Self::push`] for each, but each model's set is bulk-built from its
     /// sorted keys.
     pub fn push_all(&mut self, items: impl IntoIterator<Item = (u32, QueueKey)>) {
+        let items = items.into_iter();
         let mut by_model: Vec<Vec<QueueKey>> = vec![Vec::new(); self.queued.len()];
+        if let [only] = &mut by_model[..] {
+            only.reserve_exact(items.size_hint().0);
+        }
         for (model, key) in items {
             by_model[model as usize].push(key);
         }
@@ -84,7 +88,11 @@ impl FileQueue {
             let head = self.head[m];
             let mut all = std::mem::take(&mut self.queued[m]);
             all.drain(..head);
-            all.extend(keys);
+            if all.is_empty() {
+                all = keys;
+            } else {
+                all.extend(keys);
+            }
             all.sort_unstable();
             all.shrink_to_fit();
             self.queued[m] = all;

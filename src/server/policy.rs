@@ -131,7 +131,7 @@ impl ServerPolicy {
 
     /// Decide `req`, arriving on `conn` while `serving` bodies (and stalls)
     /// are in progress on the whole server.
-    #[inline]
+    #[inline(always)]
     pub fn decide(&mut self, conn: &mut ConnState, serving: u32, req: &Request) -> Decision {
         conn.served = conn.served.saturating_add(1);
         let max = self.limits.keep_alive_max_requests;
