@@ -37,6 +37,10 @@ impl SimTime {
             SimTime::ZERO
         } else if x >= u64::MAX as f64 {
             SimTime::MAX
+        } else if x < I64_LIMIT {
+            // The same truncation through i64: one instruction each way.
+            let t = x as i64;
+            SimTime(if (t as f64) < x { t as u64 + 1 } else { t as u64 })
         } else {
             let t = x as u64;
             SimTime(if (t as f64) < x { t + 1 } else { t })
@@ -50,7 +54,9 @@ impl SimTime {
         self.0
     }
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
+        // Below 2^63 the i64 conversion (one instruction) rounds the same.
+        let ns = if self.0 <= i64::MAX as u64 { self.0 as i64 as f64 } else { self.0 as f64 };
+        ns / 1e9
     }
     pub fn saturating_add(self, d: SimTime) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
@@ -63,6 +69,9 @@ impl SimTime {
         SimTime(self.0.saturating_mul(k))
     }
 }
+
+/// 2^63 as a float: below it a float truncates to i64 as it does to u64.
+const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 
 impl Add for SimTime {
     type Output = SimTime;
@@ -92,6 +101,26 @@ impl fmt::Display for SimTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The i64 shortcuts give the u64 conversions' results.
+        #[test]
+        fn conversions_match_the_u64_ones(ns in proptest::num::u64::ANY, s in proptest::num::f64::ANY, k in 0u64..(1 << 20)) {
+            proptest::prop_assert_eq!(SimTime(ns).as_secs_f64().to_bits(), (ns as f64 / 1e9).to_bits());
+            for x in [s, s.abs() * 1e-9, k as f64 * 1e-9, k as f64 * 1e-9 + 5e-10, (k as f64) * 1e3, 9.3e9, 9.223372036854775e9, 1.8e10] {
+                let y = x * 1e9;
+                let want = if y.is_nan() || y <= 0.0 {
+                    0
+                } else if y >= u64::MAX as f64 {
+                    u64::MAX
+                } else {
+                    let t = y as u64;
+                    if (t as f64) < y { t + 1 } else { t }
+                };
+                proptest::prop_assert_eq!(SimTime::from_secs_f64_ceil(x).as_nanos(), want, "{}", x);
+            }
+        }
+    }
 
     #[test]
     fn ceil_rounding_never_early() {

@@ -57,6 +57,7 @@ impl<W: World> Engine<W> {
     }
 
     /// Process one event; `false` when nothing is left.
+    #[inline]
     pub fn step(&mut self) -> bool {
         // The queued event goes first unless the internal transition is
         // strictly earlier.

@@ -230,6 +230,7 @@ impl<D: Discipline> Link<D> {
     }
 
     /// When the next flow event happens or the capacity changes.
+    #[inline]
     pub fn next_transition(&self) -> Option<SimTime> {
         if let Some(t) = self.next.get() {
             return t;
