@@ -215,7 +215,7 @@ impl ConnPool {
 
     /// Return a busy (or just-opened) connection. `alive = false` closes it.
     /// Returns the close reason if it was not kept.
-    #[inline]
+    #[inline(always)]
     pub fn release(&mut self, now: SimTime, id: ConnId, alive: bool) -> Option<CloseReason> {
         let c = self.conns[id as usize];
         debug_assert!(matches!(c.state, ConnState::Busy | ConnState::Opening));

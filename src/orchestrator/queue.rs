@@ -173,7 +173,7 @@ impl FileQueue {
     }
 
     /// A dispatched file of `model` ended (completed or failed).
-    #[inline]
+    #[inline(always)]
     pub fn finished(&mut self, model: u32) {
         let m = model as usize;
         if self.single() {

@@ -29,7 +29,7 @@ impl FreeWorkers {
     }
 
     /// Take the lowest free worker.
-    #[inline]
+    #[inline(always)]
     pub fn take_lowest(&mut self) -> Option<u32> {
         let s = self.summary.iter().position(|x| *x != 0)?;
         let w = s * 64 + self.summary[s].trailing_zeros() as usize;
@@ -42,7 +42,7 @@ impl FreeWorkers {
     }
 
     /// Give back worker `i` (taken before).
-    #[inline]
+    #[inline(always)]
     pub fn give_back(&mut self, i: u32) {
         let (w, bit) = (i as usize / 64, i as usize % 64);
         debug_assert_eq!(self.words[w] & (1 << bit), 0, "worker {i} given back twice");
