@@ -44,6 +44,7 @@ use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use super::minset::MinSet;
+use crate::engine::{DecisionKey, KeyedRng, domain};
 use crate::time::SimTime;
 
 /// Linux's minimum retransmission timeout.
@@ -78,6 +79,9 @@ pub struct TcpParams {
     /// response (off: slow start stops at the share, nothing is lost —
     /// the discipline [`super::slowstart_reference`] checks).
     pub loss: bool,
+    /// Run seed: HyStart's delay exit draws each connection's round phase
+    /// from a ChaCha stream keyed by (seed, connection, slow-start episode).
+    pub seed: u64,
 }
 
 impl TcpParams {
@@ -95,6 +99,9 @@ struct Conn {
     idle_since: Option<f64>,
     /// In congestion avoidance since a loss (`None`: in slow start).
     ca: Option<Ca>,
+    /// Slow-start episodes begun before the current one (a restart after
+    /// idle begins another): keys the HyStart phase draw.
+    episode: u64,
 }
 
 /// Cubic's state in congestion avoidance (tcp_cubic.c `bictcp_update`).
@@ -112,12 +119,61 @@ struct Ca {
     lossless: bool,
 }
 
+/// Linux's least growth per window-limited round before any loss
+/// (tcp_cubic.c `bictcp_update`: `last_max_cwnd == 0` → `cnt ≤ 20`, one
+/// segment per 20 acked).
+pub const LOSSLESS_GROWTH: f64 = 1.05;
+
 /// HyStart's ACK-train exit needs at least this many segments in the
 /// window (tcp_cubic.c `hystart_low_window = 16`).
 pub const HYSTART_LOW_WINDOW_SEGMENTS: f64 = 16.0;
 /// HyStart's allowance for delayed and aggregated ACKs, s (tcp_cubic.c
 /// `hystart_ack_delay`: at most `USEC_PER_MSEC`, which it is at WAN rates).
 pub const HYSTART_ACK_DELAY_S: f64 = 0.001;
+/// HyStart's ACK train breaks at a gap between ACKs longer than this, s
+/// (tcp_cubic.c `hystart_ack_delta_us = 2000`).
+pub const HYSTART_ACK_DELTA_S: f64 = 0.002;
+/// HyStart's delay test: the least RTT sample of a round's first
+/// `HYSTART_MIN_SAMPLES = 8` ACKs above the path's minimum by
+/// `HYSTART_DELAY_THRESH(delay_min / 8)` = clamp(min RTT / 8, 4 ms, 16 ms).
+pub const HYSTART_DELAY_MIN_S: f64 = 0.004;
+/// See [`HYSTART_DELAY_MIN_S`].
+pub const HYSTART_DELAY_MAX_S: f64 = 0.016;
+
+/// HyStart's delay threshold for a path of minimum RTT `rtt_s`, s.
+pub fn hystart_delay_thresh_s(rtt_s: f64) -> f64 {
+    (rtt_s / 8.0).clamp(HYSTART_DELAY_MIN_S, HYSTART_DELAY_MAX_S)
+}
+
+/// Flows sharing a counter of bytes served per window byte (a standing
+/// queue serves each window in proportion): Σ weight and Σ (weight × the
+/// counter at entry − bytes delivered before), so the set has delivered
+/// `weight × counter − offset` in O(1).
+#[derive(Clone, Copy, Debug, Default)]
+struct WeightedSet {
+    count: u32,
+    weight: f64,
+    offset: f64,
+}
+
+impl WeightedSet {
+    fn add(&mut self, weight: f64, offset: f64) {
+        self.count += 1;
+        self.weight += weight;
+        self.offset += offset;
+    }
+    fn remove(&mut self, weight: f64, offset: f64) {
+        self.count -= 1;
+        self.weight -= weight;
+        self.offset -= offset;
+        if self.count == 0 {
+            (self.weight, self.offset) = (0.0, 0.0);
+        }
+    }
+    fn delivered(&self, wv: f64) -> f64 {
+        self.weight * wv - self.offset
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Flow {
@@ -151,6 +207,14 @@ struct Flow {
     sat_base: f64,
     /// Counted in `ss_u` (uncapped, in slow start, not in its last window).
     in_ss: bool,
+    /// Uncapped under a standing queue, in congestion avoidance: served in
+    /// proportion to its window (`weights`), not at the common rate.
+    weighted: bool,
+    /// Weighted: its window (frozen there) and `wv` when `got` was taken.
+    weight: f64,
+    wv_base: f64,
+    /// HyStart's delay test ends its slow start at this time, s (∞: not due).
+    exit_at: f64,
 }
 
 impl Flow {
@@ -175,6 +239,10 @@ const FINISH: u64 = 0;
 const ROUND: u64 = 1;
 /// The event id of a loss: the flows' windows overflow the pipe.
 const LOSS: u64 = u64::MAX;
+/// The event id of HyStart's delay signal: the queue's delay crosses the threshold.
+const DELAY: u64 = u64::MAX - 1;
+/// The event id of a delay exit due (a flow's next round start after the signal).
+const EXIT: u64 = u64::MAX - 2;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
 
@@ -229,6 +297,31 @@ pub struct SlowStart {
     /// The bottleneck's equal split among the active flows, bytes/s: the
     /// rate a slow-start burst crosses it at when every flow bursts.
     split_bps: f64,
+    /// Draws of the delay exit's round phase.
+    rng: KeyedRng,
+    /// HyStart's delay threshold, s.
+    delay_thresh_s: f64,
+    /// The windows sum to less than rate × (RTT + threshold): the next
+    /// crossing is HyStart's delay signal.
+    delay_armed: bool,
+    /// Flows whose delay exit is due, by due time.
+    exits: MinSet,
+    /// HyStart delay exits so far.
+    delay_exits: u64,
+    /// A standing queue: the windows hold more than rate × RTT of the
+    /// shared bottleneck, so each flow gets window / (RTT + queueing delay).
+    standing: bool,
+    /// RTT + queueing delay, s (the RTT without a standing queue).
+    rtt_eff: f64,
+    /// Uncapped flows in congestion avoidance under a standing queue.
+    weights: WeightedSet,
+    weights_buffered: WeightedSet,
+    /// Their finish marks on `wv`.
+    wmarks: MinSet,
+    /// Bytes served per window byte of a weighted flow since the start.
+    wv: f64,
+    /// `wv`'s rate: 1 / `rtt_eff` (scaled by the token bucket), 1/s.
+    wrate: f64,
 }
 
 impl SlowStart {
@@ -262,7 +355,24 @@ impl SlowStart {
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
+            rng: KeyedRng::new(p.seed),
+            delay_thresh_s: hystart_delay_thresh_s(p.rtt.as_secs_f64()),
+            delay_armed: true,
+            exits: MinSet::default(),
+            delay_exits: 0,
+            standing: false,
+            rtt_eff: p.rtt.as_secs_f64(),
+            weights: WeightedSet::default(),
+            weights_buffered: WeightedSet::default(),
+            wmarks: MinSet::default(),
+            wv: 0.0,
+            wrate: 0.0,
         }
+    }
+
+    /// Slow starts ended by HyStart's delay test so far.
+    pub fn delay_exits(&self) -> u64 {
+        self.delay_exits
     }
 
     /// HyStart exits so far (slow start ended by the ACK train, without a loss).
@@ -284,8 +394,7 @@ impl SlowStart {
         let k = ((w_max - w0).max(0.0) / CUBIC_C).cbrt();
         let cubic = CUBIC_C * (t - k).powi(3) + w_max;
         let reno = w0 + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
-        let first = if ca.lossless { w0 * 1.05f64.powf((t / self.rtt_s).floor()) } else { 0.0 };
-        cubic.max(reno).max(first) * mss
+        cubic.max(reno) * mss
     }
 
     /// A loss cuts connection `id`'s window `w`: W_max = w (fast
@@ -328,7 +437,7 @@ impl SlowStart {
     /// fast the sum grows while the bottleneck is full, bytes/s.
     fn aggregate_window(&self) -> (f64, f64) {
         let mut w = self.ss_u.delivered(self.sat_v) + self.ca_u.sum;
-        let mut dw = self.ss_u.count as f64 * self.rate_u;
+        let mut dw = if self.sat { self.ss_u.count as f64 * self.rate_u } else { 0.0 };
         for &id in &self.capped {
             let f = self.flow(id).expect("an active flow");
             let c = self.conns[id as usize].as_ref().expect("an active flow has a connection");
@@ -380,6 +489,84 @@ impl SlowStart {
         }
     }
 
+    /// HyStart's delay signal: the windows hold rate × (RTT + threshold),
+    /// so from now on a round's first ACKs carry RTT samples above the
+    /// path's minimum by the threshold. Each connection in slow start ends
+    /// it at its next round start (tcp_cubic.c `hystart_update`: from the
+    /// 9th ACK of a round whose samples all exceed it, ssthresh = cwnd).
+    /// Where each connection is in its round is packet-level detail the
+    /// model does not follow: a seeded draw φ ∈ [0, 1) per connection and
+    /// slow-start episode places its next round start (1 − φ) × (RTT +
+    /// threshold) from now.
+    fn delay_signal(&mut self) {
+        self.delay_armed = false;
+        let round = self.rtt_s + self.delay_thresh_s;
+        let (agg, gap) = (self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S);
+        for id in 0..self.flows.len() as FlowId {
+            let Some(f) = self.flow(id) else { continue };
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            if c.ca.is_some() || f.last_window || f.exit_at.is_finite() {
+                continue;
+            }
+            // A flow whose ACK train no other flow's burst breaks leaves by
+            // the train, within the round (see `settle`).
+            let own = if f.capped { Self::capped_window(f, &c) } else { self.uncapped_window(f, &c) };
+            if agg - own < gap {
+                continue;
+            }
+            let phi = self.rng.uniform(DecisionKey::new(domain::HYSTART_PHASE, u64::from(id), c.episode, 0));
+            let at = self.now + (1.0 - phi) * round;
+            self.f(id).exit_at = at;
+            self.exits.insert(at, id);
+        }
+    }
+
+    /// The delay exits due now: each connection still in slow start with at
+    /// least `hystart_low_window` segments keeps its window and enters
+    /// congestion avoidance (no loss yet: [`Ca::lossless`]).
+    fn delay_exits_due(&mut self) {
+        let now = self.now;
+        while let Some((at, id)) = self.exits.first() {
+            if at > now + 1e-12 {
+                break;
+            }
+            self.exits.remove(at, id);
+            self.f(id).exit_at = f64::INFINITY;
+            let f = *self.flow(id).expect("an active flow");
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            if c.ca.is_some() || f.last_window {
+                continue;
+            }
+            let low = HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes;
+            if f.capped {
+                let w = Self::capped_window(&f, &c);
+                if w < low {
+                    continue;
+                }
+                self.conn(id).cwnd = w;
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                let rtt = self.rtt_s;
+                let g = self.f(id);
+                g.round_got = g.got;
+                g.round_end = now + rtt;
+            } else {
+                if self.uncapped_window(&f, &c) < low {
+                    continue;
+                }
+                self.take_uncapped(id);
+                let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.uncap(id);
+            }
+            self.delay_exits += 1;
+        }
+    }
+
+    /// Weighted flow `id` with finish mark `m` has (almost) all its bytes.
+    fn weighted_done(&self, m: f64, id: FlowId) -> bool {
+        (m - self.wv) * self.flow(id).expect("an active flow").weight <= DONE_EPS
+    }
+
     /// A connection's current window, bytes (`None` before its first flow).
     pub fn cwnd(&self, flow: FlowId) -> Option<f64> {
         let c = self.conns.get(flow as usize).copied().flatten()?;
@@ -390,7 +577,15 @@ impl SlowStart {
     }
     /// An active flow's rate, bytes/s.
     pub fn rate(&self, flow: FlowId) -> Option<f64> {
-        self.flow(flow).map(|f| if f.capped { f.rate } else { self.rate_u })
+        self.flow(flow).map(|f| {
+            if f.capped {
+                f.rate
+            } else if f.weighted {
+                f.weight * self.wrate
+            } else {
+                self.rate_u
+            }
+        })
     }
 
     fn flow(&self, flow: FlowId) -> Option<&Flow> {
@@ -412,6 +607,27 @@ impl SlowStart {
 
     /// Put flow `id` (its `got` current) among the uncapped flows.
     fn uncap(&mut self, id: FlowId) {
+        let c = self.conns[id as usize].expect("an active flow has a connection");
+        if self.standing && c.ca.is_some() && !self.flow(id).expect("an active flow").last_window {
+            // Under a standing queue a window in congestion avoidance is
+            // served in proportion to itself.
+            let wv = self.wv;
+            let f = self.f(id);
+            f.capped = false;
+            f.window_limited = false;
+            f.weighted = true;
+            f.weight = c.cwnd;
+            f.wv_base = wv;
+            let f = *f;
+            let off = f.weight * wv - f.got;
+            self.wmarks.insert(wv + (f.bytes - f.got) / f.weight, id);
+            self.weights.add(f.weight, off);
+            if f.buffered {
+                self.weights_buffered.add(f.weight, off);
+            }
+            self.ca_u.add(c.cwnd);
+            return;
+        }
         let (v, epoch, sat_v) = (self.v, self.epoch, self.sat_v);
         let f = self.f(id);
         f.capped = false;
@@ -442,6 +658,20 @@ impl SlowStart {
     /// connection's window become current.
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
+        if f.weighted {
+            let off = f.weight * f.wv_base - f.got;
+            self.wmarks.remove(f.wv_base + (f.bytes - f.got) / f.weight, id);
+            self.weights.remove(f.weight, off);
+            if f.buffered {
+                self.weights_buffered.remove(f.weight, off);
+            }
+            self.ca_u.remove(self.conns[id as usize].expect("an active flow has a connection").cwnd);
+            let wv = self.wv;
+            let g = self.f(id);
+            g.weighted = false;
+            g.got = (f.got + f.weight * (wv - f.wv_base)).min(f.bytes);
+            return;
+        }
         let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
         self.marks.remove(f.fin_mark(), id);
         self.u_all.remove(f.v_base - f.got);
@@ -483,6 +713,10 @@ impl SlowStart {
     }
 
     fn end(&mut self, id: FlowId, done: bool) -> f64 {
+        let exit_at = self.flow(id).expect("ending an active flow").exit_at;
+        if exit_at.is_finite() {
+            self.exits.remove(exit_at, id);
+        }
         if self.flow(id).expect("ending an active flow").capped {
             self.remove_capped(id);
         } else {
@@ -514,12 +748,15 @@ impl Discipline for SlowStart {
             self.flows.resize(idx + 1, None);
         }
         let iw = self.p.initial_window_bytes;
-        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None });
+        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None, episode: 0 });
         if let Some(since) = c.idle_since.take()
             && self.p.restart_after_idle
             && self.now - since > self.rto_s
         {
             c.cwnd = c.cwnd.min(iw);
+            if c.ca.is_some() {
+                c.episode += 1;
+            }
             c.ca = None;
         }
         if self.pipe.is_finite() {
@@ -555,6 +792,10 @@ impl Discipline for SlowStart {
             pos: 0,
             sat_base: 0.0,
             in_ss: false,
+            weighted: false,
+            weight: 0.0,
+            wv_base: 0.0,
+            exit_at: f64::INFINITY,
         });
         self.active += 1;
         self.uncap(flow);
@@ -582,8 +823,44 @@ impl Discipline for SlowStart {
         // cap if that is lower).
         let per_conn = cap.cap_bps();
         let rtt_s = self.rtt_s;
+        // A standing queue: the windows hold more than the shared
+        // bottleneck's rate × RTT, so every window waits behind the queue
+        // and each flow gets window / (RTT + queueing delay) — in
+        // proportion to its window. Uncapped flows in congestion avoidance
+        // then move on a counter per window byte (`weights`).
+        let server = cap.server_bps();
+        let bottleneck = self.p.loss && server < super::link::UNLIMITED_BPS;
+        let w_sum = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
+        if w_sum < server * (rtt_s + self.delay_thresh_s) {
+            self.delay_armed = true;
+        }
+        let standing = bottleneck
+            && per_conn >= super::link::UNLIMITED_BPS
+            && cap.shared_bps() >= server
+            && w_sum > server * rtt_s * (1.0 + 1e-9);
+        if standing != self.standing {
+            let ids: Vec<FlowId> = (0..self.flows.len() as FlowId)
+                .filter(|&id| {
+                    self.flow(id).is_some_and(|f| !f.capped && !f.last_window)
+                        && self.conns[id as usize].is_some_and(|c| c.ca.is_some())
+                })
+                .collect();
+            for &id in &ids {
+                self.take_uncapped(id);
+            }
+            self.standing = standing;
+            for &id in &ids {
+                self.uncap(id);
+            }
+        }
+        let rtt_eff = if standing { w_sum / server } else { rtt_s };
+        self.rtt_eff = rtt_eff;
         let mut left = cap.shared_bps();
         let mut n = self.active;
+        if standing {
+            left = (left - self.weights.weight / rtt_eff).max(0.0);
+            n -= self.weights.count;
+        }
         self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
         // The flows listed now get their bounds in the first pass's scan
         // (what the first pass lists before that reads none of them).
@@ -598,7 +875,10 @@ impl Discipline for SlowStart {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
             // Uncapped flows whose window binds at or below the level join the list.
             while let Some((w, id)) = self.windows.first() {
-                if !(w / rtt_s <= level && w / rtt_s < per_conn) {
+                // Under a standing queue equal windows stay at the level
+                // (their bound): only those strictly below it are listed.
+                let below = if standing { w / rtt_eff < level * (1.0 - 1e-9) } else { w / rtt_s <= level };
+                if !(below && w / rtt_eff < per_conn) {
                     break;
                 }
                 let f = *self.flow(id).expect("an active flow");
@@ -622,7 +902,7 @@ impl Discipline for SlowStart {
                 let f = self.f(id);
                 f.rate = -1.0;
                 f.window_limited = true;
-                f.bound = w / rtt_s;
+                f.bound = w / rtt_eff;
                 if u_fixed {
                     // It had been fixed at the cap with the other uncapped flows.
                     left += per_conn;
@@ -649,7 +929,7 @@ impl Discipline for SlowStart {
                 let f = flows[id as usize].as_mut().expect("an active flow");
                 if first_pass && i < listed_before {
                     let cwnd = self.conns[id as usize].as_ref().expect("an active flow has a connection").cwnd;
-                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
+                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_eff };
                     f.rate = -1.0; // not yet fixed
                     f.window_limited = w < per_conn;
                     f.bound = w.min(per_conn);
@@ -694,14 +974,19 @@ impl Discipline for SlowStart {
             i += 1;
         }
         let rate_u = if u_fixed { per_conn } else { level };
-        let demand = listed + rate_u * self.u_all.count as f64;
-        let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
+        let wrate = if standing { 1.0 / rtt_eff } else { 0.0 };
+        let demand = listed + rate_u * self.u_all.count as f64 + self.weights.weight * wrate;
+        let mut total = if cap.has_bucket() { cap.limit(demand) } else { demand };
+        if standing {
+            // Float residue of the proportional split: never above the link.
+            total = total.min(cap.shared_bps());
+        }
         self.rate_u = rate_u;
+        self.wrate = wrate;
         // The shared bottleneck is the server's link, it is full, and flows
         // share it at the level: what their windows hold beyond rate × RTT
         // waits in its drop-tail queue (not the client's CPU, a
         // per-connection cap or the token bucket, which queue nothing).
-        let server = cap.server_bps();
         (self.bdp, self.pipe) = if self.p.loss && server < super::link::UNLIMITED_BPS {
             let bdp = server * rtt_s;
             (bdp, bdp + self.p.queue_bytes.unwrap_or(bdp.max(MIN_QUEUE_BYTES)))
@@ -709,14 +994,15 @@ impl Discipline for SlowStart {
             (f64::INFINITY, f64::INFINITY)
         };
         self.sat = self.pipe.is_finite()
-            && self.u_all.count > 0
+            && (self.u_all.count > 0 || self.weights.count > 0)
             && !u_fixed
-            && total >= demand
+            && (total >= demand || (standing && total >= demand * (1.0 - 1e-9)))
             && cap.shared_bps() >= server
             && demand >= server * (1.0 - 1e-9);
         if demand > 0.0 && total < demand {
             let k = total / demand;
             self.rate_u *= k;
+            self.wrate *= k;
             for i in 0..self.capped.len() {
                 let id = self.capped[i];
                 self.f(id).rate *= k;
@@ -740,6 +1026,7 @@ impl Discipline for SlowStart {
     fn serve(&mut self, dt: f64) {
         self.now += dt;
         self.v += self.rate_u * dt;
+        self.wv += self.wrate * dt;
         if self.sat {
             self.sat_v += self.rate_u * dt;
         }
@@ -776,14 +1063,35 @@ impl Discipline for SlowStart {
                 best = Some((t, (u64::from(id) << 1) | FINISH));
             }
         }
-        if self.sat {
-            // The windows' sum reaches rate × RTT + queue: the queue overflows.
-            let (w, dw) = self.aggregate_window();
+        if self.wrate > 0.0
+            && let Some((mark, id)) = self.wmarks.first()
+        {
+            let t = (mark - self.wv).max(0.0) / self.wrate;
+            if best.is_none_or(|b| t < b.0) {
+                best = Some((t, (u64::from(id) << 1) | FINISH));
+            }
+        }
+        if let Some((due, _)) = self.exits.first() {
+            let t = (due - self.now).max(0.0);
+            if best.is_none_or(|b| t < b.0) {
+                best = Some((t, EXIT));
+            }
+        }
+        let delay_w = self.bdp / self.rtt_s * (self.rtt_s + self.delay_thresh_s);
+        let delay = self.delay_armed && self.pipe.is_finite() && delay_w < self.pipe;
+        if self.sat || delay {
             // Only windows in slow start grow; frozen ones never overflow again.
+            let (w, dw) = self.aggregate_window();
             if dw > 0.0 {
+                // The windows' sum reaches rate × RTT + queue: the queue overflows.
                 let t = ((self.pipe - w) / dw).max(0.0);
-                if best.is_none_or(|b| t < b.0) {
+                if self.sat && best.is_none_or(|b| t < b.0) {
                     best = Some((t, LOSS));
+                }
+                // It reaches rate × (RTT + HyStart's threshold): the queue's delay signal.
+                let t = ((delay_w - w) / dw).max(0.0);
+                if delay && best.is_none_or(|b| t < b.0) {
+                    best = Some((t, DELAY));
                 }
             }
         }
@@ -793,12 +1101,17 @@ impl Discipline for SlowStart {
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
             || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
+            || self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id))
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
         let mut due_uncapped = None;
         if due == Some(LOSS) {
             self.lose();
+        } else if due == Some(DELAY) {
+            self.delay_signal();
+        } else if due == Some(EXIT) {
+            self.delay_exits_due();
         } else if let Some(id) = due {
             // The event's time was rounded up to a nanosecond: reach it exactly.
             let flow = (id >> 1) as FlowId;
@@ -816,6 +1129,14 @@ impl Discipline for SlowStart {
             }
         }
         let (now, rtt) = (self.now, self.rtt_s);
+        // HyStart's ACK train needs ACKs at most 2 ms apart: the bursts of
+        // other flows' windows through the bottleneck's FIFO open longer
+        // gaps once they hold more than 2 ms of the link.
+        let train_gap = if self.pipe.is_finite() && self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.window_limited)) {
+            Some((self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S))
+        } else {
+            None
+        };
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let f = *self.flow(id).expect("an active flow");
@@ -833,8 +1154,8 @@ impl Discipline for SlowStart {
                         // ssthresh = cwnd, congestion avoidance, no cut.
                         let w_k = c.cwnd;
                         let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
-                        if self.pipe.is_finite() && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half
-                        {
+                        let train = train_gap.is_some_and(|(agg, gap)| agg - Self::capped_window(&f, &c) < gap);
+                        if train && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
                             self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
@@ -843,6 +1164,12 @@ impl Discipline for SlowStart {
                             c.cwnd + (f.got - f.round_got)
                         }
                     }
+                    // Before any loss Linux grows the window by at least 5 %
+                    // per round it is window-limited (`last_max_cwnd == 0`
+                    // → `cnt ≤ 20`); a window served behind a standing
+                    // queue is not grown (the windows `ss -ti` showed there
+                    // stayed within a few per cent per second).
+                    Some(ca) if ca.lossless => (c.cwnd * LOSSLESS_GROWTH).max(self.cubic_window(ca, now - ca.epoch)),
                     Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
                 };
                 self.conn(id).cwnd = cwnd;
@@ -874,21 +1201,36 @@ impl Discipline for SlowStart {
             let got = self.end(id, true);
             finished.push((id, got));
         }
+        while let Some((m, id)) = self.wmarks.first() {
+            if !self.weighted_done(m, id) {
+                break;
+            }
+            let got = self.end(id, true);
+            finished.push((id, got));
+        }
     }
 
     fn delivered(&self, flow: FlowId) -> f64 {
-        self.flow(flow).map_or(0.0, |f| if f.capped { f.got } else { (f.got + (self.v - f.v_base)).min(f.bytes) })
+        self.flow(flow).map_or(0.0, |f| {
+            if f.capped {
+                f.got
+            } else if f.weighted {
+                (f.got + f.weight * (self.wv - f.wv_base)).min(f.bytes)
+            } else {
+                (f.got + (self.v - f.v_base)).min(f.bytes)
+            }
+        })
     }
 
     fn total_delivered(&self) -> f64 {
         let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.got).sum();
-        self.ended_bytes + listed + self.u_all.delivered(self.v)
+        self.ended_bytes + listed + self.u_all.delivered(self.v) + self.weights.delivered(self.wv)
     }
 
     fn buffered_in_flight(&self) -> f64 {
         let listed: f64 =
             self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
-        (listed + self.u_buffered.delivered(self.v)).max(0.0)
+        (listed + self.u_buffered.delivered(self.v) + self.weights_buffered.delivered(self.wv)).max(0.0)
     }
 
     fn heap_bytes(&self) -> usize {
@@ -900,6 +1242,8 @@ impl Discipline for SlowStart {
             + self.rate_max.capacity() * size_of::<(u64, f64)>()
             + self.marks.heap_bytes()
             + self.windows.heap_bytes()
+            + self.exits.heap_bytes()
+            + self.wmarks.heap_bytes()
     }
 }
 
@@ -920,6 +1264,7 @@ mod tests {
             queue_bytes: None,
             mss_bytes: 1448.0,
             loss: true,
+            seed: 7,
         }
     }
 
@@ -1177,6 +1522,25 @@ mod tests {
         let (a, b) = (go(), go());
         assert!(a.1 + a.2 >= 1);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    #[ignore]
+    fn debug_c16() {
+        let mut p = params(50);
+        p.seed = 7;
+        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::new(p));
+        for f in 0..16 {
+            l.add_flow(SimTime::ZERO, f, 4194304.0, false);
+        }
+        let mut fin = Vec::new();
+        while let Some(t) = l.next_transition() {
+            l.on_transition(t, &mut fin);
+            let d = l.discipline();
+            let ws: Vec<String> = (0..16).filter(|&f| d.is_active(f)).map(|f| format!("{:.0}k/{:.0}", d.cwnd(f).unwrap() / 1e3, d.rate(f).unwrap() / 1e3)).collect();
+            eprintln!("{:.4} ex{} de{} lo{} st{} fin{:?} {}", t.as_secs_f64(), d.hystart_exits(), d.delay_exits(), d.losses(), d.standing, fin.iter().map(|x| x.0).collect::<Vec<_>>(), ws.join(" "));
+            fin.clear();
+        }
     }
 
     /// The memory account covers every connection's and flow's state.
