@@ -89,6 +89,7 @@ impl TcpParams {
             loss: true,
             // The sim sets the run seed ([`crate::sim`]).
             seed: 0,
+            hystart_delay: n.hystart_delay,
         })
     }
 }
