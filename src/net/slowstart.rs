@@ -581,6 +581,42 @@ impl SlowStart {
         self.conns[id as usize].expect("an active flow has a connection").cwnd
     }
 
+    /// Whether the windows hold a standing queue at the shared bottleneck
+    /// (moving the uncapped flows in congestion avoidance between the common
+    /// rate and the weighted set when that changes), and RTT + its delay, s.
+    #[inline(never)]
+    fn standing_queue(&mut self, cap: &Capacity) -> (bool, f64) {
+        let (per_conn, rtt_s) = (cap.cap_bps(), self.rtt_s);
+        let server = cap.server_bps();
+        let bottleneck = self.p.hystart_delay && self.p.loss && server < super::link::UNLIMITED_BPS;
+        let w_sum = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
+        if w_sum < server * (rtt_s + self.delay_thresh_s) {
+            self.delay_armed = true;
+        }
+        let standing = bottleneck
+            && per_conn >= super::link::UNLIMITED_BPS
+            && cap.shared_bps() >= server
+            && w_sum > server * rtt_s * (1.0 + 1e-9);
+        if standing != self.standing {
+            let ids: Vec<FlowId> = (0..self.flows.len() as FlowId)
+                .filter(|&id| {
+                    self.flow(id).is_some_and(|f| !f.capped && !f.last_window)
+                        && self.conns[id as usize].is_some_and(|c| c.ca.is_some())
+                })
+                .collect();
+            for &id in &ids {
+                self.take_uncapped(id);
+            }
+            self.standing = standing;
+            for &id in &ids {
+                self.uncap(id);
+            }
+        }
+        let rtt_eff = if standing { w_sum / server } else { rtt_s };
+        self.rtt_eff = rtt_eff;
+        (standing, rtt_eff)
+    }
+
     /// Weighted flow `id` with finish mark `m` has (almost) all its bytes.
     fn weighted_done(&self, m: f64, id: FlowId) -> bool {
         (m - self.wv) * self.weight(id) <= DONE_EPS
@@ -624,26 +660,34 @@ impl SlowStart {
         self.rate_max.get(i).map_or(0.0, |&(_, r)| 2.0 * r * self.rtt_s)
     }
 
+    /// Put uncapped flow `id` (in congestion avoidance, under a standing
+    /// queue) among the flows served in proportion to their windows.
+    #[inline(never)]
+    fn uncap_weighted(&mut self, id: FlowId) {
+        let c = self.conns[id as usize].expect("an active flow has a connection");
+        let wv = self.wv;
+        let f = self.f(id);
+        f.capped = false;
+        f.window_limited = false;
+        f.weighted = true;
+        f.v_base = wv;
+        let (f, weight) = (*f, c.cwnd);
+        let off = weight * wv - f.got;
+        self.wmarks.insert(wv + (f.bytes - f.got) / weight, id);
+        self.weights.add(weight, off);
+        if f.buffered {
+            self.weights_buffered.add(weight, off);
+        }
+        self.ca_u.add(c.cwnd);
+    }
+
     /// Put flow `id` (its `got` current) among the uncapped flows.
     fn uncap(&mut self, id: FlowId) {
-        let c = self.conns[id as usize].expect("an active flow has a connection");
-        if self.standing && c.ca.is_some() && !self.flow(id).expect("an active flow").last_window {
-            // Under a standing queue a window in congestion avoidance is
-            // served in proportion to itself.
-            let wv = self.wv;
-            let f = self.f(id);
-            f.capped = false;
-            f.window_limited = false;
-            f.weighted = true;
-            f.v_base = wv;
-            let (f, weight) = (*f, c.cwnd);
-            let off = weight * wv - f.got;
-            self.wmarks.insert(wv + (f.bytes - f.got) / weight, id);
-            self.weights.add(weight, off);
-            if f.buffered {
-                self.weights_buffered.add(weight, off);
-            }
-            self.ca_u.add(c.cwnd);
+        if self.standing
+            && self.conns[id as usize].expect("an active flow has a connection").ca.is_some()
+            && !self.flow(id).expect("an active flow").last_window
+        {
+            self.uncap_weighted(id);
             return;
         }
         let (v, epoch, sat_v) = (self.v, self.epoch, self.sat_v);
@@ -672,23 +716,29 @@ impl SlowStart {
         }
     }
 
+    /// Take weighted flow `id` (state `f`) out of its set: its `got` becomes current.
+    #[inline(never)]
+    fn take_weighted(&mut self, id: FlowId, f: Flow) {
+        let weight = self.weight(id);
+        let off = weight * f.v_base - f.got;
+        self.wmarks.remove(f.v_base + (f.bytes - f.got) / weight, id);
+        self.weights.remove(weight, off);
+        if f.buffered {
+            self.weights_buffered.remove(weight, off);
+        }
+        self.ca_u.remove(self.conns[id as usize].expect("an active flow has a connection").cwnd);
+        let wv = self.wv;
+        let g = self.f(id);
+        g.weighted = false;
+        g.got = (f.got + weight * (wv - f.v_base)).min(f.bytes);
+    }
+
     /// Take uncapped flow `id` out of the sets: its `got` and its
     /// connection's window become current.
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
         if f.weighted {
-            let weight = self.weight(id);
-            let off = weight * f.v_base - f.got;
-            self.wmarks.remove(f.v_base + (f.bytes - f.got) / weight, id);
-            self.weights.remove(weight, off);
-            if f.buffered {
-                self.weights_buffered.remove(weight, off);
-            }
-            self.ca_u.remove(self.conns[id as usize].expect("an active flow has a connection").cwnd);
-            let wv = self.wv;
-            let g = self.f(id);
-            g.weighted = false;
-            g.got = (f.got + weight * (wv - f.v_base)).min(f.bytes);
+            self.take_weighted(id, f);
             return;
         }
         let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
@@ -844,33 +894,7 @@ impl Discipline for SlowStart {
         // and each flow gets window / (RTT + queueing delay) — in
         // proportion to its window. Uncapped flows in congestion avoidance
         // then move on a counter per window byte (`weights`).
-        let server = cap.server_bps();
-        let bottleneck = self.p.hystart_delay && self.p.loss && server < super::link::UNLIMITED_BPS;
-        let w_sum = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
-        if w_sum < server * (rtt_s + self.delay_thresh_s) {
-            self.delay_armed = true;
-        }
-        let standing = bottleneck
-            && per_conn >= super::link::UNLIMITED_BPS
-            && cap.shared_bps() >= server
-            && w_sum > server * rtt_s * (1.0 + 1e-9);
-        if standing != self.standing {
-            let ids: Vec<FlowId> = (0..self.flows.len() as FlowId)
-                .filter(|&id| {
-                    self.flow(id).is_some_and(|f| !f.capped && !f.last_window)
-                        && self.conns[id as usize].is_some_and(|c| c.ca.is_some())
-                })
-                .collect();
-            for &id in &ids {
-                self.take_uncapped(id);
-            }
-            self.standing = standing;
-            for &id in &ids {
-                self.uncap(id);
-            }
-        }
-        let rtt_eff = if standing { w_sum / server } else { rtt_s };
-        self.rtt_eff = rtt_eff;
+        let (standing, rtt_eff) = if self.p.hystart_delay { self.standing_queue(cap) } else { (false, rtt_s) };
         let mut left = cap.shared_bps();
         let mut n = self.active;
         if standing {
@@ -1003,6 +1027,7 @@ impl Discipline for SlowStart {
         // share it at the level: what their windows hold beyond rate × RTT
         // waits in its drop-tail queue (not the client's CPU, a
         // per-connection cap or the token bucket, which queue nothing).
+        let server = cap.server_bps();
         (self.bdp, self.pipe) = if self.p.loss && server < super::link::UNLIMITED_BPS {
             let bdp = server * rtt_s;
             (bdp, bdp + self.p.queue_bytes.unwrap_or(bdp.max(MIN_QUEUE_BYTES)))
@@ -1039,6 +1064,7 @@ impl Discipline for SlowStart {
         total
     }
 
+    #[inline]
     fn serve(&mut self, dt: f64) {
         self.now += dt;
         self.v += self.rate_u * dt;
@@ -1079,22 +1105,25 @@ impl Discipline for SlowStart {
                 best = Some((t, (u64::from(id) << 1) | FINISH));
             }
         }
-        if self.wrate > 0.0
-            && let Some((mark, id)) = self.wmarks.first()
-        {
-            let t = (mark - self.wv).max(0.0) / self.wrate;
-            if best.is_none_or(|b| t < b.0) {
-                best = Some((t, (u64::from(id) << 1) | FINISH));
+        let (mut delay, mut delay_w) = (false, f64::INFINITY);
+        if self.p.hystart_delay {
+            if self.wrate > 0.0
+                && let Some((mark, id)) = self.wmarks.first()
+            {
+                let t = (mark - self.wv).max(0.0) / self.wrate;
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, (u64::from(id) << 1) | FINISH));
+                }
             }
-        }
-        if let Some((due, _)) = self.exits.first() {
-            let t = (due - self.now).max(0.0);
-            if best.is_none_or(|b| t < b.0) {
-                best = Some((t, EXIT));
+            if let Some((due, _)) = self.exits.first() {
+                let t = (due - self.now).max(0.0);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, EXIT));
+                }
             }
+            delay_w = self.bdp / self.rtt_s * (self.rtt_s + self.delay_thresh_s);
+            delay = self.delay_armed && self.pipe.is_finite() && delay_w < self.pipe;
         }
-        let delay_w = self.bdp / self.rtt_s * (self.rtt_s + self.delay_thresh_s);
-        let delay = self.p.hystart_delay && self.delay_armed && self.pipe.is_finite() && delay_w < self.pipe;
         if self.sat || delay {
             // Only windows in slow start grow; frozen ones never overflow again.
             let (w, dw) = self.aggregate_window();
@@ -1114,10 +1143,11 @@ impl Discipline for SlowStart {
         best
     }
 
+    #[inline]
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
             || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
-            || self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id))
+            || (self.p.hystart_delay && self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id)))
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
