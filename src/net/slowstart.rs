@@ -1743,6 +1743,61 @@ mod tests {
         }
     }
 
+    #[test]
+    fn with_the_delay_model_every_byte_arrives_once_and_runs_repeat_exactly() {
+        // Flows of random sizes on 12 connections through a bottleneck; each
+        // connection's next flow (1–4 per connection: pooled windows, idle
+        // restarts) starts an RTT or 400 ms after its last one ends.
+        use rand::{RngExt, SeedableRng};
+        let go = |case: u64| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
+            let rtt = rng.random_range(5..120);
+            let c = 2f64.powf(rng.random_range(20.0..26.0));
+            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(delay_params(rtt, case)));
+            let mut left: Vec<u32> = (0..12).map(|_| rng.random_range(1..5)).collect();
+            let mut starts: Vec<(SimTime, FlowId)> =
+                (0..12).map(|f| (SimTime::from_millis(rng.random_range(0..300)), f)).collect();
+            let (mut sizes, mut total, mut done, mut fin) = (vec![0.0; 12], 0.0, Vec::new(), Vec::new());
+            loop {
+                starts.sort_unstable_by_key(|&(t, f)| std::cmp::Reverse((t, f)));
+                let next = l.next_transition();
+                match (next, starts.last().copied()) {
+                    (Some(t), Some((s, _))) if t <= s => l.on_transition(t, &mut fin),
+                    (None, None) => break,
+                    (Some(t), None) => l.on_transition(t, &mut fin),
+                    (_, Some((s, f))) => {
+                        starts.pop();
+                        sizes[f as usize] = 2f64.powf(rng.random_range(10.0..24.0)).round();
+                        total += sizes[f as usize];
+                        l.add_flow(s, f, sizes[f as usize], false);
+                        continue;
+                    }
+                }
+                let t = next.expect("a transition");
+                for (f, got) in fin.drain(..) {
+                    let i = f as usize;
+                    assert!((got - sizes[i]).abs() < 1e-3, "case {case}: flow {f} got {got} of {}", sizes[i]);
+                    done.push((f, t));
+                    left[i] -= 1;
+                    if left[i] > 0 {
+                        let gap = if rng.random_bool(0.3) { 400 } else { rtt };
+                        starts.push((t + SimTime::from_millis(gap), f));
+                    }
+                }
+            }
+            assert!(left.iter().all(|&n| n == 0), "case {case}: every flow finished");
+            assert!((l.total_delivered() - total).abs() < 1e-3 * total.max(1.0), "case {case}");
+            (done, l.discipline().delay_exits(), l.discipline().losses())
+        };
+        let mut exits = 0;
+        for case in 0..20 {
+            let a = go(case);
+            exits += a.1;
+            assert_eq!(a, go(case), "case {case}");
+        }
+        assert!(exits > 0, "the cases exercise the delay exit");
+    }
+
     /// The memory account covers every connection's and flow's state.
     #[test]
     fn the_heap_account_covers_every_connection_and_flow() {
