@@ -406,33 +406,68 @@ pub fn calibration_scenario(n: u64) -> Scenario {
     .expect("the calibration scenario is valid")
 }
 
-/// The tool's per-file cost on this machine now, ms (what
-/// `client.per_file_overhead_ms` models): the slope of its median wall
-/// time (of `repeats` runs) between 20 and 100 files of 1 KiB on loopback.
-/// On `L` lanes the lanes are the bottleneck: cost = L × slope; per worker
-/// (`c` of them) the slope is (cost + the preset's own time per file) / c:
-/// cost = c × (slope − the preset's slope without the cost).
-pub fn measure_per_file_ms(
+/// What `validate --client` measures of the tool on this machine before
+/// the matrix, and adds to its preset's sim.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ToolCosts {
+    /// Start-up with nothing to download, s (the process and its imports).
+    pub startup_s: f64,
+    /// Its own work per file, ms (`client.per_file_overhead_ms`).
+    pub per_file_ms: f64,
+    /// A fixed cost of the download call beyond the start-up, ms: what the
+    /// calibration's wall times keep above the preset's sim once the
+    /// start-up and the per-file cost are in it (huggingface_hub's first
+    /// `snapshot_download`: lazy imports, its thread pool, the API
+    /// answers' parsing). Never below 0.
+    pub first_call_ms: f64,
+}
+
+impl ToolCosts {
+    /// `s` as `client`'s preset models it with these costs: the start-up and
+    /// first-call cost plus the API round trips before the first file as
+    /// `client.startup_ms`, the per-file cost as `client.per_file_overhead_ms`.
+    pub fn modelled(&self, s: &Scenario, client: Client) -> Scenario {
+        let mut m = preset_scenario(s, client.preset());
+        let api_ms = api_round_trips(client) as f64 * (s.network.rtt_ms + s.server.latency_ms);
+        m.client.startup_ms += 1000.0 * self.startup_s + self.first_call_ms + api_ms;
+        m.client.per_file_overhead_ms = self.per_file_ms;
+        m
+    }
+}
+
+/// The tool's per-file and first-call costs on this machine now
+/// (`costs.startup_s` already measured), from its median wall times (of
+/// `repeats` runs) on 20 and 100 files of 1 KiB on loopback.
+/// - Per file, ms (what `client.per_file_overhead_ms` models): from the
+///   slope. On `L` lanes the lanes are the bottleneck: cost = L × slope;
+///   per worker (`c` of them) the slope is (cost + the preset's own time
+///   per file) / c: cost = c × (slope − the preset's slope without the cost).
+/// - First call, ms: the mean over both counts of the real wall time minus
+///   the sim with the start-up and that per-file cost, at least 0.
+pub fn measure_costs(
     client: Client,
     tools: &Tools,
     dir: &Path,
-    startup_ms: f64,
+    mut costs: ToolCosts,
     repeats: u32,
     status: &mut dyn FnMut(&str),
-) -> Result<f64> {
+) -> Result<ToolCosts> {
     let p = client.preset();
+    // The sim's duration, s, and the seed it resolved.
+    let sim_s = |costs: &ToolCosts, s: &Scenario| -> Result<(f64, u64)> {
+        let plan = Plan::new(&costs.modelled(s, client), None, &Budget::default(), false)?;
+        Ok((crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64(), plan.seed()))
+    };
+    (costs.per_file_ms, costs.first_call_ms) = (0.0, 0.0);
     let (mut real, mut sim) = ([0.0; 2], [0.0; 2]);
     for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
         let s = calibration_scenario(n);
-        let mut m = preset_scenario(&s, p);
-        m.client.startup_ms += startup_ms;
-        m.client.per_file_overhead_ms = 0.0;
-        let plan = Plan::new(&m, None, &Budget::default(), false)?;
-        sim[i] = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
+        let seed;
+        (sim[i], seed) = sim_s(&costs, &s)?;
         let mut walls = Vec::new();
         for k in 0..repeats {
             status(&format!("{}: per-file cost, {n} × 1 KiB, run {}/{repeats}", client.name(), k + 1));
-            let run = run_client(client, &s, plan.seed(), HubConfig::default(), tools, dir, Duration::from_secs(600))?;
+            let run = run_client(client, &s, seed, HubConfig::default(), tools, dir, Duration::from_secs(600))?;
             walls.push(run.wall_s);
         }
         real[i] = median(&mut walls);
@@ -444,7 +479,13 @@ pub fn measure_per_file_ms(
         Some(lanes) => lanes as f64 * real_slope,
         None => c.max_concurrent_downloads.min(c.max_concurrent_files_per_model) as f64 * (real_slope - sim_slope),
     };
-    Ok((1000.0 * cost_s).clamp(0.0, 60_000.0))
+    costs.per_file_ms = (1000.0 * cost_s).clamp(0.0, 60_000.0);
+    let mut left_ms = 0.0;
+    for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
+        left_ms += 1000.0 * (real[i] - sim_s(&costs, &calibration_scenario(n))?.0) / CALIBRATION_FILES.len() as f64;
+    }
+    costs.first_call_ms = left_ms.clamp(0.0, 60_000.0);
+    Ok(costs)
 }
 
 /// Request round trips a tool makes before its first file, besides its
@@ -483,11 +524,10 @@ pub struct ClientReport {
     /// `/proc/loadavg` before and after (other work on the machine).
     pub load_before: String,
     pub load_after: String,
-    /// The tool's start-up with nothing to download, s (added to the sim).
-    pub startup_s: f64,
-    /// The tool's per-file cost measured on the calibration workload, ms
-    /// (the sim's `client.per_file_overhead_ms`), and its preset's value.
-    pub per_file_overhead_ms: f64,
+    /// The tool's start-up, per-file and first-call costs measured before
+    /// the matrix (added to the sim).
+    pub costs: ToolCosts,
+    /// The preset's own per-file cost, ms (what `run` and `compare` use).
     pub preset_per_file_overhead_ms: f64,
 }
 
@@ -537,21 +577,18 @@ pub fn validate_client_with_status(
     let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
     let load_before = loadavg();
     status(&format!("{}: start-up", client.name()));
-    let startup_s = measure_startup_s(client, &tools)?;
-    // Like the start-up, the per-file cost is this machine's now (aria2's
-    // fsyncs wait on the disk): measured on the calibration workload.
-    let per_file_ms = measure_per_file_ms(client, &tools, &scratch, 1000.0 * startup_s, repeats.max(3), status)?;
+    let startup = ToolCosts { startup_s: measure_startup_s(client, &tools)?, ..ToolCosts::default() };
+    // Like the start-up, the per-file and first-call costs are this
+    // machine's now (aria2's fsyncs wait on the disk): measured on the
+    // calibration workload.
+    let costs = measure_costs(client, &tools, &scratch, startup, repeats.max(3), status)?;
     let mut rows = Vec::new();
     for f in files {
         let s = Scenario::load(f)?;
         if wan {
             crate::real::validate::check_wan(&s, f)?;
         }
-        let mut modelled = preset_scenario(&s, client.preset());
-        // Start-up measured above, plus the API round trips before the first file.
-        let api_ms = api_round_trips(client) as f64 * (s.network.rtt_ms + s.server.latency_ms);
-        modelled.client.startup_ms += 1000.0 * startup_s + api_ms;
-        modelled.client.per_file_overhead_ms = per_file_ms;
+        let modelled = costs.modelled(&s, client);
         let plan = Plan::new(&modelled, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
         let seed = plan.seed();
         let mut runs = Vec::new();
@@ -592,8 +629,7 @@ pub fn validate_client_with_status(
         rows,
         load_before,
         load_after: loadavg(),
-        startup_s,
-        per_file_overhead_ms: per_file_ms,
+        costs,
         preset_per_file_overhead_ms: client.preset().client().per_file_overhead_ms,
     })
 }
@@ -614,4 +650,32 @@ pub fn table_row(r: &ClientRow) -> String {
         r.log_error,
         format!("{}/{}", r.run.verified, r.run.files)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The measured costs reach the preset's sim: start-up, first call and
+    /// the API round trips as `client.startup_ms`, the per-file cost as
+    /// `client.per_file_overhead_ms`; the sim of one file grows by exactly
+    /// the fixed part.
+    #[test]
+    fn measured_costs_are_what_the_sim_adds() {
+        let s = calibration_scenario(20);
+        let costs = ToolCosts { startup_s: 0.25, per_file_ms: 3.5, first_call_ms: 40.0 };
+        let client = Client::HuggingfaceHub;
+        let m = costs.modelled(&s, client);
+        let api_ms = 2.0 * (s.network.rtt_ms + s.server.latency_ms);
+        assert_eq!(api_round_trips(client), 2);
+        let own = client.preset().client();
+        assert_eq!(m.client.startup_ms, own.startup_ms + 250.0 + 40.0 + api_ms);
+        assert_eq!(m.client.per_file_overhead_ms, 3.5);
+        let zero = ToolCosts { per_file_ms: 3.5, ..ToolCosts::default() }.modelled(&s, client);
+        let run = |m: &Scenario| {
+            let plan = Plan::new(m, None, &Budget::default(), false).expect("a valid scenario");
+            crate::simulate(&plan, crate::SimOptions::default()).duration.as_nanos()
+        };
+        assert_eq!(run(&m) - run(&zero), 290_000_000);
+    }
 }
