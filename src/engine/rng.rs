@@ -26,6 +26,8 @@ pub mod domain {
     pub const CONTENT: u64 = 5;
     /// Where the per-byte reset hazard cuts a body (`server.faults.resets_per_gib`).
     pub const BYTE_RESET: u64 = 6;
+    /// Where in its round a connection is when HyStart's delay signal comes (`net/slowstart.rs`).
+    pub const HYSTART_PHASE: u64 = 7;
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.

@@ -26,6 +26,17 @@
 //!   `min(per-connection cap, cwnd / RTT)` per flow over the shared rate;
 //!   the client's token bucket then scales every rate by the same factor.
 //!
+//! - Experimental, off by default (`network.hystart_delay`, measured no
+//!   better on the WAN matrix): HyStart's delay exit — once the windows
+//!   hold rate × (RTT + clamp(RTT / 8, 4 ms, 16 ms)), each connection in
+//!   slow start ends it at its next round start, (1 − φ) × (RTT +
+//!   threshold) later, φ a ChaCha draw keyed by (run seed, connection,
+//!   slow-start episode); the ACK train then counts only where no other
+//!   flow's windows hold 2 ms of the link; and under a standing queue
+//!   (windows above rate × RTT) each flow gets window / (RTT + queueing
+//!   delay): windows in congestion avoidance move on a counter per window
+//!   byte (weighted processor sharing, a heap of finish marks), frozen there.
+//!
 //! Cost: flows are kept in two sets. Window-limited flows (rate = their
 //! bound, below the fair level) are a list scanned at every event; every
 //! other flow moves at the one common rate, so it is kept as in processor
@@ -44,6 +55,7 @@ use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use super::minset::MinSet;
+use crate::engine::{DecisionKey, KeyedRng, domain};
 use crate::time::SimTime;
 
 /// Linux's minimum retransmission timeout.
@@ -78,6 +90,14 @@ pub struct TcpParams {
     /// response (off: slow start stops at the share, nothing is lost —
     /// the discipline [`super::slowstart_reference`] checks).
     pub loss: bool,
+    /// HyStart's delay exit and, under a standing queue, sharing in
+    /// proportion to the windows (and the ACK train only where no other
+    /// flow's burst breaks it). Off by default: on the WAN matrix it
+    /// measured no better than without (README, "Validation on a WAN path").
+    pub hystart_delay: bool,
+    /// Run seed: HyStart's delay exit draws each connection's round phase
+    /// from a ChaCha stream keyed by (seed, connection, slow-start episode).
+    pub seed: u64,
 }
 
 impl TcpParams {
@@ -95,6 +115,9 @@ struct Conn {
     idle_since: Option<f64>,
     /// In congestion avoidance since a loss (`None`: in slow start).
     ca: Option<Ca>,
+    /// Slow-start episodes begun before the current one (a restart after
+    /// idle begins another): keys the HyStart phase draw.
+    episode: u64,
 }
 
 /// Cubic's state in congestion avoidance (tcp_cubic.c `bictcp_update`).
@@ -112,12 +135,61 @@ struct Ca {
     lossless: bool,
 }
 
+/// Linux's least growth per window-limited round before any loss
+/// (tcp_cubic.c `bictcp_update`: `last_max_cwnd == 0` → `cnt ≤ 20`, one
+/// segment per 20 acked).
+pub const LOSSLESS_GROWTH: f64 = 1.05;
+
 /// HyStart's ACK-train exit needs at least this many segments in the
 /// window (tcp_cubic.c `hystart_low_window = 16`).
 pub const HYSTART_LOW_WINDOW_SEGMENTS: f64 = 16.0;
 /// HyStart's allowance for delayed and aggregated ACKs, s (tcp_cubic.c
 /// `hystart_ack_delay`: at most `USEC_PER_MSEC`, which it is at WAN rates).
 pub const HYSTART_ACK_DELAY_S: f64 = 0.001;
+/// HyStart's ACK train breaks at a gap between ACKs longer than this, s
+/// (tcp_cubic.c `hystart_ack_delta_us = 2000`).
+pub const HYSTART_ACK_DELTA_S: f64 = 0.002;
+/// HyStart's delay test: the least RTT sample of a round's first
+/// `HYSTART_MIN_SAMPLES = 8` ACKs above the path's minimum by
+/// `HYSTART_DELAY_THRESH(delay_min / 8)` = clamp(min RTT / 8, 4 ms, 16 ms).
+pub const HYSTART_DELAY_MIN_S: f64 = 0.004;
+/// See [`HYSTART_DELAY_MIN_S`].
+pub const HYSTART_DELAY_MAX_S: f64 = 0.016;
+
+/// HyStart's delay threshold for a path of minimum RTT `rtt_s`, s.
+pub fn hystart_delay_thresh_s(rtt_s: f64) -> f64 {
+    (rtt_s / 8.0).clamp(HYSTART_DELAY_MIN_S, HYSTART_DELAY_MAX_S)
+}
+
+/// Flows sharing a counter of bytes served per window byte (a standing
+/// queue serves each window in proportion): Σ weight and Σ (weight × the
+/// counter at entry − bytes delivered before), so the set has delivered
+/// `weight × counter − offset` in O(1).
+#[derive(Clone, Copy, Debug, Default)]
+struct WeightedSet {
+    count: u32,
+    weight: f64,
+    offset: f64,
+}
+
+impl WeightedSet {
+    fn add(&mut self, weight: f64, offset: f64) {
+        self.count += 1;
+        self.weight += weight;
+        self.offset += offset;
+    }
+    fn remove(&mut self, weight: f64, offset: f64) {
+        self.count -= 1;
+        self.weight -= weight;
+        self.offset -= offset;
+        if self.count == 0 {
+            (self.weight, self.offset) = (0.0, 0.0);
+        }
+    }
+    fn delivered(&self, wv: f64) -> f64 {
+        self.weight * wv - self.offset
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Flow {
@@ -141,7 +213,8 @@ struct Flow {
     /// What is left fits in the window: it goes out as one burst at the
     /// flow's share (the window no longer binds).
     last_window: bool,
-    /// Uncapped: the virtual counter when `got` was taken.
+    /// Uncapped: the virtual counter when `got` was taken (`wv` if
+    /// weighted: its weight is its connection's window, frozen there).
     v_base: f64,
     /// Uncapped: the first common-rate epoch its window follows.
     join: u64,
@@ -151,6 +224,9 @@ struct Flow {
     sat_base: f64,
     /// Counted in `ss_u` (uncapped, in slow start, not in its last window).
     in_ss: bool,
+    /// Uncapped under a standing queue, in congestion avoidance: served in
+    /// proportion to its window (`weights`), not at the common rate.
+    weighted: bool,
 }
 
 impl Flow {
@@ -175,6 +251,10 @@ const FINISH: u64 = 0;
 const ROUND: u64 = 1;
 /// The event id of a loss: the flows' windows overflow the pipe.
 const LOSS: u64 = u64::MAX;
+/// The event id of HyStart's delay signal: the queue's delay crosses the threshold.
+const DELAY: u64 = u64::MAX - 1;
+/// The event id of a delay exit due (a flow's next round start after the signal).
+const EXIT: u64 = u64::MAX - 2;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
 
@@ -229,6 +309,33 @@ pub struct SlowStart {
     /// The bottleneck's equal split among the active flows, bytes/s: the
     /// rate a slow-start burst crosses it at when every flow bursts.
     split_bps: f64,
+    /// Draws of the delay exit's round phase.
+    rng: KeyedRng,
+    /// HyStart's delay threshold, s.
+    delay_thresh_s: f64,
+    /// The windows sum to less than rate × (RTT + threshold): the next
+    /// crossing is HyStart's delay signal.
+    delay_armed: bool,
+    /// Flows whose delay exit is due, by due time.
+    exits: MinSet,
+    /// Per flow id: when its delay exit is due, s (∞: none).
+    exit_due: Vec<f64>,
+    /// HyStart delay exits so far.
+    delay_exits: u64,
+    /// A standing queue: the windows hold more than rate × RTT of the
+    /// shared bottleneck, so each flow gets window / (RTT + queueing delay).
+    standing: bool,
+    /// RTT + queueing delay, s (the RTT without a standing queue).
+    rtt_eff: f64,
+    /// Uncapped flows in congestion avoidance under a standing queue.
+    weights: WeightedSet,
+    weights_buffered: WeightedSet,
+    /// Their finish marks on `wv`.
+    wmarks: MinSet,
+    /// Bytes served per window byte of a weighted flow since the start.
+    wv: f64,
+    /// `wv`'s rate: 1 / `rtt_eff` (scaled by the token bucket), 1/s.
+    wrate: f64,
 }
 
 impl SlowStart {
@@ -262,7 +369,25 @@ impl SlowStart {
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
+            rng: KeyedRng::new(p.seed),
+            delay_thresh_s: hystart_delay_thresh_s(p.rtt.as_secs_f64()),
+            delay_armed: true,
+            exits: MinSet::default(),
+            exit_due: Vec::new(),
+            delay_exits: 0,
+            standing: false,
+            rtt_eff: p.rtt.as_secs_f64(),
+            weights: WeightedSet::default(),
+            weights_buffered: WeightedSet::default(),
+            wmarks: MinSet::default(),
+            wv: 0.0,
+            wrate: 0.0,
         }
+    }
+
+    /// Slow starts ended by HyStart's delay test so far.
+    pub fn delay_exits(&self) -> u64 {
+        self.delay_exits
     }
 
     /// HyStart exits so far (slow start ended by the ACK train, without a loss).
@@ -284,7 +409,13 @@ impl SlowStart {
         let k = ((w_max - w0).max(0.0) / CUBIC_C).cbrt();
         let cubic = CUBIC_C * (t - k).powi(3) + w_max;
         let reno = w0 + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
-        let first = if ca.lossless { w0 * 1.05f64.powf((t / self.rtt_s).floor()) } else { 0.0 };
+        // Before any loss, at least 5 % per round trip since the exit (the
+        // delay model grows it per window-limited round instead: see `settle`).
+        let first = if ca.lossless && !self.p.hystart_delay {
+            w0 * LOSSLESS_GROWTH.powf((t / self.rtt_s).floor())
+        } else {
+            0.0
+        };
         cubic.max(reno).max(first) * mss
     }
 
@@ -328,7 +459,7 @@ impl SlowStart {
     /// fast the sum grows while the bottleneck is full, bytes/s.
     fn aggregate_window(&self) -> (f64, f64) {
         let mut w = self.ss_u.delivered(self.sat_v) + self.ca_u.sum;
-        let mut dw = self.ss_u.count as f64 * self.rate_u;
+        let mut dw = if self.sat { self.ss_u.count as f64 * self.rate_u } else { 0.0 };
         for &id in &self.capped {
             let f = self.flow(id).expect("an active flow");
             let c = self.conns[id as usize].as_ref().expect("an active flow has a connection");
@@ -380,6 +511,128 @@ impl SlowStart {
         }
     }
 
+    /// HyStart's delay signal: the windows hold rate × (RTT + threshold),
+    /// so from now on a round's first ACKs carry RTT samples above the
+    /// path's minimum by the threshold. Each connection in slow start ends
+    /// it at its next round start (tcp_cubic.c `hystart_update`: from the
+    /// 9th ACK of a round whose samples all exceed it, ssthresh = cwnd).
+    /// Where each connection is in its round is packet-level detail the
+    /// model does not follow: a seeded draw φ ∈ [0, 1) per connection and
+    /// slow-start episode places its next round start (1 − φ) × (RTT +
+    /// threshold) from now.
+    fn delay_signal(&mut self) {
+        self.delay_armed = false;
+        let round = self.rtt_s + self.delay_thresh_s;
+        let (agg, gap) = (self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S);
+        for id in 0..self.flows.len() as FlowId {
+            let Some(f) = self.flow(id) else { continue };
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            if c.ca.is_some() || f.last_window || self.exit_due.get(id as usize).is_some_and(|t| t.is_finite()) {
+                continue;
+            }
+            // A flow whose ACK train no other flow's burst breaks leaves by
+            // the train, within the round (see `settle`).
+            let own = if f.capped { Self::capped_window(f, &c) } else { self.uncapped_window(f, &c) };
+            if agg - own < gap {
+                continue;
+            }
+            let phi = self.rng.uniform(DecisionKey::new(domain::HYSTART_PHASE, u64::from(id), c.episode, 0));
+            let at = self.now + (1.0 - phi) * round;
+            if self.exit_due.len() <= id as usize {
+                self.exit_due.resize(id as usize + 1, f64::INFINITY);
+            }
+            self.exit_due[id as usize] = at;
+            self.exits.insert(at, id);
+        }
+    }
+
+    /// The delay exits due now: each connection still in slow start with at
+    /// least `hystart_low_window` segments keeps its window and enters
+    /// congestion avoidance (no loss yet: [`Ca::lossless`]).
+    fn delay_exits_due(&mut self) {
+        let now = self.now;
+        while let Some((at, id)) = self.exits.first() {
+            if at > now + 1e-12 {
+                break;
+            }
+            self.exits.remove(at, id);
+            self.exit_due[id as usize] = f64::INFINITY;
+            let f = *self.flow(id).expect("an active flow");
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            if c.ca.is_some() || f.last_window {
+                continue;
+            }
+            let low = HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes;
+            if f.capped {
+                let w = Self::capped_window(&f, &c);
+                if w < low {
+                    continue;
+                }
+                self.conn(id).cwnd = w;
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                let rtt = self.rtt_s;
+                let g = self.f(id);
+                g.round_got = g.got;
+                g.round_end = now + rtt;
+            } else {
+                if self.uncapped_window(&f, &c) < low {
+                    continue;
+                }
+                self.take_uncapped(id);
+                let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.uncap(id);
+            }
+            self.delay_exits += 1;
+        }
+    }
+
+    /// A weighted flow's weight: its connection's window (frozen while weighted).
+    fn weight(&self, id: FlowId) -> f64 {
+        self.conns[id as usize].expect("an active flow has a connection").cwnd
+    }
+
+    /// Whether the windows hold a standing queue at the shared bottleneck
+    /// (moving the uncapped flows in congestion avoidance between the common
+    /// rate and the weighted set when that changes), and RTT + its delay, s.
+    #[inline(never)]
+    fn standing_queue(&mut self, cap: &Capacity) -> (bool, f64) {
+        let (per_conn, rtt_s) = (cap.cap_bps(), self.rtt_s);
+        let server = cap.server_bps();
+        let bottleneck = self.p.hystart_delay && self.p.loss && server < super::link::UNLIMITED_BPS;
+        let w_sum = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
+        if w_sum < server * (rtt_s + self.delay_thresh_s) {
+            self.delay_armed = true;
+        }
+        let standing = bottleneck
+            && per_conn >= super::link::UNLIMITED_BPS
+            && cap.shared_bps() >= server
+            && w_sum > server * rtt_s * (1.0 + 1e-9);
+        if standing != self.standing {
+            let ids: Vec<FlowId> = (0..self.flows.len() as FlowId)
+                .filter(|&id| {
+                    self.flow(id).is_some_and(|f| !f.capped && !f.last_window)
+                        && self.conns[id as usize].is_some_and(|c| c.ca.is_some())
+                })
+                .collect();
+            for &id in &ids {
+                self.take_uncapped(id);
+            }
+            self.standing = standing;
+            for &id in &ids {
+                self.uncap(id);
+            }
+        }
+        let rtt_eff = if standing { w_sum / server } else { rtt_s };
+        self.rtt_eff = rtt_eff;
+        (standing, rtt_eff)
+    }
+
+    /// Weighted flow `id` with finish mark `m` has (almost) all its bytes.
+    fn weighted_done(&self, m: f64, id: FlowId) -> bool {
+        (m - self.wv) * self.weight(id) <= DONE_EPS
+    }
+
     /// A connection's current window, bytes (`None` before its first flow).
     pub fn cwnd(&self, flow: FlowId) -> Option<f64> {
         let c = self.conns.get(flow as usize).copied().flatten()?;
@@ -390,7 +643,15 @@ impl SlowStart {
     }
     /// An active flow's rate, bytes/s.
     pub fn rate(&self, flow: FlowId) -> Option<f64> {
-        self.flow(flow).map(|f| if f.capped { f.rate } else { self.rate_u })
+        self.flow(flow).map(|f| {
+            if f.capped {
+                f.rate
+            } else if f.weighted {
+                self.weight(flow) * self.wrate
+            } else {
+                self.rate_u
+            }
+        })
     }
 
     fn flow(&self, flow: FlowId) -> Option<&Flow> {
@@ -410,8 +671,36 @@ impl SlowStart {
         self.rate_max.get(i).map_or(0.0, |&(_, r)| 2.0 * r * self.rtt_s)
     }
 
+    /// Put uncapped flow `id` (in congestion avoidance, under a standing
+    /// queue) among the flows served in proportion to their windows.
+    #[inline(never)]
+    fn uncap_weighted(&mut self, id: FlowId) {
+        let c = self.conns[id as usize].expect("an active flow has a connection");
+        let wv = self.wv;
+        let f = self.f(id);
+        f.capped = false;
+        f.window_limited = false;
+        f.weighted = true;
+        f.v_base = wv;
+        let (f, weight) = (*f, c.cwnd);
+        let off = weight * wv - f.got;
+        self.wmarks.insert(wv + (f.bytes - f.got) / weight, id);
+        self.weights.add(weight, off);
+        if f.buffered {
+            self.weights_buffered.add(weight, off);
+        }
+        self.ca_u.add(c.cwnd);
+    }
+
     /// Put flow `id` (its `got` current) among the uncapped flows.
     fn uncap(&mut self, id: FlowId) {
+        if self.standing
+            && self.conns[id as usize].expect("an active flow has a connection").ca.is_some()
+            && !self.flow(id).expect("an active flow").last_window
+        {
+            self.uncap_weighted(id);
+            return;
+        }
         let (v, epoch, sat_v) = (self.v, self.epoch, self.sat_v);
         let f = self.f(id);
         f.capped = false;
@@ -438,10 +727,31 @@ impl SlowStart {
         }
     }
 
+    /// Take weighted flow `id` (state `f`) out of its set: its `got` becomes current.
+    #[inline(never)]
+    fn take_weighted(&mut self, id: FlowId, f: Flow) {
+        let weight = self.weight(id);
+        let off = weight * f.v_base - f.got;
+        self.wmarks.remove(f.v_base + (f.bytes - f.got) / weight, id);
+        self.weights.remove(weight, off);
+        if f.buffered {
+            self.weights_buffered.remove(weight, off);
+        }
+        self.ca_u.remove(self.conns[id as usize].expect("an active flow has a connection").cwnd);
+        let wv = self.wv;
+        let g = self.f(id);
+        g.weighted = false;
+        g.got = (f.got + weight * (wv - f.v_base)).min(f.bytes);
+    }
+
     /// Take uncapped flow `id` out of the sets: its `got` and its
     /// connection's window become current.
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
+        if f.weighted {
+            self.take_weighted(id, f);
+            return;
+        }
         let now_w = self.uncapped_window(&f, &self.conns[id as usize].expect("an active flow has a connection"));
         self.marks.remove(f.fin_mark(), id);
         self.u_all.remove(f.v_base - f.got);
@@ -483,6 +793,10 @@ impl SlowStart {
     }
 
     fn end(&mut self, id: FlowId, done: bool) -> f64 {
+        if let Some(at) = self.exit_due.get_mut(id as usize).filter(|t| t.is_finite()) {
+            let at = std::mem::replace(at, f64::INFINITY);
+            self.exits.remove(at, id);
+        }
         if self.flow(id).expect("ending an active flow").capped {
             self.remove_capped(id);
         } else {
@@ -514,12 +828,15 @@ impl Discipline for SlowStart {
             self.flows.resize(idx + 1, None);
         }
         let iw = self.p.initial_window_bytes;
-        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None });
+        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None, episode: 0 });
         if let Some(since) = c.idle_since.take()
             && self.p.restart_after_idle
             && self.now - since > self.rto_s
         {
             c.cwnd = c.cwnd.min(iw);
+            if c.ca.is_some() {
+                c.episode += 1;
+            }
             c.ca = None;
         }
         if self.pipe.is_finite() {
@@ -555,6 +872,7 @@ impl Discipline for SlowStart {
             pos: 0,
             sat_base: 0.0,
             in_ss: false,
+            weighted: false,
         });
         self.active += 1;
         self.uncap(flow);
@@ -582,8 +900,18 @@ impl Discipline for SlowStart {
         // cap if that is lower).
         let per_conn = cap.cap_bps();
         let rtt_s = self.rtt_s;
+        // A standing queue: the windows hold more than the shared
+        // bottleneck's rate × RTT, so every window waits behind the queue
+        // and each flow gets window / (RTT + queueing delay) — in
+        // proportion to its window. Uncapped flows in congestion avoidance
+        // then move on a counter per window byte (`weights`).
+        let (standing, rtt_eff) = if self.p.hystart_delay { self.standing_queue(cap) } else { (false, rtt_s) };
         let mut left = cap.shared_bps();
         let mut n = self.active;
+        if standing {
+            left = (left - self.weights.weight / rtt_eff).max(0.0);
+            n -= self.weights.count;
+        }
         self.split_bps = if n == 0 { 0.0 } else { left / n as f64 };
         // The flows listed now get their bounds in the first pass's scan
         // (what the first pass lists before that reads none of them).
@@ -598,7 +926,10 @@ impl Discipline for SlowStart {
             let level = if n == 0 { 0.0 } else { left / n as f64 };
             // Uncapped flows whose window binds at or below the level join the list.
             while let Some((w, id)) = self.windows.first() {
-                if !(w / rtt_s <= level && w / rtt_s < per_conn) {
+                // Under a standing queue equal windows stay at the level
+                // (their bound): only those strictly below it are listed.
+                let below = if standing { w / rtt_eff < level * (1.0 - 1e-9) } else { w / rtt_s <= level };
+                if !(below && w / rtt_eff < per_conn) {
                     break;
                 }
                 let f = *self.flow(id).expect("an active flow");
@@ -622,7 +953,7 @@ impl Discipline for SlowStart {
                 let f = self.f(id);
                 f.rate = -1.0;
                 f.window_limited = true;
-                f.bound = w / rtt_s;
+                f.bound = w / rtt_eff;
                 if u_fixed {
                     // It had been fixed at the cap with the other uncapped flows.
                     left += per_conn;
@@ -649,7 +980,7 @@ impl Discipline for SlowStart {
                 let f = flows[id as usize].as_mut().expect("an active flow");
                 if first_pass && i < listed_before {
                     let cwnd = self.conns[id as usize].as_ref().expect("an active flow has a connection").cwnd;
-                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_s };
+                    let w = if f.last_window { f64::INFINITY } else { cwnd / rtt_eff };
                     f.rate = -1.0; // not yet fixed
                     f.window_limited = w < per_conn;
                     f.bound = w.min(per_conn);
@@ -694,9 +1025,15 @@ impl Discipline for SlowStart {
             i += 1;
         }
         let rate_u = if u_fixed { per_conn } else { level };
-        let demand = listed + rate_u * self.u_all.count as f64;
-        let total = if cap.has_bucket() { cap.limit(demand) } else { demand };
+        let wrate = if standing { 1.0 / rtt_eff } else { 0.0 };
+        let demand = listed + rate_u * self.u_all.count as f64 + self.weights.weight * wrate;
+        let mut total = if cap.has_bucket() { cap.limit(demand) } else { demand };
+        if standing {
+            // Float residue of the proportional split: never above the link.
+            total = total.min(cap.shared_bps());
+        }
         self.rate_u = rate_u;
+        self.wrate = wrate;
         // The shared bottleneck is the server's link, it is full, and flows
         // share it at the level: what their windows hold beyond rate × RTT
         // waits in its drop-tail queue (not the client's CPU, a
@@ -709,14 +1046,15 @@ impl Discipline for SlowStart {
             (f64::INFINITY, f64::INFINITY)
         };
         self.sat = self.pipe.is_finite()
-            && self.u_all.count > 0
+            && (self.u_all.count > 0 || self.weights.count > 0)
             && !u_fixed
-            && total >= demand
+            && (total >= demand || (standing && total >= demand * (1.0 - 1e-9)))
             && cap.shared_bps() >= server
             && demand >= server * (1.0 - 1e-9);
         if demand > 0.0 && total < demand {
             let k = total / demand;
             self.rate_u *= k;
+            self.wrate *= k;
             for i in 0..self.capped.len() {
                 let id = self.capped[i];
                 self.f(id).rate *= k;
@@ -737,9 +1075,11 @@ impl Discipline for SlowStart {
         total
     }
 
+    #[inline]
     fn serve(&mut self, dt: f64) {
         self.now += dt;
         self.v += self.rate_u * dt;
+        self.wv += self.wrate * dt;
         if self.sat {
             self.sat_v += self.rate_u * dt;
         }
@@ -776,29 +1116,59 @@ impl Discipline for SlowStart {
                 best = Some((t, (u64::from(id) << 1) | FINISH));
             }
         }
-        if self.sat {
-            // The windows' sum reaches rate × RTT + queue: the queue overflows.
-            let (w, dw) = self.aggregate_window();
-            // Only windows in slow start grow; frozen ones never overflow again.
-            if dw > 0.0 {
-                let t = ((self.pipe - w) / dw).max(0.0);
+        let (mut delay, mut delay_w) = (false, f64::INFINITY);
+        if self.p.hystart_delay {
+            if self.wrate > 0.0
+                && let Some((mark, id)) = self.wmarks.first()
+            {
+                let t = (mark - self.wv).max(0.0) / self.wrate;
                 if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, (u64::from(id) << 1) | FINISH));
+                }
+            }
+            if let Some((due, _)) = self.exits.first() {
+                let t = (due - self.now).max(0.0);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, EXIT));
+                }
+            }
+            delay_w = self.bdp / self.rtt_s * (self.rtt_s + self.delay_thresh_s);
+            delay = self.delay_armed && self.pipe.is_finite() && delay_w < self.pipe;
+        }
+        if self.sat || delay {
+            // Only windows in slow start grow; frozen ones never overflow again.
+            let (w, dw) = self.aggregate_window();
+            if dw > 0.0 {
+                // The windows' sum reaches rate × RTT + queue: the queue overflows.
+                let t = ((self.pipe - w) / dw).max(0.0);
+                if self.sat && best.is_none_or(|b| t < b.0) {
                     best = Some((t, LOSS));
+                }
+                // It reaches rate × (RTT + HyStart's threshold): the queue's delay signal.
+                let t = ((delay_w - w) / dw).max(0.0);
+                if delay && best.is_none_or(|b| t < b.0) {
+                    best = Some((t, DELAY));
                 }
             }
         }
         best
     }
 
+    #[inline]
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
             || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
+            || (self.p.hystart_delay && self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id)))
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
         let mut due_uncapped = None;
         if due == Some(LOSS) {
             self.lose();
+        } else if due == Some(DELAY) {
+            self.delay_signal();
+        } else if due == Some(EXIT) {
+            self.delay_exits_due();
         } else if let Some(id) = due {
             // The event's time was rounded up to a nanosecond: reach it exactly.
             let flow = (id >> 1) as FlowId;
@@ -816,6 +1186,18 @@ impl Discipline for SlowStart {
             }
         }
         let (now, rtt) = (self.now, self.rtt_s);
+        // HyStart's ACK train needs ACKs at most 2 ms apart: the bursts of
+        // other flows' windows through the bottleneck's FIFO open longer
+        // gaps once they hold more than 2 ms of the link.
+        let train_gap = if !self.pipe.is_finite() {
+            None
+        } else if !self.p.hystart_delay {
+            Some((0.0, f64::INFINITY))
+        } else if self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.window_limited)) {
+            Some((self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S))
+        } else {
+            None
+        };
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let f = *self.flow(id).expect("an active flow");
@@ -833,8 +1215,8 @@ impl Discipline for SlowStart {
                         // ssthresh = cwnd, congestion avoidance, no cut.
                         let w_k = c.cwnd;
                         let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
-                        if self.pipe.is_finite() && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half
-                        {
+                        let train = train_gap.is_some_and(|(agg, gap)| agg - Self::capped_window(&f, &c) < gap);
+                        if train && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
                             self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
@@ -842,6 +1224,16 @@ impl Discipline for SlowStart {
                         } else {
                             c.cwnd + (f.got - f.round_got)
                         }
+                    }
+                    // The delay model: a window served behind a standing
+                    // queue is not grown (the windows `ss -ti` showed there
+                    // stayed within a few per cent per second), as the
+                    // uncapped ones there are frozen; before any loss Linux
+                    // grows it by at least 5 % per round it is
+                    // window-limited (`last_max_cwnd == 0` → `cnt ≤ 20`).
+                    Some(_) if self.standing => c.cwnd,
+                    Some(ca) if ca.lossless && self.p.hystart_delay => {
+                        (c.cwnd * LOSSLESS_GROWTH).max(self.cubic_window(ca, now - ca.epoch))
                     }
                     Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
                 };
@@ -874,21 +1266,36 @@ impl Discipline for SlowStart {
             let got = self.end(id, true);
             finished.push((id, got));
         }
+        while let Some((m, id)) = self.wmarks.first() {
+            if !self.weighted_done(m, id) {
+                break;
+            }
+            let got = self.end(id, true);
+            finished.push((id, got));
+        }
     }
 
     fn delivered(&self, flow: FlowId) -> f64 {
-        self.flow(flow).map_or(0.0, |f| if f.capped { f.got } else { (f.got + (self.v - f.v_base)).min(f.bytes) })
+        self.flow(flow).map_or(0.0, |f| {
+            if f.capped {
+                f.got
+            } else if f.weighted {
+                (f.got + self.weight(flow) * (self.wv - f.v_base)).min(f.bytes)
+            } else {
+                (f.got + (self.v - f.v_base)).min(f.bytes)
+            }
+        })
     }
 
     fn total_delivered(&self) -> f64 {
         let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.got).sum();
-        self.ended_bytes + listed + self.u_all.delivered(self.v)
+        self.ended_bytes + listed + self.u_all.delivered(self.v) + self.weights.delivered(self.wv)
     }
 
     fn buffered_in_flight(&self) -> f64 {
         let listed: f64 =
             self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
-        (listed + self.u_buffered.delivered(self.v)).max(0.0)
+        (listed + self.u_buffered.delivered(self.v) + self.weights_buffered.delivered(self.wv)).max(0.0)
     }
 
     fn heap_bytes(&self) -> usize {
@@ -900,6 +1307,9 @@ impl Discipline for SlowStart {
             + self.rate_max.capacity() * size_of::<(u64, f64)>()
             + self.marks.heap_bytes()
             + self.windows.heap_bytes()
+            + self.exits.heap_bytes()
+            + self.exit_due.capacity() * size_of::<f64>()
+            + self.wmarks.heap_bytes()
     }
 }
 
@@ -920,6 +1330,8 @@ mod tests {
             queue_bytes: None,
             mss_bytes: 1448.0,
             loss: true,
+            seed: 7,
+            hystart_delay: false,
         }
     }
 
@@ -1177,6 +1589,224 @@ mod tests {
         let (a, b) = (go(), go());
         assert!(a.1 + a.2 >= 1);
         assert_eq!(a, b);
+    }
+
+    fn delay_params(rtt_ms: u64, seed: u64) -> TcpParams {
+        TcpParams { hystart_delay: true, seed, ..params(rtt_ms) }
+    }
+
+    #[test]
+    fn under_a_standing_queue_frozen_windows_share_in_proportion_and_the_larger_finishes_first() {
+        // C = 1 MB/s, RTT 100 ms: BDP 100 kB. Two connections in congestion
+        // avoidance (after a loss: no growth between rounds here, as they
+        // are served behind the queue) with windows W0 < W2 and W0 + W1 >
+        // BDP: the excess queues, every round trip lasts (W0 + W1) / C, and
+        // each flow sends its window per round trip: rate_i = C W_i / ΣW.
+        let (c, rtt, w) = (1e6f64, 0.1, [40_000.0f64, 120_000.0]);
+        let mut p = delay_params(100, 7);
+        p.queue_bytes = Some(200_000.0); // both first windows fit: no drop
+        let mut d = SlowStart::new(p);
+        d.conns = w
+            .iter()
+            .map(|&w| {
+                Some(Conn {
+                    cwnd: w,
+                    idle_since: None,
+                    ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }),
+                    episode: 0,
+                })
+            })
+            .collect();
+        d.flows = vec![None; 2];
+        let mut l = Link::new(Capacity::new(Some(c), None), d);
+        let bytes = 300_000.0;
+        l.add_flow(SimTime::ZERO, 0, bytes, false);
+        l.add_flow(SimTime::ZERO, 1, bytes, false);
+        let sum: f64 = w.iter().sum();
+        for f in 0..2 {
+            let r = l.discipline().rate(f).unwrap();
+            assert!((r - c * w[f as usize] / sum).abs() < 1e-6, "flow {f}: {r}");
+        }
+        // The larger window finishes first, at bytes / (C W1 / ΣW)…
+        let t1 = bytes / (c * w[1] / sum);
+        let (mut fin, mut t) = (Vec::new(), SimTime::ZERO);
+        while fin.is_empty() {
+            t = l.next_transition().unwrap();
+            l.on_transition(t, &mut fin);
+        }
+        assert_eq!(fin.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1]);
+        close(t, t1);
+        // …having let the other deliver t1 × C W0 / ΣW; then W0 < BDP is
+        // alone, the queue drains and it sends one window per RTT.
+        let got = l.discipline().delivered(0);
+        assert!((got - t1 * c * w[0] / sum).abs() < 1e-3, "{got}");
+        assert!((l.discipline().rate(0).unwrap() - w[0] / rtt).abs() < 1e-6, "{:?}", l.discipline().rate(0));
+        // Off, the same windows share max-min: W0 / RTT = 400 kB/s is below
+        // the level C / 2, so W0 gets that and W1 the rest.
+        let mut d = SlowStart::new(TcpParams { queue_bytes: Some(200_000.0), ..params(100) });
+        d.conns = w
+            .iter()
+            .map(|&w| {
+                Some(Conn {
+                    cwnd: w,
+                    idle_since: None,
+                    ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }),
+                    episode: 0,
+                })
+            })
+            .collect();
+        d.flows = vec![None; 2];
+        let mut l = Link::new(Capacity::new(Some(c), None), d);
+        l.add_flow(SimTime::ZERO, 0, bytes, false);
+        l.add_flow(SimTime::ZERO, 1, bytes, false);
+        assert!((l.discipline().rate(0).unwrap() - w[0] / rtt).abs() < 1e-6);
+        assert!((l.discipline().rate(1).unwrap() - (c - w[0] / rtt)).abs() < 1e-6);
+    }
+
+    /// Connection `f`'s window now (a window-limited flow's grows within its round).
+    fn window_now(d: &SlowStart, f: FlowId) -> f64 {
+        let c = d.conns[f as usize].unwrap();
+        match d.flow(f) {
+            Some(fl) if fl.capped => SlowStart::capped_window(fl, &c),
+            _ => d.cwnd(f).unwrap(),
+        }
+    }
+
+    /// Run `n` simultaneous 50 MB flows on 40 MB/s at RTT 50 ms with the
+    /// delay model until every connection has left slow start; returns each
+    /// connection's window at its exit, the signal's time and the windows then.
+    fn delay_exits(n: u32, seed: u64) -> (Vec<(f64, f64)>, f64, Vec<f64>, u64) {
+        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::new(delay_params(50, seed)));
+        for f in 0..n {
+            l.add_flow(SimTime::ZERO, f, 5e7, false);
+        }
+        let (mut at_exit, mut signal, mut at_signal) = (vec![(0.0, 0.0); n as usize], 0.0, Vec::new());
+        let mut fin = Vec::new();
+        while let Some(t) = l.next_transition() {
+            let armed = l.discipline().delay_armed;
+            let before: Vec<f64> = (0..n).map(|f| window_now(l.discipline(), f)).collect();
+            let in_ss: Vec<bool> = (0..n).map(|f| l.discipline().conns[f as usize].unwrap().ca.is_none()).collect();
+            l.on_transition(t, &mut fin);
+            let d = l.discipline();
+            if armed && !d.delay_armed {
+                (signal, at_signal) = (t.as_secs_f64(), before.clone());
+            }
+            for f in 0..n as usize {
+                if in_ss[f] && d.conns[f].unwrap().ca.is_some() {
+                    at_exit[f] = (t.as_secs_f64(), d.cwnd(f as FlowId).unwrap());
+                }
+            }
+            if (0..n as usize).all(|f| d.conns[f].unwrap().ca.is_some()) {
+                break;
+            }
+        }
+        (at_exit, signal, at_signal, l.discipline().delay_exits())
+    }
+
+    #[test]
+    fn the_delay_exit_comes_within_one_round_of_the_signal_at_a_seeded_phase_per_connection() {
+        let n = 8;
+        let (exits, signal, at_signal, count) = delay_exits(n, 7);
+        // tcp_cubic.c: HYSTART_DELAY_THRESH(delay_min / 8) clamped to [4, 16] ms.
+        let thresh = hystart_delay_thresh_s(0.050);
+        assert!((thresh - 0.00625).abs() < 1e-12);
+        assert_eq!(hystart_delay_thresh_s(0.020), 0.004);
+        assert_eq!(hystart_delay_thresh_s(0.200), 0.016);
+        assert_eq!(count, n as u64, "every connection leaves by the delay test");
+        assert!(signal > 0.0);
+        // The signal: the windows hold C × (RTT + threshold) (the queue's delay reaches the threshold).
+        let sum: f64 = at_signal.iter().sum();
+        assert!(sum <= 4e7 * (0.050 + thresh) + 1.0, "{sum}");
+        for (f, &(t, w)) in exits.iter().enumerate() {
+            // At its next round start, at most a round (RTT + threshold) after
+            // the signal, with the window grown since.
+            assert!(t >= signal && t <= signal + 0.050 + thresh + 1e-9, "flow {f}: exit at {t}, signal at {signal}");
+            assert!(w >= at_signal[f], "flow {f}: {w} vs {}", at_signal[f]);
+        }
+        // The phase is per connection (the exits differ) and a pure function of the seed.
+        let distinct = exits.iter().filter(|&&(t, _)| (t - exits[0].0).abs() > 1e-6).count();
+        assert!(distinct > 0, "{exits:?}");
+        assert_eq!(delay_exits(n, 7).0, exits);
+        assert_ne!(delay_exits(n, 8).0, exits);
+    }
+
+    #[test]
+    fn a_lone_flow_leaves_by_the_ack_train_with_the_delay_model_on_as_off() {
+        // The same lone flow as above: no other flow breaks its ACK train,
+        // so the delay model changes neither its exit nor its finish.
+        for rtt in [20, 50, 100] {
+            let go = |p: TcpParams| {
+                let mut l = Link::new(Capacity::new(Some(1e7), None), SlowStart::new(p));
+                l.add_flow(SimTime::ZERO, 0, 2e6, false);
+                // The window when slow start ends.
+                let (mut fin, mut at) = (Vec::new(), SimTime::ZERO);
+                while l.discipline().conns[0].unwrap().ca.is_none() {
+                    at = l.next_transition().unwrap();
+                    l.on_transition(at, &mut fin);
+                }
+                let w = l.discipline().cwnd(0).unwrap();
+                let d = l.discipline();
+                (at, w, d.hystart_exits(), d.delay_exits(), d.losses())
+            };
+            let (off, on) = (go(params(rtt)), go(delay_params(rtt, 7)));
+            assert_eq!(off.2, 1, "RTT {rtt}: the ACK train");
+            assert_eq!(on, (off.0, off.1, off.2, 0, off.4), "RTT {rtt}");
+        }
+    }
+
+    #[test]
+    fn with_the_delay_model_every_byte_arrives_once_and_runs_repeat_exactly() {
+        // Flows of random sizes on 12 connections through a bottleneck; each
+        // connection's next flow (1–4 per connection: pooled windows, idle
+        // restarts) starts an RTT or 400 ms after its last one ends.
+        use rand::{RngExt, SeedableRng};
+        let go = |case: u64| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
+            let rtt = rng.random_range(5..120);
+            let c = 2f64.powf(rng.random_range(20.0..26.0));
+            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(delay_params(rtt, case)));
+            let mut left: Vec<u32> = (0..12).map(|_| rng.random_range(1..5)).collect();
+            let mut starts: Vec<(SimTime, FlowId)> =
+                (0..12).map(|f| (SimTime::from_millis(rng.random_range(0..300)), f)).collect();
+            let (mut sizes, mut total, mut done, mut fin) = (vec![0.0; 12], 0.0, Vec::new(), Vec::new());
+            loop {
+                starts.sort_unstable_by_key(|&(t, f)| std::cmp::Reverse((t, f)));
+                let next = l.next_transition();
+                match (next, starts.last().copied()) {
+                    (Some(t), Some((s, _))) if t <= s => l.on_transition(t, &mut fin),
+                    (None, None) => break,
+                    (Some(t), None) => l.on_transition(t, &mut fin),
+                    (_, Some((s, f))) => {
+                        starts.pop();
+                        sizes[f as usize] = 2f64.powf(rng.random_range(10.0..24.0)).round();
+                        total += sizes[f as usize];
+                        l.add_flow(s, f, sizes[f as usize], false);
+                        continue;
+                    }
+                }
+                let t = next.expect("a transition");
+                for (f, got) in fin.drain(..) {
+                    let i = f as usize;
+                    assert!((got - sizes[i]).abs() < 1e-3, "case {case}: flow {f} got {got} of {}", sizes[i]);
+                    done.push((f, t));
+                    left[i] -= 1;
+                    if left[i] > 0 {
+                        let gap = if rng.random_bool(0.3) { 400 } else { rtt };
+                        starts.push((t + SimTime::from_millis(gap), f));
+                    }
+                }
+            }
+            assert!(left.iter().all(|&n| n == 0), "case {case}: every flow finished");
+            assert!((l.total_delivered() - total).abs() < 1e-3 * total.max(1.0), "case {case}");
+            (done, l.discipline().delay_exits(), l.discipline().losses())
+        };
+        let mut exits = 0;
+        for case in 0..20 {
+            let a = go(case);
+            exits += a.1;
+            assert_eq!(a, go(case), "case {case}");
+        }
+        assert!(exits > 0, "the cases exercise the delay exit");
     }
 
     /// The memory account covers every connection's and flow's state.

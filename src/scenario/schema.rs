@@ -219,6 +219,13 @@ pub struct Network {
     /// B, as the WAN emulator's default queue).
     #[serde(default, deserialize_with = "units::opt_bytes", skip_serializing_if = "Option::is_none")]
     pub queue_bytes: Option<u64>,
+    /// Experimental: cubic's HyStart delay exit (each connection leaves
+    /// slow start at its next round start once the bottleneck's queue
+    /// delays ACKs by clamp(RTT / 8, 4 ms, 16 ms); the round's phase is a
+    /// seeded draw) and, under a standing queue, sharing in proportion to
+    /// the windows (default false: it measured no better on the WAN matrix).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hystart_delay: bool,
 }
 
 impl Default for Network {
@@ -235,6 +242,7 @@ impl Default for Network {
             mss_bytes: 1448,
             slow_start_after_idle: true,
             queue_bytes: None,
+            hystart_delay: false,
         }
     }
 }

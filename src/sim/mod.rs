@@ -305,7 +305,8 @@ pub fn simulate_measured(plan: &Plan, opts: SimOptions) -> (RunRecord, Footprint
     let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
-    match (s.server.write_quantum_bytes, TcpParams::of(s)) {
+    let tcp = TcpParams::of(s).map(|t| TcpParams { seed: plan.seed(), ..t });
+    match (s.server.write_quantum_bytes, tcp) {
         (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
         (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
         (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
