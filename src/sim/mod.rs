@@ -335,10 +335,10 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
     let w = &mut engine.world;
     w.link.advance(end);
     let n = w.orch.files().len() as u32;
-    let outcomes = (0..n).map(|f| w.orch.outcome(f)).collect();
-    let fail_reasons = (0..n).filter_map(|f| w.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
+    let outcomes = w.orch.take_outcomes();
+    debug_assert_eq!(outcomes.len(), n as usize);
+    let fail_reasons = w.orch.fail_reasons().map(|(f, r)| (f, r.to_string())).collect();
     let files = w.orch.shared_files();
-    let outcomes: Vec<_> = outcomes;
     let (core_files, core_conns) = w.orch.heap_bytes();
     let footprint = Footprint {
         per_file_bytes: files.heap_bytes()
