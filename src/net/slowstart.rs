@@ -258,7 +258,9 @@ const EXIT: u64 = u64::MAX - 2;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
 
-pub struct SlowStart {
+/// `D`: HyStart's delay model (`TcpParams::hystart_delay`) is on. A type
+/// parameter, so the default run (off) carries none of its checks.
+pub struct SlowStart<const D: bool = false> {
     p: TcpParams,
     rtt_s: f64,
     rto_s: f64,
@@ -338,8 +340,12 @@ pub struct SlowStart {
     wrate: f64,
 }
 
-impl SlowStart {
+impl<const D: bool> SlowStart<D> {
     pub fn new(p: TcpParams) -> Self {
+        assert_eq!(
+            p.hystart_delay, D,
+            "the delay model is chosen by the type: `SlowStart::<true>` for `hystart_delay`"
+        );
         assert!(p.rtt > SimTime::ZERO, "slow start needs a positive RTT (the sim uses processor sharing at RTT 0)");
         SlowStart {
             rtt_s: p.rtt.as_secs_f64(),
@@ -411,11 +417,7 @@ impl SlowStart {
         let reno = w0 + 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * t / self.rtt_s;
         // Before any loss, at least 5 % per round trip since the exit (the
         // delay model grows it per window-limited round instead: see `settle`).
-        let first = if ca.lossless && !self.p.hystart_delay {
-            w0 * LOSSLESS_GROWTH.powf((t / self.rtt_s).floor())
-        } else {
-            0.0
-        };
+        let first = if ca.lossless && !D { w0 * LOSSLESS_GROWTH.powf((t / self.rtt_s).floor()) } else { 0.0 };
         cubic.max(reno).max(first) * mss
     }
 
@@ -599,7 +601,7 @@ impl SlowStart {
     fn standing_queue(&mut self, cap: &Capacity) -> (bool, f64) {
         let (per_conn, rtt_s) = (cap.cap_bps(), self.rtt_s);
         let server = cap.server_bps();
-        let bottleneck = self.p.hystart_delay && self.p.loss && server < super::link::UNLIMITED_BPS;
+        let bottleneck = D && self.p.loss && server < super::link::UNLIMITED_BPS;
         let w_sum = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
         if w_sum < server * (rtt_s + self.delay_thresh_s) {
             self.delay_armed = true;
@@ -694,7 +696,7 @@ impl SlowStart {
 
     /// Put flow `id` (its `got` current) among the uncapped flows.
     fn uncap(&mut self, id: FlowId) {
-        if self.standing
+        if D && self.standing
             && self.conns[id as usize].expect("an active flow has a connection").ca.is_some()
             && !self.flow(id).expect("an active flow").last_window
         {
@@ -748,7 +750,7 @@ impl SlowStart {
     /// connection's window become current.
     fn take_uncapped(&mut self, id: FlowId) {
         let f = *self.flow(id).expect("an active flow");
-        if f.weighted {
+        if D && f.weighted {
             self.take_weighted(id, f);
             return;
         }
@@ -793,7 +795,7 @@ impl SlowStart {
     }
 
     fn end(&mut self, id: FlowId, done: bool) -> f64 {
-        if let Some(at) = self.exit_due.get_mut(id as usize).filter(|t| t.is_finite()) {
+        if D && let Some(at) = self.exit_due.get_mut(id as usize).filter(|t| t.is_finite()) {
             let at = std::mem::replace(at, f64::INFINITY);
             self.exits.remove(at, id);
         }
@@ -819,7 +821,7 @@ impl SlowStart {
     }
 }
 
-impl Discipline for SlowStart {
+impl<const D: bool> Discipline for SlowStart<D> {
     fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
         assert!(!self.is_active(flow), "flow {flow} started twice");
         let idx = flow as usize;
@@ -905,7 +907,7 @@ impl Discipline for SlowStart {
         // and each flow gets window / (RTT + queueing delay) — in
         // proportion to its window. Uncapped flows in congestion avoidance
         // then move on a counter per window byte (`weights`).
-        let (standing, rtt_eff) = if self.p.hystart_delay { self.standing_queue(cap) } else { (false, rtt_s) };
+        let (standing, rtt_eff) = if D { self.standing_queue(cap) } else { (false, rtt_s) };
         let mut left = cap.shared_bps();
         let mut n = self.active;
         if standing {
@@ -1026,7 +1028,9 @@ impl Discipline for SlowStart {
         }
         let rate_u = if u_fixed { per_conn } else { level };
         let wrate = if standing { 1.0 / rtt_eff } else { 0.0 };
-        let demand = listed + rate_u * self.u_all.count as f64 + self.weights.weight * wrate;
+        let demand = listed + rate_u * self.u_all.count as f64;
+        // Off, nothing is weighted (+ 0.0 changes no sum).
+        let demand = if D { demand + self.weights.weight * wrate } else { demand };
         let mut total = if cap.has_bucket() { cap.limit(demand) } else { demand };
         if standing {
             // Float residue of the proportional split: never above the link.
@@ -1079,7 +1083,9 @@ impl Discipline for SlowStart {
     fn serve(&mut self, dt: f64) {
         self.now += dt;
         self.v += self.rate_u * dt;
-        self.wv += self.wrate * dt;
+        if D {
+            self.wv += self.wrate * dt;
+        }
         if self.sat {
             self.sat_v += self.rate_u * dt;
         }
@@ -1117,7 +1123,7 @@ impl Discipline for SlowStart {
             }
         }
         let (mut delay, mut delay_w) = (false, f64::INFINITY);
-        if self.p.hystart_delay {
+        if D {
             if self.wrate > 0.0
                 && let Some((mark, id)) = self.wmarks.first()
             {
@@ -1158,7 +1164,7 @@ impl Discipline for SlowStart {
     fn has_done(&self) -> bool {
         self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.bytes - f.got <= DONE_EPS))
             || self.marks.first().is_some_and(|(m, _)| m - self.v <= DONE_EPS)
-            || (self.p.hystart_delay && self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id)))
+            || (D && self.wmarks.first().is_some_and(|(m, id)| self.weighted_done(m, id)))
     }
 
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
@@ -1191,7 +1197,7 @@ impl Discipline for SlowStart {
         // gaps once they hold more than 2 ms of the link.
         let train_gap = if !self.pipe.is_finite() {
             None
-        } else if !self.p.hystart_delay {
+        } else if !D {
             Some((0.0, f64::INFINITY))
         } else if self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.window_limited)) {
             Some((self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S))
@@ -1232,7 +1238,7 @@ impl Discipline for SlowStart {
                     // grows it by at least 5 % per round it is
                     // window-limited (`last_max_cwnd == 0` → `cnt ≤ 20`).
                     Some(_) if self.standing => c.cwnd,
-                    Some(ca) if ca.lossless && self.p.hystart_delay => {
+                    Some(ca) if ca.lossless && D => {
                         (c.cwnd * LOSSLESS_GROWTH).max(self.cubic_window(ca, now - ca.epoch))
                     }
                     Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
@@ -1266,7 +1272,7 @@ impl Discipline for SlowStart {
             let got = self.end(id, true);
             finished.push((id, got));
         }
-        while let Some((m, id)) = self.wmarks.first() {
+        while D && let Some((m, id)) = self.wmarks.first() {
             if !self.weighted_done(m, id) {
                 break;
             }
@@ -1289,13 +1295,15 @@ impl Discipline for SlowStart {
 
     fn total_delivered(&self) -> f64 {
         let listed: f64 = self.capped.iter().filter_map(|&id| self.flow(id)).map(|f| f.got).sum();
-        self.ended_bytes + listed + self.u_all.delivered(self.v) + self.weights.delivered(self.wv)
+        let sum = self.ended_bytes + listed + self.u_all.delivered(self.v);
+        if D { sum + self.weights.delivered(self.wv) } else { sum }
     }
 
     fn buffered_in_flight(&self) -> f64 {
         let listed: f64 =
             self.capped.iter().filter_map(|&id| self.flow(id)).filter(|f| f.buffered).map(|f| f.got).sum();
-        (listed + self.u_buffered.delivered(self.v) + self.weights_buffered.delivered(self.wv)).max(0.0)
+        let sum = listed + self.u_buffered.delivered(self.v);
+        (if D { sum + self.weights_buffered.delivered(self.wv) } else { sum }).max(0.0)
     }
 
     fn heap_bytes(&self) -> usize {
@@ -1367,7 +1375,7 @@ mod tests {
     #[test]
     fn one_fresh_flow_takes_rounds_then_the_last_windows_rate() {
         for (bytes, rtt) in [(1048576.0, 40), (65536.0, 40), (14480.0, 20), (5e6, 100)] {
-            let mut l = Link::new(Capacity::new(None, None), SlowStart::new(params(rtt)));
+            let mut l = Link::new(Capacity::new(None, None), SlowStart::<false>::new(params(rtt)));
             l.add_flow(SimTime::ZERO, 0, bytes, false);
             let done = drive(&mut l);
             close(done[0].1, alone_s(bytes, IW, rtt as f64 / 1000.0, UNLIMITED_BPS));
@@ -1411,7 +1419,7 @@ mod tests {
         // 1 MB/s, RTT 100 ms: share × RTT = 100 kB; IW/RTT = 144.8 kB/s.
         let rtt = 0.1;
         let rate = 1e6;
-        let mut l = Link::new(Capacity::new(Some(rate), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(rate), None), SlowStart::<false>::new(params(100)));
         let bytes = 2e6;
         l.add_flow(SimTime::ZERO, 0, bytes, false);
         // Rounds at IW, 2 IW, 4 IW (57.9 kB/0.1 s = 579 kB/s < 1 MB/s), then 8 IW/RTT > rate.
@@ -1423,7 +1431,7 @@ mod tests {
     #[test]
     fn water_filling_gives_the_window_limited_flow_its_window_and_the_rest_to_the_other() {
         let rtt = SimTime::from_millis(100);
-        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::<false>::new(params(100)));
         // Flow 0 ramps alone for 10 rounds: its window is far above the share.
         l.add_flow(SimTime::ZERO, 0, 1e9, false);
         let t = rtt.times(10);
@@ -1447,7 +1455,7 @@ mod tests {
         let bytes = 1048576.0;
         let first = alone_s(bytes, IW, rtt_s, UNLIMITED_BPS);
         for (gap_s, restart) in [(0.100, false), (0.300, true)] {
-            let mut l = Link::new(Capacity::new(None, None), SlowStart::new(params(40)));
+            let mut l = Link::new(Capacity::new(None, None), SlowStart::<false>::new(params(40)));
             l.add_flow(SimTime::ZERO, 0, bytes, false);
             let t1 = drive(&mut l)[0].1;
             let w = l.discipline().cwnd(0).unwrap();
@@ -1477,7 +1485,7 @@ mod tests {
         let (n, c, rtt) = (4u32, 1e6f64, 0.1);
         let bdp = c * rtt;
         let pipe = bdp + bdp.max(MIN_QUEUE_BYTES);
-        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::<false>::new(params(100)));
         for f in 0..n {
             l.add_flow(SimTime::ZERO, f, 1e9, false);
         }
@@ -1513,7 +1521,7 @@ mod tests {
         // 1 MB/s, RTT 100 ms, pipe 200 kB: 100 kB leave in rounds of IW,
         // 2 IW, 4 IW (the last window 56 560 B < 4 IW), never above the pipe.
         let bytes = 100_000.0;
-        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::<false>::new(params(100)));
         l.add_flow(SimTime::ZERO, 0, bytes, false);
         close(drive(&mut l)[0].1, alone_s(bytes, IW, 0.1, 1e6));
         assert_eq!(l.discipline().losses(), 0);
@@ -1534,7 +1542,7 @@ mod tests {
         }
         let w1 = w_k + half;
         assert!(w1 / rtt > c, "the test needs the exit window above the link's BDP");
-        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::<false>::new(params(100)));
         l.add_flow(SimTime::ZERO, 0, 2e6, false);
         let t1 = drive(&mut l)[0].1;
         assert_eq!((l.discipline().hystart_exits(), l.discipline().losses()), (1, 0));
@@ -1557,7 +1565,7 @@ mod tests {
 
     #[test]
     fn cubics_window_starts_at_beta_wmax_and_returns_to_wmax_after_k() {
-        let s = SlowStart::new(params(50));
+        let s = SlowStart::<false>::new(params(50));
         let w_max = 300.0 * 1448.0;
         let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, lossless: false };
         // RFC 8312: K = cbrt(W_max (1 − β) / C) in segments and seconds.
@@ -1579,7 +1587,7 @@ mod tests {
     #[test]
     fn losses_are_deterministic() {
         let go = || {
-            let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::new(params(50)));
+            let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::<false>::new(params(50)));
             for f in 0..16 {
                 l.add_flow(SimTime(f as u64 * 137_000), f, 4_194_304.0 + f as f64 * 1e5, false);
             }
@@ -1605,7 +1613,7 @@ mod tests {
         let (c, rtt, w) = (1e6f64, 0.1, [40_000.0f64, 120_000.0]);
         let mut p = delay_params(100, 7);
         p.queue_bytes = Some(200_000.0); // both first windows fit: no drop
-        let mut d = SlowStart::new(p);
+        let mut d = SlowStart::<true>::new(p);
         d.conns = w
             .iter()
             .map(|&w| {
@@ -1643,7 +1651,7 @@ mod tests {
         assert!((l.discipline().rate(0).unwrap() - w[0] / rtt).abs() < 1e-6, "{:?}", l.discipline().rate(0));
         // Off, the same windows share max-min: W0 / RTT = 400 kB/s is below
         // the level C / 2, so W0 gets that and W1 the rest.
-        let mut d = SlowStart::new(TcpParams { queue_bytes: Some(200_000.0), ..params(100) });
+        let mut d = SlowStart::<false>::new(TcpParams { queue_bytes: Some(200_000.0), ..params(100) });
         d.conns = w
             .iter()
             .map(|&w| {
@@ -1664,10 +1672,10 @@ mod tests {
     }
 
     /// Connection `f`'s window now (a window-limited flow's grows within its round).
-    fn window_now(d: &SlowStart, f: FlowId) -> f64 {
+    fn window_now<const D: bool>(d: &SlowStart<D>, f: FlowId) -> f64 {
         let c = d.conns[f as usize].unwrap();
         match d.flow(f) {
-            Some(fl) if fl.capped => SlowStart::capped_window(fl, &c),
+            Some(fl) if fl.capped => SlowStart::<D>::capped_window(fl, &c),
             _ => d.cwnd(f).unwrap(),
         }
     }
@@ -1676,7 +1684,7 @@ mod tests {
     /// delay model until every connection has left slow start; returns each
     /// connection's window at its exit, the signal's time and the windows then.
     fn delay_exits(n: u32, seed: u64) -> (Vec<(f64, f64)>, f64, Vec<f64>, u64) {
-        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::new(delay_params(50, seed)));
+        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::<true>::new(delay_params(50, seed)));
         for f in 0..n {
             l.add_flow(SimTime::ZERO, f, 5e7, false);
         }
@@ -1735,8 +1743,8 @@ mod tests {
         // The same lone flow as above: no other flow breaks its ACK train,
         // so the delay model changes neither its exit nor its finish.
         for rtt in [20, 50, 100] {
-            let go = |p: TcpParams| {
-                let mut l = Link::new(Capacity::new(Some(1e7), None), SlowStart::new(p));
+            fn go<const D: bool>(p: TcpParams) -> (SimTime, f64, u64, u64, u64) {
+                let mut l = Link::new(Capacity::new(Some(1e7), None), SlowStart::<D>::new(p));
                 l.add_flow(SimTime::ZERO, 0, 2e6, false);
                 // The window when slow start ends.
                 let (mut fin, mut at) = (Vec::new(), SimTime::ZERO);
@@ -1747,8 +1755,8 @@ mod tests {
                 let w = l.discipline().cwnd(0).unwrap();
                 let d = l.discipline();
                 (at, w, d.hystart_exits(), d.delay_exits(), d.losses())
-            };
-            let (off, on) = (go(params(rtt)), go(delay_params(rtt, 7)));
+            }
+            let (off, on) = (go::<false>(params(rtt)), go::<true>(delay_params(rtt, 7)));
             assert_eq!(off.2, 1, "RTT {rtt}: the ACK train");
             assert_eq!(on, (off.0, off.1, off.2, 0, off.4), "RTT {rtt}");
         }
@@ -1764,7 +1772,7 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
             let rtt = rng.random_range(5..120);
             let c = 2f64.powf(rng.random_range(20.0..26.0));
-            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::new(delay_params(rtt, case)));
+            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::<true>::new(delay_params(rtt, case)));
             let mut left: Vec<u32> = (0..12).map(|_| rng.random_range(1..5)).collect();
             let mut starts: Vec<(SimTime, FlowId)> =
                 (0..12).map(|f| (SimTime::from_millis(rng.random_range(0..300)), f)).collect();
@@ -1812,7 +1820,7 @@ mod tests {
     /// The memory account covers every connection's and flow's state.
     #[test]
     fn the_heap_account_covers_every_connection_and_flow() {
-        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::new(params(100)));
+        let mut l = Link::new(Capacity::new(Some(1e6), None), SlowStart::<false>::new(params(100)));
         for f in 0..100 {
             l.add_flow(SimTime::ZERO, f, 1e6, false);
         }

@@ -384,7 +384,7 @@ mod tests {
                     None => c,
                 }
             };
-            let fast = drive(Link::new(cap(), SlowStart::new(tcp)), &p);
+            let fast = drive(Link::new(cap(), SlowStart::<false>::new(tcp)), &p);
             let slow = drive(Link::new(cap(), Reference::new(tcp)), &p);
             assert_eq!(fast.len(), slow.len(), "case {case}");
             for (a, b) in fast.iter().zip(&slow) {

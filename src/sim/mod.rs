@@ -308,7 +308,10 @@ pub fn simulate_measured(plan: &Plan, opts: SimOptions) -> (RunRecord, Footprint
     let tcp = TcpParams::of(s).map(|t| TcpParams { seed: plan.seed(), ..t });
     match (s.server.write_quantum_bytes, tcp) {
         (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
-        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::new(tcp))),
+        (None, Some(tcp)) if tcp.hystart_delay => {
+            run(plan, opts, costs, Link::new(capacity, SlowStart::<true>::new(tcp)))
+        }
+        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::<false>::new(tcp))),
         (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
     }
 }
