@@ -167,6 +167,7 @@ impl<D: Discipline> Link<D> {
     }
 
     /// Start a flow of `bytes` at `now`.
+    #[inline(always)]
     pub fn add_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64, buffered: bool) {
         self.next.set(None);
         self.advance(now);
@@ -240,6 +241,7 @@ impl<D: Discipline> Link<D> {
         t
     }
 
+    #[inline(always)]
     fn compute_next_transition(&self) -> Option<SimTime> {
         if self.disc.has_done() {
             return Some(self.last);
@@ -258,6 +260,7 @@ impl<D: Discipline> Link<D> {
 
     /// Handle the transition due at `now`: returns the flows that finished,
     /// each with its byte count.
+    #[inline(always)]
     pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
         self.next.set(None);
         let due = self.next_event_at().filter(|(t, _)| *t <= now).map(|(_, id)| id);
