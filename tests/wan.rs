@@ -210,10 +210,19 @@ fn slow_start_rounds(bytes: u64, iw: u64, mss: u64) -> u32 {
 fn curl_on_a_fresh_connection_pays_for_slow_start() {
     let _g = serial();
     let rtt = 0.040;
+    // A 100 MB/s bottleneck (IP bytes), as every real path has one: with
+    // none the relay hands the client bursts, and Linux 6.18's receive
+    // buffer autotuning then at times never grows (rcv_space stays at 10
+    // segments, the window at 80 kB): 1 MiB took 0.65 s instead of 0.325 s
+    // in about half the fetches here (README "WAN emulator").
+    let rate_bps = 100e6;
     // Three fresh connections per size; curl prints its own total time.
     let script = r#"for f in 1MiB 64KiB; do for i in 1 2 3; do
         curl -sf -o /dev/null -w "$f %{time_total}\n" "$DLSIM_SERVER_URL/wan/$f.bin" || exit 9; done; done"#;
-    let out = dlsim().args(["wan", "run", "--rtt-ms", "40", "--", "sh", "-c", script]).output().expect("dlsim");
+    let out = dlsim()
+        .args(["wan", "run", "--rtt-ms", "40", "--rate-bps", &format!("{rate_bps}"), "--", "sh", "-c", script])
+        .output()
+        .expect("dlsim");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "dlsim wan run failed: {stderr}");
     assert!(stderr.contains("command exited with code 0 after"), "{stderr}");
@@ -224,11 +233,14 @@ fn curl_on_a_fresh_connection_pays_for_slow_start() {
         assert_eq!(times.len(), 3, "{stdout}");
         // Handshake (1 RTT), then the request and each slow-start round cost
         // one RTT each: IW10 × 1448 B doubling per round trip.
+        // The last window's serialisation at the bottleneck comes on top
+        // (at most the whole body, 1500 IP bytes per 1448 of payload).
         let rounds = slow_start_rounds(size, 10, 1448);
         let ideal = f64::from(1 + rounds) * rtt;
+        let serialisation = size as f64 * 1500.0 / 1448.0 / rate_bps;
         let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
         assert!(times.iter().all(|t| *t >= ideal - 5e-4), "{name}: {times:?} faster than {ideal} s");
-        assert!(best <= ideal + 1.5 * rtt, "{name}: best {best} s vs slow start's {ideal} s");
+        assert!(best <= ideal + serialisation + 1.5 * rtt, "{name}: best {best} s vs slow start's {ideal} s");
         // The model without slow start says one RTT of request plus the
         // body at line rate: far less than this.
         assert!(best >= 4.0 * rtt, "{name} took {best} s < 4 RTT");
