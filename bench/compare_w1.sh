@@ -1,8 +1,9 @@
 #!/bin/sh
 # Side by side, in one run: dlsim's W1 against the SimPy reference model
 # (bench/simpy_w1.py), whole process each, alternating, K times; prints every
-# run's wall time and peak RSS (GNU time), the medians, the speed-up and the
-# makespans' relative difference.
+# run's wall time (nanosecond clock around the process: GNU time's own is in
+# 10 ms steps, too coarse for dlsim's tens of ms) and peak RSS (GNU time),
+# the medians, the speed-up and the makespans' relative difference.
 #
 #   bench/compare_w1.sh N C [K]    (default K = 5)
 #
@@ -17,9 +18,17 @@ HERE=$(dirname "$0")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 echo "load before: $(uptime)"
+# timed OUT CMD…: "wall_s peak_rss_kib" into OUT.time, the command's stdout into OUT.json.
+timed() {
+  out=$1; shift
+  t0=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$out.rss" "$@" > "$out.json"
+  t1=$(date +%s%N)
+  echo "$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.4f", ns / 1e9 }') $(cat "$out.rss")" > "$out.time"
+}
 for k in $(seq "$K"); do
-  /usr/bin/time -f "%e %M" -o "$TMP/d$k.time" "$DLSIM" bench --w1 "$N" "$C" --format json > "$TMP/d$k.json"
-  /usr/bin/time -f "%e %M" -o "$TMP/s$k.time" "$PY" "$HERE/simpy_w1.py" "$N" "$C" > "$TMP/s$k.json"
+  timed "$TMP/d$k" "$DLSIM" bench --w1 "$N" "$C" --format json
+  timed "$TMP/s$k" "$PY" "$HERE/simpy_w1.py" "$N" "$C"
   echo "run $k: dlsim $(cat "$TMP/d$k.time") | simpy $(cat "$TMP/s$k.time")   (wall s, peak RSS KiB)"
 done
 echo "load after: $(uptime)"

@@ -511,4 +511,29 @@ mod tests {
         let msg = v.to_string();
         assert!(msg.contains("file_dispatched") && msg.contains("\"file\":0"), "{msg}");
     }
+
+    /// The pool numbers connections in the order they open (the checker
+    /// keeps them by id): a first connection numbered 1, or one opened
+    /// twice, is a violation.
+    #[test]
+    fn connections_open_once_each_in_id_order() {
+        let s = scenario();
+        let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
+        let open = run.trace.iter().position(|e| matches!(e, TraceEvent::ConnOpen { conn: 0, .. })).expect("an open");
+        let renumber = |to: u32| -> Vec<TraceEvent> {
+            run.trace
+                .iter()
+                .map(|e| match *e {
+                    TraceEvent::ConnOpen { t, conn: 0 } => TraceEvent::ConnOpen { t, conn: to },
+                    ref e => e.clone(),
+                })
+                .collect()
+        };
+        let v = check(&renumber(1), &s, &run.files).expect_err("conn 1 first");
+        assert_eq!((v.invariant, v.at), ("connections are numbered in the order they open", Some(open)));
+        let mut twice = run.trace.clone();
+        twice.insert(open + 1, run.trace[open].clone());
+        let v = check(&twice, &s, &run.files).expect_err("opened twice");
+        assert_eq!(v.invariant, "handshakes = connections opened (each opened once)");
+    }
 }

@@ -48,7 +48,8 @@ pub(super) struct PoolModel {
     idle_timeout: SimTime,
     max_requests: u32,
     host_limit: Option<u32>,
-    conns: BTreeMap<u32, Conn>,
+    /// By id: the pool numbers connections in the order they open.
+    conns: Vec<Conn>,
     idle: Vec<u32>,
     in_use: u32,
     releasing: Option<u32>,
@@ -84,7 +85,7 @@ impl PoolModel {
             idle_timeout: SimTime::from_secs_f64_ceil(c.pool.idle_timeout_s),
             max_requests: c.pool.max_requests_per_connection,
             host_limit: c.max_connections_per_host,
-            conns: BTreeMap::new(),
+            conns: Vec::new(),
             idle: Vec::new(),
             in_use: 0,
             releasing: None,
@@ -102,7 +103,7 @@ impl PoolModel {
     }
 
     fn set(&mut self, conn: u32, st: St) {
-        let c = self.conns.get_mut(&conn).expect("known connection");
+        let c = &mut self.conns[conn as usize];
         let held = |s: St| matches!(s, St::Opening | St::Busy { .. } | St::Releasing);
         match (held(c.st), held(st)) {
             (true, false) => self.in_use -= 1,
@@ -115,16 +116,19 @@ impl PoolModel {
     /// Idle connections of `conn`'s pool, oldest first (all of them in a
     /// shared pool); `None` for a per-worker connection that never carried a
     /// request, whose worker the log does not tell.
-    fn idle_in_pool_of(&self, conn: u32) -> Option<Vec<u32>> {
-        if !self.per_worker {
-            return Some(self.idle.clone());
-        }
-        let owner = self.conns.get(&conn).and_then(|c| c.owner)?;
-        Some(self.idle.iter().copied().filter(|c| self.conns[c].owner == Some(owner)).collect())
+    fn idle_in_pool_of(&self, conn: u32) -> Option<impl DoubleEndedIterator<Item = u32> + '_> {
+        let owner = if self.per_worker { Some(self.conns.get(conn as usize).and_then(|c| c.owner)?) } else { None };
+        Some(self.idle.iter().copied().filter(move |&c| owner.is_none() || self.conns[c as usize].owner == owner))
+    }
+
+    /// Whether `pool` holds at least `n` connections (a shared pool's
+    /// count without a scan).
+    fn at_least(&self, pool: impl Iterator<Item = u32>, n: u32) -> bool {
+        if self.per_worker { pool.take(n as usize).count() as u32 >= n } else { self.idle.len() as u32 >= n }
     }
 
     fn state(&self, conn: u32) -> St {
-        self.conns.get(&conn).map_or(St::Closed, |c| c.st)
+        self.conns.get(conn as usize).map_or(St::Closed, |c| c.st)
     }
 
     /// Take `conn` off the top of the idle stack.
@@ -132,14 +136,17 @@ impl PoolModel {
         let St::Idle { since } = self.state(conn) else {
             return Err(fail(what, format!("conn {conn} is {:?}, not idle", self.state(conn))).unwrap_err());
         };
-        if self.idle_in_pool_of(conn).is_some_and(|pool| pool.last() != Some(&conn)) {
+        if self.idle_in_pool_of(conn).is_some_and(|mut pool| pool.next_back() != Some(conn)) {
             return Err(fail(
                 "the pool takes its most recently idle connection first (LIFO)",
                 format!("conn {conn}, idle stack {:?}", self.idle),
             )
             .unwrap_err());
         }
-        self.idle.retain(|c| *c != conn);
+        // The most recently idle of its pool: at the top of the shared stack.
+        if let Some(i) = self.idle.iter().rposition(|c| *c == conn) {
+            self.idle.remove(i);
+        }
         Ok(since)
     }
 
@@ -165,15 +172,22 @@ impl PoolModel {
             return Ok(());
         };
         let st = self.state(conn);
-        let requests = self.conns.get(&conn).map_or(0, |c| c.requests);
+        let requests = self.conns.get(conn as usize).map_or(0, |c| c.requests);
         let released = matches!(st, St::Releasing | St::Busy { req: false });
         match ev {
             TraceEvent::ConnOpen { .. } => {
-                if self.conns.contains_key(&conn) {
+                if (conn as usize) < self.conns.len() {
                     return fail("handshakes = connections opened (each opened once)", format!("conn {conn} again"));
                 }
+                if conn as usize != self.conns.len() {
+                    let next = self.conns.len();
+                    return fail(
+                        "connections are numbered in the order they open",
+                        format!("conn {conn}, next {next}"),
+                    );
+                }
                 if self.per_worker {
-                    let owners = self.idle.iter().filter_map(|c| self.conns[c].owner).collect();
+                    let owners = self.idle.iter().filter_map(|&c| self.conns[c as usize].owner).collect();
                     self.opened_with_idle.insert(conn, owners);
                 } else if !self.idle.is_empty() {
                     return fail(
@@ -187,7 +201,7 @@ impl PoolModel {
                 if self.block && self.in_use >= self.size {
                     return fail("a blocking pool opens at most its size", format!("open with {} open", self.in_use));
                 }
-                self.conns.insert(conn, Conn { st: St::Closed, requests: 0, owner: None });
+                self.conns.push(Conn { st: St::Closed, requests: 0, owner: None });
                 self.set(conn, St::Opening);
             }
             TraceEvent::ConnOpened { .. } => {
@@ -214,7 +228,7 @@ impl PoolModel {
             }
             TraceEvent::RequestSent { file, .. } => {
                 if let Some(&w) = self.file_worker.get(file).filter(|_| self.per_worker) {
-                    let c = self.conns.get_mut(&conn).expect("a request on a known connection");
+                    let c = self.conns.get_mut(conn as usize).expect("a request on a known connection");
                     if c.owner.is_some_and(|o| o != w) {
                         return fail(
                             "a worker uses only its own pool's connections",
@@ -236,7 +250,7 @@ impl PoolModel {
                 if requests >= self.max_requests {
                     return fail("a connection carries at most max_requests_per_connection", format!("conn {conn}"));
                 }
-                self.conns.get_mut(&conn).expect("held").requests += 1;
+                self.conns[conn as usize].requests += 1;
                 self.set(conn, St::Busy { req: true });
             }
             TraceEvent::RequestDone { .. } | TraceEvent::RequestFailed { .. } => {
@@ -250,7 +264,7 @@ impl PoolModel {
                 if !released {
                     return fail("only a held connection goes back to the pool", format!("conn {conn} is {st:?}"));
                 }
-                if self.idle_in_pool_of(conn).is_some_and(|pool| pool.len() as u32 >= self.size) {
+                if self.idle_in_pool_of(conn).is_some_and(|pool| self.at_least(pool, self.size)) {
                     return fail(
                         "idle connections never exceed the pool size",
                         format!("{} idle", self.idle.len() + 1),
@@ -268,7 +282,7 @@ impl PoolModel {
                     "overflow" => {
                         released
                             && requests < self.max_requests
-                            && self.idle_in_pool_of(conn).is_none_or(|pool| pool.len() as u32 >= self.size)
+                            && self.idle_in_pool_of(conn).is_none_or(|pool| self.at_least(pool, self.size))
                     }
                     "dead" => released,
                     "aborted" => st == St::Busy { req: true },

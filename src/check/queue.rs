@@ -53,6 +53,9 @@ impl QueueModel {
             model_order: (0..n as u32).collect(),
         };
         q.model_order.sort_by_key(|m| (s.workload.models[*m as usize].priority, *m));
+        // Each model's keys collected, then its set built at once (a sort and
+        // a bulk build instead of one insert per file).
+        let mut keys: Vec<Vec<Key>> = vec![Vec::new(); n];
         for f in files.iter() {
             let key = match c.priority_rule {
                 PriorityRule::Model => (f.priority, 0, f.id),
@@ -60,11 +63,12 @@ impl QueueModel {
             };
             q.keys.push(key);
             q.file_model.push(f.model);
-            if let Some(set) = q.queued.get_mut(f.model as usize) {
-                set.insert(key);
+            if let Some(k) = keys.get_mut(f.model as usize) {
+                k.push(key);
                 q.remaining[f.model as usize] += 1;
             }
         }
+        q.queued = keys.into_iter().map(BTreeSet::from_iter).collect();
         q
     }
 
