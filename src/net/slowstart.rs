@@ -1603,17 +1603,9 @@ mod tests {
         TcpParams { hystart_delay: true, seed, ..params(rtt_ms) }
     }
 
-    #[test]
-    fn under_a_standing_queue_frozen_windows_share_in_proportion_and_the_larger_finishes_first() {
-        // C = 1 MB/s, RTT 100 ms: BDP 100 kB. Two connections in congestion
-        // avoidance (after a loss: no growth between rounds here, as they
-        // are served behind the queue) with windows W0 < W2 and W0 + W1 >
-        // BDP: the excess queues, every round trip lasts (W0 + W1) / C, and
-        // each flow sends its window per round trip: rate_i = C W_i / ΣW.
-        let (c, rtt, w) = (1e6f64, 0.1, [40_000.0f64, 120_000.0]);
-        let mut p = delay_params(100, 7);
-        p.queue_bytes = Some(200_000.0); // both first windows fit: no drop
-        let mut d = SlowStart::<true>::new(p);
+    /// Connections in congestion avoidance after a loss, with windows `w`
+    /// (bytes) that do not grow between rounds behind a queue; no flow yet.
+    fn frozen<const D: bool>(d: &mut SlowStart<D>, w: &[f64]) {
         d.conns = w
             .iter()
             .map(|&w| {
@@ -1625,7 +1617,21 @@ mod tests {
                 })
             })
             .collect();
-        d.flows = vec![None; 2];
+        d.flows = vec![None; w.len()];
+    }
+
+    #[test]
+    fn under_a_standing_queue_frozen_windows_share_in_proportion_and_the_larger_finishes_first() {
+        // C = 1 MB/s, RTT 100 ms: BDP 100 kB. Two connections in congestion
+        // avoidance (after a loss: no growth between rounds here, as they
+        // are served behind the queue) with windows W0 < W2 and W0 + W1 >
+        // BDP: the excess queues, every round trip lasts (W0 + W1) / C, and
+        // each flow sends its window per round trip: rate_i = C W_i / ΣW.
+        let (c, rtt, w) = (1e6f64, 0.1, [40_000.0f64, 120_000.0]);
+        let mut p = delay_params(100, 7);
+        p.queue_bytes = Some(200_000.0); // both first windows fit: no drop
+        let mut d = SlowStart::<true>::new(p);
+        frozen(&mut d, &w);
         let mut l = Link::new(Capacity::new(Some(c), None), d);
         let bytes = 300_000.0;
         l.add_flow(SimTime::ZERO, 0, bytes, false);
@@ -1652,18 +1658,7 @@ mod tests {
         // Off, the same windows share max-min: W0 / RTT = 400 kB/s is below
         // the level C / 2, so W0 gets that and W1 the rest.
         let mut d = SlowStart::<false>::new(TcpParams { queue_bytes: Some(200_000.0), ..params(100) });
-        d.conns = w
-            .iter()
-            .map(|&w| {
-                Some(Conn {
-                    cwnd: w,
-                    idle_since: None,
-                    ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }),
-                    episode: 0,
-                })
-            })
-            .collect();
-        d.flows = vec![None; 2];
+        frozen(&mut d, &w);
         let mut l = Link::new(Capacity::new(Some(c), None), d);
         l.add_flow(SimTime::ZERO, 0, bytes, false);
         l.add_flow(SimTime::ZERO, 1, bytes, false);
