@@ -164,3 +164,37 @@ fn adaptive_chunks_failing_on_500() {
     s.network.rtt_ms = 5.176340574390712;
     each_500_fails_at_most_one_file(&s, 9474461023063561163);
 }
+
+/// An RTT below half a nanosecond rounds to 0: slow start is off then, as
+/// at RTT 0 (it used to reach slow start's `rtt > 0` assertion and panic
+/// on a valid scenario).
+#[test]
+fn an_rtt_that_rounds_to_zero_nanoseconds_runs_without_slow_start() {
+    let workload = json!({ "models": [ { "name": "m", "linear": { "count": 4, "min_size_bytes": 1 << 20, "max_size_bytes": 1 << 20 } } ] });
+    let run = |rtt_ms: f64| {
+        let s = Scenario::from_value(json!({ "network": { "rtt_ms": rtt_ms }, "workload": workload })).unwrap();
+        let r = simulate(&Plan::seeded(&s, 3).unwrap(), SimOptions { trace: true });
+        check_run(&s, &r).unwrap();
+        r.duration
+    };
+    assert_eq!(run(1e-7), run(0.0));
+}
+
+/// `network.hystart_delay` reaches the sim (the experimental delay model,
+/// keyed by the run seed): the 16-flow WAN row runs checked, repeats
+/// exactly per seed, and differs from the default model.
+#[test]
+fn the_experimental_hystart_delay_model_runs_checked_and_repeats_per_seed() {
+    let base = Scenario::load(std::path::Path::new("scenarios/validation-wan/26_rtt50_r40_c16_16x4m.json")).unwrap();
+    let mut on = base.clone();
+    on.network.hystart_delay = true;
+    let run = |s: &Scenario, seed: u64| {
+        let r = simulate(&Plan::seeded(s, seed).unwrap(), SimOptions { trace: true });
+        check_run(s, &r).unwrap();
+        r.duration
+    };
+    assert_eq!(run(&on, 1), run(&on, 1));
+    assert_ne!(run(&on, 1), run(&base, 1), "the delay model changes this multi-flow run");
+    let seeds: Vec<_> = (1..=4).map(|k| run(&on, k)).collect();
+    assert!(seeds.iter().any(|d| *d != seeds[0]), "the phase draw follows the seed: {seeds:?}");
+}

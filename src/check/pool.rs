@@ -143,7 +143,8 @@ impl PoolModel {
             )
             .unwrap_err());
         }
-        // The most recently idle of its pool: at the top of the shared stack.
+        // The most recently idle of its pool (checked above): the top of a
+        // shared pool's stack, the last of its worker's in a per-worker one.
         if let Some(i) = self.idle.iter().rposition(|c| *c == conn) {
             self.idle.remove(i);
         }

@@ -46,7 +46,7 @@ impl QueueModel {
             model_limit: c.max_concurrent_files_per_model,
             keys: Vec::with_capacity(files.len()),
             file_model: Vec::with_capacity(files.len()),
-            queued: vec![BTreeSet::new(); n],
+            queued: Vec::new(),
             active: vec![0; n],
             remaining: vec![0; n],
             total_active: 0,

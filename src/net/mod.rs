@@ -80,8 +80,10 @@ impl TcpParams {
     /// never limits).
     pub fn of(s: &Scenario) -> Option<TcpParams> {
         let n = &s.network;
-        (n.slow_start && n.rtt_ms > 0.0).then(|| TcpParams {
-            rtt: SimTime::from_millis_f64(n.rtt_ms),
+        // An RTT below half a nanosecond is 0 here too.
+        let rtt = SimTime::from_millis_f64(n.rtt_ms);
+        (n.slow_start && rtt > SimTime::ZERO).then(|| TcpParams {
+            rtt,
             initial_window_bytes: n.initial_window_segments as f64 * n.mss_bytes as f64,
             restart_after_idle: n.slow_start_after_idle,
             queue_bytes: n.queue_bytes.map(|q| q as f64),

@@ -836,9 +836,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
             && self.now - since > self.rto_s
         {
             c.cwnd = c.cwnd.min(iw);
-            if c.ca.is_some() {
-                c.episode += 1;
-            }
+            c.episode += 1;
             c.ca = None;
         }
         if self.pipe.is_finite() {

@@ -436,12 +436,8 @@ impl Orchestrator {
                     preamble::per_request(&self.cfg.metadata, self.files[file as usize].size)
                 };
                 self.stats.received_bytes += bytes;
-                let a = self.act_mut(file);
-                let read_size = a.read_size;
-                a.confirmed += bytes;
-                if a.buffer == BufferMode::Buffered {
-                    self.held_bytes += bytes;
-                }
+                let read_size = self.act(file).read_size;
+                self.confirm(file, bytes);
                 self.stats.reads += bytes.div_ceil(read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
