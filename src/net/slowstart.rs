@@ -648,7 +648,7 @@ impl<const D: bool> SlowStart<D> {
         self.flow(flow).map(|f| {
             if f.capped {
                 f.rate
-            } else if f.weighted {
+            } else if D && f.weighted {
                 self.weight(flow) * self.wrate
             } else {
                 self.rate_u
@@ -1196,7 +1196,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
         let train_gap = if !self.pipe.is_finite() {
             None
         } else if !D {
-            Some((0.0, f64::INFINITY))
+            Some((0.0, 0.0)) // the train is not broken by other flows (read only with D)
         } else if self.capped.iter().any(|&id| self.flow(id).is_some_and(|f| f.window_limited)) {
             Some((self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S))
         } else {
@@ -1219,7 +1219,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
                         // ssthresh = cwnd, congestion avoidance, no cut.
                         let w_k = c.cwnd;
                         let half = self.split_bps * (self.rtt_s + HYSTART_ACK_DELAY_S) / 2.0;
-                        let train = train_gap.is_some_and(|(agg, gap)| agg - Self::capped_window(&f, &c) < gap);
+                        let train = train_gap.is_some_and(|(agg, gap)| !D || agg - Self::capped_window(&f, &c) < gap);
                         if train && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
@@ -1235,7 +1235,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
                     // uncapped ones there are frozen; before any loss Linux
                     // grows it by at least 5 % per round it is
                     // window-limited (`last_max_cwnd == 0` → `cnt ≤ 20`).
-                    Some(_) if self.standing => c.cwnd,
+                    Some(_) if D && self.standing => c.cwnd,
                     Some(ca) if ca.lossless && D => {
                         (c.cwnd * LOSSLESS_GROWTH).max(self.cubic_window(ca, now - ca.epoch))
                     }
@@ -1283,7 +1283,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
         self.flow(flow).map_or(0.0, |f| {
             if f.capped {
                 f.got
-            } else if f.weighted {
+            } else if D && f.weighted {
                 (f.got + self.weight(flow) * (self.wv - f.v_base)).min(f.bytes)
             } else {
                 (f.got + (self.v - f.v_base)).min(f.bytes)
