@@ -13,6 +13,27 @@ fn run(s: serde_json::Value) -> dlsim::RunRecord {
     simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions::default())
 }
 
+/// Files of `sizes` one after another with adaptive read sizes, after a
+/// start-up of `startup_ms`: 100 MiB/s, 100 ms latency, no RTT, no CPU cost.
+fn adaptive_reads(startup_ms: u64, sizes: &[u64]) -> dlsim::RunRecord {
+    let files: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, size)| json!({ "path": format!("m/{}.bin", (b'a' + i as u8) as char), "size_bytes": size }))
+        .collect();
+    run(json!({
+        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 100 },
+        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
+        "client": {
+            "max_concurrent_downloads": 1,
+            "startup_ms": startup_ms,
+            "adaptive_read_size": true,
+            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
+        },
+        "workload": { "models": [ { "name": "m", "files": files } ] }
+    }))
+}
+
 /// One connection, files one after another, 100 MiB/s and 100 ms to the first
 /// byte, no RTT and no client CPU cost, so a file of S bytes takes exactly
 /// 0.1 s + S / 100 MiB/s and its speed is S over that.
@@ -26,20 +47,7 @@ fn run(s: serde_json::Value) -> dlsim::RunRecord {
 ///   would halve it; no history at all would leave B at 8 KiB.)
 #[test]
 fn adaptive_read_size_follows_the_mean_speed_of_completed_files() {
-    let run = run(json!({
-        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 100 },
-        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
-        "client": {
-            "max_concurrent_downloads": 1,
-            "adaptive_read_size": true,
-            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
-        },
-        "workload": { "models": [ { "name": "m", "files": [
-            { "path": "m/a.bin", "size_bytes": 90 * MIB },
-            { "path": "m/b.bin", "size_bytes": 64 * KIB },
-            { "path": "m/c.bin", "size_bytes": 2 * MIB }
-        ] } ] }
-    }));
+    let run = adaptive_reads(0, &[90 * MIB, 64 * KIB, 2 * MIB]);
     let speed = |size: u64| size as f64 / (0.1 + size as f64 / (100 * MIB) as f64);
     let (a, b) = (speed(90 * MIB), speed(64 * KIB));
     assert!(a > 50.0 * MIB as f64 && b < MIB as f64);
@@ -190,20 +198,7 @@ fn adaptive_chunks_double_after_a_fast_request() {
 /// leave B at the table's 8 KiB: 8 reads.
 #[test]
 fn a_file_speed_is_timed_from_its_own_dispatch() {
-    let run = run(json!({
-        "server": { "bandwidth_bps": 100 * MIB, "latency_ms": 100 },
-        "network": { "rtt_ms": 0, "handshake_rtts": 0 },
-        "client": {
-            "max_concurrent_downloads": 1,
-            "startup_ms": 10000,
-            "adaptive_read_size": true,
-            "cpu": { "per_request_us": 0, "per_connection_us": 0, "per_read_us": 0, "per_byte_ns": 0 }
-        },
-        "workload": { "models": [ { "name": "m", "files": [
-            { "path": "m/a.bin", "size_bytes": 90 * MIB },
-            { "path": "m/b.bin", "size_bytes": 64 * KIB }
-        ] } ] }
-    }));
+    let run = adaptive_reads(10_000, &[90 * MIB, 64 * KIB]);
     assert_eq!(run.stats.files_completed, 2);
     assert_eq!(run.stats.reads, (90 * MIB).div_ceil(256 * KIB) + (64 * KIB).div_ceil(16 * KIB));
 }
