@@ -25,18 +25,19 @@ use std::collections::BinaryHeap;
 /// mark and the derived equality agrees with that order.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Mark {
-    /// The mark's bits as an integer in `f64::total_cmp`'s order (the heap
-    /// compares integers, not floats).
-    order: i64,
+    /// The mark's bits as an integer in `f64::total_cmp`'s order, sign bit
+    /// flipped so it orders as an unsigned integer (the heap compares
+    /// integers, not floats, and needs no conversion to compare).
+    order: u64,
     seq: u64,
     flow: FlowId,
 }
 impl Mark {
     fn new(at_v: f64, seq: u64, flow: FlowId) -> Self {
-        Mark { order: total_order(at_v.to_bits() as i64), seq, flow }
+        Mark { order: (total_order(at_v.to_bits() as i64) as u64) ^ (1 << 63), seq, flow }
     }
     fn at_v(&self) -> f64 {
-        f64::from_bits(total_order(self.order) as u64)
+        f64::from_bits(total_order((self.order ^ (1 << 63)) as i64) as u64)
     }
 }
 impl PartialOrd for Mark {
@@ -49,7 +50,7 @@ impl Mark {
     /// comparison instead of two branches).
     #[inline]
     fn key(&self) -> u128 {
-        ((((self.order as u64) ^ (1 << 63)) as u128) << 64) | self.seq as u128
+        ((self.order as u128) << 64) | self.seq as u128
     }
 }
 impl Ord for Mark {
