@@ -783,13 +783,15 @@ impl Orchestrator {
             }
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
-            let took = (now - run.dispatched_at).as_secs_f64();
             // The speeds feed only the adaptive read size.
-            if took > 0.0 && self.cfg.adaptive_read_size {
-                if self.file_speeds.len() == SPEED_HISTORY {
-                    self.file_speeds.pop_front();
+            if self.cfg.adaptive_read_size {
+                let took = (now - run.dispatched_at).as_secs_f64();
+                if took > 0.0 {
+                    if self.file_speeds.len() == SPEED_HISTORY {
+                        self.file_speeds.pop_front();
+                    }
+                    self.file_speeds.push_back(size as f64 / took);
                 }
-                self.file_speeds.push_back(size as f64 / took);
             }
             self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
             self.end_file(now, file, out);
