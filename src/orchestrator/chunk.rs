@@ -35,6 +35,13 @@ pub fn adaptive_size(file_size: u64, measured_bps: Option<f64>) -> u64 {
 }
 
 /// Size of the next request of a segment with `left` bytes to fetch.
+/// Whether [`next_request_size`] reads the measured speed in `mode` (the
+/// other modes need no speed measured).
+#[inline]
+pub fn uses_speed(mode: ChunkMode) -> bool {
+    matches!(mode, ChunkMode::AdaptiveTable | ChunkMode::Throughput)
+}
+
 /// `measured_bps` is the rate of the segment's last request, if any.
 #[inline]
 pub fn next_request_size(c: &Chunking, file_size: u64, left: u64, measured_bps: Option<f64>) -> u64 {
@@ -59,6 +66,19 @@ mod tests {
 
     fn cfg(mode: ChunkMode) -> Chunking {
         Chunking { mode, ..Chunking::default() }
+    }
+
+    proptest::proptest! {
+        /// A mode that does not use the speed sizes requests the same
+        /// whatever speed was measured (the core measures none then).
+        #[test]
+        fn modes_without_speed_ignore_it(size in 1u64..1 << 40, left in 0u64..1 << 40, bps in 0.0f64..1e12) {
+            for mode in [ChunkMode::WholeFile, ChunkMode::Fixed, ChunkMode::AdaptiveTable, ChunkMode::Throughput] {
+                let c = cfg(mode);
+                let same = next_request_size(&c, size, left, Some(bps)) == next_request_size(&c, size, left, None);
+                proptest::prop_assert!(uses_speed(mode) || same, "{:?}", mode);
+            }
+        }
     }
 
     #[test]

@@ -425,8 +425,11 @@ impl Orchestrator {
                 }
                 let seg = &mut self.segs[s as usize];
                 let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
-                let elapsed = (now - seg.sent_at).as_secs_f64();
-                seg.measured_bps = (elapsed > 0.0).then(|| bytes as f64 / elapsed);
+                // The request's speed sizes the next request only in the adaptive modes.
+                if chunk::uses_speed(self.cfg.chunking.mode) {
+                    let elapsed = (now - seg.sent_at).as_secs_f64();
+                    seg.measured_bps = (elapsed > 0.0).then(|| bytes as f64 / elapsed);
+                }
                 seg.next = seg.req_end;
                 seg.failures = 0;
                 seg.retry_end = None;
