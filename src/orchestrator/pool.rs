@@ -123,13 +123,19 @@ impl ConnPool {
         self.idle.get(owner as usize).map_or(0, |v| v.len() as u32)
     }
 
-    #[inline]
+    #[inline(always)]
     fn stack(&mut self, owner: u32) -> &mut Vec<ConnId> {
         let i = owner as usize;
         if self.idle.len() <= i {
-            self.idle.resize_with(i + 1, Vec::new);
+            self.grow_stacks(i + 1);
         }
         &mut self.idle[i]
+    }
+    /// [`Self::stack`] of a new owner: idle stacks up to `n` owners.
+    #[cold]
+    #[inline(never)]
+    fn grow_stacks(&mut self, n: usize) {
+        self.idle.resize_with(n, Vec::new);
     }
     /// Connections opening or busy.
     pub fn in_use(&self) -> u32 {
@@ -145,7 +151,7 @@ impl ConnPool {
         c.requests < self.cfg.max_requests_per_connection && now - c.idle_since <= self.idle_timeout
     }
 
-    #[inline]
+    #[inline(always)]
     fn set_state(&mut self, id: ConnId, to: ConnState) {
         let c = &mut self.conns[id as usize];
         match c.state {
