@@ -695,7 +695,7 @@ impl Orchestrator {
         self.start_more(now, file, out);
     }
 
-    #[inline]
+    #[inline(always)]
     fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
         let size = self.files[seg.file as usize].size;

@@ -137,12 +137,19 @@ impl ServerFaults {
     /// The fault for the next request of `file` for `len` bytes from
     /// `range_start` and, when that fault is none, where the per-byte reset
     /// hazard cuts its body ([`byte_reset`]), both for the same attempt.
-    #[inline]
+    #[inline(always)]
     pub fn on_request_with_cut(&mut self, file: u32, range_start: u64, len: u64) -> (Fault, Option<u64>) {
         let per_byte = self.faults.resets_per_gib > 0.0;
         if self.faults.error_rate <= 0.0 && !per_byte {
             return (Fault::None, None);
         }
+        self.draw(file, range_start, len, per_byte)
+    }
+
+    /// [`Self::on_request_with_cut`] with faults on (out of line: the
+    /// fault-free path is inlined into the sim's first-byte step).
+    #[inline(never)]
+    fn draw(&mut self, file: u32, range_start: u64, len: u64, per_byte: bool) -> (Fault, Option<u64>) {
         let n = self.attempts.entry((file, range_start)).or_insert(0);
         *n = n.saturating_add(1);
         let n = *n;
