@@ -95,6 +95,7 @@ impl<D: Discipline> SimWorld<D> {
         self.actions = out;
     }
 
+    #[inline(always)]
     fn execute(&mut self, now: SimTime, out: &mut Vec<Action>, q: &mut EventQueue<Ev>) {
         for a in out.drain(..) {
             match a {
