@@ -26,16 +26,19 @@
 //!   `min(per-connection cap, cwnd / RTT)` per flow over the shared rate;
 //!   the client's token bucket then scales every rate by the same factor.
 //!
-//! - Experimental, off by default (`network.hystart_delay`, measured no
-//!   better on the WAN matrix): HyStart's delay exit — once the windows
-//!   hold rate × (RTT + clamp(RTT / 8, 4 ms, 16 ms)), each connection in
-//!   slow start ends it at its next round start, (1 − φ) × (RTT +
-//!   threshold) later, φ a ChaCha draw keyed by (run seed, connection,
-//!   slow-start episode); the ACK train then counts only where no other
-//!   flow's windows hold 2 ms of the link; and under a standing queue
-//!   (windows above rate × RTT) each flow gets window / (RTT + queueing
-//!   delay): windows in congestion avoidance move on a counter per window
-//!   byte (weighted processor sharing, a heap of finish marks), frozen there.
+//! - Experimental, off by default (`network.hystart_delay`: lower max and
+//!   mean, no better median on the WAN matrix): HyStart's delay exit —
+//!   once the windows hold rate × (RTT + clamp(RTT / 8, 4 ms, 16 ms)),
+//!   each connection in slow start ends it at a round start, (1 − φ + m)
+//!   × (RTT + threshold) later, φ and m (whole rounds, P(m = k) =
+//!   2^−(k+1)) ChaCha draws keyed by (run seed, connection, slow-start
+//!   episode); the ACK train then counts only where no other flow's
+//!   windows hold 2 ms of the link; under a standing queue (windows above
+//!   rate × RTT) each flow gets window / (RTT + queueing delay): windows
+//!   in congestion avoidance move on a counter per window byte (weighted
+//!   processor sharing, a heap of finish marks), frozen there after a
+//!   loss and growing by 1/20 of what they deliver before one; and a loss
+//!   cuts every window, not only those in slow start.
 //!
 //! Cost: flows are kept in two sets. Window-limited flows (rate = their
 //! bound, below the fair level) are a list scanned at every event; every
