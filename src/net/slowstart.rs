@@ -1841,7 +1841,7 @@ mod tests {
         let mut counts = [0u32; 4];
         for id in 0..n {
             let m = d.extra_rounds(id, 0);
-            assert!(m >= 0.0 && m <= MAX_EXTRA_ROUNDS && m.fract() == 0.0, "{m}");
+            assert!((0.0..=MAX_EXTRA_ROUNDS).contains(&m) && m.fract() == 0.0, "{m}");
             if (m as usize) < counts.len() {
                 counts[m as usize] += 1;
             }
