@@ -219,11 +219,13 @@ pub struct Network {
     /// B, as the WAN emulator's default queue).
     #[serde(default, deserialize_with = "units::opt_bytes", skip_serializing_if = "Option::is_none")]
     pub queue_bytes: Option<u64>,
-    /// Experimental: cubic's HyStart delay exit (each connection leaves
-    /// slow start at its next round start once the bottleneck's queue
-    /// delays ACKs by clamp(RTT / 8, 4 ms, 16 ms); the round's phase is a
-    /// seeded draw) and, under a standing queue, sharing in proportion to
-    /// the windows (default false: it measured no better on the WAN matrix).
+    /// Experimental: cubic's HyStart delay exit (once the bottleneck's
+    /// queue delays ACKs by clamp(RTT / 8, 4 ms, 16 ms) each connection
+    /// leaves slow start at a round start: a seeded phase plus a seeded
+    /// geometric number of whole rounds, half per round), under a standing
+    /// queue sharing in proportion to the windows, windows growing by 1/20
+    /// of what they deliver before any loss, and a loss cutting every
+    /// window (default false: lower max, higher median on the WAN matrix).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hystart_delay: bool,
 }
