@@ -13,11 +13,12 @@
 //! like the multi-flow rows the README reports. Each is run
 //! three times and the median compared, as `validate --repeats 3` does. The
 //! matrix's misses — rows where bursts overflow the drop-tail queue (the
-//! 40 MB/s rows, split and chunked transfers; the model has no loss) and
+//! 40 MB/s rows, split and chunked transfers; the model misses which flows
+//! take the losses) and
 //! 09_rtt50_r10_c4_32x64k_pooled at +0.15 (the model pessimistic) — are
 //! reported in the README, not asserted here.
 //! Needs root (CI runs as root): it runs, it does not skip. Bounded: about
-//! 45 s of transfers in all.
+//! 40 s of transfers in all.
 //!
 //! The bound, |ln predicted − ln measured| ≤ 0.15 per scenario, is the
 //! issue's maximum for the WAN matrix; with slow start off the 1 MiB

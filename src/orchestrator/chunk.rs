@@ -34,7 +34,6 @@ pub fn adaptive_size(file_size: u64, measured_bps: Option<f64>) -> u64 {
     }
 }
 
-/// Size of the next request of a segment with `left` bytes to fetch.
 /// Whether [`next_request_size`] reads the measured speed in `mode` (the
 /// other modes need no speed measured).
 #[inline]
@@ -42,6 +41,7 @@ pub fn uses_speed(mode: ChunkMode) -> bool {
     matches!(mode, ChunkMode::AdaptiveTable | ChunkMode::Throughput)
 }
 
+/// Size of the next request of a segment with `left` bytes to fetch.
 /// `measured_bps` is the rate of the segment's last request, if any.
 #[inline]
 pub fn next_request_size(c: &Chunking, file_size: u64, left: u64, measured_bps: Option<f64>) -> u64 {

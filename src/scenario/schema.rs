@@ -225,7 +225,8 @@ pub struct Network {
     /// geometric number of whole rounds, half per round), under a standing
     /// queue sharing in proportion to the windows, windows growing by 1/20
     /// of what they deliver before any loss, and a loss cutting every
-    /// window (default false: lower max, higher median on the WAN matrix).
+    /// window (default false: it lowers the WAN matrix's max and mean but
+    /// not its median, and costs O(n) per standing-queue change).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hystart_delay: bool,
 }
