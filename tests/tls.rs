@@ -176,9 +176,33 @@ fn the_handshake_costs_what_the_model_says_through_the_emulator() {
                     let mut b = [0u8; 1];
                     assert_eq!(stream.read(&mut b).unwrap(), 1);
                     let t = t0.elapsed();
-                    // Read the rest of this response (head + a tiny body).
-                    let mut rest = vec![0u8; 4096];
-                    let _ = stream.read(&mut rest);
+                    // Read the rest of this response, all of it (its head and
+                    // body may come in several TLS records): a byte left
+                    // unread would be the next request's "first byte".
+                    let mut got = b.to_vec();
+                    let mut chunk = [0u8; 4096];
+                    let total = loop {
+                        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                            let len: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .expect("a Content-Length")
+                                .trim()
+                                .parse()
+                                .unwrap();
+                            break end + 4 + len;
+                        }
+                        let n = stream.read(&mut chunk).unwrap();
+                        assert!(n > 0, "the response ends before its head");
+                        got.extend_from_slice(&chunk[..n]);
+                    };
+                    while got.len() < total {
+                        let n = stream.read(&mut chunk).unwrap();
+                        assert!(n > 0, "the response ends before its body");
+                        got.extend_from_slice(&chunk[..n]);
+                    }
+                    assert_eq!(got.len(), total, "one response, nothing after it");
                     t
                 };
                 let (mut fresh, mut pooled) = (Duration::MAX, Duration::MAX);
