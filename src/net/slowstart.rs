@@ -2022,4 +2022,36 @@ mod tests {
         let least = 100 * (std::mem::size_of::<Option<Conn>>() + std::mem::size_of::<Option<Flow>>());
         assert!(l.heap_bytes() >= least, "{} < {least}", l.heap_bytes());
     }
+
+    /// A loss is an overflow of the server's queue, so the delay model times
+    /// one only while the flows fill the server's link: once the client's
+    /// token bucket (10 MB/s here, after a 2 MB burst) holds them below the
+    /// server's 40 MB/s, windows left large by the burst (a standing queue
+    /// by their size alone, still growing by 1/20 of what they deliver)
+    /// lose nothing. Checked at every transition: a loss counted there
+    /// follows rates that filled the link. (Before the fix a loss came at
+    /// 1.149 s with the flows at the bucket's 10 MB/s.)
+    #[test]
+    fn the_delay_model_loses_only_while_the_flows_fill_the_server_link() {
+        use super::super::limiter::TokenBucket;
+        let cap = Capacity::new(Some(4e7), None).with_bucket(TokenBucket::new(1e7, 2e6, true));
+        let mut l = Link::new(cap, SlowStart::<true>::new(delay_params(50, 7)));
+        let n = 8;
+        for f in 0..n {
+            l.add_flow(SimTime::ZERO, f, 2e7, false);
+        }
+        let mut fin = Vec::new();
+        let mut standing_held = false;
+        while let Some(t) = l.next_transition() {
+            let d = l.discipline();
+            let sum: f64 = (0..n).filter_map(|f| d.rate(f)).sum();
+            let losses = d.losses();
+            standing_held |= d.standing && d.delay_exits() > 0 && sum < 1.01e7;
+            l.on_transition(t, &mut fin);
+            if l.discipline().losses() > losses {
+                assert!(sum >= 4e7 * (1.0 - 1e-6), "a loss at {t:?} after rates summing to {sum} B/s");
+            }
+        }
+        assert!(standing_held, "windows past the delay exit held a standing queue while the bucket bound");
+    }
 }
