@@ -538,13 +538,15 @@ impl<const D: bool> SlowStart<D> {
                     let c = self.conns[id as usize].expect("an active flow has a connection");
                     c.ca.is_none() && (f.window_limited || f.last_window)
                 })
+                .chain(
+                    self.flows
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.is_some_and(|f| f.in_ss))
+                        .map(|(id, _)| id as FlowId),
+                )
                 .collect()
         };
-        if !D {
-            ids.extend(
-                self.flows.iter().enumerate().filter(|(_, f)| f.is_some_and(|f| f.in_ss)).map(|(id, _)| id as FlowId),
-            );
-        }
         ids.sort_unstable();
         for id in ids {
             let capped = self.flow(id).expect("an active flow").capped;

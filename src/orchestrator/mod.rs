@@ -367,9 +367,6 @@ impl Orchestrator {
     pub fn fail_reasons(&self) -> impl Iterator<Item = (u32, &str)> {
         self.fail_reasons.iter().map(|(f, r)| (*f, r.as_str()))
     }
-    pub fn fail_reason(&self, file: u32) -> Option<&str> {
-        self.fail_reasons.get(&file).map(|s| s.as_str())
-    }
     pub fn take_trace(&mut self) -> Vec<TraceEvent> {
         self.trace.take().unwrap_or_default()
     }

@@ -439,7 +439,7 @@ impl ToolCosts {
 }
 
 /// The tool's per-file and first-call costs on this machine now
-/// (`costs.startup_s` already measured), from its median wall times (of
+/// with start-up `startup_s` (already measured), from its median wall times (of
 /// `repeats` runs) on 20 and 100 files of 1 KiB on loopback.
 /// - Per file, ms (what `client.per_file_overhead_ms` models): from the
 ///   slope. On `L` lanes the lanes are the bottleneck: cost = L × slope;
@@ -452,7 +452,7 @@ pub fn measure_costs(
     client: Client,
     tools: &Tools,
     dir: &Path,
-    mut costs: ToolCosts,
+    startup_s: f64,
     repeats: u32,
     status: &mut dyn FnMut(&str),
 ) -> Result<ToolCosts> {
@@ -462,7 +462,7 @@ pub fn measure_costs(
         let plan = Plan::new(&costs.modelled(s, client), None, &Budget::default(), false)?;
         Ok((crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64(), plan.seed()))
     };
-    (costs.per_file_ms, costs.first_call_ms) = (0.0, 0.0);
+    let mut costs = ToolCosts { startup_s, ..ToolCosts::default() };
     let (mut real, mut sim) = ([0.0; 2], [0.0; 2]);
     for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
         let s = calibration_scenario(n);
@@ -588,11 +588,11 @@ pub fn validate_client_with_status(
     let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
     let load_before = loadavg();
     status(&format!("{}: start-up", client.name()));
-    let startup = ToolCosts { startup_s: measure_startup_s(client, &tools)?, ..ToolCosts::default() };
+    let startup_s = measure_startup_s(client, &tools)?;
     // Like the start-up, the per-file and first-call costs are this
     // machine's now (aria2's fsyncs wait on the disk): measured on the
     // calibration workload.
-    let costs = measure_costs(client, &tools, &scratch, startup, repeats.max(3), status)?;
+    let costs = measure_costs(client, &tools, &scratch, startup_s, repeats.max(3), status)?;
     let mut rows = Vec::new();
     for f in files {
         let s = Scenario::load(f)?;

@@ -629,8 +629,8 @@ pub fn run_real(s: &Scenario, seed: u64, addr: SocketAddr, opts: RealOptions) ->
     }
     let wall_with_teardown = d.now();
     let files = d.orch.shared_files();
-    let outcomes = (0..n as u32).map(|f| d.orch.outcome(f)).collect();
-    let fail_reasons = (0..n as u32).filter_map(|f| d.orch.fail_reason(f).map(|r| (f, r.to_string()))).collect();
+    let outcomes = d.orch.take_outcomes();
+    let fail_reasons = d.orch.fail_reasons().map(|(f, r)| (f, r.to_string())).collect();
     let limiter_wait = d.shared.waits.lock().expect("waits lock").total;
     let transferred_bytes = d.shared.wire.load(Ordering::SeqCst);
     let costs = crate::net::Costs::of(s);
