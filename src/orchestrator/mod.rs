@@ -215,6 +215,12 @@ pub struct Orchestrator {
     no_preamble: bool,
     /// `client.per_file_overhead_ms`, if any ([`preamble::overhead`]).
     file_overhead: Option<SimTime>,
+    /// `client.chunking` sizes requests by measured speed ([`chunk::uses_speed`]).
+    speed_chunking: bool,
+    /// `client.chunking` asks for the whole rest of a segment each time.
+    whole_requests: bool,
+    /// Every file is one whole segment ([`split::always_whole`]).
+    whole_split: bool,
 }
 
 /// The original per-file priority rule.
@@ -274,6 +280,9 @@ impl Orchestrator {
             overhead_lanes: preamble::OverheadLanes::new(cfg.per_file_overhead_lanes),
             no_preamble: preamble::none(&cfg.metadata),
             file_overhead: preamble::overhead(cfg.per_file_overhead_ms),
+            speed_chunking: chunk::uses_speed(cfg.chunking.mode),
+            whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
+            whole_split: split::always_whole(cfg.split_rule, cfg.split),
             cfg,
             files,
             runs,
@@ -423,7 +432,7 @@ impl Orchestrator {
                 let seg = &mut self.segs[s as usize];
                 let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
                 // The request's speed sizes the next request only in the adaptive modes.
-                if chunk::uses_speed(self.cfg.chunking.mode) {
+                if self.speed_chunking {
                     let elapsed = (now - seg.sent_at).as_secs_f64();
                     seg.measured_bps = (elapsed > 0.0).then(|| bytes as f64 / elapsed);
                 }
@@ -436,9 +445,14 @@ impl Orchestrator {
                     preamble::per_request(&self.cfg.metadata, self.files[file as usize].size)
                 };
                 self.stats.received_bytes += bytes;
-                let read_size = self.act(file).read_size;
-                self.confirm(file, bytes);
-                self.stats.reads += bytes.div_ceil(read_size);
+                let r = &self.runs[file as usize];
+                debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
+                let a = &mut self.active[r.worker as usize];
+                a.confirmed += bytes;
+                if a.buffer == BufferMode::Buffered {
+                    self.held_bytes += bytes;
+                }
+                self.stats.reads += bytes.div_ceil(a.read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
                 self.release(now, conn, keep_alive, out);
@@ -507,13 +521,17 @@ impl Orchestrator {
             w.max = w.max.max(now);
             self.stats.peak_active_files = self.stats.peak_active_files.max(self.queue.active_files());
             self.log(|| TraceEvent::FileDispatched { t: now, file, model, priority });
-            let plan = split::plan(
-                self.cfg.split_rule,
-                size,
-                self.cfg.split,
-                self.cfg.min_split_size_bytes,
-                self.cfg.chunking.chunk_size_bytes,
-            );
+            let plan = if self.whole_split {
+                split::SplitPlan::whole(size)
+            } else {
+                split::plan(
+                    self.cfg.split_rule,
+                    size,
+                    self.cfg.split,
+                    self.cfg.min_split_size_bytes,
+                    self.cfg.chunking.chunk_size_bytes,
+                )
+            };
             let parts = plan.parts;
             let worker = self.free_workers.take_lowest().expect("a free worker for each active file");
             let read_size = if self.cfg.adaptive_read_size {
@@ -537,7 +555,7 @@ impl Orchestrator {
                 }
             };
             let mut buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
-            if self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
+            if !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
                 // hf_transfer buffers each range whole before writing it.
                 let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
                 buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
@@ -618,8 +636,10 @@ impl Orchestrator {
         }
         match got {
             Acquire::Reuse(conn) => {
-                let requests_before = self.pool.conn(conn).requests;
-                self.log(|| TraceEvent::ConnReused { t: now, conn, requests_before });
+                if self.trace.is_some() {
+                    let requests_before = self.pool.conn(conn).requests;
+                    self.log(|| TraceEvent::ConnReused { t: now, conn, requests_before });
+                }
                 self.set_conn_seg(conn, s);
                 self.send(now, s, conn, out);
             }
@@ -695,14 +715,17 @@ impl Orchestrator {
     #[inline(always)]
     fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
-        let size = self.files[seg.file as usize].size;
         let pre = seg.pre > 0;
         let end = if pre {
             seg.next
+        } else if let Some(end) = seg.retry_end {
+            end
+        } else if self.whole_requests {
+            // [`chunk::next_request_size`] of `whole_file`: the rest, at least 1 byte.
+            seg.next + (seg.end - seg.next).max(1)
         } else {
-            seg.retry_end.unwrap_or_else(|| {
-                seg.next + chunk::next_request_size(&self.cfg.chunking, size, seg.end - seg.next, seg.measured_bps)
-            })
+            let size = self.files[seg.file as usize].size;
+            seg.next + chunk::next_request_size(&self.cfg.chunking, size, seg.end - seg.next, seg.measured_bps)
         };
         let req = self.next_req;
         self.next_req += 1;
@@ -763,14 +786,17 @@ impl Orchestrator {
         }
         let file = seg.file;
         self.segs[s as usize].state = SegState::Done;
-        let a = self.act_mut(file);
+        let run = &mut self.runs[file as usize];
+        debug_assert_eq!(run.status, FileStatus::Active, "file {file} is not active");
+        let worker = run.worker;
+        let a = &mut self.active[worker as usize];
         a.segs_left -= 1;
         let act = *a;
         if act.segs_left == 0 {
-            let run = &mut self.runs[file as usize];
             run.status = FileStatus::Completed;
             run.ended_at = now;
-            let size = self.files[file as usize].size;
+            let meta = &self.files[file as usize];
+            let (size, model) = (meta.size, meta.model);
             debug_assert_eq!(act.confirmed, size);
             self.held_bytes -= match act.buffer {
                 BufferMode::Buffered => act.confirmed,
@@ -794,17 +820,18 @@ impl Orchestrator {
                 }
             }
             self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
-            self.end_file(now, file, out);
+            self.end_file(now, worker, model, out);
         } else {
             self.start_more(now, file, out);
         }
     }
 
+    /// A file of `model` held by `worker` ended: free both, dispatch.
     #[inline(always)]
-    fn end_file(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
+    fn end_file(&mut self, now: SimTime, worker: u32, model: u32, out: &mut Vec<Action>) {
         self.ended += 1;
-        self.free_workers.give_back(self.runs[file as usize].worker);
-        self.queue.finished(self.files[file as usize].model);
+        self.free_workers.give_back(worker);
+        self.queue.finished(model);
         self.dispatch(now, out);
     }
 
@@ -917,7 +944,8 @@ impl Orchestrator {
         self.log(|| TraceEvent::FileFailed { t: now, file, reason: reason.clone() });
         self.fail_reasons.insert(file, reason);
         self.serve_waiters(now, out);
-        self.end_file(now, file, out);
+        let (worker, model) = (self.runs[file as usize].worker, self.files[file as usize].model);
+        self.end_file(now, worker, model, out);
     }
 }
 

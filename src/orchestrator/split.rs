@@ -45,6 +45,22 @@ impl SplitPlan {
     }
 }
 
+impl SplitPlan {
+    /// One part, the whole file: [`plan`] of every rule but `fan_out` when
+    /// `split` is at most 1.
+    #[inline]
+    pub fn whole(size: u64) -> SplitPlan {
+        SplitPlan { parts: 1, window: 1, chunk: 0, size }
+    }
+}
+
+/// Whether [`plan`] gives every file one whole part ([`SplitPlan::whole`]):
+/// `even` and `aria2` with `split` at most 1.
+#[inline]
+pub fn always_whole(rule: SplitRule, split: u32) -> bool {
+    rule != SplitRule::FanOut && split <= 1
+}
+
 /// aria2's segment count for a file of `size` bytes: the halvings of the
 /// largest claimed run that leave a half ≥ `min_split`, capped at `split`.
 pub fn aria2_parts(size: u64, split: u64, min_split: u64) -> u64 {
@@ -137,6 +153,21 @@ mod tests {
                 assert_eq!(p.cut(p.parts), size);
                 assert!((0..p.parts).all(|i| p.cut(i) <= p.cut(i + 1)));
                 assert!(p.parts <= split as u64);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Where [`always_whole`] says so, every rule's plan is the whole
+        /// file in one part, whatever the size, min split and chunk.
+        #[test]
+        fn always_whole_plans_are_the_whole_file(
+            size in 0u64..1 << 44, split in 0u32..4, k in 0u64..1 << 40, chunk in 0u64..1 << 40
+        ) {
+            for rule in [SplitRule::Even, SplitRule::Aria2, SplitRule::FanOut] {
+                if always_whole(rule, split) {
+                    proptest::prop_assert_eq!(plan(rule, size, split, k, chunk), SplitPlan::whole(size));
+                }
             }
         }
     }
