@@ -586,26 +586,49 @@ impl Orchestrator {
             if let BufferMode::Streamed { buffer_bytes } = buffer {
                 self.held_bytes += buffer_bytes;
             }
-            for i in 0..parts {
-                let (start, end) = (plan.cut(i), plan.cut(i + 1));
+            if parts == 1 {
+                // One part: the whole file ([`split::SplitPlan::cut`] of 0 and 1).
                 let seg = Segment {
                     file,
-                    next: start,
-                    end,
+                    next: 0,
+                    end: size,
                     state: SegState::WaitConn,
                     failures: 0,
                     retry_end: None,
                     req: u64::MAX,
-                    req_start: start,
-                    req_end: start,
+                    req_start: 0,
+                    req_end: 0,
                     sent_at: now,
                     measured_bps: None,
-                    pre: per_request + if i == 0 { per_file } else { 0 },
+                    pre: per_request + per_file,
                     in_pre: false,
                 };
-                match self.segs.get_mut(first_seg as usize + i as usize) {
+                match self.segs.get_mut(first_seg as usize) {
                     Some(slot) => *slot = seg,
                     None => self.segs.push(seg),
+                }
+            } else {
+                for i in 0..parts {
+                    let (start, end) = (plan.cut(i), plan.cut(i + 1));
+                    let seg = Segment {
+                        file,
+                        next: start,
+                        end,
+                        state: SegState::WaitConn,
+                        failures: 0,
+                        retry_end: None,
+                        req: u64::MAX,
+                        req_start: start,
+                        req_end: start,
+                        sent_at: now,
+                        measured_bps: None,
+                        pre: per_request + if i == 0 { per_file } else { 0 },
+                        in_pre: false,
+                    };
+                    match self.segs.get_mut(first_seg as usize + i as usize) {
+                        Some(slot) => *slot = seg,
+                        None => self.segs.push(seg),
+                    }
                 }
             }
             match overhead {
@@ -614,7 +637,7 @@ impl Orchestrator {
                     let at = self.overhead_lanes.finish_at(now, d);
                     out.push(Action::Timer { id: preamble::overhead_timer(file), at });
                 }
-                None => self.start_more(now, file, out),
+                None => self.start_more_of(now, worker, out),
             }
         }
     }
@@ -669,12 +692,18 @@ impl Orchestrator {
     /// per-file body-less requests are done).
     #[inline(always)]
     fn start_more(&mut self, now: SimTime, file: u32, out: &mut Vec<Action>) {
+        let r = &self.runs[file as usize];
+        if r.status == FileStatus::Active {
+            self.start_more_of(now, r.worker, out);
+        }
+    }
+
+    /// [`Self::start_more`] of the active file held by `worker` (starting
+    /// segments neither ends nor frees the file).
+    #[inline(always)]
+    fn start_more_of(&mut self, now: SimTime, worker: u32, out: &mut Vec<Action>) {
         loop {
-            let r = &self.runs[file as usize];
-            if r.status != FileStatus::Active {
-                return;
-            }
-            let a = &mut self.active[r.worker as usize];
+            let a = &mut self.active[worker as usize];
             if a.held {
                 return;
             }
@@ -714,7 +743,7 @@ impl Orchestrator {
 
     #[inline(always)]
     fn send(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
-        let seg = &self.segs[s as usize];
+        let seg = &mut self.segs[s as usize];
         let pre = seg.pre > 0;
         let end = if pre {
             seg.next
@@ -729,7 +758,6 @@ impl Orchestrator {
         };
         let req = self.next_req;
         self.next_req += 1;
-        let seg = &mut self.segs[s as usize];
         seg.state = SegState::InFlight(conn);
         seg.in_pre = pre;
         seg.req = req;

@@ -146,11 +146,6 @@ impl ConnPool {
         self.in_use() + self.idle_count()
     }
 
-    #[inline]
-    fn usable(&self, c: &Conn, now: SimTime) -> bool {
-        c.requests < self.cfg.max_requests_per_connection && now - c.idle_since <= self.idle_timeout
-    }
-
     #[inline(always)]
     fn set_state(&mut self, id: ConnId, to: ConnState) {
         let c = &mut self.conns[id as usize];
@@ -178,12 +173,16 @@ impl ConnPool {
         }
         while let Some(id) = self.stack(owner).pop() {
             self.idle_total -= 1;
-            let c = self.conns[id as usize];
-            if self.usable(&c, now) {
-                self.set_state(id, ConnState::Busy);
+            let c = &mut self.conns[id as usize];
+            debug_assert_eq!(c.state, ConnState::Idle, "only idle connections are stacked");
+            if c.requests < self.cfg.max_requests_per_connection && now - c.idle_since <= self.idle_timeout {
+                // [`Self::set_state`] from idle to busy, with the one borrow.
+                c.state = ConnState::Busy;
+                self.busy += 1;
                 self.stats.hits += 1;
                 return Acquire::Reuse(id);
             }
+            let c = *c;
             let reason = if c.requests >= self.cfg.max_requests_per_connection {
                 self.stats.retired_max_requests += 1;
                 CloseReason::MaxRequests
@@ -223,25 +222,32 @@ impl ConnPool {
     /// Returns the close reason if it was not kept.
     #[inline(always)]
     pub fn release(&mut self, now: SimTime, id: ConnId, alive: bool) -> Option<CloseReason> {
-        let c = self.conns[id as usize];
+        let c = &mut self.conns[id as usize];
         debug_assert!(matches!(c.state, ConnState::Busy | ConnState::Opening));
+        let owner = c.owner;
         let reason = if !alive {
             Some(CloseReason::Dead)
         } else if c.requests >= self.cfg.max_requests_per_connection {
             self.stats.retired_max_requests += 1;
             Some(CloseReason::MaxRequests)
-        } else if self.idle_of(c.owner) >= self.cfg.size {
+        } else if self.idle.get(owner as usize).map_or(0, |v| v.len() as u32) >= self.cfg.size {
             self.stats.overflow_discarded += 1;
             Some(CloseReason::Overflow)
         } else {
             None
         };
+        // [`Self::set_state`] from busy or opening, with the one borrow.
+        match c.state {
+            ConnState::Opening => self.opening -= 1,
+            ConnState::Busy => self.busy -= 1,
+            ConnState::Idle | ConnState::Closed => {}
+        }
         match reason {
-            Some(_) => self.set_state(id, ConnState::Closed),
+            Some(_) => c.state = ConnState::Closed,
             None => {
-                self.set_state(id, ConnState::Idle);
-                self.conns[id as usize].idle_since = now;
-                self.stack(c.owner).push(id);
+                c.state = ConnState::Idle;
+                c.idle_since = now;
+                self.stack(owner).push(id);
                 self.idle_total += 1;
             }
         }
