@@ -637,6 +637,13 @@ impl Orchestrator {
                     let at = self.overhead_lanes.finish_at(now, d);
                     out.push(Action::Timer { id: preamble::overhead_timer(file), at });
                 }
+                // A one-part file not held starts its segment at once
+                // ([`Self::start_more_of`]: its window has room for it, and
+                // no more).
+                None if parts == 1 => {
+                    self.active[w].started = 1;
+                    self.acquire(now, first_seg, out);
+                }
                 None => self.start_more_of(now, worker, out),
             }
         }

@@ -168,7 +168,9 @@ impl FileQueue {
         }
         self.active[m] += 1;
         self.total_active += 1;
-        self.refresh(model);
+        if !self.single() {
+            self.refresh(model);
+        }
         Some((model, key))
     }
 
