@@ -208,6 +208,8 @@ pub struct Orchestrator {
     fail_reasons: BTreeMap<u32, String>,
     pub stats: Stats,
     trace: Option<Vec<TraceEvent>>,
+    /// `trace.is_some()`, read by every [`Self::log`] (a flag is cheaper to test).
+    tracing: bool,
     closed_scratch: Vec<(ConnId, CloseReason)>,
     /// Where `client.per_file_overhead_ms` runs (per worker or shared lanes).
     overhead_lanes: preamble::OverheadLanes,
@@ -300,6 +302,7 @@ impl Orchestrator {
             fail_reasons: BTreeMap::new(),
             stats: Stats::default(),
             trace: trace.then(Vec::new),
+            tracing: trace,
             closed_scratch: Vec::new(),
         }
     }
@@ -377,12 +380,15 @@ impl Orchestrator {
         self.fail_reasons.iter().map(|(f, r)| (*f, r.as_str()))
     }
     pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        self.tracing = false;
         self.trace.take().unwrap_or_default()
     }
 
     #[inline]
     fn log(&mut self, ev: impl FnOnce() -> TraceEvent) {
-        if let Some(t) = &mut self.trace {
+        if self.tracing
+            && let Some(t) = &mut self.trace
+        {
             t.push(ev());
         }
     }
@@ -444,10 +450,14 @@ impl Orchestrator {
                 } else {
                     preamble::per_request(&self.cfg.metadata, self.files[file as usize].size)
                 };
+                // Whether the segment has more to fetch (releasing the
+                // connection below serves other segments, never this one).
+                let more = seg.next < seg.end;
                 self.stats.received_bytes += bytes;
                 let r = &self.runs[file as usize];
                 debug_assert_eq!(r.status, FileStatus::Active, "file {file} is not active");
-                let a = &mut self.active[r.worker as usize];
+                let worker = r.worker;
+                let a = &mut self.active[worker as usize];
                 a.confirmed += bytes;
                 if a.buffer == BufferMode::Buffered {
                     self.held_bytes += bytes;
@@ -456,7 +466,11 @@ impl Orchestrator {
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
                 self.release(now, conn, keep_alive, out);
-                self.continue_segment(now, s, out);
+                if more {
+                    self.acquire(now, s, out);
+                } else {
+                    self.segment_done(now, s, file, worker, out);
+                }
             }
             Input::RequestFailed { conn, req, received, failure } => {
                 let Some(s) = self.in_flight(conn, req) else {
@@ -666,7 +680,7 @@ impl Orchestrator {
         }
         match got {
             Acquire::Reuse(conn) => {
-                if self.trace.is_some() {
+                if self.tracing {
                     let requests_before = self.pool.conn(conn).requests;
                     self.log(|| TraceEvent::ConnReused { t: now, conn, requests_before });
                 }
@@ -820,10 +834,17 @@ impl Orchestrator {
             return;
         }
         let file = seg.file;
+        let worker = self.runs[file as usize].worker;
+        self.segment_done(now, s, file, worker, out);
+    }
+
+    /// Segment `s` of active `file`, held by `worker`, has fetched its range.
+    #[inline(always)]
+    fn segment_done(&mut self, now: SimTime, s: u32, file: u32, worker: u32, out: &mut Vec<Action>) {
         self.segs[s as usize].state = SegState::Done;
         let run = &mut self.runs[file as usize];
         debug_assert_eq!(run.status, FileStatus::Active, "file {file} is not active");
-        let worker = run.worker;
+        debug_assert_eq!(run.worker, worker);
         let a = &mut self.active[worker as usize];
         a.segs_left -= 1;
         let act = *a;
