@@ -158,7 +158,10 @@ impl FileQueue {
         if self.total_active >= self.global_limit {
             return None;
         }
-        let (key, model) = if self.single() { (self.ready_key(0)?, 0) } else { self.ready.pop_first()? };
+        if self.single() {
+            return self.pop_single();
+        }
+        let (key, model) = self.ready.pop_first()?;
         let m = model as usize;
         debug_assert_eq!(self.first(model), Some(&key));
         self.head[m] += 1;
@@ -168,10 +171,30 @@ impl FileQueue {
         }
         self.active[m] += 1;
         self.total_active += 1;
-        if !self.single() {
-            self.refresh(model);
-        }
+        self.refresh(model);
         Some((model, key))
+    }
+
+    /// [`Self::pop`] of the one model (no `ready` set), with one borrow of
+    /// its queue, head and count.
+    #[inline(always)]
+    fn pop_single(&mut self) -> Option<(u32, QueueKey)> {
+        if !self.eligible(0) {
+            return None;
+        }
+        let (q, head, active) = (&mut self.queued[0], &mut self.head[0], &mut self.active[0]);
+        if *active >= self.model_limit {
+            return None;
+        }
+        let key = *q.get(*head)?;
+        *head += 1;
+        if *head == q.len() {
+            *q = Vec::new();
+            *head = 0;
+        }
+        *active += 1;
+        self.total_active += 1;
+        Some((0, key))
     }
 
     /// A dispatched file of `model` ended (completed or failed).
