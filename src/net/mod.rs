@@ -104,8 +104,11 @@ impl Capacity {
     /// as no CPU does — and the link would still look at it at every event.
     pub fn of(s: &Scenario, costs: &Costs) -> Capacity {
         let mut c = Capacity::new(s.server.bandwidth_bps, costs.cap_bps);
-        let costs_nothing =
-            costs.cpu_per_byte_s == 0.0 && !(costs.cpu_per_request_s > 0.0) && !(costs.cpu_per_connection_s > 0.0);
+        // `Link::add_cpu_work` skips work of `secs <= 0.0`, so not NaN.
+        let queues_work = |secs: f64| secs.is_nan() || secs > 0.0;
+        let costs_nothing = costs.cpu_per_byte_s == 0.0
+            && !queues_work(costs.cpu_per_request_s)
+            && !queues_work(costs.cpu_per_connection_s);
         if !costs_nothing {
             c = c.with_cpu(Cpu::new(s.client.cpu.cores as f64, costs.cpu_per_byte_s));
         }
