@@ -139,7 +139,8 @@ impl<D: Discipline> Link<D> {
         self.next.set(None);
         if self.inert {
             // No capacity change, nothing to account: only the flows move.
-            self.disc.serve((now - self.last).as_secs_f64());
+            // `now > last`: the span needs no saturation.
+            self.disc.serve(SimTime(now.0 - self.last.0).as_secs_f64());
             self.last = now;
             return;
         }

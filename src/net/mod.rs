@@ -98,10 +98,20 @@ impl TcpParams {
 
 impl Capacity {
     /// The capacity of a scenario's server link: `server.bandwidth_bps`, the
-    /// per-connection cap, `client.bandwidth_limit` and `client.cpu`.
+    /// per-connection cap, `client.bandwidth_limit` and `client.cpu`. A CPU
+    /// that nothing costs (no work per byte, request or connection) is left
+    /// out: it would allow every rate, never change and spend 0 CPU-seconds,
+    /// as no CPU does — and the link would still look at it at every event.
     pub fn of(s: &Scenario, costs: &Costs) -> Capacity {
-        let mut c = Capacity::new(s.server.bandwidth_bps, costs.cap_bps)
-            .with_cpu(Cpu::new(s.client.cpu.cores as f64, costs.cpu_per_byte_s));
+        let mut c = Capacity::new(s.server.bandwidth_bps, costs.cap_bps);
+        // `Link::add_cpu_work` skips work of `secs <= 0.0`, so not NaN.
+        let queues_work = |secs: f64| secs.is_nan() || secs > 0.0;
+        let costs_nothing = costs.cpu_per_byte_s == 0.0
+            && !queues_work(costs.cpu_per_request_s)
+            && !queues_work(costs.cpu_per_connection_s);
+        if !costs_nothing {
+            c = c.with_cpu(Cpu::new(s.client.cpu.cores as f64, costs.cpu_per_byte_s));
+        }
         if let Some(l) = &s.client.bandwidth_limit {
             c = c.with_bucket(TokenBucket::new(l.rate_bps, l.burst(), l.start_full));
         }

@@ -8,8 +8,9 @@
 //! (`shared` = the server's rate, or the client CPU's byte rate if lower).
 //! Instead of updating every flow at every event, the discipline keeps a
 //! global counter `v` — bytes served to *each* flow since the start — and
-//! gives each flow a finish mark `v_start + bytes`. A heap of marks yields
-//! the next finisher, so each event costs O(log n) (the processor-sharing
+//! gives each flow a finish mark `v_start + bytes`. A heap of marks (16
+//! bytes each, ordered by one integer; equal marks end in start order)
+//! yields the next finisher, so each event costs O(log n) (the processor-sharing
 //! virtual-time method). Bytes delivered in total and to buffered flows are
 //! `Σ (v − v_start)` over the flows concerned: a count and a sum of starts.
 
@@ -20,51 +21,56 @@ use super::minset::total_order;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-/// A flow's finish mark: the virtual counter at which it ends. Marks
-/// order by `(order, seq)`; `seq` is unique, so equal marks are the same
-/// mark and the derived equality agrees with that order.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// A flow's finish mark in the heap: the virtual counter at which it ends,
+/// and the slot that names its flow. Marks order by the counter alone;
+/// equal counters (ties) are put in start order by [`ProcessorSharing::settle`].
+#[derive(Clone, Copy)]
 struct Mark {
     /// The mark's bits as an integer in `f64::total_cmp`'s order, sign bit
-    /// flipped so it orders as an unsigned integer (the heap compares
-    /// integers, not floats, and needs no conversion to compare).
+    /// flipped so it orders as an unsigned integer (the heap compares one
+    /// integer, not a float, and needs no conversion to compare).
     order: u64,
-    seq: u64,
-    flow: FlowId,
+    /// Index in [`ProcessorSharing::slots`] (held until the mark leaves the heap).
+    slot: u32,
 }
 impl Mark {
-    fn new(at_v: f64, seq: u64, flow: FlowId) -> Self {
-        Mark { order: (total_order(at_v.to_bits() as i64) as u64) ^ (1 << 63), seq, flow }
+    fn new(at_v: f64, slot: u32) -> Self {
+        Mark { order: Self::order_of(at_v), slot }
+    }
+    #[inline]
+    fn order_of(at_v: f64) -> u64 {
+        (total_order(at_v.to_bits() as i64) as u64) ^ (1 << 63)
     }
     fn at_v(&self) -> f64 {
         f64::from_bits(total_order((self.order ^ (1 << 63)) as i64) as u64)
     }
 }
+impl PartialEq for Mark {
+    fn eq(&self, o: &Self) -> bool {
+        self.order == o.order
+    }
+}
+impl Eq for Mark {}
 impl PartialOrd for Mark {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl Mark {
-    /// `(order, seq)` as one integer in the same order (one 128-bit
-    /// comparison instead of two branches).
-    #[inline]
-    fn key(&self) -> u128 {
-        ((self.order as u128) << 64) | self.seq as u128
-    }
-}
 impl Ord for Mark {
     #[inline]
     fn cmp(&self, o: &Self) -> Ordering {
-        self.key().cmp(&o.key())
+        self.order.cmp(&o.order)
     }
 }
 
 #[derive(Clone, Copy)]
 struct Flow {
+    /// Start order: among equal marks, the earlier flow ends first.
     seq: u64,
     start_v: f64,
     bytes: f64,
+    /// Its mark's slot.
+    slot: u32,
     buffered: bool,
 }
 
@@ -76,6 +82,11 @@ pub struct ProcessorSharing {
     rate: f64,
     flows: Vec<Option<Flow>>,
     heap: BinaryHeap<Reverse<Mark>>,
+    /// Per mark in the heap (by its slot): the flow it was made for. A mark
+    /// is stale (its flow was aborted) when that flow's slot is another.
+    slots: Vec<FlowId>,
+    /// Slots of no mark.
+    free: Vec<u32>,
     all: FlowSet,
     buffered: FlowSet,
     next_seq: u64,
@@ -105,15 +116,45 @@ impl ProcessorSharing {
         got
     }
 
+    /// The flow of a mark, if the mark is not stale.
+    #[inline]
+    fn live(&self, m: &Mark) -> Option<FlowId> {
+        let flow = self.slots[m.slot as usize];
+        self.flows[flow as usize].is_some_and(|f| f.slot == m.slot).then_some(flow)
+    }
+
     #[inline]
     fn drop_stale_marks(&mut self) {
         while let Some(Reverse(m)) = self.heap.peek() {
-            match self.flows.get(m.flow as usize).and_then(|f| f.as_ref()) {
-                Some(f) if f.seq == m.seq => break,
-                _ => {
-                    self.heap.pop();
-                }
+            if self.live(m).is_some() {
+                break;
             }
+            self.free.push(m.slot);
+            self.heap.pop();
+        }
+    }
+
+    /// End the flows of the mark `first` (just popped) and of every mark
+    /// equal to it, in start order.
+    #[cold]
+    #[inline(never)]
+    fn settle_tie(&mut self, first: FlowId, order: u64, finished: &mut Vec<(FlowId, f64)>) {
+        let seq = |ps: &Self, flow: FlowId| ps.flows[flow as usize].expect("a live mark's flow is active").seq;
+        let mut tied = vec![(seq(self, first), first)];
+        while let Some(Reverse(m)) = self.heap.peek().copied() {
+            if m.order != order {
+                break;
+            }
+            self.heap.pop();
+            self.free.push(m.slot);
+            if let Some(flow) = self.live(&m) {
+                tied.push((seq(self, flow), flow));
+            }
+        }
+        tied.sort_unstable();
+        for (_, flow) in tied {
+            let got = self.end_flow(flow);
+            finished.push((flow, got));
         }
     }
 }
@@ -128,8 +169,16 @@ impl Discipline for ProcessorSharing {
         assert!(self.flows[idx].is_none(), "flow {flow} started twice");
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes, buffered });
-        self.heap.push(Reverse(Mark::new(self.v + bytes, seq, flow)));
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.slots[slot as usize] = flow;
+        self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes, slot, buffered });
+        self.heap.push(Reverse(Mark::new(self.v + bytes, slot)));
         self.all.add(self.v);
         if buffered {
             self.buffered.add(self.v);
@@ -163,9 +212,10 @@ impl Discipline for ProcessorSharing {
         self.v += self.rate * dt;
     }
 
+    /// The event's id is its mark's order key.
     #[inline]
     fn next_event(&self) -> Option<(f64, u64)> {
-        self.heap.peek().map(|Reverse(m)| ((m.at_v() - self.v).max(0.0) / self.rate, m.seq))
+        self.heap.peek().map(|Reverse(m)| ((m.at_v() - self.v).max(0.0) / self.rate, m.order))
     }
 
     fn has_done(&self) -> bool {
@@ -186,10 +236,14 @@ impl Discipline for ProcessorSharing {
                 break;
             }
             self.heap.pop();
-            let f = self.flows[m.flow as usize].expect("stale marks are dropped eagerly");
-            assert_eq!(f.seq, m.seq, "the first mark belongs to a flow that ended: stale marks were not dropped");
-            let got = self.end_flow(m.flow);
-            finished.push((m.flow, got));
+            self.free.push(m.slot);
+            let flow = self.live(&m).expect("stale marks are dropped eagerly");
+            if self.heap.peek().is_some_and(|Reverse(n)| n.order == m.order) {
+                self.settle_tie(flow, m.order, finished);
+            } else {
+                let got = self.end_flow(flow);
+                finished.push((flow, got));
+            }
             self.drop_stale_marks();
         }
     }
@@ -209,6 +263,7 @@ impl Discipline for ProcessorSharing {
     fn heap_bytes(&self) -> usize {
         self.flows.capacity() * std::mem::size_of::<Option<Flow>>()
             + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
+            + (self.slots.capacity() + self.free.capacity()) * std::mem::size_of::<u32>()
     }
 }
 
@@ -304,6 +359,24 @@ mod tests {
         let done = run_to_end(&mut l);
         assert_eq!(done.len(), 4);
         assert!(done.iter().all(|(t, _, b)| *t == SimTime::from_secs(1) && *b == 10.0 * MIB));
+    }
+
+    /// Flows with equal marks end in one batch, in the order they
+    /// started (not by id, nor by the heap's arrangement); a stale mark
+    /// equal to them (an aborted flow's) ends nothing.
+    #[test]
+    fn equal_marks_end_in_start_order() {
+        let mut l = link(Some(40.0 * MIB), None, None);
+        let order = [3, 1, 4, 0, 2];
+        for f in order {
+            l.add_flow(SimTime::ZERO, f, 8.0 * MIB, false);
+        }
+        l.add_flow(SimTime::ZERO, 5, 8.0 * MIB, false);
+        l.abort_flow(SimTime::ZERO, 5);
+        let done = run_to_end(&mut l);
+        // 5 flows at 8 MiB/s each: 8 MiB take 1 s.
+        assert!(done.iter().all(|(t, _, b)| *t == SimTime::from_secs(1) && *b == 8.0 * MIB), "{done:?}");
+        assert_eq!(done.iter().map(|d| d.1).collect::<Vec<_>>(), order);
     }
 
     #[test]
@@ -443,11 +516,11 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Marks order as their floats do under `f64::total_cmp`, then by seq.
+        /// Marks order as their floats do under `f64::total_cmp`.
         #[test]
-        fn marks_order_by_total_cmp_then_seq(a in proptest::num::f64::ANY, b in proptest::num::f64::ANY, sa in 0u64..3, sb in 0u64..3) {
-            let (x, y) = (Mark::new(a, sa, 0), Mark::new(b, sb, 1));
-            proptest::prop_assert_eq!(x.cmp(&y), a.total_cmp(&b).then(sa.cmp(&sb)));
+        fn marks_order_by_total_cmp(a in proptest::num::f64::ANY, b in proptest::num::f64::ANY) {
+            let (x, y) = (Mark::new(a, 0), Mark::new(b, 1));
+            proptest::prop_assert_eq!(x.cmp(&y), a.total_cmp(&b));
             proptest::prop_assert_eq!((x.at_v().to_bits(), y.at_v().to_bits()), (a.to_bits(), b.to_bits()));
         }
     }

@@ -89,15 +89,17 @@ impl<D: Discipline> SimWorld<D> {
     }
 
     fn feed(&mut self, now: SimTime, input: Input, q: &mut EventQueue<Ev>) {
-        let mut out = std::mem::take(&mut self.actions);
-        self.orch.handle(now, input, &mut out);
-        self.execute(now, &mut out, q);
-        self.actions = out;
+        self.orch.handle(now, input, &mut self.actions);
+        self.execute(now, q);
     }
 
+    /// Carry out the core's actions in `self.actions`, in order, and clear them.
     #[inline(always)]
-    fn execute(&mut self, now: SimTime, out: &mut Vec<Action>, q: &mut EventQueue<Ev>) {
-        for a in out.drain(..) {
+    fn execute(&mut self, now: SimTime, q: &mut EventQueue<Ev>) {
+        // By index: carrying one out never adds another.
+        let mut i = 0;
+        while let Some(&a) = self.actions.get(i) {
+            i += 1;
             match a {
                 Action::Open { conn } => {
                     let i = conn as usize;
@@ -131,6 +133,7 @@ impl<D: Discipline> SimWorld<D> {
                 Action::Timer { id, at } => q.schedule(at, Ev::Timer(id)),
             }
         }
+        self.actions.clear();
     }
 
     fn close(&mut self, now: SimTime, conn: ConnId) {
@@ -233,12 +236,15 @@ impl<D: Discipline> World for SimWorld<D> {
 
     fn on_internal(&mut self, now: SimTime, q: &mut EventQueue<Ev>) {
         self.sample_memory(now);
-        let mut finished = std::mem::take(&mut self.finished);
-        self.link.on_transition(now, &mut finished);
-        for (conn, got) in finished.drain(..) {
+        self.link.on_transition(now, &mut self.finished);
+        // By index: a finished flow's input never ends another flow here
+        // (closing a connection aborts its flow on the link, not in this list).
+        let mut i = 0;
+        while let Some(&(conn, got)) = self.finished.get(i) {
+            i += 1;
             self.flow_finished(now, conn, got, q);
         }
-        self.finished = finished;
+        self.finished.clear();
     }
 
     fn on_event(&mut self, now: SimTime, ev: Ev, q: &mut EventQueue<Ev>) {
@@ -325,10 +331,8 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
     let mut engine = Engine::new(world);
     {
         let w = &mut engine.world;
-        let mut out = std::mem::take(&mut w.actions);
-        w.orch.start(SimTime::ZERO, &mut out);
-        w.execute(SimTime::ZERO, &mut out, &mut engine.queue);
-        w.actions = out;
+        w.orch.start(SimTime::ZERO, &mut w.actions);
+        w.execute(SimTime::ZERO, &mut engine.queue);
     }
     // Stop when the last file ends: later events (timers of aborted
     // requests) change nothing and are not counted.
