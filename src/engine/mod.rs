@@ -17,7 +17,8 @@ use crate::time::SimTime;
 
 /// The simulated system driven by an [`Engine`].
 pub trait World {
-    type Event;
+    /// Copied out of the queue (events are small: ids and times).
+    type Event: Copy;
     /// Time of the next continuous-process transition, if any.
     fn next_internal(&self) -> Option<SimTime>;
     /// Handle the continuous transition due at `now` (from `next_internal`).
@@ -57,7 +58,7 @@ impl<W: World> Engine<W> {
     }
 
     /// Process one event; `false` when nothing is left.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self) -> bool {
         // The queued event goes first unless the internal transition is
         // strictly earlier.

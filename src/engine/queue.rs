@@ -2,8 +2,9 @@
 
 use crate::time::SimTime;
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
+#[derive(Clone, Copy)]
 struct Entry<E> {
     time: SimTime,
     seq: u64,
@@ -35,35 +36,58 @@ impl<E> Ord for Entry<E> {
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
     /// Sorted by `(time, seq)`: each push is at or after the back's time,
-    /// with a larger seq.
-    lane: VecDeque<Entry<E>>,
+    /// with a larger seq. Its events are `lane[head..]`: a pop moves `head`
+    /// on; the vector is cleared when it empties, and its popped front is
+    /// cut off when it is full and at least half popped (each entry is
+    /// moved at most once per time its slot frees up: O(1) amortised).
+    lane: Vec<Entry<E>>,
+    head: usize,
     next_seq: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), lane: VecDeque::new(), next_seq: 0 }
+        EventQueue { heap: BinaryHeap::new(), lane: Vec::new(), head: 0, next_seq: 0 }
     }
     #[inline]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let e = Entry { time, seq, event };
-        if self.lane.back().is_none_or(|b| b.time <= time) {
-            self.lane.push_back(e);
+        if self.lane.last().is_none_or(|b| b.time <= time) {
+            if self.lane.len() == self.lane.capacity() && self.head >= self.lane.len() / 2 && self.head > 0 {
+                self.lane.drain(..self.head);
+                self.head = 0;
+            }
+            self.lane.push(e);
         } else {
             self.heap.push(Reverse(e));
         }
     }
+    #[inline(always)]
+    fn lane_front(&self) -> Option<&Entry<E>> {
+        self.lane.get(self.head)
+    }
+    /// Remove the lane's front (there is one).
+    #[inline(always)]
+    fn lane_pop(&mut self) -> Option<Entry<E>> {
+        let e = self.lane.get(self.head).copied();
+        self.head += 1;
+        if self.head == self.lane.len() {
+            self.lane.clear();
+            self.head = 0;
+        }
+        e
+    }
     /// Whether the lane's head comes before the heap's.
     fn lane_first(&self) -> Option<bool> {
-        match (self.lane.front(), self.heap.peek()) {
+        match (self.lane_front(), self.heap.peek()) {
             (None, None) => None,
             (Some(_), None) => Some(true),
             (None, Some(_)) => Some(false),
@@ -71,14 +95,14 @@ impl<E> EventQueue<E> {
         }
     }
     pub fn peek_time(&self) -> Option<SimTime> {
-        match (self.lane.front(), self.heap.peek()) {
+        match (self.lane_front(), self.heap.peek()) {
             (Some(l), Some(Reverse(h))) => Some(l.time.min(h.time)),
             (Some(l), None) => Some(l.time),
             (None, h) => h.map(|r| r.0.time),
         }
     }
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = if self.lane_first()? { self.lane.pop_front() } else { self.heap.pop().map(|Reverse(e)| e) };
+        let e = if self.lane_first()? { self.lane_pop() } else { self.heap.pop().map(|Reverse(e)| e) };
         e.map(|e| (e.time, e.event))
     }
     /// [`Self::pop`] if the first event is due at or before `limit` (any
@@ -86,13 +110,13 @@ impl<E> EventQueue<E> {
     #[inline(always)]
     pub fn pop_due(&mut self, limit: Option<SimTime>) -> Option<(SimTime, E)> {
         let due = |t: SimTime| limit.is_none_or(|l| t <= l);
-        let e = match (self.lane.front(), self.heap.peek()) {
+        let e = match (self.lane_front(), self.heap.peek()) {
             (None, None) => return None,
             (Some(l), None) => {
                 if !due(l.time) {
                     return None;
                 }
-                self.lane.pop_front()
+                self.lane_pop()
             }
             (None, Some(Reverse(h))) => {
                 if !due(h.time) {
@@ -105,7 +129,7 @@ impl<E> EventQueue<E> {
                     if !due(l.time) {
                         return None;
                     }
-                    self.lane.pop_front()
+                    self.lane_pop()
                 } else {
                     if !due(h.time) {
                         return None;
@@ -121,7 +145,7 @@ impl<E> EventQueue<E> {
         (self.heap.capacity() + self.lane.capacity()) * std::mem::size_of::<Entry<E>>()
     }
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lane.len()
+        self.heap.len() + self.lane.len() - self.head
     }
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty() && self.lane.is_empty()
