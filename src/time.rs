@@ -33,6 +33,12 @@ impl SimTime {
         // no rounding instruction): truncate, then add one if below. Exact
         // for 0 < x < 2^64, where truncation to u64 is exact.
         let x = s * 1e9;
+        if x > 0.0 && x < I64_LIMIT {
+            // The usual span (NaN fails the test): the same truncation
+            // through i64, one instruction each way.
+            let t = x as i64;
+            return SimTime(if (t as f64) < x { t as u64 + 1 } else { t as u64 });
+        }
         if x.is_nan() || x <= 0.0 {
             SimTime::ZERO
         } else if x >= u64::MAX as f64 {

@@ -53,6 +53,12 @@ pub trait Discipline {
     fn total_delivered(&self) -> f64;
     /// Bytes delivered so far to active buffered flows.
     fn buffered_in_flight(&self) -> f64;
+    /// `false` only when [`Self::buffered_in_flight`] is 0 (no buffered
+    /// flow is active); a discipline that does not know says `true`.
+    #[inline]
+    fn has_buffered(&self) -> bool {
+        true
+    }
     /// Heap bytes the discipline holds (for the simulator's memory account).
     fn heap_bytes(&self) -> usize;
 }
@@ -225,6 +231,11 @@ impl<D: Discipline> Link<D> {
     }
     pub fn buffered_in_flight(&self) -> f64 {
         self.disc.buffered_in_flight()
+    }
+    /// `false` only when [`Self::buffered_in_flight`] is 0.
+    #[inline]
+    pub fn has_buffered(&self) -> bool {
+        self.disc.has_buffered()
     }
 
     fn next_event_at(&self) -> Option<(SimTime, u64)> {

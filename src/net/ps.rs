@@ -260,6 +260,10 @@ impl Discipline for ProcessorSharing {
         self.buffered.delivered(self.v).max(0.0)
     }
 
+    fn has_buffered(&self) -> bool {
+        self.buffered.count > 0
+    }
+
     fn heap_bytes(&self) -> usize {
         self.flows.capacity() * std::mem::size_of::<Option<Flow>>()
             + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()

@@ -82,7 +82,9 @@ impl<D: Discipline> SimWorld<D> {
     /// Memory only grows between events; sample it before each one.
     fn sample_memory(&mut self, now: SimTime) {
         self.link.advance(now);
-        let mem = self.orch.held_bytes() as f64 + self.link.buffered_in_flight();
+        let held = self.orch.held_bytes() as f64;
+        // With no buffered flow the sum is `held + 0.0`, which is `held`.
+        let mem = if self.link.has_buffered() { held + self.link.buffered_in_flight() } else { held };
         if mem > self.peak_memory {
             self.peak_memory = mem;
         }
