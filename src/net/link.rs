@@ -47,6 +47,17 @@ pub trait Discipline {
     /// Complete the event `due` (its time was rounded up to a nanosecond)
     /// and report every flow that ended, in order, with its byte count.
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>);
+    /// The id of the next scheduled flow event if it is due by `now`, the
+    /// discipline's state being that of time `last` (what [`Self::settle`]
+    /// is then given). A discipline may answer differently only where its
+    /// `settle` does the same with either answer.
+    #[inline(always)]
+    fn due_by(&self, last: SimTime, now: SimTime) -> Option<u64> {
+        self.next_event()
+            .map(|(s, id)| (last.saturating_add(SimTime::from_secs_f64_ceil(s)), id))
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, id)| id)
+    }
     /// Bytes delivered so far to an active flow.
     fn delivered(&self, flow: FlowId) -> f64;
     /// Bytes delivered by all flows, ended and active.
@@ -275,7 +286,7 @@ impl<D: Discipline> Link<D> {
     #[inline(always)]
     pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
         self.next.set(None);
-        let due = self.next_event_at().filter(|(t, _)| *t <= now).map(|(_, id)| id);
+        let due = self.disc.due_by(self.last, now);
         self.advance(now);
         self.disc.settle(due, finished);
         self.recompute();

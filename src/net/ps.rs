@@ -18,6 +18,7 @@ use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use super::minset::total_order;
+use crate::time::SimTime;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
@@ -220,6 +221,21 @@ impl Discipline for ProcessorSharing {
 
     fn has_done(&self) -> bool {
         false
+    }
+
+    /// A mark already reached (`v` at or past it: the usual case once the
+    /// link has moved to the transition) is answered as due without the
+    /// time computation: `settle` only snaps `v` up to a due mark, which
+    /// changes nothing then.
+    #[inline(always)]
+    fn due_by(&self, last: SimTime, now: SimTime) -> Option<u64> {
+        let Reverse(m) = self.heap.peek()?;
+        let at_v = m.at_v();
+        if at_v <= self.v {
+            return Some(m.order);
+        }
+        let s = (at_v - self.v).max(0.0) / self.rate;
+        (last.saturating_add(SimTime::from_secs_f64_ceil(s)) <= now).then_some(m.order)
     }
 
     #[inline]
