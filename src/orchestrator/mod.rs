@@ -223,6 +223,17 @@ pub struct Orchestrator {
     whole_requests: bool,
     /// Every file is one whole segment ([`split::always_whole`]).
     whole_split: bool,
+    /// One shared pool: a connection a finished file gives back may go
+    /// straight to the next file ([`Self::handoff`]).
+    shared_pool: bool,
+    /// A kept connection released by a finished file, not yet stacked idle:
+    /// the next [`Self::acquire`] takes it ([`ConnPool::reacquire`]), as it
+    /// would pop it from the top of the idle stack; if none does, it is
+    /// released after all.
+    handoff: Option<ConnId>,
+    /// The worker of a finished file when no other was free: the next
+    /// dispatch takes it (the lowest free one), else it is given back.
+    kept_worker: Option<u32>,
 }
 
 /// The original per-file priority rule.
@@ -285,6 +296,9 @@ impl Orchestrator {
             speed_chunking: chunk::uses_speed(cfg.chunking.mode),
             whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
             whole_split: split::always_whole(cfg.split_rule, cfg.split),
+            shared_pool: cfg.pool.scope == PoolScope::Shared,
+            handoff: None,
+            kept_worker: None,
             cfg,
             files,
             runs,
@@ -465,6 +479,23 @@ impl Orchestrator {
                 self.stats.reads += bytes.div_ceil(a.read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.conn_seg[conn as usize] = None;
+                if !more
+                    && keep_alive
+                    && self.shared_pool
+                    && !self.tracing
+                    && self.waiting.is_empty()
+                    && self.pool.keeps(conn)
+                {
+                    // The file may end and the next one take this connection
+                    // ([`Self::handoff`]): no pool change until then.
+                    self.handoff = Some(conn);
+                    self.segment_done(now, s, file, worker, out);
+                    if let Some(conn) = self.handoff.take() {
+                        // Nothing acquired since (so no one waits): it goes idle.
+                        self.release(now, conn, true, out);
+                    }
+                    return;
+                }
                 self.release(now, conn, keep_alive, out);
                 if more {
                     self.acquire(now, s, out);
@@ -547,7 +578,10 @@ impl Orchestrator {
                 )
             };
             let parts = plan.parts;
-            let worker = self.free_workers.take_lowest().expect("a free worker for each active file");
+            let worker = match self.kept_worker.take() {
+                Some(w) => w,
+                None => self.free_workers.take_lowest().expect("a free worker for each active file"),
+            };
             let read_size = if self.cfg.adaptive_read_size {
                 let n = self.file_speeds.len();
                 let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
@@ -664,6 +698,13 @@ impl Orchestrator {
     }
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
+        if let Some(conn) = self.handoff.take() {
+            // The shared pool's acquire would pop it from the top of the idle stack.
+            self.pool.reacquire(now, conn);
+            self.set_conn_seg(conn, s);
+            self.send(now, s, conn, out);
+            return;
+        }
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
@@ -886,9 +927,18 @@ impl Orchestrator {
     #[inline(always)]
     fn end_file(&mut self, now: SimTime, worker: u32, model: u32, out: &mut Vec<Action>) {
         self.ended += 1;
-        self.free_workers.give_back(worker);
         self.queue.finished(model);
-        self.dispatch(now, out);
+        if self.free_workers.is_empty() {
+            // The lowest free worker once it is given back.
+            self.kept_worker = Some(worker);
+            self.dispatch(now, out);
+            if let Some(w) = self.kept_worker.take() {
+                self.free_workers.give_back(w);
+            }
+        } else {
+            self.free_workers.give_back(worker);
+            self.dispatch(now, out);
+        }
     }
 
     /// Account a failed request or connect (bytes kept by resume, the log
