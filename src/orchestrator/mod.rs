@@ -234,6 +234,9 @@ pub struct Orchestrator {
     /// The worker of a finished file when no other was free: the next
     /// dispatch takes it (the lowest free one), else it is given back.
     kept_worker: Option<u32>,
+    /// Every file is one whole segment, read with the fixed read size,
+    /// with no body-less request (dispatch skips asking each).
+    plain: bool,
 }
 
 /// The original per-file priority rule.
@@ -299,6 +302,9 @@ impl Orchestrator {
             shared_pool: cfg.pool.scope == PoolScope::Shared,
             handoff: None,
             kept_worker: None,
+            plain: split::always_whole(cfg.split_rule, cfg.split)
+                && !cfg.adaptive_read_size
+                && preamble::none(&cfg.metadata),
             cfg,
             files,
             runs,
@@ -582,7 +588,9 @@ impl Orchestrator {
                 Some(w) => w,
                 None => self.free_workers.take_lowest().expect("a free worker for each active file"),
             };
-            let read_size = if self.cfg.adaptive_read_size {
+            let read_size = if self.plain {
+                self.cfg.read_size_bytes
+            } else if self.cfg.adaptive_read_size {
                 let n = self.file_speeds.len();
                 let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
                 chunk::adaptive_size(size, mean)
@@ -603,12 +611,12 @@ impl Orchestrator {
                 }
             };
             let mut buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
-            if !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
+            if !self.plain && !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
                 // hf_transfer buffers each range whole before writing it.
                 let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
                 buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
             }
-            let (per_file, per_request) = if self.no_preamble {
+            let (per_file, per_request) = if self.plain || self.no_preamble {
                 (0, 0)
             } else {
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size))
@@ -690,7 +698,11 @@ impl Orchestrator {
                 // no more).
                 None if parts == 1 => {
                     self.active[w].started = 1;
-                    self.acquire(now, first_seg, out);
+                    match self.handoff.take() {
+                        // [`Self::acquire`] of a handed-over connection, inline.
+                        Some(conn) => self.reuse_handed(now, first_seg, conn, out),
+                        None => self.acquire(now, first_seg, out),
+                    }
                 }
                 None => self.start_more_of(now, worker, out),
             }
@@ -699,11 +711,7 @@ impl Orchestrator {
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
         if let Some(conn) = self.handoff.take() {
-            // The shared pool's acquire would pop it from the top of the idle stack.
-            self.pool.reacquire(now, conn);
-            self.set_conn_seg(conn, s);
-            self.send(now, s, conn, out);
-            return;
+            return self.reuse_handed(now, s, conn, out);
         }
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
@@ -739,6 +747,16 @@ impl Orchestrator {
                 self.waiting.push_back(s);
             }
         }
+    }
+
+    /// Segment `s` takes the connection a finished file handed over
+    /// ([`Self::handoff`]): the shared pool's acquire would pop it from the
+    /// top of the idle stack and reuse it.
+    #[inline(always)]
+    fn reuse_handed(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
+        self.pool.reacquire(now, conn);
+        self.set_conn_seg(conn, s);
+        self.send(now, s, conn, out);
     }
 
     #[inline]
