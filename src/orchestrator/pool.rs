@@ -36,7 +36,13 @@ pub struct Conn {
     /// Requests sent on this connection.
     pub requests: u32,
     pub idle_since: SimTime,
+    /// What the pool's user holds it for ([`ConnPool::holder`]), or
+    /// [`NO_HOLDER`]; kept here so a connection's record is one place.
+    holder: u32,
 }
+
+/// [`Conn::holder`] of a connection its user holds for nothing.
+const NO_HOLDER: u32 = u32::MAX;
 
 /// Outcome of [`ConnPool::acquire`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +117,19 @@ impl ConnPool {
     #[inline]
     pub fn conn(&self, id: ConnId) -> &Conn {
         &self.conns[id as usize]
+    }
+    /// What the pool's user holds connection `id` for (the core: the
+    /// segment using it, opening or busy), if anything; `None` for an id
+    /// the pool never gave.
+    #[inline(always)]
+    pub fn holder(&self, id: ConnId) -> Option<u32> {
+        self.conns.get(id as usize).map(|c| c.holder).filter(|h| *h != NO_HOLDER)
+    }
+    /// Set [`Self::holder`] of a connection the pool gave (`h` below `u32::MAX`).
+    #[inline(always)]
+    pub fn set_holder(&mut self, id: ConnId, h: Option<u32>) {
+        debug_assert!(h != Some(NO_HOLDER));
+        self.conns[id as usize].holder = h.unwrap_or(NO_HOLDER);
     }
     /// Idle connections of all owners.
     #[inline]
@@ -198,7 +217,7 @@ impl ConnPool {
             return Acquire::Wait;
         }
         let id = self.conns.len() as ConnId;
-        self.conns.push(Conn { state: ConnState::Closed, owner, requests: 0, idle_since: now });
+        self.conns.push(Conn { state: ConnState::Closed, owner, requests: 0, idle_since: now, holder: NO_HOLDER });
         self.set_state(id, ConnState::Opening);
         self.stats.misses += 1;
         self.stats.opened += 1;
