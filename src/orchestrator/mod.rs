@@ -197,8 +197,6 @@ pub struct Orchestrator {
     free_workers: workers::FreeWorkers,
     /// Speeds of the last completed files, bytes/s, oldest first.
     file_speeds: VecDeque<f64>,
-    /// Segment holding each connection (opening or busy), if any.
-    conn_seg: Vec<Option<u32>>,
     waiting: VecDeque<u32>,
     in_backoff: u32,
     next_req: u64,
@@ -223,6 +221,23 @@ pub struct Orchestrator {
     whole_requests: bool,
     /// Every file is one whole segment ([`split::always_whole`]).
     whole_split: bool,
+    /// One shared pool: a connection a finished file gives back may go
+    /// straight to the next file ([`Self::handoff`]).
+    shared_pool: bool,
+    /// A kept connection released by a finished file, not yet stacked idle:
+    /// the next [`Self::acquire`] takes it ([`ConnPool::reacquire`]), as it
+    /// would pop it from the top of the idle stack; if none does, it is
+    /// released after all.
+    handoff: Option<ConnId>,
+    /// The worker of a finished file when no other was free: the next
+    /// dispatch takes it (the lowest free one), else it is given back.
+    kept_worker: Option<u32>,
+    /// The one segment of a completed file, not yet on `free_segs`: the
+    /// next dispatch takes it as it would pop it from there.
+    kept_seg: Option<u32>,
+    /// Every file is one whole segment, read with the fixed read size,
+    /// with no body-less request (dispatch skips asking each).
+    plain: bool,
 }
 
 /// The original per-file priority rule.
@@ -285,6 +300,13 @@ impl Orchestrator {
             speed_chunking: chunk::uses_speed(cfg.chunking.mode),
             whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
             whole_split: split::always_whole(cfg.split_rule, cfg.split),
+            shared_pool: cfg.pool.scope == PoolScope::Shared,
+            handoff: None,
+            kept_worker: None,
+            kept_seg: None,
+            plain: split::always_whole(cfg.split_rule, cfg.split)
+                && !cfg.adaptive_read_size
+                && preamble::none(&cfg.metadata),
             cfg,
             files,
             runs,
@@ -292,7 +314,6 @@ impl Orchestrator {
             segs: Vec::new(),
             free_segs: Vec::new(),
             queue,
-            conn_seg: Vec::new(),
             waiting: VecDeque::new(),
             in_backoff: 0,
             next_req: 0,
@@ -349,7 +370,6 @@ impl Orchestrator {
         let per_conn = self.active.capacity() * size_of::<ActiveFile>()
             + self.segs.capacity() * size_of::<Segment>()
             + self.free_segs.capacity() * 4
-            + self.conn_seg.capacity() * size_of::<Option<u32>>()
             + self.waiting.capacity() * 4
             + self.free_workers.heap_bytes()
             + self.pool.heap_bytes();
@@ -413,7 +433,7 @@ impl Orchestrator {
                 match self.seg_of(conn) {
                     Some(s) if self.segs[s as usize].state == SegState::Opening(conn) => self.send(now, s, conn, out),
                     _ => {
-                        self.conn_seg[conn as usize] = None;
+                        self.pool.set_holder(conn, None);
                         self.release(now, conn, true, out);
                     }
                 }
@@ -421,7 +441,8 @@ impl Orchestrator {
             Input::ConnFailed { conn } => {
                 self.pool.close(conn);
                 self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "connect_failed" });
-                let seg = self.conn_seg[conn as usize].take();
+                let seg = self.pool.holder(conn);
+                self.pool.set_holder(conn, None);
                 if let Some(s) = seg.filter(|s| self.segs[*s as usize].state == SegState::Opening(conn)) {
                     self.record_failure(now, s, u64::MAX, 0, Failure::Connect);
                     self.retry_or_fail(now, s, Failure::Connect, false, out);
@@ -464,7 +485,24 @@ impl Orchestrator {
                 }
                 self.stats.reads += bytes.div_ceil(a.read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
-                self.conn_seg[conn as usize] = None;
+                self.pool.set_holder(conn, None);
+                if !more
+                    && keep_alive
+                    && self.shared_pool
+                    && !self.tracing
+                    && self.waiting.is_empty()
+                    && self.pool.keeps(conn)
+                {
+                    // The file may end and the next one take this connection
+                    // ([`Self::handoff`]): no pool change until then.
+                    self.handoff = Some(conn);
+                    self.segment_done(now, s, file, worker, out);
+                    if let Some(conn) = self.handoff.take() {
+                        // Nothing acquired since (so no one waits): it goes idle.
+                        self.release(now, conn, true, out);
+                    }
+                    return;
+                }
                 self.release(now, conn, keep_alive, out);
                 if more {
                     self.acquire(now, s, out);
@@ -477,7 +515,7 @@ impl Orchestrator {
                     return;
                 };
                 let range_done = self.record_failure(now, s, req, received, failure);
-                self.conn_seg[conn as usize] = None;
+                self.pool.set_holder(conn, None);
                 // The segment gives its connection back: failing its file must not close it.
                 self.segs[s as usize].state = SegState::WaitConn;
                 self.release(now, conn, failure.keeps_connection(), out);
@@ -503,7 +541,7 @@ impl Orchestrator {
 
     #[inline]
     fn seg_of(&self, conn: ConnId) -> Option<u32> {
-        self.conn_seg.get(conn as usize).copied().flatten()
+        self.pool.holder(conn)
     }
 
     /// The segment whose request `req` is in flight on `conn` (stale inputs
@@ -547,8 +585,13 @@ impl Orchestrator {
                 )
             };
             let parts = plan.parts;
-            let worker = self.free_workers.take_lowest().expect("a free worker for each active file");
-            let read_size = if self.cfg.adaptive_read_size {
+            let worker = match self.kept_worker.take() {
+                Some(w) => w,
+                None => self.free_workers.take_lowest().expect("a free worker for each active file"),
+            };
+            let read_size = if self.plain {
+                self.cfg.read_size_bytes
+            } else if self.cfg.adaptive_read_size {
                 let n = self.file_speeds.len();
                 let mean = (n > 0).then(|| self.file_speeds.iter().sum::<f64>() / n as f64);
                 chunk::adaptive_size(size, mean)
@@ -561,20 +604,21 @@ impl Orchestrator {
             run.dispatched_at = now;
             // A file's segments are consecutive: reuse a freed run of them
             // when it has one part (the common case), else append.
-            let first_seg = match self.free_segs.pop() {
+            let first_seg = match self.kept_seg.take() {
+                // The finished file's segment, as the free list's top.
                 Some(s) if parts == 1 => s,
-                other => {
-                    self.free_segs.extend(other);
-                    self.segs.len() as u32
+                kept => {
+                    self.free_segs.extend(kept);
+                    self.free_seg_run(parts)
                 }
             };
             let mut buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
-            if !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
+            if !self.plain && !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
                 // hf_transfer buffers each range whole before writing it.
                 let chunk = self.cfg.chunking.chunk_size_bytes.min(size.max(1));
                 buffer = BufferMode::Streamed { buffer_bytes: plan.window.saturating_mul(chunk) };
             }
-            let (per_file, per_request) = if self.no_preamble {
+            let (per_file, per_request) = if self.plain || self.no_preamble {
                 (0, 0)
             } else {
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size))
@@ -656,14 +700,34 @@ impl Orchestrator {
                 // no more).
                 None if parts == 1 => {
                     self.active[w].started = 1;
-                    self.acquire(now, first_seg, out);
+                    match self.handoff.take() {
+                        // [`Self::acquire`] of a handed-over connection, inline.
+                        Some(conn) => self.reuse_handed(now, first_seg, conn, out),
+                        None => self.acquire(now, first_seg, out),
+                    }
                 }
                 None => self.start_more_of(now, worker, out),
             }
         }
     }
 
+    /// First of `parts` consecutive free segments: the free list's top when
+    /// the file has one part, else new ones at the end.
+    #[inline(always)]
+    fn free_seg_run(&mut self, parts: u64) -> u32 {
+        match self.free_segs.pop() {
+            Some(s) if parts == 1 => s,
+            other => {
+                self.free_segs.extend(other);
+                self.segs.len() as u32
+            }
+        }
+    }
+
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
+        if let Some(conn) = self.handoff.take() {
+            return self.reuse_handed(now, s, conn, out);
+        }
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
@@ -700,13 +764,19 @@ impl Orchestrator {
         }
     }
 
+    /// Segment `s` takes the connection a finished file handed over
+    /// ([`Self::handoff`]): the shared pool's acquire would pop it from the
+    /// top of the idle stack and reuse it.
+    #[inline(always)]
+    fn reuse_handed(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
+        self.pool.reacquire(now, conn);
+        self.set_conn_seg(conn, s);
+        self.send(now, s, conn, out);
+    }
+
     #[inline]
     fn set_conn_seg(&mut self, conn: ConnId, s: u32) {
-        let i = conn as usize;
-        if self.conn_seg.len() <= i {
-            self.conn_seg.resize(i + 1, None);
-        }
-        self.conn_seg[i] = Some(s);
+        self.pool.set_holder(conn, Some(s));
     }
 
     /// Start the file's next segments while its window has room (and its
@@ -746,7 +816,7 @@ impl Orchestrator {
         seg.pre -= 1;
         seg.failures = 0;
         let (file, pre) = (seg.file, seg.pre);
-        self.conn_seg[conn as usize] = None;
+        self.pool.set_holder(conn, None);
         let size = self.files[file as usize].size;
         let per_request = preamble::per_request(&self.cfg.metadata, size);
         let a = self.act_mut(file);
@@ -859,7 +929,8 @@ impl Orchestrator {
                 BufferMode::Streamed { buffer_bytes } => buffer_bytes,
             };
             if act.parts == 1 {
-                self.free_segs.push(act.first_seg);
+                // Freed once the next file had its chance to take it.
+                self.kept_seg = Some(act.first_seg);
             } else {
                 self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
             }
@@ -886,9 +957,21 @@ impl Orchestrator {
     #[inline(always)]
     fn end_file(&mut self, now: SimTime, worker: u32, model: u32, out: &mut Vec<Action>) {
         self.ended += 1;
-        self.free_workers.give_back(worker);
         self.queue.finished(model);
-        self.dispatch(now, out);
+        if self.free_workers.is_empty() {
+            // The lowest free worker once it is given back.
+            self.kept_worker = Some(worker);
+            self.dispatch(now, out);
+            if let Some(w) = self.kept_worker.take() {
+                self.free_workers.give_back(w);
+            }
+        } else {
+            self.free_workers.give_back(worker);
+            self.dispatch(now, out);
+        }
+        if let Some(s) = self.kept_seg.take() {
+            self.free_segs.push(s);
+        }
     }
 
     /// Account a failed request or connect (bytes kept by resume, the log
@@ -983,7 +1066,7 @@ impl Orchestrator {
             match seg.state {
                 SegState::InFlight(conn) => {
                     seg.state = SegState::Cancelled;
-                    self.conn_seg[conn as usize] = None;
+                    self.pool.set_holder(conn, None);
                     self.pool.close(conn);
                     out.push(Action::Close { conn });
                     self.log(|| TraceEvent::ConnClosed { t: now, conn, reason: "aborted" });

@@ -36,7 +36,13 @@ pub struct Conn {
     /// Requests sent on this connection.
     pub requests: u32,
     pub idle_since: SimTime,
+    /// What the pool's user holds it for ([`ConnPool::holder`]), or
+    /// [`NO_HOLDER`]; kept here so a connection's record is one place.
+    holder: u32,
 }
+
+/// [`Conn::holder`] of a connection its user holds for nothing.
+const NO_HOLDER: u32 = u32::MAX;
 
 /// Outcome of [`ConnPool::acquire`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +117,19 @@ impl ConnPool {
     #[inline]
     pub fn conn(&self, id: ConnId) -> &Conn {
         &self.conns[id as usize]
+    }
+    /// What the pool's user holds connection `id` for (the core: the
+    /// segment using it, opening or busy), if anything; `None` for an id
+    /// the pool never gave.
+    #[inline(always)]
+    pub fn holder(&self, id: ConnId) -> Option<u32> {
+        self.conns.get(id as usize).map(|c| c.holder).filter(|h| *h != NO_HOLDER)
+    }
+    /// Set [`Self::holder`] of a connection the pool gave (`h` below `u32::MAX`).
+    #[inline(always)]
+    pub fn set_holder(&mut self, id: ConnId, h: Option<u32>) {
+        debug_assert!(h != Some(NO_HOLDER));
+        self.conns[id as usize].holder = h.unwrap_or(NO_HOLDER);
     }
     /// Idle connections of all owners.
     #[inline]
@@ -198,7 +217,7 @@ impl ConnPool {
             return Acquire::Wait;
         }
         let id = self.conns.len() as ConnId;
-        self.conns.push(Conn { state: ConnState::Closed, owner, requests: 0, idle_since: now });
+        self.conns.push(Conn { state: ConnState::Closed, owner, requests: 0, idle_since: now, holder: NO_HOLDER });
         self.set_state(id, ConnState::Opening);
         self.stats.misses += 1;
         self.stats.opened += 1;
@@ -252,6 +271,28 @@ impl ConnPool {
             }
         }
         reason
+    }
+
+    /// Whether [`Self::release`] of busy `id` with `alive = true` would keep
+    /// it idle (neither worn out nor overflowing its owner's idle stack).
+    #[inline(always)]
+    pub fn keeps(&self, id: ConnId) -> bool {
+        let c = &self.conns[id as usize];
+        debug_assert_eq!(c.state, ConnState::Busy);
+        c.requests < self.cfg.max_requests_per_connection && self.idle_of(c.owner) < self.cfg.size
+    }
+
+    /// [`Self::release`] of busy `id` (alive, [`Self::keeps`] it) followed
+    /// at once, at the same `now`, by [`Self::acquire`] of its owner, in one
+    /// step: the acquire reuses the connection just stacked (it tops its
+    /// owner's stack, fresh and not worn out, and the per-host limit cannot
+    /// bind: connections in use never exceed it, and the release freed one).
+    /// The connection stays busy; the pool counts the reuse.
+    #[inline(always)]
+    pub fn reacquire(&mut self, now: SimTime, id: ConnId) {
+        debug_assert!(self.keeps(id));
+        self.conns[id as usize].idle_since = now;
+        self.stats.hits += 1;
     }
 
     /// Close a busy or opening connection at once (abort).
@@ -446,7 +487,7 @@ mod tests {
             idle_ms in 0u64..30,
             max_requests in 1u32..4,
             host in prop::option::of(1u32..4),
-            ops in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<bool>(), 0u64..20, 0u32..3), 1..60),
+            ops in prop::collection::vec((0u8..6, any::<prop::sample::Index>(), any::<bool>(), 0u64..20, 0u32..3), 1..60),
         ) {
             let owners = if block { 1 } else { owners };
             let cfg = PoolCfg { size: if block { size.max(1) } else { size }, block, idle_timeout_s: idle_ms as f64 / 1000.0, max_requests_per_connection: max_requests, ..PoolCfg::default() };
@@ -477,6 +518,21 @@ mod tests {
                     3 if !busy.is_empty() => {
                         let id = busy[pick.index(busy.len())];
                         prop_assert_eq!(p.release(now, id, alive), r.release(now, id, alive));
+                    }
+                    5 if !busy.is_empty() => {
+                        // A kept release and the owner's acquire at once,
+                        // against the reference doing both.
+                        let id = busy[pick.index(busy.len())];
+                        let want = r.release(now, id, true);
+                        prop_assert_eq!(p.keeps(id), want.is_none());
+                        if want.is_none() {
+                            p.reacquire(now, id);
+                            let mut b = vec![];
+                            prop_assert_eq!(r.acquire(now, r.conns[id as usize].3, &mut b), Acquire::Reuse(id));
+                            prop_assert!(b.is_empty());
+                        } else {
+                            prop_assert_eq!(p.release(now, id, true), want);
+                        }
                     }
                     4 if !busy.is_empty() || !opening.is_empty() => {
                         let held: Vec<ConnId> = busy.iter().chain(&opening).copied().collect();

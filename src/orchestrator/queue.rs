@@ -22,7 +22,8 @@ pub struct FileQueue {
     /// Per model: queued files sorted by key; those before `head` are gone.
     queued: Vec<Vec<QueueKey>>,
     head: Vec<usize>,
-    /// Per model: files dispatched and not yet ended.
+    /// Per model: files dispatched and not yet ended (with one model,
+    /// `total_active` is its count and this is not kept).
     active: Vec<u32>,
     /// Per model: files not yet ended (queued or active).
     remaining: Vec<u32>,
@@ -32,6 +33,8 @@ pub struct FileQueue {
     model_order: Vec<u32>,
     current: usize,
     total_active: u32,
+    /// With one model: the smaller of both limits (its count is the total).
+    single_limit: u32,
 }
 
 impl FileQueue {
@@ -52,6 +55,7 @@ impl FileQueue {
             model_order,
             current: 0,
             total_active: 0,
+            single_limit: global_limit.min(model_limit),
         }
     }
 
@@ -155,11 +159,11 @@ impl FileQueue {
     /// Next file to dispatch, if a slot is free: `(model, key)`.
     #[inline]
     pub fn pop(&mut self) -> Option<(u32, QueueKey)> {
-        if self.total_active >= self.global_limit {
-            return None;
-        }
         if self.single() {
             return self.pop_single();
+        }
+        if self.total_active >= self.global_limit {
+            return None;
         }
         let (key, model) = self.ready.pop_first()?;
         let m = model as usize;
@@ -175,24 +179,20 @@ impl FileQueue {
         Some((model, key))
     }
 
-    /// [`Self::pop`] of the one model (no `ready` set), with one borrow of
-    /// its queue, head and count.
+    /// [`Self::pop`] of the one model (no `ready` set, its count is
+    /// `total_active`), with one borrow of its queue and head.
     #[inline(always)]
     fn pop_single(&mut self) -> Option<(u32, QueueKey)> {
-        if !self.eligible(0) {
+        if self.total_active >= self.single_limit || !self.eligible(0) {
             return None;
         }
-        let (q, head, active) = (&mut self.queued[0], &mut self.head[0], &mut self.active[0]);
-        if *active >= self.model_limit {
-            return None;
-        }
+        let (q, head) = (&mut self.queued[0], &mut self.head[0]);
         let key = *q.get(*head)?;
         *head += 1;
         if *head == q.len() {
             *q = Vec::new();
             *head = 0;
         }
-        *active += 1;
         self.total_active += 1;
         Some((0, key))
     }
@@ -202,8 +202,7 @@ impl FileQueue {
     pub fn finished(&mut self, model: u32) {
         let m = model as usize;
         if self.single() {
-            // No `ready` set to keep.
-            self.active[m] -= 1;
+            // No `ready` set to keep, no per-model count but the total.
             self.remaining[m] -= 1;
             self.total_active -= 1;
             if self.scheduling == Scheduling::SequentialModels && self.remaining[m] == 0 {
@@ -264,7 +263,7 @@ impl FileQueue {
         self.total_active
     }
     pub fn active_files_of(&self, model: u32) -> u32 {
-        self.active[model as usize]
+        if self.single() { self.total_active } else { self.active[model as usize] }
     }
     pub fn is_empty(&self) -> bool {
         self.queued.iter().zip(&self.head).all(|(q, h)| *h == q.len())

@@ -9,6 +9,8 @@ pub struct FreeWorkers {
     words: Vec<u64>,
     /// Bit j of summary word s: `words[64s + j]` has a free worker.
     summary: Vec<u64>,
+    /// Free workers.
+    free: u32,
 }
 
 impl FreeWorkers {
@@ -25,7 +27,7 @@ impl FreeWorkers {
                 summary[w / 64] |= 1 << (w % 64);
             }
         }
-        FreeWorkers { words, summary }
+        FreeWorkers { words, summary, free: n as u32 }
     }
 
     /// Take the lowest free worker.
@@ -38,6 +40,7 @@ impl FreeWorkers {
         if self.words[w] == 0 {
             self.summary[s] &= !(1u64 << (w % 64));
         }
+        self.free -= 1;
         Some((w * 64 + bit) as u32)
     }
 
@@ -48,6 +51,13 @@ impl FreeWorkers {
         debug_assert_eq!(self.words[w] & (1 << bit), 0, "worker {i} given back twice");
         self.words[w] |= 1 << bit;
         self.summary[w / 64] |= 1 << (w % 64);
+        self.free += 1;
+    }
+
+    /// No worker is free.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.free == 0
     }
 
     /// Heap bytes held.
@@ -74,11 +84,13 @@ mod tests {
                 if take || taken.is_empty() {
                     let want = free.pop_first();
                     prop_assert_eq!(f.take_lowest(), want);
+                    prop_assert_eq!(f.is_empty(), free.is_empty());
                     taken.extend(want);
                 } else {
                     let i = taken.swap_remove(pick.index(taken.len()));
                     f.give_back(i);
                     free.insert(i);
+                    prop_assert!(!f.is_empty());
                 }
             }
         }
