@@ -43,10 +43,6 @@ impl SimTime {
             SimTime::ZERO
         } else if x >= u64::MAX as f64 {
             SimTime::MAX
-        } else if x < I64_LIMIT {
-            // The same truncation through i64: one instruction each way.
-            let t = x as i64;
-            SimTime(if (t as f64) < x { t as u64 + 1 } else { t as u64 })
         } else {
             let t = x as u64;
             SimTime(if (t as f64) < x { t + 1 } else { t })

@@ -231,6 +231,29 @@ proptest! {
         prop_assert_eq!(ends, n);
     }
 
+    /// A traced run and an untraced one are the same run. The core takes a
+    /// shortcut only when it keeps no log (a finished file hands its kept
+    /// connection and its worker straight to the next file), and every
+    /// other property here runs traced: this one holds the shortcut to
+    /// the logged path's results.
+    #[test]
+    fn an_untraced_run_is_the_traced_run((s, seed) in scenario()) {
+        let plan = Plan::seeded(&s, seed).unwrap();
+        let traced = simulate(&plan, SimOptions { trace: true });
+        let plain = simulate(&plan, SimOptions { trace: false });
+        prop_assert!(plain.trace.is_empty());
+        prop_assert_eq!(plain.duration, traced.duration);
+        prop_assert_eq!(plain.events, traced.events);
+        prop_assert_eq!(&plain.outcomes, &traced.outcomes);
+        prop_assert_eq!(&plain.fail_reasons, &traced.fail_reasons);
+        prop_assert_eq!(format!("{:?}", plain.stats), format!("{:?}", traced.stats));
+        prop_assert_eq!(&plain.pool, &traced.pool);
+        prop_assert_eq!(plain.peak_memory_bytes, traced.peak_memory_bytes);
+        prop_assert_eq!(plain.transferred_bytes, traced.transferred_bytes);
+        prop_assert_eq!(plain.aborted_bytes, traced.aborted_bytes);
+        prop_assert_eq!(&plain.faults_injected, &traced.faults_injected);
+    }
+
     /// Interleaved: priority then FIFO; with one slot the dispatch order is the sorted queue.
     #[test]
     fn interleaved_dispatch_follows_priority_then_fifo((mut s, seed) in scenario(), one_slot in any::<bool>()) {

@@ -77,6 +77,7 @@ impl<E: Copy> EventQueue<E> {
     /// Remove the lane's front (there is one).
     #[inline(always)]
     fn lane_pop(&mut self) -> Option<Entry<E>> {
+        debug_assert!(self.head < self.lane.len(), "lane_pop on an empty lane");
         let e = self.lane.get(self.head).copied();
         self.head += 1;
         if self.head == self.lane.len() {

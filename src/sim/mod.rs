@@ -104,11 +104,11 @@ impl<D: Discipline> SimWorld<D> {
             i += 1;
             match a {
                 Action::Open { conn } => {
-                    let i = conn as usize;
-                    if self.conns.len() <= i {
-                        self.conns.resize(i + 1, SimConn::default());
+                    let c = conn as usize;
+                    if self.conns.len() <= c {
+                        self.conns.resize(c + 1, SimConn::default());
                     }
-                    self.conns[i] = SimConn { alive: true, server: ConnState::default(), req: None };
+                    self.conns[c] = SimConn { alive: true, server: ConnState::default(), req: None };
                     self.link.add_cpu_work(now, self.costs.cpu_per_connection_s);
                     q.schedule(now + self.costs.handshake, Ev::Opened(conn));
                 }
