@@ -9,7 +9,9 @@ pub struct FreeWorkers {
     words: Vec<u64>,
     /// Bit j of summary word s: `words[64s + j]` has a free worker.
     summary: Vec<u64>,
-    /// Free workers.
+    /// Free workers (derivable from `summary`, but a count makes
+    /// [`Self::is_empty`] one comparison: scanning `summary` cost 0.45 % of
+    /// W1's instructions).
     free: u32,
 }
 
