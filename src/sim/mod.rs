@@ -311,21 +311,44 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> RunRecord {
 
 /// [`simulate`], also returning the simulator's memory account.
 pub fn simulate_measured(plan: &Plan, opts: SimOptions) -> (RunRecord, Footprint) {
+    simulate_phased(plan, opts, &mut |_| {})
+}
+
+/// A boundary between the phases of one simulation, reported to the
+/// caller of [`simulate_phased`] (so that `dlsim bench` can time the event
+/// loop alone without the simulator reading a clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The world is built and the first files are dispatched; the event
+    /// loop starts.
+    LoopStart,
+    /// The last file ended; the run record is built next.
+    LoopEnd,
+}
+
+/// [`simulate_measured`], calling `on_phase` at each [`Phase`] boundary.
+pub fn simulate_phased(plan: &Plan, opts: SimOptions, on_phase: &mut dyn FnMut(Phase)) -> (RunRecord, Footprint) {
     let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
     let tcp = TcpParams::of(s).map(|t| TcpParams { seed: plan.seed(), ..t });
     match (s.server.write_quantum_bytes, tcp) {
-        (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q))),
+        (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q)), on_phase),
         (None, Some(tcp)) if tcp.hystart_delay => {
-            run(plan, opts, costs, Link::new(capacity, SlowStart::<true>::new(tcp)))
+            run(plan, opts, costs, Link::new(capacity, SlowStart::<true>::new(tcp)), on_phase)
         }
-        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::<false>::new(tcp))),
-        (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new())),
+        (None, Some(tcp)) => run(plan, opts, costs, Link::new(capacity, SlowStart::<false>::new(tcp)), on_phase),
+        (None, None) => run(plan, opts, costs, Link::new(capacity, ProcessorSharing::new()), on_phase),
     }
 }
 
-fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>) -> (RunRecord, Footprint) {
+fn run<D: Discipline>(
+    plan: &Plan,
+    opts: SimOptions,
+    costs: Costs,
+    link: Link<D>,
+    on_phase: &mut dyn FnMut(Phase),
+) -> (RunRecord, Footprint) {
     let (s, seed) = (plan.scenario(), plan.seed());
     let world = SimWorld::new(plan, costs, link, opts.trace);
     // The queue is full at the start and empty at the end.
@@ -338,9 +361,11 @@ fn run<D: Discipline>(plan: &Plan, opts: SimOptions, costs: Costs, link: Link<D>
     }
     // Stop when the last file ends: later events (timers of aborted
     // requests) change nothing and are not counted.
+    on_phase(Phase::LoopStart);
     while !engine.world.orch.is_finished() {
         assert!(engine.step(), "simulation ran out of events with files unfinished: a policy-core bug");
     }
+    on_phase(Phase::LoopEnd);
     let (end, events) = (engine.now(), engine.events_processed());
     let w = &mut engine.world;
     w.link.advance(end);
@@ -458,5 +483,22 @@ mod tests {
         assert!(fp.per_file_bytes >= run.files.heap_bytes() + outcomes, "{fp:?}");
         assert!(fp.per_connection_bytes >= fp.connections_opened as usize * std::mem::size_of::<SimConn>(), "{fp:?}");
         assert_eq!(fp.total(), fp.per_file_bytes + fp.per_connection_bytes);
+    }
+
+    /// The phase hook sees the loop start once and end once, in that order,
+    /// and changes nothing in the run.
+    #[test]
+    fn the_phase_hook_brackets_the_event_loop_once() {
+        let s = Scenario::from_value(serde_json::json!({
+            "workload": { "models": [ { "name": "m", "linear": { "count": 50, "min_size_bytes": 1024, "max_size_bytes": 65536 } } ] }
+        }))
+        .expect("valid test scenario");
+        let plan = Plan::seeded(&s, 1).expect("valid plan");
+        let mut seen = Vec::new();
+        let (run, _) = simulate_phased(&plan, SimOptions::default(), &mut |p| seen.push(p));
+        assert_eq!(seen, [Phase::LoopStart, Phase::LoopEnd]);
+        let plain = simulate(&plan, SimOptions::default());
+        assert_eq!(run.files_completed(), 50);
+        assert_eq!(format!("{run:?}"), format!("{plain:?}"));
     }
 }
