@@ -23,20 +23,23 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 /// A flow's finish mark in the heap: the virtual counter at which it ends,
-/// and the slot that names its flow. Marks order by the counter alone;
-/// equal counters (ties) are put in start order by [`ProcessorSharing::settle`].
+/// the flow, and the flow's epoch when the mark was made. Marks order
+/// by the counter alone; equal counters (ties) are put in start order by
+/// [`ProcessorSharing::settle`].
 #[derive(Clone, Copy)]
 struct Mark {
     /// The mark's bits as an integer in `f64::total_cmp`'s order, sign bit
     /// flipped so it orders as an unsigned integer (the heap compares one
     /// integer, not a float, and needs no conversion to compare).
     order: u64,
-    /// Index in [`ProcessorSharing::slots`] (held until the mark leaves the heap).
-    slot: u32,
+    flow: FlowId,
+    /// [`Flow::epoch`] of its flow at the start: the mark is stale (its flow
+    /// was aborted) once the flow's epoch has moved on.
+    epoch: u32,
 }
 impl Mark {
-    fn new(at_v: f64, slot: u32) -> Self {
-        Mark { order: Self::order_of(at_v), slot }
+    fn new(at_v: f64, flow: FlowId, epoch: u32) -> Self {
+        Mark { order: Self::order_of(at_v), flow, epoch }
     }
     #[inline]
     fn order_of(at_v: f64) -> u64 {
@@ -64,14 +67,19 @@ impl Ord for Mark {
     }
 }
 
-#[derive(Clone, Copy)]
+/// The record of one flow id: the flow on it now (if `live`) or the last one.
+#[derive(Clone, Copy, Default)]
 struct Flow {
-    /// Start order: among equal marks, the earlier flow ends first.
-    seq: u64,
     start_v: f64,
     bytes: f64,
-    /// Its mark's slot.
-    slot: u32,
+    /// Start order: among equal marks, the earlier flow ends first.
+    seq: u64,
+    /// Moves on when a flow on this id ends, so that the marks of earlier
+    /// flows on it are stale ([`Mark::epoch`]). When it wraps to 0, every
+    /// stale mark is dropped from the heap ([`ProcessorSharing::purge_stale`]),
+    /// so no mark waits there through 2^32 epochs of its id.
+    epoch: u32,
+    live: bool,
     buffered: bool,
 }
 
@@ -81,13 +89,9 @@ pub struct ProcessorSharing {
     v: f64,
     /// Current per-flow rate, bytes/s.
     rate: f64,
-    flows: Vec<Option<Flow>>,
+    /// By flow id.
+    flows: Vec<Flow>,
     heap: BinaryHeap<Reverse<Mark>>,
-    /// Per mark in the heap (by its slot): the flow it was made for. A mark
-    /// is stale (its flow was aborted) when that flow's slot is another.
-    slots: Vec<FlowId>,
-    /// Slots of no mark.
-    free: Vec<u32>,
     all: FlowSet,
     buffered: FlowSet,
     next_seq: u64,
@@ -107,7 +111,14 @@ impl ProcessorSharing {
 
     #[inline]
     fn end_flow(&mut self, flow: FlowId) -> f64 {
-        let f = self.flows[flow as usize].take().expect("ending an active flow");
+        let f = &mut self.flows[flow as usize];
+        assert!(f.live, "ending an active flow");
+        f.live = false;
+        f.epoch = f.epoch.wrapping_add(1);
+        let f = *f;
+        if f.epoch == 0 {
+            self.purge_stale();
+        }
         let got = (self.v - f.start_v).clamp(0.0, f.bytes);
         self.all.remove(f.start_v);
         if f.buffered {
@@ -117,20 +128,27 @@ impl ProcessorSharing {
         got
     }
 
-    /// The flow of a mark, if the mark is not stale.
+    /// Whether a mark's flow is still the one it was made for and active
+    /// (a flow's epoch moves on when it ends).
     #[inline]
-    fn live(&self, m: &Mark) -> Option<FlowId> {
-        let flow = self.slots[m.slot as usize];
-        self.flows[flow as usize].is_some_and(|f| f.slot == m.slot).then_some(flow)
+    fn live(&self, m: &Mark) -> bool {
+        self.flows[m.flow as usize].epoch == m.epoch
+    }
+
+    /// Drop every stale mark (when a flow id's epoch wraps).
+    #[cold]
+    #[inline(never)]
+    fn purge_stale(&mut self) {
+        let flows = &self.flows;
+        self.heap.retain(|Reverse(m)| flows[m.flow as usize].epoch == m.epoch);
     }
 
     #[inline]
     fn drop_stale_marks(&mut self) {
         while let Some(Reverse(m)) = self.heap.peek() {
-            if self.live(m).is_some() {
+            if self.live(m) {
                 break;
             }
-            self.free.push(m.slot);
             self.heap.pop();
         }
     }
@@ -140,16 +158,15 @@ impl ProcessorSharing {
     #[cold]
     #[inline(never)]
     fn settle_tie(&mut self, first: FlowId, order: u64, finished: &mut Vec<(FlowId, f64)>) {
-        let seq = |ps: &Self, flow: FlowId| ps.flows[flow as usize].expect("a live mark's flow is active").seq;
+        let seq = |ps: &Self, flow: FlowId| ps.flows[flow as usize].seq;
         let mut tied = vec![(seq(self, first), first)];
         while let Some(Reverse(m)) = self.heap.peek().copied() {
             if m.order != order {
                 break;
             }
             self.heap.pop();
-            self.free.push(m.slot);
-            if let Some(flow) = self.live(&m) {
-                tied.push((seq(self, flow), flow));
+            if self.live(&m) {
+                tied.push((seq(self, m.flow), m.flow));
             }
         }
         tied.sort_unstable();
@@ -165,21 +182,14 @@ impl Discipline for ProcessorSharing {
     fn add(&mut self, flow: FlowId, bytes: f64, buffered: bool) {
         let idx = flow as usize;
         if self.flows.len() <= idx {
-            self.flows.resize(idx + 1, None);
+            self.flows.resize(idx + 1, Flow::default());
         }
-        assert!(self.flows[idx].is_none(), "flow {flow} started twice");
+        let f = &mut self.flows[idx];
+        assert!(!f.live, "flow {flow} started twice");
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(0);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.slots[slot as usize] = flow;
-        self.flows[idx] = Some(Flow { seq, start_v: self.v, bytes, slot, buffered });
-        self.heap.push(Reverse(Mark::new(self.v + bytes, slot)));
+        *f = Flow { start_v: self.v, bytes, seq, epoch: f.epoch, live: true, buffered };
+        self.heap.push(Reverse(Mark::new(self.v + bytes, flow, f.epoch)));
         self.all.add(self.v);
         if buffered {
             self.buffered.add(self.v);
@@ -197,7 +207,7 @@ impl Discipline for ProcessorSharing {
     }
 
     fn is_active(&self, flow: FlowId) -> bool {
-        self.flows.get(flow as usize).is_some_and(|f| f.is_some())
+        self.flows.get(flow as usize).is_some_and(|f| f.live)
     }
 
     #[inline]
@@ -252,8 +262,8 @@ impl Discipline for ProcessorSharing {
                 break;
             }
             self.heap.pop();
-            self.free.push(m.slot);
-            let flow = self.live(&m).expect("stale marks are dropped eagerly");
+            debug_assert!(self.live(&m), "stale marks are dropped eagerly");
+            let flow = m.flow;
             if self.heap.peek().is_some_and(|Reverse(n)| n.order == m.order) {
                 self.settle_tie(flow, m.order, finished);
             } else {
@@ -265,7 +275,7 @@ impl Discipline for ProcessorSharing {
     }
 
     fn delivered(&self, flow: FlowId) -> f64 {
-        self.flows.get(flow as usize).and_then(|f| f.as_ref()).map_or(0.0, |f| (self.v - f.start_v).min(f.bytes))
+        self.flows.get(flow as usize).filter(|f| f.live).map_or(0.0, |f| (self.v - f.start_v).min(f.bytes))
     }
 
     fn total_delivered(&self) -> f64 {
@@ -281,9 +291,7 @@ impl Discipline for ProcessorSharing {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.flows.capacity() * std::mem::size_of::<Option<Flow>>()
-            + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
-            + (self.slots.capacity() + self.free.capacity()) * std::mem::size_of::<u32>()
+        self.flows.capacity() * std::mem::size_of::<Flow>() + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
     }
 }
 
@@ -337,7 +345,7 @@ mod tests {
 
     /// An aborted flow's mark stays in the heap until it reaches the top;
     /// if its id is reused meanwhile, the mark must still be recognised as
-    /// stale (by its sequence number, not by the slot being empty). Server
+    /// stale (by its id's epoch, not by the id being idle). Server
     /// 10 MiB/s: flow 0 (2 MiB) and flow 1 (1 MiB) share it; at 0.1 s flow 0
     /// is aborted (0.5 MiB in) and restarted as a 4 MiB flow. Flow 1 has
     /// 0.5 MiB left at 5 MiB/s: it ends at 0.2 s, and the old flow 0's mark
@@ -539,20 +547,46 @@ mod tests {
         /// Marks order as their floats do under `f64::total_cmp`.
         #[test]
         fn marks_order_by_total_cmp(a in proptest::num::f64::ANY, b in proptest::num::f64::ANY) {
-            let (x, y) = (Mark::new(a, 0), Mark::new(b, 1));
+            let (x, y) = (Mark::new(a, 0, 0), Mark::new(b, 1, 0));
             proptest::prop_assert_eq!(x.cmp(&y), a.total_cmp(&b));
             proptest::prop_assert_eq!((x.at_v().to_bits(), y.at_v().to_bits()), (a.to_bits(), b.to_bits()));
         }
     }
 
-    /// The memory account covers every flow's slot and finish mark.
+    /// When a flow id's epoch wraps, every stale mark leaves the heap
+    /// at once (not only those that reach its top), so none is taken for a
+    /// later flow of the same epoch. Flow 0 (8 MiB) is aborted under
+    /// flow 1's smaller mark (1 MiB), its epoch wrapping to 0: the
+    /// heap keeps flow 1's mark alone; a new flow 0 of epoch 0 ends at
+    /// its own mark. 10 MiB/s: flow 1 ends at 0.2 s (0.5 MiB each by
+    /// 0.1 s, then 0.5 MiB at 5 MiB/s); the new flow 0 (2 MiB from 0.1 s)
+    /// has 0.5 MiB by 0.2 s and 1.5 MiB left alone: 0.35 s.
+    #[test]
+    fn a_wrapping_epoch_drops_every_stale_mark() {
+        let mut ps = ProcessorSharing::new();
+        ps.flows = vec![Flow { epoch: u32::MAX, ..Flow::default() }];
+        let mut l = Link::new(Capacity::new(Some(10.0 * MIB), None), ps);
+        l.add_flow(SimTime::ZERO, 0, 8.0 * MIB, false);
+        l.add_flow(SimTime::ZERO, 1, MIB, false);
+        l.abort_flow(SimTime::from_millis(100), 0);
+        assert_eq!(l.discipline().flows[0].epoch, 0);
+        assert_eq!(l.discipline().heap.len(), 1, "the stale mark is dropped");
+        l.add_flow(SimTime::from_millis(100), 0, 2.0 * MIB, false);
+        let done = run_to_end(&mut l);
+        assert_eq!(done.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(), [
+            (SimTime::from_millis(200), 1),
+            (SimTime::from_millis(350), 0)
+        ]);
+    }
+
+    /// The memory account covers every flow's record and finish mark.
     #[test]
     fn the_heap_account_covers_every_flow_and_mark() {
         let mut l = link(Some(10.0 * MIB), None, None);
         for f in 0..100 {
             l.add_flow(SimTime::ZERO, f, MIB, false);
         }
-        let least = 100 * (std::mem::size_of::<Option<Flow>>() + std::mem::size_of::<Reverse<Mark>>());
+        let least = 100 * (std::mem::size_of::<Flow>() + std::mem::size_of::<Reverse<Mark>>());
         assert!(l.heap_bytes() >= least, "{} < {least}", l.heap_bytes());
     }
 }
