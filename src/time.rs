@@ -33,6 +33,18 @@ impl SimTime {
         // no rounding instruction): truncate, then add one if below. Exact
         // for 0 < x < 2^64, where truncation to u64 is exact.
         let x = s * 1e9;
+        if x > 0.0 && x < TWO_POW_52 {
+            // The usual span (NaN fails the test): adding 2^52 rounds `x`
+            // to the nearest whole number `r` (the floats from 2^52 on are
+            // 1 apart), whose value is then the low bits of the sum's
+            // representation (a sum that rounds up to 2^53 gives 2^52 too:
+            // the exponent's step is bit 52). No float-to-integer
+            // conversion, so none of its saturation checks.
+            let sum = x + TWO_POW_52;
+            let r = sum - TWO_POW_52;
+            let n = sum.to_bits() - TWO_POW_52.to_bits();
+            return SimTime(if r < x { n + 1 } else { n });
+        }
         if x > 0.0 && x < I64_LIMIT {
             // The usual span (NaN fails the test): the same truncation
             // through i64, one instruction each way.
@@ -57,7 +69,14 @@ impl SimTime {
     }
     pub fn as_secs_f64(self) -> f64 {
         // Below 2^63 the i64 conversion (one instruction) rounds the same.
-        let ns = if self.0 <= i64::MAX as u64 { self.0 as i64 as f64 } else { self.0 as f64 };
+        // Above, half the value with its lowest bit kept as a sticky bit
+        // rounds as the value does (63 bits, rounded to 53), and doubling is
+        // exact; written so, the compiler keeps the one-instruction path
+        // instead of merging both into the longer u64 conversion.
+        let ns = match i64::try_from(self.0) {
+            Ok(n) => n as f64,
+            Err(_) => ((self.0 >> 1 | self.0 & 1) as i64 as f64) * 2.0,
+        };
         ns / 1e9
     }
     pub fn saturating_add(self, d: SimTime) -> SimTime {
@@ -71,6 +90,9 @@ impl SimTime {
         SimTime(self.0.saturating_mul(k))
     }
 }
+
+/// 2^52 as a float: from it on, floats are whole numbers 1 apart (up to 2^53).
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
 /// 2^63 as a float: below it a float truncates to i64 as it does to u64.
 const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
@@ -124,6 +146,14 @@ mod tests {
         }
     }
 
+    /// `as_secs_f64` on both sides of 2^63 ns, where it changes path.
+    #[test]
+    fn as_secs_f64_matches_the_u64_conversion_at_its_edges() {
+        for ns in [0, 1, (1 << 53) + 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, (1 << 63) + 1025, u64::MAX - 1024, u64::MAX] {
+            assert_eq!(SimTime(ns).as_secs_f64().to_bits(), (ns as f64 / 1e9).to_bits(), "{ns}");
+        }
+    }
+
     #[test]
     fn ceil_rounding_never_early() {
         assert_eq!(SimTime::from_secs_f64_ceil(10.0), SimTime::from_secs(10));
@@ -149,6 +179,11 @@ mod tests {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut inputs =
             vec![0.0, -0.0, 1e-9, 0.999_999_999e-9, 4.5e-10, 1.5, 2f64.powi(53) / 1e9, 1.8446744073709552e10];
+        // Around 2^52 ns, where the rounding by adding 2^52 stops.
+        for k in [-3.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0] {
+            inputs.push((2f64.powi(52) + k) / 1e9);
+            inputs.push((2f64.powi(52) - 0.5 * k.abs()) * 1e-9);
+        }
         for _ in 0..100_000 {
             x ^= x << 13;
             x ^= x >> 7;

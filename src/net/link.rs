@@ -148,7 +148,7 @@ impl<D: Discipline> Link<D> {
 
     /// Move the flows and the capacity from `last` to `now`, splitting the
     /// span where the capacity changes.
-    #[inline]
+    #[inline(always)]
     pub fn advance(&mut self, now: SimTime) {
         if now <= self.last {
             return;

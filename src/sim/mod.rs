@@ -82,7 +82,7 @@ impl<D: Discipline> SimWorld<D> {
     /// Memory only grows between events; sample it before each one.
     fn sample_memory(&mut self, now: SimTime) {
         self.link.advance(now);
-        let held = self.orch.held_bytes() as f64;
+        let held = bytes_f64(self.orch.held_bytes());
         // With no buffered flow the sum is `held + 0.0`, which is `held`.
         let mem = if self.link.has_buffered() { held + self.link.buffered_in_flight() } else { held };
         if mem > self.peak_memory {
@@ -187,7 +187,7 @@ impl<D: Discipline> SimWorld<D> {
         r.flowing = true;
         self.serving += 1;
         let buffered = self.orch.is_buffered(r.file);
-        self.link.add_flow(now, conn, body as f64, buffered);
+        self.link.add_flow(now, conn, bytes_f64(body), buffered);
     }
 
     fn flow_finished(&mut self, now: SimTime, conn: ConnId, got: f64, q: &mut EventQueue<Ev>) {
@@ -212,6 +212,17 @@ impl<D: Discipline> SimWorld<D> {
             }
         };
         self.feed(now, input, q);
+    }
+}
+
+/// `x as f64` for a byte count: below 2^63 through i64 (one conversion
+/// instruction, the same rounding); above, half of it with its lowest bit
+/// kept (sticky) rounds as the whole does, and doubling is exact.
+#[inline]
+fn bytes_f64(x: u64) -> f64 {
+    match i64::try_from(x) {
+        Ok(n) => n as f64,
+        Err(_) => ((x >> 1 | x & 1) as i64 as f64) * 2.0,
     }
 }
 
@@ -440,6 +451,16 @@ mod tests {
             proptest::prop_assert_eq!(round_bytes(x), x.round() as u64);
             for y in [k as f64, k as f64 + 0.5, k as f64 - 0.5, k as f64 + 0.49999999999999994, k as f64 / 3.0] {
                 proptest::prop_assert_eq!(round_bytes(y), y.round() as u64, "{}", y);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The same float as `x as f64` for any whole number.
+        #[test]
+        fn bytes_f64_is_as_f64(x in proptest::num::u64::ANY, k in 0u32..64) {
+            for y in [x, x >> k, x | (1 << 63), u64::MAX - (x >> k)] {
+                proptest::prop_assert_eq!(bytes_f64(y).to_bits(), (y as f64).to_bits(), "{}", y);
             }
         }
     }
