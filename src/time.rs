@@ -149,7 +149,9 @@ mod tests {
     /// `as_secs_f64` on both sides of 2^63 ns, where it changes path.
     #[test]
     fn as_secs_f64_matches_the_u64_conversion_at_its_edges() {
-        for ns in [0, 1, (1 << 53) + 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, (1 << 63) + 1025, u64::MAX - 1024, u64::MAX] {
+        for ns in
+            [0, 1, (1 << 53) + 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, (1 << 63) + 1025, u64::MAX - 1024, u64::MAX]
+        {
             assert_eq!(SimTime(ns).as_secs_f64().to_bits(), (ns as f64 / 1e9).to_bits(), "{ns}");
         }
     }

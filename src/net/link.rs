@@ -83,8 +83,6 @@ pub struct Link<D> {
     aggregate: f64,
     /// Time spent with the bucket empty and flows active (limiter wait).
     limited_ns: u64,
-    /// [`Self::next_transition`], computed at most once per change of state.
-    next: std::cell::Cell<Option<Option<SimTime>>>,
     /// [`Capacity::is_inert`], kept up to date after every change of the capacity.
     inert: bool,
 }
@@ -92,8 +90,7 @@ pub struct Link<D> {
 impl<D: Discipline> Link<D> {
     pub fn new(cap: Capacity, disc: D) -> Self {
         let inert = cap.is_inert();
-        let mut l =
-            Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0, next: Default::default(), inert };
+        let mut l = Link { cap, disc, last: SimTime::ZERO, aggregate: 0.0, limited_ns: 0, inert };
         l.recompute();
         l
     }
@@ -153,7 +150,6 @@ impl<D: Discipline> Link<D> {
         if now <= self.last {
             return;
         }
-        self.next.set(None);
         if self.inert {
             // No capacity change, nothing to account: only the flows move.
             // `now > last`: the span needs no saturation.
@@ -187,7 +183,6 @@ impl<D: Discipline> Link<D> {
     /// Start a flow of `bytes` at `now`.
     #[inline(always)]
     pub fn add_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64, buffered: bool) {
-        self.next.set(None);
         self.advance(now);
         self.disc.add(flow, bytes, buffered);
         self.recompute();
@@ -195,7 +190,6 @@ impl<D: Discipline> Link<D> {
 
     /// Abort an active flow at `now`; returns the bytes it had received.
     pub fn abort_flow(&mut self, now: SimTime, flow: FlowId) -> f64 {
-        self.next.set(None);
         self.advance(now);
         let got = self.disc.abort(flow);
         self.recompute();
@@ -214,7 +208,6 @@ impl<D: Discipline> Link<D> {
     /// [`Self::add_cpu_work`] of some work on a CPU.
     #[inline(never)]
     fn add_cpu_work_now(&mut self, now: SimTime, secs: f64) {
-        self.next.set(None);
         self.advance(now);
         if let Some(c) = self.cap.cpu_mut() {
             c.add_work(secs);
@@ -253,15 +246,12 @@ impl<D: Discipline> Link<D> {
         self.disc.next_event().map(|(s, id)| (self.last.saturating_add(SimTime::from_secs_f64_ceil(s)), id))
     }
 
-    /// When the next flow event happens or the capacity changes.
-    #[inline]
+    /// When the next flow event happens or the capacity changes. Not
+    /// cached: the engine asks once per event, and nearly every event
+    /// moves the link (a cache was refilled at each ask and cost more).
+    #[inline(always)]
     pub fn next_transition(&self) -> Option<SimTime> {
-        if let Some(t) = self.next.get() {
-            return t;
-        }
-        let t = self.compute_next_transition();
-        self.next.set(Some(t));
-        t
+        self.compute_next_transition()
     }
 
     #[inline(always)]
@@ -285,7 +275,6 @@ impl<D: Discipline> Link<D> {
     /// each with its byte count.
     #[inline(always)]
     pub fn on_transition(&mut self, now: SimTime, finished: &mut Vec<(FlowId, f64)>) {
-        self.next.set(None);
         let due = self.disc.due_by(self.last, now);
         self.advance(now);
         self.disc.settle(due, finished);

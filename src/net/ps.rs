@@ -291,7 +291,8 @@ impl Discipline for ProcessorSharing {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.flows.capacity() * std::mem::size_of::<Flow>() + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
+        self.flows.capacity() * std::mem::size_of::<Flow>()
+            + self.heap.capacity() * std::mem::size_of::<Reverse<Mark>>()
     }
 }
 
@@ -573,10 +574,10 @@ mod tests {
         assert_eq!(l.discipline().heap.len(), 1, "the stale mark is dropped");
         l.add_flow(SimTime::from_millis(100), 0, 2.0 * MIB, false);
         let done = run_to_end(&mut l);
-        assert_eq!(done.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(), [
-            (SimTime::from_millis(200), 1),
-            (SimTime::from_millis(350), 0)
-        ]);
+        assert_eq!(
+            done.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(),
+            [(SimTime::from_millis(200), 1), (SimTime::from_millis(350), 0)]
+        );
     }
 
     /// The memory account covers every flow's record and finish mark.
