@@ -119,7 +119,16 @@ impl ProcessorSharing {
         if f.epoch == 0 {
             self.purge_stale();
         }
-        let got = (self.v - f.start_v).clamp(0.0, f.bytes);
+        // `clamp(0.0, f.bytes)` without its check of the bounds (a flow's
+        // bytes are a byte count: not negative, not NaN).
+        let d = self.v - f.start_v;
+        let got = if d < 0.0 {
+            0.0
+        } else if d > f.bytes {
+            f.bytes
+        } else {
+            d
+        };
         self.all.remove(f.start_v);
         if f.buffered {
             self.buffered.remove(f.start_v);

@@ -227,14 +227,20 @@ fn bytes_f64(x: u64) -> f64 {
 }
 
 /// `x.round() as u64` (half away from zero, saturating), without the libm
-/// call for the usual non-negative byte count: below 2^53 the fraction
-/// `x − ⌊x⌋` is exact, and from 2^52 on `x` is a whole number.
+/// call for the usual byte count, below 2^52: adding 2^52 rounds `x` to the
+/// nearest whole number `r`, ties to even (the floats from 2^52 on are 1
+/// apart), whose value is the low bits of the sum's representation (a sum
+/// rounding up to 2^53 gives 2^52 too: the exponent's step is bit 52); `x − r`
+/// is exact, and 0.5 only for a tie rounded down, which goes up instead. No
+/// float-to-integer conversion, so none of its saturation checks.
 #[inline]
 fn round_bytes(x: f64) -> u64 {
-    if x >= 0.0 && x < (1u64 << 53) as f64 {
-        // Through i64: one conversion instruction each way (exact below 2^53).
-        let t = x as i64;
-        (if x - t as f64 >= 0.5 { t + 1 } else { t }) as u64
+    const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+    if x >= 0.0 && x < TWO_POW_52 {
+        let sum = x + TWO_POW_52;
+        let r = sum - TWO_POW_52;
+        let n = sum.to_bits() - TWO_POW_52.to_bits();
+        if x - r >= 0.5 { n + 1 } else { n }
     } else {
         x.round() as u64
     }
@@ -477,6 +483,14 @@ mod tests {
             -0.5,
             -3.0,
             4503599627370495.5,
+            4503599627370495.0,
+            4503599627370494.5,
+            4503599627370496.0,
+            2251799813685247.5,
+            2251799813685248.5,
+            0.25,
+            0.75,
+            1e-300,
             9007199254740991.0,
             9007199254740992.0,
             1.8446744073709552e19,
