@@ -234,6 +234,7 @@ fn bytes_f64(x: u64) -> f64 {
 /// is exact, and 0.5 only for a tie rounded down, which goes up instead. No
 /// float-to-integer conversion, so none of its saturation checks.
 #[inline]
+#[allow(clippy::manual_range_contains)] // `contains` costs one instruction more per call here
 fn round_bytes(x: f64) -> u64 {
     const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
     if x >= 0.0 && x < TWO_POW_52 {
