@@ -758,8 +758,7 @@ impl Orchestrator {
         self.stats.files_completed += 1;
         self.stats.useful_bytes += size;
         self.ended += 1;
-        self.queue.finished(model);
-        let Some((_, key)) = self.queue.pop() else {
+        let Some((_, key)) = self.queue.finished_then_pop(model) else {
             // Nothing to dispatch: what the general path leaves.
             let seg = &mut self.segs[s as usize];
             seg.next = seg.req_end;
