@@ -461,7 +461,39 @@ impl Orchestrator {
     }
 
     /// Consume one input that happened at `now`.
+    ///
+    /// Inlined where a runtime calls it, so that a caller that knows the
+    /// input's kind tests only what that kind needs: a request done on a
+    /// kept connection may go straight to the next file
+    /// ([`Self::next_file_in_place`]), anything else to [`Self::handle_any`].
+    #[inline(always)]
     pub fn handle(&mut self, now: SimTime, input: Input, out: &mut Vec<Action>) {
+        if let Input::RequestDone { conn, req, keep_alive: true } = input
+            && self.recycle
+            && let Some(s) = self.in_flight(conn, req)
+            && self.recycles(s, conn)
+        {
+            return self.next_file_in_place(now, s, conn, out);
+        }
+        self.handle_any(now, input, out);
+    }
+
+    /// Whether [`Self::next_file_in_place`] may take request done of
+    /// segment `s` on kept-alive `conn` (given [`Self::recycle`]): it was
+    /// the segment's last range, not a body-less request, every worker is
+    /// busy, no segment waits for a connection and the pool keeps `conn`.
+    #[inline(always)]
+    fn recycles(&self, s: u32, conn: ConnId) -> bool {
+        let seg = &self.segs[s as usize];
+        !seg.in_pre
+            && seg.req_end >= seg.end
+            && self.free_workers.is_empty()
+            && self.waiting.is_empty()
+            && self.pool.keeps(conn)
+    }
+
+    /// [`Self::handle`] of any input.
+    fn handle_any(&mut self, now: SimTime, input: Input, out: &mut Vec<Action>) {
         match input {
             Input::ConnOpened { conn } => {
                 self.pool.opened(conn);
@@ -493,15 +525,7 @@ impl Orchestrator {
                 if seg.in_pre {
                     return self.preamble_done(now, s, conn, keep_alive, out);
                 }
-                if self.recycle
-                    && keep_alive
-                    && seg.req_end >= seg.end
-                    && self.free_workers.is_empty()
-                    && self.waiting.is_empty()
-                    && self.pool.keeps(conn)
-                {
-                    return self.next_file_in_place(now, s, conn, out);
-                }
+                debug_assert!(!(self.recycle && keep_alive && self.recycles(s, conn)), "handle takes it");
                 let seg = &mut self.segs[s as usize];
                 let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
                 // The request's speed sizes the next request only in the adaptive modes.
