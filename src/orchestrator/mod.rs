@@ -804,7 +804,9 @@ impl Orchestrator {
         w.files += 1;
         w.total += now;
         w.max = w.max.max(now);
-        self.stats.peak_active_files = self.stats.peak_active_files.max(self.queue.active_files());
+        // As many files are active as before the ended one ended, and
+        // the peak counted them then.
+        debug_assert!(self.stats.peak_active_files >= self.queue.active_files());
         let run = &mut self.runs[next as usize];
         run.worker = worker;
         run.status = FileStatus::Active;
@@ -845,8 +847,7 @@ impl Orchestrator {
             pre: 0,
             in_pre: false,
         };
-        self.pool.reacquire(now, conn);
-        self.pool.note_request(conn);
+        self.pool.reacquire_for_request(now, conn);
         self.stats.requests += 1;
         out.push(Action::Send { conn, req, file: next, start: 0, end, read_timeout: self.read_timeout });
     }
