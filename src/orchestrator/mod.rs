@@ -263,6 +263,11 @@ pub struct Orchestrator {
     /// skips asking each (implied by the others; kept for speed, 0.5 % of
     /// W1's instructions).
     plain: bool,
+    /// `plain`, no per-file overhead, one shared pool, no trace: a file
+    /// whose last request is done on a kept connection while every worker
+    /// is busy hands its worker, segment and connection to the next file
+    /// in one step ([`Self::next_file_in_place`]).
+    recycle: bool,
 }
 
 /// The original per-file priority rule.
@@ -332,6 +337,12 @@ impl Orchestrator {
             kept_worker: None,
             kept_seg: None,
             plain: whole_split && !cfg.adaptive_read_size && no_preamble,
+            recycle: whole_split
+                && !cfg.adaptive_read_size
+                && no_preamble
+                && preamble::overhead(cfg.per_file_overhead_ms).is_none()
+                && cfg.pool.scope == PoolScope::Shared
+                && !trace,
             cfg,
             files,
             runs,
@@ -450,7 +461,39 @@ impl Orchestrator {
     }
 
     /// Consume one input that happened at `now`.
+    ///
+    /// Inlined where a runtime calls it, so that a caller that knows the
+    /// input's kind tests only what that kind needs: a request done on a
+    /// kept connection may go straight to the next file
+    /// ([`Self::next_file_in_place`]), anything else to [`Self::handle_any`].
+    #[inline(always)]
     pub fn handle(&mut self, now: SimTime, input: Input, out: &mut Vec<Action>) {
+        if let Input::RequestDone { conn, req, keep_alive: true } = input
+            && self.recycle
+            && let Some(s) = self.in_flight(conn, req)
+            && self.recycles(s, conn)
+        {
+            return self.next_file_in_place(now, s, conn, out);
+        }
+        self.handle_any(now, input, out);
+    }
+
+    /// Whether [`Self::next_file_in_place`] may take request done of
+    /// segment `s` on kept-alive `conn` (given [`Self::recycle`]): it was
+    /// the segment's last range, not a body-less request, every worker is
+    /// busy, no segment waits for a connection and the pool keeps `conn`.
+    #[inline(always)]
+    fn recycles(&self, s: u32, conn: ConnId) -> bool {
+        let seg = &self.segs[s as usize];
+        !seg.in_pre
+            && seg.req_end >= seg.end
+            && self.free_workers.is_empty()
+            && self.waiting.is_empty()
+            && self.pool.keeps(conn)
+    }
+
+    /// [`Self::handle`] of any input.
+    fn handle_any(&mut self, now: SimTime, input: Input, out: &mut Vec<Action>) {
         match input {
             Input::ConnOpened { conn } => {
                 self.pool.opened(conn);
@@ -478,9 +521,11 @@ impl Orchestrator {
                 let Some(s) = self.in_flight(conn, req) else {
                     return;
                 };
-                if self.segs[s as usize].in_pre {
+                let seg = &self.segs[s as usize];
+                if seg.in_pre {
                     return self.preamble_done(now, s, conn, keep_alive, out);
                 }
+                debug_assert!(!(self.recycle && keep_alive && self.recycles(s, conn)), "handle takes it");
                 let seg = &mut self.segs[s as usize];
                 let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
                 // The request's speed sizes the next request only in the adaptive modes.
@@ -700,6 +745,111 @@ impl Orchestrator {
                 None => self.start_more_of(now, worker, out),
             }
         }
+    }
+
+    /// Request `req` of segment `s`, in flight on `conn`, fetched the rest
+    /// of its one-part file ([`Self::recycle`]: the file is `plain`, the
+    /// connection is kept, every worker is busy, no segment waits). The
+    /// same as the general path — the request done, the file completed,
+    /// its worker kept for the next dispatch, its segment kept, its
+    /// connection handed over — in one step: the next queued file takes
+    /// the worker, the segment and the connection in place, and only what
+    /// differs between the two files is written. If no file is queued,
+    /// the worker, segment and connection are given back as the general
+    /// path gives them back.
+    #[inline(always)]
+    fn next_file_in_place(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
+        let (file, bytes) = (seg.file, seg.req_end - seg.req_start);
+        self.stats.received_bytes += bytes;
+        let run = &mut self.runs[file as usize];
+        debug_assert_eq!(run.status, FileStatus::Active, "file {file} is not active");
+        let worker = run.worker;
+        run.status = FileStatus::Completed;
+        run.ended_at = now;
+        let a = &self.active[worker as usize];
+        debug_assert_eq!((a.parts, a.segs_left, a.first_seg), (1, 1, s));
+        self.stats.reads += bytes.div_ceil(a.read_size);
+        // The held bytes the request added (buffered) and the file's end
+        // took away, at once.
+        self.held_bytes -= match a.buffer {
+            BufferMode::Buffered => a.confirmed,
+            BufferMode::Streamed { buffer_bytes } => buffer_bytes,
+        };
+        let meta = &self.files[file as usize];
+        let (size, model) = (meta.size, meta.model);
+        debug_assert_eq!(a.confirmed + bytes, size);
+        self.stats.files_completed += 1;
+        self.stats.useful_bytes += size;
+        self.ended += 1;
+        let Some((_, key)) = self.queue.finished_then_pop(model) else {
+            // Nothing to dispatch: what the general path leaves.
+            let seg = &mut self.segs[s as usize];
+            seg.next = seg.req_end;
+            seg.failures = 0;
+            seg.retry_end = None;
+            seg.state = SegState::Done;
+            let a = &mut self.active[worker as usize];
+            a.confirmed += bytes;
+            a.segs_left = 0;
+            self.free_workers.give_back(worker);
+            self.free_segs.push(s);
+            self.pool.set_holder(conn, None);
+            return self.release(now, conn, true, out);
+        };
+        // Every worker was busy: the queue's limit allows this one file.
+        let (priority, next) = (key.0, key.2);
+        let size = self.files[next as usize].size;
+        let w = &mut self.stats.wait_by_priority[priority.index()];
+        w.files += 1;
+        w.total += now;
+        w.max = w.max.max(now);
+        // As many files are active as before the ended one ended, and
+        // the peak counted them then.
+        debug_assert!(self.stats.peak_active_files >= self.queue.active_files());
+        let run = &mut self.runs[next as usize];
+        run.worker = worker;
+        run.status = FileStatus::Active;
+        run.dispatched_at = now;
+        // The worker's record as dispatch writes it: the same segment, one
+        // part, a window of one, the fixed read size, not gated nor held;
+        // only the buffer, the count left and the bytes confirmed differ.
+        let a = &mut self.active[worker as usize];
+        debug_assert_eq!(a.read_size, self.cfg.read_size_bytes);
+        debug_assert!((a.window, a.started, a.gated, a.held) == (1, 1, false, false));
+        a.buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, a.read_size);
+        a.segs_left = 1;
+        a.confirmed = 0;
+        if let BufferMode::Streamed { buffer_bytes } = a.buffer {
+            self.held_bytes += buffer_bytes;
+        }
+        // [`Self::send`] of a fresh whole-file segment on the handed-over
+        // connection ([`Self::reuse_handed`]; it keeps `s` as its holder).
+        let end = if self.whole_requests {
+            size.max(1)
+        } else {
+            chunk::next_request_size(&self.cfg.chunking, size, size, None)
+        };
+        let req = self.next_req;
+        self.next_req += 1;
+        self.segs[s as usize] = Segment {
+            file: next,
+            next: 0,
+            end: size,
+            state: SegState::InFlight(conn),
+            failures: 0,
+            retry_end: None,
+            req,
+            req_start: 0,
+            req_end: end,
+            sent_at: now,
+            measured_bps: None,
+            pre: 0,
+            in_pre: false,
+        };
+        self.pool.reacquire_for_request(now, conn);
+        self.stats.requests += 1;
+        out.push(Action::Send { conn, req, file: next, start: 0, end, read_timeout: self.read_timeout });
     }
 
     /// Write segment `s`, a free one or the next new one.

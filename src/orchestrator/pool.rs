@@ -295,6 +295,17 @@ impl ConnPool {
         self.stats.hits += 1;
     }
 
+    /// [`Self::reacquire`] of `id`, then [`Self::note_request`] of the
+    /// request sent on it at once, through one borrow.
+    #[inline(always)]
+    pub fn reacquire_for_request(&mut self, now: SimTime, id: ConnId) {
+        debug_assert!(self.keeps(id));
+        let c = &mut self.conns[id as usize];
+        c.idle_since = now;
+        c.requests += 1;
+        self.stats.hits += 1;
+    }
+
     /// Close a busy or opening connection at once (abort).
     pub fn close(&mut self, id: ConnId) {
         if self.conns[id as usize].state != ConnState::Closed {
@@ -526,10 +537,14 @@ mod tests {
                         let want = r.release(now, id, true);
                         prop_assert_eq!(p.keeps(id), want.is_none());
                         if want.is_none() {
-                            p.reacquire(now, id);
+                            // `alive` picks the step with the request sent at once.
+                            if alive { p.reacquire_for_request(now, id) } else { p.reacquire(now, id) }
                             let mut b = vec![];
                             prop_assert_eq!(r.acquire(now, r.conns[id as usize].3, &mut b), Acquire::Reuse(id));
                             prop_assert!(b.is_empty());
+                            if alive {
+                                r.conns[id as usize].1 += 1;
+                            }
                         } else {
                             prop_assert_eq!(p.release(now, id, true), want);
                         }

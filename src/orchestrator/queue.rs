@@ -237,6 +237,38 @@ impl FileQueue {
         }
     }
 
+    /// [`Self::finished`] of a file of `model`, then [`Self::pop`]: the
+    /// next file to dispatch in the slot the ended one freed, if any. With
+    /// one model, in one step (the count goes down and up again).
+    #[inline(always)]
+    pub fn finished_then_pop(&mut self, model: u32) -> Option<(u32, QueueKey)> {
+        if !self.single() {
+            self.finished(model);
+            return self.pop();
+        }
+        debug_assert_eq!(model, 0);
+        debug_assert!(self.total_active <= self.single_limit && (self.eligible(0) || self.remaining[0] <= 1));
+        let remaining = &mut self.remaining[0];
+        *remaining -= 1;
+        let (q, head) = (&mut self.queued[0], &mut self.head[0]);
+        // The ended file's slot is free: only the queue's head and the
+        // scheduling decide (a sequential queue's one model is current
+        // while it has files, and it has while one is queued).
+        let Some(&key) = q.get(*head).filter(|_| *remaining > 0) else {
+            self.total_active -= 1;
+            if self.scheduling == Scheduling::SequentialModels && *remaining == 0 {
+                self.current = self.model_order.len();
+            }
+            return None;
+        };
+        *head += 1;
+        if *head == q.len() {
+            *q = Vec::new();
+            *head = 0;
+        }
+        Some((0, key))
+    }
+
     /// Start: in sequential mode skip leading models without files.
     pub fn start(&mut self) {
         if self.scheduling == Scheduling::SequentialModels {
@@ -385,7 +417,7 @@ mod tests {
             per_model in 1u32..4,
             model_priority in prop::collection::vec(priority(), 1..4),
             files in prop::collection::vec((0u32..4, priority(), 0u64..3), 0..14),
-            ops in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+            ops in prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..40),
         ) {
             let n = model_priority.len() as u32;
             let scheduling = if sequential { Scheduling::SequentialModels } else { Scheduling::Interleaved };
@@ -401,8 +433,9 @@ mod tests {
             }
             q.start();
             let mut active: Vec<u32> = vec![];
-            for op in ops {
-                // Pop until both refuse, then end one active file (chosen by `op`).
+            for (op, then_pop) in ops {
+                // Pop until both refuse, then end one active file (chosen by
+                // `op`), and pop in the same step if `then_pop`.
                 loop {
                     let (got, want) = (q.pop(), r.pop());
                     prop_assert_eq!(got, want);
@@ -420,8 +453,16 @@ mod tests {
                     break;
                 }
                 let m = active.swap_remove(op.index(active.len()));
-                q.finished(m);
                 r.finished(m);
+                if then_pop {
+                    let (got, want) = (q.finished_then_pop(m), r.pop());
+                    prop_assert_eq!(got, want);
+                    active.extend(got.map(|(m, _)| m));
+                } else {
+                    q.finished(m);
+                }
+                prop_assert_eq!(q.active_files(), active.len() as u32);
+                prop_assert_eq!(q.is_empty(), r.queued.is_empty());
             }
         }
     }
