@@ -214,7 +214,7 @@ pub fn exit_rounds(k: usize, n: usize) -> f64 {
 /// cyclically over the RTT) is at the front, the others follow in order of
 /// their round starts; equal starts (connections opened together) queue in
 /// the order they were opened, by flow id.
-pub fn fifo_back_to_front(next: &mut Vec<(f64, FlowId)>, rtt_s: f64) {
+pub fn fifo_back_to_front(next: &mut [(f64, FlowId)], rtt_s: f64) {
     let n = next.len();
     if n == 0 {
         return;
