@@ -26,13 +26,15 @@
 //!   `min(per-connection cap, cwnd / RTT)` per flow over the shared rate;
 //!   the client's token bucket then scales every rate by the same factor.
 //!
-//! - Experimental, off by default (`network.hystart_delay`: lower max and
-//!   mean, no better median on the WAN matrix): HyStart's delay exit —
-//!   once the windows hold rate × (RTT + clamp(RTT / 8, 4 ms, 16 ms)),
-//!   each connection in slow start ends it at a round start, (1 − φ + m)
-//!   × (RTT + threshold) later, φ and m (whole rounds, P(m = k) =
-//!   2^−(k+1)) ChaCha draws keyed by (run seed, connection, slow-start
-//!   episode); the ACK train then counts only where no other flow's
+//! - Experimental, off by default (`network.hystart_delay`: it lowers the
+//!   max of the WAN matrix and of every multi-connection client, but costs
+//!   about half again the instructions of a 100,000-file run): HyStart's
+//!   delay exit — once the windows hold rate × (RTT / 2 + clamp(RTT / 8,
+//!   4 ms, 16 ms)) (slow start's bursts queue half the windows), each
+//!   connection in slow start ends it at its next round start plus m
+//!   whole rounds of RTT + threshold, m = ⌊−log2(1 − (k + ½) / n)⌋ for
+//!   the k-th of n from the back of the bottleneck's FIFO (ordered by
+//!   round start; no draw); the ACK train then counts only where no other flow's
 //!   windows hold 2 ms of the link; under a standing queue (windows above
 //!   rate × RTT) each flow gets window / (RTT + queueing delay): windows
 //!   in congestion avoidance move on a counter per window byte (weighted
@@ -58,7 +60,6 @@ use super::capacity::Capacity;
 use super::flowset::FlowSet;
 use super::link::{Discipline, FlowId};
 use super::minset::MinSet;
-use crate::engine::{DecisionKey, KeyedRng, domain};
 use crate::time::SimTime;
 
 /// Linux's minimum retransmission timeout.
@@ -93,18 +94,18 @@ pub struct TcpParams {
     /// response (off: slow start stops at the share, nothing is lost —
     /// the discipline [`super::slowstart_reference`] checks).
     pub loss: bool,
-    /// HyStart's delay exit (a seeded round phase plus a seeded number of
-    /// whole rounds), under a standing queue sharing in proportion to the
-    /// windows (and the ACK train only where no other flow's burst breaks
-    /// it), windows growing by 1/20 of what they deliver before any loss,
-    /// and a loss cutting every window. Off by default: on two quiet
-    /// recordings of the WAN matrix it lowers the max and mean but not the
-    /// median, and its cost grows with the flows (README, "Validation on a
-    /// WAN path").
+    /// HyStart's delay exit (at a round start, whole rounds apart by the
+    /// connection's place in the bottleneck's FIFO), under a standing queue
+    /// sharing in proportion to the windows (and the ACK train only where
+    /// no other flow's burst breaks it), windows growing by 1/20 of what
+    /// they deliver before any loss, and a loss cutting every window. Off
+    /// by default: it lowers the max of the WAN matrix and of the clients'
+    /// WAN rows, but raises the matrix's median by 0.002–0.003 and costs
+    /// about 1.5× the instructions of the bench's W1 at RTT 20 ms (README,
+    /// "Validation on a WAN path").
     pub hystart_delay: bool,
-    /// Run seed: HyStart's delay exit draws each connection's round phase
-    /// and whole rounds from a ChaCha stream keyed by (seed, connection,
-    /// slow-start episode).
+    /// Run seed. No slow-start decision draws from it since HyStart's delay
+    /// exits follow the FIFO order (the sim passes it all the same).
     pub seed: u64,
 }
 
@@ -123,9 +124,6 @@ struct Conn {
     idle_since: Option<f64>,
     /// In congestion avoidance since a loss (`None`: in slow start).
     ca: Option<Ca>,
-    /// Slow-start episodes begun before the current one (a restart after
-    /// idle begins another): keys the HyStart phase draw.
-    episode: u64,
 }
 
 /// Cubic's state in congestion avoidance (tcp_cubic.c `bictcp_update`).
@@ -172,6 +170,66 @@ pub const HYSTART_DELAY_MAX_S: f64 = 0.016;
 /// HyStart's delay threshold for a path of minimum RTT `rtt_s`, s.
 pub fn hystart_delay_thresh_s(rtt_s: f64) -> f64 {
     (rtt_s / 8.0).clamp(HYSTART_DELAY_MIN_S, HYSTART_DELAY_MAX_S)
+}
+
+/// The delay model's signal: the windows hold rate × (this × RTT +
+/// HyStart's threshold). In slow start every ACK releases two segments, so
+/// a round's windows reach the bottleneck at twice the rate they leave it:
+/// if the flows' bursts arrive within half a round, the link drains only
+/// rate × RTT / 2 of them meanwhile, and the connections whose round starts
+/// at the back of that FIFO see the rest as queueing delay — above the
+/// threshold once the windows hold rate × (RTT / 2 + threshold), while the
+/// windows still sum to less than the BDP. Measured (`ss -ti` in the
+/// emulator, 16 × 4 MiB at 40 MB/s, RTT 50 ms, BDP 1,381 segments): the
+/// first delay exits left rounds whose windows summed to 640 or 1,280
+/// segments (0.46–0.93 BDP); the signal at rate × (RTT + threshold) (1.125
+/// BDP) came a round late, and every exit a round too large.
+pub const HYSTART_BURST_RTT_SHARE: f64 = 0.5;
+
+/// Whole rounds after its next round start that a connection still in slow
+/// start at HyStart's delay signal leaves by the delay test, `k`-th from
+/// the back of the bottleneck's FIFO of `n`: m = ⌊−log2(1 − (k + ½) / n)⌋
+/// (at most [`MAX_EXTRA_ROUNDS`]), so ⌊n 2^−j + ½⌋ of the `n` keep growing
+/// for j rounds or more — half of those still in slow start leave at each
+/// round start, the back of the FIFO first. Measured (`ss -ti` every ~15 ms
+/// in the emulator's server namespace, rows 12, 16 and 26 of the WAN
+/// matrix): the windows at the delay exit are a round's start window plus
+/// the 8 ACKs of HyStart's samples (49, 89, 169, 329 segments: whole rounds
+/// apart), and of the connections still in slow start at a round start
+/// after the first exit 26 of 58 left in that round (16 × 4 MiB: 8/16,
+/// 5/8; 4/16, 6/12, 3/6). The midpoint of each connection's share of the
+/// distribution, not a draw: one run is a prediction, and a draw gave it
+/// the whole spread of the real runs.
+pub fn exit_rounds(k: usize, n: usize) -> f64 {
+    debug_assert!(k < n, "rank {k} of {n}");
+    let u = (k as f64 + 0.5) / n as f64;
+    (-(1.0 - u).log2()).floor().min(MAX_EXTRA_ROUNDS)
+}
+
+/// Orders `next` — (next round start, s, flow) of the connections in slow
+/// start, all within one RTT `rtt_s` — from the back of the bottleneck's
+/// FIFO to its front. Slow start's bursts are ACK-clocked, so each round
+/// keeps the order of the one before: the connection whose round starts
+/// first after the longest pause (the largest gap between round starts,
+/// cyclically over the RTT) is at the front, the others follow in order of
+/// their round starts; equal starts (connections opened together) queue in
+/// the order they were opened, by flow id.
+pub fn fifo_back_to_front(next: &mut [(f64, FlowId)], rtt_s: f64) {
+    let n = next.len();
+    if n == 0 {
+        return;
+    }
+    next.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    // The front: after the largest gap (the wrap-around gap first on ties).
+    let mut front = (next[0].0 + rtt_s - next[n - 1].0, 0);
+    for i in 1..n {
+        let gap = next[i].0 - next[i - 1].0;
+        if gap > front.0 {
+            front = (gap, i);
+        }
+    }
+    next.rotate_left(front.1);
+    next.reverse();
 }
 
 /// Flows sharing a counter of bytes served per window byte (a standing
@@ -269,7 +327,7 @@ const DELAY: u64 = u64::MAX - 1;
 /// The event id of a delay exit due (a flow's round start, whole rounds after the signal).
 const EXIT: u64 = u64::MAX - 2;
 /// At most this many whole rounds between the delay signal and an exit
-/// (the draw's tail: 2^−9 of the connections; a loss comes first anyway).
+/// (the last of 2^9 connections; a loss comes first anyway).
 const MAX_EXTRA_ROUNDS: f64 = 8.0;
 /// Bytes below which a flow counts as done (float residue of `rate × dt`).
 const DONE_EPS: f64 = 1e-6;
@@ -327,8 +385,8 @@ pub struct SlowStart<const D: bool = false> {
     /// The bottleneck's equal split among the active flows, bytes/s: the
     /// rate a slow-start burst crosses it at when every flow bursts.
     split_bps: f64,
-    /// Draws of the delay exit's round phase.
-    rng: KeyedRng,
+    /// Scratch of the delay signal: (next round start, flow), kept to reuse its allocation.
+    signal_scratch: Vec<(f64, FlowId)>,
     /// HyStart's delay threshold, s.
     delay_thresh_s: f64,
     /// The windows sum to less than rate × (RTT + threshold): the next
@@ -399,7 +457,7 @@ impl<const D: bool> SlowStart<D> {
             losses: 0,
             hystart_exits: 0,
             split_bps: 0.0,
-            rng: KeyedRng::new(p.seed),
+            signal_scratch: Vec::new(),
             delay_thresh_s: hystart_delay_thresh_s(p.rtt.as_secs_f64()),
             delay_armed: true,
             exits: MinSet::default(),
@@ -566,38 +624,25 @@ impl<const D: bool> SlowStart<D> {
         }
     }
 
-    /// Whole rounds a connection in slow start keeps growing after HyStart's
-    /// delay signal before its round's first ACKs all carry the queue's
-    /// delay: m = ⌊−log2(1 − u)⌋, u a ChaCha draw keyed by (run seed,
-    /// connection, slow-start episode), so P(m = k) = 2^−(k+1) — half of
-    /// the connections still in slow start leave at each round start.
-    /// Measured (`ss -ti` every ~15 ms in the emulator's server namespace,
-    /// rows 12, 16 and 26 of the WAN matrix): the windows at the delay exit
-    /// are a round's start window plus the 8 ACKs of HyStart's samples (49,
-    /// 89, 169, 329 segments: whole rounds apart), and of the connections
-    /// still in slow start at a round start after the first exit 26 of 58
-    /// left in that round (16 × 4 MiB: 8/16, 5/8; 4/16, 6/12, 3/6).
-    /// Which of them does depends on where its first packets of the round
-    /// sit in the bottleneck's FIFO, which the fluid model does not follow.
-    fn extra_rounds(&self, id: FlowId, episode: u64) -> f64 {
-        let u = self.rng.uniform(DecisionKey::new(domain::HYSTART_PHASE, u64::from(id), episode, 1));
-        (-(1.0 - u).log2()).floor().min(MAX_EXTRA_ROUNDS)
-    }
-
-    /// HyStart's delay signal: the windows hold rate × (RTT + threshold),
-    /// so from now on a round's first ACKs can carry RTT samples above the
-    /// path's minimum by the threshold. Each connection in slow start ends
-    /// it at a round start (tcp_cubic.c `hystart_update`: from the 9th ACK
-    /// of a round whose samples all exceed it, ssthresh = cwnd). Where each
-    /// connection is in its round is packet-level detail the model does not
-    /// follow: a seeded draw φ ∈ [0, 1) per connection and slow-start
-    /// episode places its next round start (1 − φ) × (RTT + threshold) from
-    /// now, and [`Self::extra_rounds`] the whole rounds it grows on before
-    /// its exit (unless a loss ends its slow start first).
+    /// HyStart's delay signal: the windows hold rate × (RTT / 2 +
+    /// threshold) ([`HYSTART_BURST_RTT_SHARE`]), so from now on the first
+    /// ACKs of a round can carry RTT samples above the path's minimum by the
+    /// threshold — first for the connections whose round starts behind the
+    /// others' bursts in the bottleneck's FIFO. Each connection in slow
+    /// start ends it at a round start (tcp_cubic.c `hystart_update`: from
+    /// the 9th ACK of a round whose samples all exceed it, ssthresh = cwnd):
+    /// at its next round start plus [`exit_rounds`] whole rounds of RTT +
+    /// threshold for its place from the back of the FIFO
+    /// ([`fifo_back_to_front`]), unless a loss ends its slow start first.
+    /// The draws of earlier versions (a seeded phase and a seeded number of
+    /// rounds per connection) gave one run's prediction the spread of the
+    /// real runs: the same workload came out 2.3 s or 3.8 s by the seed.
     fn delay_signal(&mut self) {
         self.delay_armed = false;
         let round = self.rtt_s + self.delay_thresh_s;
         let (agg, gap) = (self.aggregate_window().0, self.bdp / self.rtt_s * HYSTART_ACK_DELTA_S);
+        let mut next = std::mem::take(&mut self.signal_scratch);
+        next.clear();
         for id in 0..self.flows.len() as FlowId {
             let Some(f) = self.flow(id) else { continue };
             let c = self.conns[id as usize].expect("an active flow has a connection");
@@ -610,15 +655,22 @@ impl<const D: bool> SlowStart<D> {
             if agg - own < gap {
                 continue;
             }
-            let phi = self.rng.uniform(DecisionKey::new(domain::HYSTART_PHASE, u64::from(id), c.episode, 0));
-            let extra = self.extra_rounds(id, c.episode);
-            let at = self.now + (1.0 - phi + extra) * round;
+            // A window-limited flow's next round starts at its round's end;
+            // a link-limited one's rounds are not followed: half a round on.
+            let at = if f.capped && f.window_limited { f.round_end.max(self.now) } else { self.now + round / 2.0 };
+            next.push((at, id));
+        }
+        fifo_back_to_front(&mut next, self.rtt_s);
+        let n = next.len();
+        for (k, &(start, id)) in next.iter().enumerate() {
+            let at = start + exit_rounds(k, n) * round;
             if self.exit_due.len() <= id as usize {
                 self.exit_due.resize(id as usize + 1, f64::INFINITY);
             }
             self.exit_due[id as usize] = at;
             self.exits.insert(at, id);
         }
+        self.signal_scratch = next;
     }
 
     /// The delay exits due now: each connection still in slow start with at
@@ -677,7 +729,7 @@ impl<const D: bool> SlowStart<D> {
         let bottleneck = D && self.p.loss && server < super::link::UNLIMITED_BPS;
         let agg = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
         // The signal's arming reads what `next_event` times it by.
-        if agg < server * (rtt_s + self.delay_thresh_s) {
+        if agg < server * (HYSTART_BURST_RTT_SHARE * rtt_s + self.delay_thresh_s) {
             self.delay_armed = true;
         }
         // The weighted flows' weights stay their windows at entry: their
@@ -917,13 +969,12 @@ impl<const D: bool> Discipline for SlowStart<D> {
             self.flows.resize(idx + 1, None);
         }
         let iw = self.p.initial_window_bytes;
-        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None, episode: 0 });
+        let c = self.conns[idx].get_or_insert(Conn { cwnd: iw, idle_since: None, ca: None });
         if let Some(since) = c.idle_since.take()
             && self.p.restart_after_idle
             && self.now - since > self.rto_s
         {
             c.cwnd = c.cwnd.min(iw);
-            c.episode += 1;
             c.ca = None;
         }
         if self.pipe.is_finite() {
@@ -1224,8 +1275,10 @@ impl<const D: bool> Discipline for SlowStart<D> {
                     best = Some((t, EXIT));
                 }
             }
-            delay_w = self.bdp / self.rtt_s * (self.rtt_s + self.delay_thresh_s);
-            delay = self.delay_armed && self.pipe.is_finite() && delay_w < self.pipe;
+            delay_w = self.bdp / self.rtt_s * (HYSTART_BURST_RTT_SHARE * self.rtt_s + self.delay_thresh_s);
+            // Alone, no other flow's burst queues ahead of a round's start:
+            // a lone flow leaves by the ACK train (or the loss).
+            delay = self.delay_armed && self.active > 1 && self.pipe.is_finite() && delay_w < self.pipe;
         }
         // The delay model: a standing queue means the bottleneck is full too.
         let full = self.sat || self.standing_full;
@@ -1698,12 +1751,7 @@ mod tests {
         d.conns = w
             .iter()
             .map(|&w| {
-                Some(Conn {
-                    cwnd: w,
-                    idle_since: None,
-                    ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }),
-                    episode: 0,
-                })
+                Some(Conn { cwnd: w, idle_since: None, ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }) })
             })
             .collect();
         d.flows = vec![None; w.len()];
@@ -1796,7 +1844,7 @@ mod tests {
     }
 
     #[test]
-    fn the_delay_exit_comes_at_a_seeded_phase_and_whole_rounds_after_the_signal_per_connection() {
+    fn the_delay_exits_come_at_round_starts_whole_rounds_apart_back_of_the_fifo_first() {
         let n = 8;
         let (exits, signal, at_signal, count) = delay_exits(n, 7);
         // tcp_cubic.c: HYSTART_DELAY_THRESH(delay_min / 8) clamped to [4, 16] ms.
@@ -1805,70 +1853,83 @@ mod tests {
         assert_eq!(hystart_delay_thresh_s(0.020), 0.004);
         assert_eq!(hystart_delay_thresh_s(0.200), 0.016);
         assert!(signal > 0.0);
-        // The signal: the windows hold C × (RTT + threshold) (the queue's delay reaches the threshold).
+        // The signal: the windows hold C × (RTT / 2 + threshold) — before
+        // they hold the BDP (the bursts' queue, not a standing one).
         let sum: f64 = at_signal.iter().sum();
-        assert!(sum <= 4e7 * (0.050 + thresh) + 1.0, "{sum}");
-        // The draws, recomputed: the phase φ and the whole rounds m = ⌊−log2(1 − u)⌋.
-        let rng = KeyedRng::new(7);
-        let draw = |f: u32, i| rng.uniform(DecisionKey::new(domain::HYSTART_PHASE, u64::from(f), 0, i));
+        assert!(sum <= 4e7 * (HYSTART_BURST_RTT_SHARE * 0.050 + thresh) + 1.0, "{sum}");
+        assert!(sum < 4e7 * 0.050, "{sum}");
+        // Connections opened together queue by id: the highest id is at the
+        // back of the FIFO (k = 0), leaves at the next round start (m = 0)…
         let round = 0.050 + thresh;
+        let start = exits[n as usize - 1].0;
+        assert!(start > signal && start <= signal + 0.050 + 1e-9, "next round start {start}, signal {signal}");
+        // …and the k-th from the back m = ⌊−log2(1 − (k + ½) / n)⌋ whole rounds after it.
         let mut by_delay = 0;
         for (f, &(t, w)) in exits.iter().enumerate() {
-            let (phi, u) = (draw(f as u32, 0), draw(f as u32, 1));
-            let m = (-(1.0 - u).log2()).floor().min(MAX_EXTRA_ROUNDS);
-            let due = signal + (1.0 - phi + m) * round;
-            assert!(t >= signal && t <= due + 1e-9, "flow {f}: left at {t}, signal at {signal}, due {due}");
+            let k = n as usize - 1 - f;
+            let m = (-((n as f64 - k as f64 - 0.5) / n as f64).log2()).floor();
+            let due = start + m * round;
+            assert!(t >= signal && t <= due + 1e-9, "flow {f}: left at {t}, due {due}");
             assert!(w >= at_signal[f] * CUBIC_BETA, "flow {f}: {w} vs {}", at_signal[f]);
             if (t - due).abs() < 1e-9 {
                 // Left by the delay test at its due round start, the window grown since the signal.
                 assert!(w >= at_signal[f], "flow {f}: {w} vs {}", at_signal[f]);
                 by_delay += 1;
             }
-            if m == 0.0 {
-                // Within the signal's round (what the model did before the whole rounds).
-                assert!((t - due).abs() < 1e-9, "flow {f}: m = 0 leaves at its next round start");
-            }
         }
-        // Those not due yet when the windows overflowed rate × RTT + queue left by the loss.
+        // Half leave at the first round start; the others left by the
+        // delay test later or, if the overflow's loss came first, at it.
+        assert!(by_delay >= n as usize / 2, "{exits:?}");
         assert_eq!(count, by_delay as u64, "{exits:?}");
-        // The others left before they were due, together: at the overflow's loss.
-        let early: Vec<f64> = (0..n)
-            .filter(|&f| {
-                let m = (-(1.0 - draw(f, 1)).log2()).floor().min(MAX_EXTRA_ROUNDS);
-                exits[f as usize].0 < signal + (1.0 - draw(f, 0) + m) * round - 1e-9
-            })
-            .map(|f| exits[f as usize].0)
-            .collect();
-        assert_eq!(early.len() + by_delay, n as usize, "each connection leaves by the delay test or by the loss");
-        assert!(early.iter().all(|&t| (t - early[0]).abs() < 1e-9), "one loss ends every early exit: {early:?}");
-        // The draws are per connection (the exits differ) and a pure function of the seed.
-        let distinct = exits.iter().filter(|&&(t, _)| (t - exits[0].0).abs() > 1e-6).count();
-        assert!(distinct > 0, "{exits:?}");
+        let dues: Vec<f64> = (0..=MAX_EXTRA_ROUNDS as u32).map(|m| start + f64::from(m) * round).collect();
+        let at_loss: Vec<f64> =
+            exits.iter().map(|e| e.0).filter(|&t| dues.iter().all(|&d| (t - d).abs() > 1e-9)).collect();
+        assert!(at_loss.iter().all(|&t| (t - at_loss[0]).abs() < 1e-9), "one loss ends every early exit: {at_loss:?}");
+        // Whole rounds apart: the back of the FIFO leaves first, at the smaller window.
+        for f in 1..n as usize {
+            assert!(exits[f].0 <= exits[f - 1].0 + 1e-9, "{exits:?}");
+        }
+        assert!(exits[n as usize - 1].1 < exits[0].1, "{exits:?}");
+        // No draw: the exits are a function of the flows alone, not the seed.
         assert_eq!(delay_exits(n, 7).0, exits);
-        assert_ne!(delay_exits(n, 8).0, exits);
+        assert_eq!(delay_exits(n, 8).0, exits);
     }
 
     #[test]
     fn half_of_the_connections_still_in_slow_start_leave_at_each_round_start() {
-        // The whole-round draw: P(m = k) = 2^−(k + 1) over many connections.
-        let d = SlowStart::<true>::new(delay_params(50, 11));
-        let n = 20_000;
-        let mut counts = [0u32; 4];
-        for id in 0..n {
-            let m = d.extra_rounds(id, 0);
-            assert!((0.0..=MAX_EXTRA_ROUNDS).contains(&m) && m.fract() == 0.0, "{m}");
-            if (m as usize) < counts.len() {
-                counts[m as usize] += 1;
+        // ⌊n 2^−j + ½⌋ of n connections keep growing for j rounds or more,
+        // from the back of the FIFO (k = 0) to the front.
+        for n in 1..=64usize {
+            let m: Vec<f64> = (0..n).map(|k| exit_rounds(k, n)).collect();
+            assert!(m.windows(2).all(|w| w[0] <= w[1]), "n {n}: {m:?}");
+            assert!(m.iter().all(|&x| x.fract() == 0.0 && (0.0..=MAX_EXTRA_ROUNDS).contains(&x)), "{m:?}");
+            for j in 0..=MAX_EXTRA_ROUNDS as i32 {
+                let count = m.iter().filter(|&&x| x >= f64::from(j)).count();
+                assert_eq!(count, (n as f64 * 0.5f64.powi(j) + 0.5).floor() as usize, "n {n}, j {j}: {m:?}");
             }
         }
-        // Binomial: within 5 standard deviations of n 2^−(k + 1).
-        for (k, &c) in counts.iter().enumerate() {
-            let p = 0.5f64.powi(k as i32 + 1);
-            let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
-            assert!((c as f64 - mean).abs() < 5.0 * sd, "m = {k}: {c} vs {mean}");
-        }
-        // Keyed by the episode: a restart after idle draws again.
-        assert!((0..64).any(|id| d.extra_rounds(id, 0) != d.extra_rounds(id, 1)));
+        // 16 connections (the 16 × 4 MiB row): 8, 4, 2, 1 and 1 leave per round.
+        let m: Vec<f64> = (0..16).map(|k| exit_rounds(k, 16)).collect();
+        let per = |r: f64| m.iter().filter(|&&x| x == r).count();
+        assert_eq!([per(0.0), per(1.0), per(2.0), per(3.0)], [8, 4, 2, 1]);
+    }
+
+    #[test]
+    fn the_fifo_front_follows_the_longest_pause_and_equal_starts_queue_by_id() {
+        let order = |mut v: Vec<(f64, FlowId)>| {
+            fifo_back_to_front(&mut v, 0.040);
+            v.iter().map(|e| e.1).collect::<Vec<_>>()
+        };
+        // Round starts at 0, 7.9 and 31.5 ms of a 40 ms RTT: the longest
+        // pause (23.6 ms) precedes flow 6, the front; flow 3 is at the back.
+        assert_eq!(order(vec![(0.0315, 6), (0.0, 2), (0.0079, 3)]), [3, 2, 6]);
+        // Across the wrap: starts at 1, 2 and 35 ms: pauses of 1, 33 and 6 ms.
+        assert_eq!(order(vec![(0.001, 0), (0.002, 1), (0.035, 2)]), [1, 0, 2]);
+        // Evenly spread in the first 10 ms: the pause is the wrap-around.
+        assert_eq!(order(vec![(0.005, 1), (0.010, 2), (0.0, 0)]), [2, 1, 0]);
+        // Opened together: queued by id, the highest at the back.
+        assert_eq!(order(vec![(0.01, 1), (0.01, 0), (0.01, 2)]), [2, 1, 0]);
+        assert_eq!(order(Vec::new()), Vec::<FlowId>::new());
     }
 
     /// Connections that left slow start by the delay test (no loss yet),
