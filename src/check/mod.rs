@@ -17,7 +17,6 @@ use crate::record::RunRecord;
 use crate::scenario::{FileMeta, FileSet, Scenario};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// The first broken invariant.
@@ -263,8 +262,9 @@ pub(crate) struct Checker<'a> {
     queue: queue::QueueModel,
     pool: pool::PoolModel,
     retry: retry::RetryModel,
-    /// Per conn: the request in flight.
-    in_flight: BTreeMap<u32, Req>,
+    /// By connection id (the pool numbers them densely from 0): the request
+    /// in flight.
+    in_flight: Vec<Option<Req>>,
     /// Per file: requests in `in_flight` (so a file's end checks it in O(1)).
     in_flight_of: Vec<u32>,
     /// Per file: confirmed byte ranges `[start, end)`, disjoint, sorted
@@ -282,7 +282,7 @@ impl<'a> Checker<'a> {
             queue: queue::QueueModel::new(s, files),
             pool: pool::PoolModel::new(&s.client),
             retry: retry::RetryModel::default(),
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             in_flight_of: vec![0; files.len()],
             confirmed: vec![Vec::new(); files.len()],
         }
@@ -331,7 +331,7 @@ impl<'a> Checker<'a> {
             TraceEvent::ConnIdle { .. } => {}
             TraceEvent::ConnClosed { conn, reason, .. } => {
                 if *reason == "aborted" {
-                    match self.in_flight.remove(conn) {
+                    match self.in_flight.get_mut(*conn as usize).and_then(Option::take) {
                         Some(r) => self.in_flight_of[r.file as usize] -= 1,
                         None => return fail("aborts only hit requests in flight", format!("conn {conn}")),
                     }
@@ -351,11 +351,8 @@ impl<'a> Checker<'a> {
                         format!("[{start}, {end}) of {size}"),
                     );
                 }
-                if self
-                    .in_flight
-                    .insert(*conn, Req { file: *file, req: *req, start: *start, end: *end, attempt: *attempt })
-                    .is_some()
-                {
+                let slot = self.in_flight_slot(*conn)?;
+                if slot.replace(Req { file: *file, req: *req, start: *start, end: *end, attempt: *attempt }).is_some() {
                     return fail("one request at a time per connection", format!("conn {conn}"));
                 }
                 self.in_flight_of[*file as usize] += 1;
@@ -430,8 +427,24 @@ impl<'a> Checker<'a> {
         self.pool.after(ev, self.now)
     }
 
+    /// `conn`'s slot in [`Checker::in_flight`] (grown on first use).
+    fn in_flight_slot(&mut self, conn: u32) -> Result<&mut Option<Req>, Violation> {
+        let i = conn as usize;
+        if i >= self.in_flight.len() {
+            // Ids are dense: one past the last id seen is the furthest a
+            // valid log can go (the pool opened them in order).
+            if i > self.in_flight.len().max(self.pool.opened()) {
+                return Err(
+                    fail("connections are numbered in the order they open", format!("conn {conn}")).unwrap_err()
+                );
+            }
+            self.in_flight.resize(i + 1, None);
+        }
+        Ok(&mut self.in_flight[i])
+    }
+
     fn take_request(&mut self, conn: u32, file: u32, req: u64) -> Result<Req, Violation> {
-        match self.in_flight.remove(&conn) {
+        match self.in_flight.get_mut(conn as usize).and_then(Option::take) {
             Some(r) if r.file == file && r.req == req => {
                 self.in_flight_of[file as usize] -= 1;
                 Ok(r)
@@ -468,7 +481,7 @@ impl<'a> Checker<'a> {
                 format!("{left} of {} files never ended (first: file {f})", self.files.len()),
             );
         }
-        if let Some((conn, r)) = self.in_flight.iter().next() {
+        if let Some((conn, r)) = self.in_flight.iter().enumerate().find_map(|(c, r)| Some((c, r.as_ref()?))) {
             return fail("no request left in flight", format!("conn {conn}: {r:?}"));
         }
         self.pool.finish()
@@ -535,5 +548,37 @@ mod tests {
         twice.insert(open + 1, run.trace[open].clone());
         let v = check(&twice, &s, &run.files).expect_err("opened twice");
         assert_eq!(v.invariant, "handshakes = connections opened (each opened once)");
+    }
+
+    /// The queue model takes files from the front of each model's sorted
+    /// keys: after earlier dispatches, a later file dispatched before an
+    /// earlier one of the same priority still breaks FIFO; a request on a
+    /// connection id far past those opened is refused, not allocated.
+    #[test]
+    fn fifo_holds_after_the_front_moved_and_requests_name_opened_connections() {
+        let s = Scenario::from_json(
+            r#"{"client":{"max_concurrent_downloads":1},
+                "workload":{"models":[{"name":"m","linear":{"count":4,"min_size_bytes":1000,"max_size_bytes":1000}}]}}"#,
+        )
+        .expect("valid");
+        let run = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
+        check_run(&s, &run).expect("valid run");
+        let dispatch_of =
+            |f: u32| run.trace.iter().position(|e| matches!(e, TraceEvent::FileDispatched { file, .. } if *file == f));
+        let (i2, i3) = (dispatch_of(2).expect("file 2"), dispatch_of(3).expect("file 3"));
+        let mut log = run.trace.clone();
+        let TraceEvent::FileDispatched { t, model, priority, .. } = log[i2].clone() else { unreachable!() };
+        log[i2] = TraceEvent::FileDispatched { t, file: 3, model, priority };
+        let v = check(&log, &s, &run.files).expect_err("file 3 before file 2");
+        assert_eq!((v.invariant, v.at), ("FIFO by enqueue order within a priority", Some(i2)));
+        assert!(i3 > i2);
+
+        let sent = run.trace.iter().position(|e| matches!(e, TraceEvent::RequestSent { .. })).expect("a request");
+        let mut log = run.trace.clone();
+        if let TraceEvent::RequestSent { conn, .. } = &mut log[sent] {
+            *conn = u32::MAX;
+        }
+        let v = check(&log, &s, &run.files).expect_err("unknown connection");
+        assert_eq!((v.invariant, v.at), ("connections are numbered in the order they open", Some(sent)));
     }
 }

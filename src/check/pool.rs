@@ -92,6 +92,11 @@ impl PoolModel {
         }
     }
 
+    /// Connections opened so far (their ids are `0..opened`).
+    pub(super) fn opened(&self) -> usize {
+        self.conns.len()
+    }
+
     /// A connection whose request ended is released by the very next event.
     pub(super) fn before(&self, ev: &TraceEvent) -> Check {
         if let Some(c) = self.releasing

@@ -2,7 +2,6 @@
 
 use super::{Check, fail};
 use crate::scenario::{FileSet, Priority, PriorityRule, Scenario, Scheduling};
-use std::collections::BTreeSet;
 
 /// The original's per-file rule, re-derived from the schema docs (not the
 /// core's code): a file named `*.json`, `*.yaml`, `*.yml` or `*.txt`
@@ -28,7 +27,10 @@ pub(super) struct QueueModel {
     model_limit: u32,
     keys: Vec<Key>,
     file_model: Vec<u32>,
-    queued: Vec<BTreeSet<Key>>,
+    /// Per model: its files' keys, sorted, and the index of the first
+    /// still queued (a dispatch takes only its model's first key, so the
+    /// queue shrinks from the front).
+    queued: Vec<(Vec<Key>, usize)>,
     active: Vec<u32>,
     remaining: Vec<u32>,
     total_active: u32,
@@ -68,7 +70,13 @@ impl QueueModel {
                 q.remaining[f.model as usize] += 1;
             }
         }
-        q.queued = keys.into_iter().map(BTreeSet::from_iter).collect();
+        q.queued = keys
+            .into_iter()
+            .map(|mut k| {
+                k.sort_unstable(); // keys are unique: each ends with its file id
+                (k, 0)
+            })
+            .collect();
         q
     }
 
@@ -77,17 +85,23 @@ impl QueueModel {
         self.model_order.iter().copied().find(|m| self.remaining[*m as usize] > 0)
     }
 
+    /// Model `m`'s first queued key.
+    fn first_queued(&self, m: u32) -> Option<Key> {
+        let (keys, head) = &self.queued[m as usize];
+        keys.get(*head).copied()
+    }
+
     /// The file the queue must dispatch next if a global slot is free.
     fn head(&self) -> Option<(Key, u32)> {
         let eligible = |m: u32| self.active[m as usize] < self.model_limit;
         if self.sequential {
             let m = self.current_model()?;
-            let k = *self.queued[m as usize].first()?;
+            let k = self.first_queued(m)?;
             eligible(m).then_some((k, m))
         } else {
             (0..self.queued.len() as u32)
                 .filter(|m| eligible(*m))
-                .filter_map(|m| self.queued[m as usize].first().map(|k| (*k, m)))
+                .filter_map(|m| self.first_queued(m).map(|k| (k, m)))
                 .min()
         }
     }
@@ -134,7 +148,8 @@ impl QueueModel {
             None => return fail("every file dispatched once", format!("file {file} is not queued")),
             _ => {}
         }
-        self.queued[m as usize].remove(&key);
+        // `key` is the head, so its model's first queued key.
+        self.queued[m as usize].1 += 1;
         self.active[m as usize] += 1;
         self.total_active += 1;
         Ok(())
