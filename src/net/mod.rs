@@ -89,8 +89,6 @@ impl TcpParams {
             queue_bytes: n.queue_bytes.map(|q| q as f64),
             mss_bytes: n.mss_bytes as f64,
             loss: true,
-            // The sim sets the run seed ([`crate::sim`]).
-            seed: 0,
             hystart_delay: n.hystart_delay,
         })
     }

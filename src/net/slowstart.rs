@@ -104,9 +104,6 @@ pub struct TcpParams {
     /// about 1.5× the instructions of the bench's W1 at RTT 20 ms (README,
     /// "Validation on a WAN path").
     pub hystart_delay: bool,
-    /// Run seed. No slow-start decision draws from it since HyStart's delay
-    /// exits follow the FIFO order (the sim passes it all the same).
-    pub seed: u64,
 }
 
 impl TcpParams {
@@ -1480,7 +1477,6 @@ mod tests {
             queue_bytes: None,
             mss_bytes: 1448.0,
             loss: true,
-            seed: 7,
             hystart_delay: false,
         }
     }
@@ -1741,8 +1737,8 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    fn delay_params(rtt_ms: u64, seed: u64) -> TcpParams {
-        TcpParams { hystart_delay: true, seed, ..params(rtt_ms) }
+    fn delay_params(rtt_ms: u64) -> TcpParams {
+        TcpParams { hystart_delay: true, ..params(rtt_ms) }
     }
 
     /// Connections in congestion avoidance after a loss, with windows `w`
@@ -1765,7 +1761,7 @@ mod tests {
         // BDP: the excess queues, every round trip lasts (W0 + W1) / C, and
         // each flow sends its window per round trip: rate_i = C W_i / ΣW.
         let (c, rtt, w) = (1e6f64, 0.1, [40_000.0f64, 120_000.0]);
-        let mut p = delay_params(100, 7);
+        let mut p = delay_params(100);
         p.queue_bytes = Some(200_000.0); // both first windows fit: no drop
         let mut d = SlowStart::<true>::new(p);
         frozen(&mut d, &w);
@@ -1815,8 +1811,8 @@ mod tests {
     /// Run `n` simultaneous 50 MB flows on 40 MB/s at RTT 50 ms with the
     /// delay model until every connection has left slow start; returns each
     /// connection's window at its exit, the signal's time and the windows then.
-    fn delay_exits(n: u32, seed: u64) -> (Vec<(f64, f64)>, f64, Vec<f64>, u64) {
-        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::<true>::new(delay_params(50, seed)));
+    fn delay_exits(n: u32) -> (Vec<(f64, f64)>, f64, Vec<f64>, u64) {
+        let mut l = Link::new(Capacity::new(Some(4e7), None), SlowStart::<true>::new(delay_params(50)));
         for f in 0..n {
             l.add_flow(SimTime::ZERO, f, 5e7, false);
         }
@@ -1846,7 +1842,7 @@ mod tests {
     #[test]
     fn the_delay_exits_come_at_round_starts_whole_rounds_apart_back_of_the_fifo_first() {
         let n = 8;
-        let (exits, signal, at_signal, count) = delay_exits(n, 7);
+        let (exits, signal, at_signal, count) = delay_exits(n);
         // tcp_cubic.c: HYSTART_DELAY_THRESH(delay_min / 8) clamped to [4, 16] ms.
         let thresh = hystart_delay_thresh_s(0.050);
         assert!((thresh - 0.00625).abs() < 1e-12);
@@ -1890,9 +1886,8 @@ mod tests {
             assert!(exits[f].0 <= exits[f - 1].0 + 1e-9, "{exits:?}");
         }
         assert!(exits[n as usize - 1].1 < exits[0].1, "{exits:?}");
-        // No draw: the exits are a function of the flows alone, not the seed.
-        assert_eq!(delay_exits(n, 7).0, exits);
-        assert_eq!(delay_exits(n, 8).0, exits);
+        // No draw: the exits are a function of the flows alone.
+        assert_eq!(delay_exits(n).0, exits);
     }
 
     #[test]
@@ -1953,7 +1948,7 @@ mod tests {
         // summing to 300 kB. The loss cuts both (not only windows in slow
         // start) by β, and both are then past their first loss.
         let (c, w, pipe) = (1e6f64, [40_000.0f64, 120_000.0], 300_000.0);
-        let mut p = delay_params(100, 7);
+        let mut p = delay_params(100);
         p.queue_bytes = Some(200_000.0);
         let mut d = SlowStart::<true>::new(p);
         lossless(&mut d, &w);
@@ -2014,7 +2009,7 @@ mod tests {
                 let d = l.discipline();
                 (at, w, d.hystart_exits(), d.delay_exits(), d.losses())
             }
-            let (off, on) = (go::<false>(params(rtt)), go::<true>(delay_params(rtt, 7)));
+            let (off, on) = (go::<false>(params(rtt)), go::<true>(delay_params(rtt)));
             assert_eq!(off.2, 1, "RTT {rtt}: the ACK train");
             assert_eq!(on, (off.0, off.1, off.2, 0, off.4), "RTT {rtt}");
         }
@@ -2030,7 +2025,7 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
             let rtt = rng.random_range(5..120);
             let c = 2f64.powf(rng.random_range(20.0..26.0));
-            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::<true>::new(delay_params(rtt, case)));
+            let mut l = Link::new(Capacity::new(Some(c), None), SlowStart::<true>::new(delay_params(rtt)));
             let mut left: Vec<u32> = (0..12).map(|_| rng.random_range(1..5)).collect();
             let mut starts: Vec<(SimTime, FlowId)> =
                 (0..12).map(|f| (SimTime::from_millis(rng.random_range(0..300)), f)).collect();
@@ -2098,7 +2093,7 @@ mod tests {
     fn the_delay_model_loses_only_while_the_flows_fill_the_server_link() {
         use super::super::limiter::TokenBucket;
         let cap = Capacity::new(Some(4e7), None).with_bucket(TokenBucket::new(1e7, 2e6, true));
-        let mut l = Link::new(cap, SlowStart::<true>::new(delay_params(50, 7)));
+        let mut l = Link::new(cap, SlowStart::<true>::new(delay_params(50)));
         let n = 8;
         for f in 0..n {
             l.add_flow(SimTime::ZERO, f, 2e7, false);

@@ -369,7 +369,6 @@ mod tests {
                 // The reference has no queue: it checks the sharing, the
                 // rounds and the windows; the loss path has closed-form tests.
                 loss: false,
-                seed: 0,
                 hystart_delay: false,
             };
             let server = rng.random_bool(0.8).then(|| 2f64.powf(rng.random_range(18.0..27.0)));

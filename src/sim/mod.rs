@@ -349,7 +349,7 @@ pub fn simulate_phased(plan: &Plan, opts: SimOptions, on_phase: &mut dyn FnMut(P
     let s = plan.scenario();
     let costs = Costs::of(s);
     let capacity = Capacity::of(s, &costs);
-    let tcp = TcpParams::of(s).map(|t| TcpParams { seed: plan.seed(), ..t });
+    let tcp = TcpParams::of(s);
     match (s.server.write_quantum_bytes, tcp) {
         (Some(q), _) => run(plan, opts, costs, Link::new(capacity, RoundRobin::new(q)), on_phase),
         (None, Some(tcp)) if tcp.hystart_delay => {
