@@ -832,21 +832,8 @@ impl Orchestrator {
         };
         let req = self.next_req;
         self.next_req += 1;
-        self.segs[s as usize] = Segment {
-            file: next,
-            next: 0,
-            end: size,
-            state: SegState::InFlight(conn),
-            failures: 0,
-            retry_end: None,
-            req,
-            req_start: 0,
-            req_end: end,
-            sent_at: now,
-            measured_bps: None,
-            pre: 0,
-            in_pre: false,
-        };
+        self.segs[s as usize] =
+            Segment { state: SegState::InFlight(conn), req, req_end: end, ..Segment::fresh(next, 0, size, 0, now) };
         self.pool.reacquire_for_request(now, conn);
         self.stats.requests += 1;
         out.push(Action::Send { conn, req, file: next, start: 0, end, read_timeout: self.read_timeout });
