@@ -244,20 +244,6 @@ pub struct Orchestrator {
     whole_requests: bool,
     /// Every file is one whole segment ([`split::always_whole`]).
     whole_split: bool,
-    /// One shared pool: a connection a finished file gives back may go
-    /// straight to the next file ([`Self::handoff`]).
-    shared_pool: bool,
-    /// A kept connection released by a finished file, not yet stacked idle:
-    /// the next [`Self::acquire`] takes it ([`ConnPool::reacquire`]), as it
-    /// would pop it from the top of the idle stack; if none does, it is
-    /// released after all.
-    handoff: Option<ConnId>,
-    /// The worker of a finished file when no other was free: the next
-    /// dispatch takes it (the lowest free one), else it is given back.
-    kept_worker: Option<u32>,
-    /// The one segment of a completed file, not yet on `free_segs`: the
-    /// next dispatch takes it as it would pop it from there.
-    kept_seg: Option<u32>,
     /// Every file is one whole segment, read with the fixed read size,
     /// with no body-less request: dispatch tests this one flag first and
     /// skips asking each (implied by the others; kept for speed, 0.5 % of
@@ -332,10 +318,6 @@ impl Orchestrator {
             speed_chunking: chunk::uses_speed(cfg.chunking.mode),
             whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
             whole_split,
-            shared_pool: cfg.pool.scope == PoolScope::Shared,
-            handoff: None,
-            kept_worker: None,
-            kept_seg: None,
             plain: whole_split && !cfg.adaptive_read_size && no_preamble,
             recycle: whole_split
                 && !cfg.adaptive_read_size
@@ -556,23 +538,6 @@ impl Orchestrator {
                 self.stats.reads += bytes.div_ceil(a.read_size);
                 self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes });
                 self.pool.set_holder(conn, None);
-                if !more
-                    && keep_alive
-                    && self.shared_pool
-                    && !self.tracing
-                    && self.waiting.is_empty()
-                    && self.pool.keeps(conn)
-                {
-                    // The file may end and the next one take this connection
-                    // ([`Self::handoff`]): no pool change until then.
-                    self.handoff = Some(conn);
-                    self.segment_done(now, s, file, worker, out);
-                    if let Some(conn) = self.handoff.take() {
-                        // Nothing acquired since (so no one waits): it goes idle.
-                        self.release(now, conn, true, out);
-                    }
-                    return;
-                }
                 self.release(now, conn, keep_alive, out);
                 if more {
                     self.acquire(now, s, out);
@@ -655,10 +620,7 @@ impl Orchestrator {
                 )
             };
             let parts = plan.parts;
-            let worker = match self.kept_worker.take() {
-                Some(w) => w,
-                None => self.free_workers.take_lowest().expect("a free worker for each active file"),
-            };
+            let worker = self.free_workers.take_lowest().expect("a free worker for each active file");
             let read_size = if self.plain {
                 self.cfg.read_size_bytes
             } else if self.cfg.adaptive_read_size {
@@ -674,14 +636,7 @@ impl Orchestrator {
             run.dispatched_at = now;
             // A file's segments are consecutive: reuse a freed run of them
             // when it has one part (the common case), else append.
-            let first_seg = match self.kept_seg.take() {
-                // The finished file's segment, as the free list's top.
-                Some(s) if parts == 1 => s,
-                kept => {
-                    self.free_segs.extend(kept);
-                    self.free_seg_run(parts)
-                }
-            };
+            let first_seg = self.free_seg_run(parts);
             let mut buffer = memory::buffer_mode(size, self.cfg.streaming_threshold_bytes, read_size);
             if !self.plain && !self.whole_split && self.cfg.split_rule == crate::scenario::SplitRule::FanOut {
                 // hf_transfer buffers each range whole before writing it.
@@ -734,13 +689,7 @@ impl Orchestrator {
                 // no more).
                 None if parts == 1 => {
                     self.active[w].started = 1;
-                    match self.handoff.take() {
-                        // [`Self::acquire`] of a handed-over connection,
-                        // inline (`acquire` is not: calling it costs 0.8 %
-                        // of W1's instructions).
-                        Some(conn) => self.reuse_handed(now, first_seg, conn, out),
-                        None => self.acquire(now, first_seg, out),
-                    }
+                    self.acquire(now, first_seg, out);
                 }
                 None => self.start_more_of(now, worker, out),
             }
@@ -750,13 +699,14 @@ impl Orchestrator {
     /// Request `req` of segment `s`, in flight on `conn`, fetched the rest
     /// of its one-part file ([`Self::recycle`]: the file is `plain`, the
     /// connection is kept, every worker is busy, no segment waits). The
-    /// same as the general path — the request done, the file completed,
-    /// its worker kept for the next dispatch, its segment kept, its
-    /// connection handed over — in one step: the next queued file takes
-    /// the worker, the segment and the connection in place, and only what
-    /// differs between the two files is written. If no file is queued,
-    /// the worker, segment and connection are given back as the general
-    /// path gives them back.
+    /// same as the general path — the request done and its connection
+    /// released, the file completed and its worker and segment freed, the
+    /// next file dispatched to that worker (the lowest free one), its
+    /// segment (the free list's top) and its connection (the idle stack's
+    /// top) — in one step: the next queued file takes the worker, the
+    /// segment and the connection in place, and only what differs between
+    /// the two files is written. If no file is queued, the worker, segment
+    /// and connection are given back as the general path gives them back.
     #[inline(always)]
     fn next_file_in_place(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
         let seg = &self.segs[s as usize];
@@ -823,8 +773,8 @@ impl Orchestrator {
         if let BufferMode::Streamed { buffer_bytes } = a.buffer {
             self.held_bytes += buffer_bytes;
         }
-        // [`Self::send`] of a fresh whole-file segment on the handed-over
-        // connection ([`Self::reuse_handed`]; it keeps `s` as its holder).
+        // [`Self::send`] of a fresh whole-file segment on the reused
+        // connection (it keeps `s` as its holder).
         let end = if self.whole_requests {
             size.max(1)
         } else {
@@ -862,9 +812,6 @@ impl Orchestrator {
     }
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
-        if let Some(conn) = self.handoff.take() {
-            return self.reuse_handed(now, s, conn, out);
-        }
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
             PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
@@ -899,16 +846,6 @@ impl Orchestrator {
                 self.waiting.push_back(s);
             }
         }
-    }
-
-    /// Segment `s` takes the connection a finished file handed over
-    /// ([`Self::handoff`]): the shared pool's acquire would pop it from the
-    /// top of the idle stack and reuse it.
-    #[inline(always)]
-    fn reuse_handed(&mut self, now: SimTime, s: u32, conn: ConnId, out: &mut Vec<Action>) {
-        self.pool.reacquire(now, conn);
-        self.set_conn_seg(conn, s);
-        self.send(now, s, conn, out);
     }
 
     #[inline]
@@ -1065,12 +1002,7 @@ impl Orchestrator {
                 BufferMode::Buffered => act.confirmed,
                 BufferMode::Streamed { buffer_bytes } => buffer_bytes,
             };
-            if act.parts == 1 {
-                // Freed once the next file had its chance to take it.
-                self.kept_seg = Some(act.first_seg);
-            } else {
-                self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
-            }
+            self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
             self.stats.files_completed += 1;
             self.stats.useful_bytes += size;
             // The speeds feed only the adaptive read size.
@@ -1095,20 +1027,8 @@ impl Orchestrator {
     fn end_file(&mut self, now: SimTime, worker: u32, model: u32, out: &mut Vec<Action>) {
         self.ended += 1;
         self.queue.finished(model);
-        if self.free_workers.is_empty() {
-            // The lowest free worker once it is given back.
-            self.kept_worker = Some(worker);
-            self.dispatch(now, out);
-            if let Some(w) = self.kept_worker.take() {
-                self.free_workers.give_back(w);
-            }
-        } else {
-            self.free_workers.give_back(worker);
-            self.dispatch(now, out);
-        }
-        if let Some(s) = self.kept_seg.take() {
-            self.free_segs.push(s);
-        }
+        self.free_workers.give_back(worker);
+        self.dispatch(now, out);
     }
 
     /// Account a failed request or connect (bytes kept by resume, the log

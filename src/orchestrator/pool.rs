@@ -283,20 +283,12 @@ impl ConnPool {
     }
 
     /// [`Self::release`] of busy `id` (alive, [`Self::keeps`] it) followed
-    /// at once, at the same `now`, by [`Self::acquire`] of its owner, in one
-    /// step: the acquire reuses the connection just stacked (it tops its
-    /// owner's stack, fresh and not worn out, and the per-host limit cannot
-    /// bind: connections in use never exceed it, and the release freed one).
-    /// The connection stays busy; the pool counts the reuse.
-    #[inline(always)]
-    pub fn reacquire(&mut self, now: SimTime, id: ConnId) {
-        debug_assert!(self.keeps(id));
-        self.conns[id as usize].idle_since = now;
-        self.stats.hits += 1;
-    }
-
-    /// [`Self::reacquire`] of `id`, then [`Self::note_request`] of the
-    /// request sent on it at once, through one borrow.
+    /// at once, at the same `now`, by [`Self::acquire`] of its owner and
+    /// [`Self::note_request`] of the request sent on it, in one step: the
+    /// acquire reuses the connection just stacked (it tops its owner's
+    /// stack, fresh and not worn out, and the per-host limit cannot bind:
+    /// connections in use never exceed it, and the release freed one). The
+    /// connection stays busy; the pool counts the reuse and the request.
     #[inline(always)]
     pub fn reacquire_for_request(&mut self, now: SimTime, id: ConnId) {
         debug_assert!(self.keeps(id));
@@ -537,14 +529,11 @@ mod tests {
                         let want = r.release(now, id, true);
                         prop_assert_eq!(p.keeps(id), want.is_none());
                         if want.is_none() {
-                            // `alive` picks the step with the request sent at once.
-                            if alive { p.reacquire_for_request(now, id) } else { p.reacquire(now, id) }
+                            p.reacquire_for_request(now, id);
                             let mut b = vec![];
                             prop_assert_eq!(r.acquire(now, r.conns[id as usize].3, &mut b), Acquire::Reuse(id));
                             prop_assert!(b.is_empty());
-                            if alive {
-                                r.conns[id as usize].1 += 1;
-                            }
+                            r.conns[id as usize].1 += 1;
                         } else {
                             prop_assert_eq!(p.release(now, id, true), want);
                         }
