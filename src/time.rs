@@ -34,15 +34,8 @@ impl SimTime {
         // for 0 < x < 2^64, where truncation to u64 is exact.
         let x = s * 1e9;
         if x > 0.0 && x < TWO_POW_52 {
-            // The usual span (NaN fails the test): adding 2^52 rounds `x`
-            // to the nearest whole number `r` (the floats from 2^52 on are
-            // 1 apart), whose value is then the low bits of the sum's
-            // representation (a sum that rounds up to 2^53 gives 2^52 too:
-            // the exponent's step is bit 52). No float-to-integer
-            // conversion, so none of its saturation checks.
-            let sum = x + TWO_POW_52;
-            let r = sum - TWO_POW_52;
-            let n = sum.to_bits() - TWO_POW_52.to_bits();
+            // The usual span (NaN fails the test).
+            let (n, r) = nearest_below_2_52(x);
             return SimTime(if r < x { n + 1 } else { n });
         }
         if x > 0.0 && x < I64_LIMIT {
@@ -92,7 +85,20 @@ impl SimTime {
 }
 
 /// 2^52 as a float: from it on, floats are whole numbers 1 apart (up to 2^53).
-const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+pub(crate) const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// The whole number `r` nearest to `x` in `[0, 2^52)`, ties to even, as an
+/// integer and as a float: adding 2^52 rounds `x` so (the floats from 2^52
+/// on are 1 apart), and `r` is then the low bits of the sum's
+/// representation (a sum that rounds up to 2^53 gives 2^52 too: the
+/// exponent's step is bit 52); `x − r` is exact. No float-to-integer
+/// conversion, so none of its saturation checks.
+#[inline(always)]
+pub(crate) fn nearest_below_2_52(x: f64) -> (u64, f64) {
+    debug_assert!((0.0..TWO_POW_52).contains(&x));
+    let sum = x + TWO_POW_52;
+    (sum.to_bits() - TWO_POW_52.to_bits(), sum - TWO_POW_52)
+}
 
 /// 2^63 as a float: below it a float truncates to i64 as it does to u64.
 const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;

@@ -242,24 +242,15 @@ impl<D: Discipline> Link<D> {
         self.disc.has_buffered()
     }
 
-    fn next_event_at(&self) -> Option<(SimTime, u64)> {
-        self.disc.next_event().map(|(s, id)| (self.last.saturating_add(SimTime::from_secs_f64_ceil(s)), id))
-    }
-
     /// When the next flow event happens or the capacity changes. Not
     /// cached: the engine asks once per event, and nearly every event
     /// moves the link (a cache was refilled at each ask and cost more).
     #[inline(always)]
     pub fn next_transition(&self) -> Option<SimTime> {
-        self.compute_next_transition()
-    }
-
-    #[inline(always)]
-    fn compute_next_transition(&self) -> Option<SimTime> {
         if self.disc.has_done() {
             return Some(self.last);
         }
-        let flow = self.next_event_at().map(|(t, _)| t);
+        let flow = self.disc.next_event().map(|(s, _)| self.last.saturating_add(SimTime::from_secs_f64_ceil(s)));
         if self.inert {
             return flow;
         }

@@ -307,6 +307,7 @@ impl Orchestrator {
         };
         let whole_split = split::always_whole(cfg.split_rule, cfg.split);
         let no_preamble = preamble::none(&cfg.metadata);
+        let plain = whole_split && !cfg.adaptive_read_size && no_preamble;
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
@@ -318,10 +319,8 @@ impl Orchestrator {
             speed_chunking: chunk::uses_speed(cfg.chunking.mode),
             whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
             whole_split,
-            plain: whole_split && !cfg.adaptive_read_size && no_preamble,
-            recycle: whole_split
-                && !cfg.adaptive_read_size
-                && no_preamble
+            plain,
+            recycle: plain
                 && preamble::overhead(cfg.per_file_overhead_ms).is_none()
                 && cfg.pool.scope == PoolScope::Shared
                 && !trace,

@@ -37,6 +37,17 @@ pub struct FileQueue {
     single_limit: u32,
 }
 
+/// A model's queue `q` gives up its front `q[head]` (dispatched): the
+/// vector is dropped once every key in it is taken.
+#[inline(always)]
+fn take_front(q: &mut Vec<QueueKey>, head: &mut usize) {
+    *head += 1;
+    if *head == q.len() {
+        *q = Vec::new();
+        *head = 0;
+    }
+}
+
 impl FileQueue {
     /// `model_priority[m]` orders models in sequential mode.
     pub fn new(scheduling: Scheduling, global_limit: u32, model_limit: u32, model_priority: &[Priority]) -> Self {
@@ -168,11 +179,7 @@ impl FileQueue {
         let (key, model) = self.ready.pop_first()?;
         let m = model as usize;
         debug_assert_eq!(self.first(model), Some(&key));
-        self.head[m] += 1;
-        if self.head[m] == self.queued[m].len() {
-            self.queued[m] = Vec::new();
-            self.head[m] = 0;
-        }
+        take_front(&mut self.queued[m], &mut self.head[m]);
         self.active[m] += 1;
         self.total_active += 1;
         self.refresh(model);
@@ -188,11 +195,7 @@ impl FileQueue {
         }
         let (q, head) = (&mut self.queued[0], &mut self.head[0]);
         let key = *q.get(*head)?;
-        *head += 1;
-        if *head == q.len() {
-            *q = Vec::new();
-            *head = 0;
-        }
+        take_front(q, head);
         self.total_active += 1;
         Some((0, key))
     }
@@ -261,11 +264,7 @@ impl FileQueue {
             }
             return None;
         };
-        *head += 1;
-        if *head == q.len() {
-            *q = Vec::new();
-            *head = 0;
-        }
+        take_front(q, head);
         Some((0, key))
     }
 

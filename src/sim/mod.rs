@@ -227,20 +227,14 @@ fn bytes_f64(x: u64) -> f64 {
 }
 
 /// `x.round() as u64` (half away from zero, saturating), without the libm
-/// call for the usual byte count, below 2^52: adding 2^52 rounds `x` to the
-/// nearest whole number `r`, ties to even (the floats from 2^52 on are 1
-/// apart), whose value is the low bits of the sum's representation (a sum
-/// rounding up to 2^53 gives 2^52 too: the exponent's step is bit 52); `x − r`
-/// is exact, and 0.5 only for a tie rounded down, which goes up instead. No
-/// float-to-integer conversion, so none of its saturation checks.
+/// call for the usual byte count, below 2^52: the nearest whole number with
+/// ties to even ([`crate::time::nearest_below_2_52`]), a tie rounded down
+/// (`x − r` = 0.5) going up instead.
 #[inline]
 #[allow(clippy::manual_range_contains)] // `contains` costs one instruction more per call here
 fn round_bytes(x: f64) -> u64 {
-    const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
-    if x >= 0.0 && x < TWO_POW_52 {
-        let sum = x + TWO_POW_52;
-        let r = sum - TWO_POW_52;
-        let n = sum.to_bits() - TWO_POW_52.to_bits();
+    if x >= 0.0 && x < crate::time::TWO_POW_52 {
+        let (n, r) = crate::time::nearest_below_2_52(x);
         if x - r >= 0.5 { n + 1 } else { n }
     } else {
         x.round() as u64
