@@ -20,7 +20,7 @@
 use super::Scenario;
 use super::units;
 use super::validate::{MAX_FILES, excerpt};
-use super::workload::{FileSpec, Priority};
+use super::workload::{FileList, FileListBuilder, Priority};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::io::BufRead;
@@ -87,26 +87,29 @@ fn format_of(path: &Path, reader: &mut impl BufRead) -> std::io::Result<Format> 
     }
 }
 
+/// One file read from a manifest: path, size, priority.
+type Row<'a> = (&'a str, u64, Option<Priority>);
+
 /// The files `path` lists (at most `limit`), or a message naming the
 /// file, the line and the field at fault.
-fn read(path: &Path, limit: u64) -> std::result::Result<Vec<FileSpec>, String> {
+fn read(path: &Path, limit: u64) -> std::result::Result<FileList, String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let format = format_of(path, &mut reader).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
-    let mut files = Vec::new();
-    let mut push = |line: u64, spec: FileSpec| -> std::result::Result<(), String> {
+    let mut files = FileListBuilder::default();
+    let mut push = |line: u64, (path, size, priority): Row<'_>| -> std::result::Result<(), String> {
         if files.len() as u64 >= limit {
             return Err(format!("{shown} line {line}: more files than the {MAX_FILES} a workload may have in all"));
         }
-        files.push(spec);
+        files.push(path, size, priority);
         Ok(())
     };
     match format {
         Format::Csv => read_csv(path, reader, &mut push)?,
         Format::JsonLines => read_json_lines(path, reader, &mut push)?,
     }
-    Ok(files)
+    Ok(files.finish())
 }
 
 fn check_path(path: &str) -> std::result::Result<(), String> {
@@ -155,7 +158,7 @@ fn header(record: &csv::StringRecord) -> Option<Columns> {
 fn read_csv(
     path: &Path,
     reader: impl std::io::Read,
-    push: &mut impl FnMut(u64, FileSpec) -> std::result::Result<(), String>,
+    push: &mut impl FnMut(u64, Row<'_>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let shown = path.display();
     let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).comment(Some(b'#')).from_reader(reader);
@@ -206,7 +209,7 @@ fn read_csv(
             .map_err(|m| at("size", m))?;
         let prio =
             priority(cols.priority.and_then(|i| record.get(i)).unwrap_or_default()).map_err(|m| at("priority", m))?;
-        push(line, FileSpec { path: file_path.to_string(), size_bytes: size, priority: prio })?;
+        push(line, (file_path, size, prio))?;
     }
 }
 
@@ -224,7 +227,7 @@ struct Entry {
 fn read_json_lines(
     path: &Path,
     mut reader: impl BufRead,
-    push: &mut impl FnMut(u64, FileSpec) -> std::result::Result<(), String>,
+    push: &mut impl FnMut(u64, Row<'_>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let shown = path.display();
     let mut text = String::new();
@@ -255,7 +258,7 @@ fn read_json_lines(
         let at = |field: &str, message: String| format!("{shown} line {line}, field `{field}`: {message}");
         check_path(&entry.path).map_err(|m| at("path", m))?;
         let size = check_size(entry.size).map_err(|m| at("size", m))?;
-        push(line, FileSpec { path: entry.path, size_bytes: size, priority: entry.priority })?;
+        push(line, (&entry.path, size, entry.priority))?;
     }
 }
 
@@ -275,12 +278,14 @@ mod tests {
     fn csv_with_and_without_header_and_units() {
         let a = read(&write("a.csv", "path,size,priority\nx.bin,10 MiB,high\n\"y,z.bin\",9.98e3,\n"), 10).unwrap();
         assert_eq!(a.len(), 2);
-        assert_eq!((a[0].path.as_str(), a[0].size_bytes, a[0].priority), ("x.bin", 10 << 20, Some(Priority::High)));
-        assert_eq!((a[1].path.as_str(), a[1].size_bytes, a[1].priority), ("y,z.bin", 9980, None));
+        let (a0, a1) = (a.get(0).unwrap(), a.get(1).unwrap());
+        assert_eq!((a0.path, a0.size_bytes, a0.priority), ("x.bin", 10 << 20, Some(Priority::High)));
+        assert_eq!((a1.path, a1.size_bytes, a1.priority), ("y,z.bin", 9980, None));
         let b = read(&write("b.csv", "# comment\nx.bin,5\n\ny.bin,1 kB\n"), 10).unwrap();
         assert_eq!(b.iter().map(|f| f.size_bytes).collect::<Vec<_>>(), vec![5, 1000]);
         let c = read(&write("c.txt", "size,path\n7,q\n"), 10).unwrap();
-        assert_eq!((c[0].path.as_str(), c[0].size_bytes), ("q", 7));
+        let c0 = c.get(0).unwrap();
+        assert_eq!((c0.path, c0.size_bytes), ("q", 7));
     }
 
     #[test]
@@ -294,7 +299,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.iter().map(|f| f.size_bytes).collect::<Vec<_>>(), vec![2048, 3]);
-        assert_eq!(a[1].priority, Some(Priority::Low));
+        assert_eq!(a.get(1).unwrap().priority, Some(Priority::Low));
         let b = read(&write("b.list", "  {\"path\":\"x\",\"size\":1}\n"), 10).unwrap();
         assert_eq!(b.len(), 1);
     }
