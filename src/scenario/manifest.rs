@@ -29,6 +29,9 @@ use std::path::Path;
 /// Longest path in a manifest, bytes (as for explicit files).
 const MAX_PATH_BYTES: usize = 4096;
 
+/// Bytes read from a manifest at a time.
+const READ_BUFFER_BYTES: usize = 1 << 16;
+
 /// Replace every model's `manifest` by the files it lists. `base`: the
 /// directory relative names are resolved against (the scenario file's).
 pub(super) fn resolve(s: &mut Scenario, base: &Path) -> Result<()> {
@@ -95,7 +98,7 @@ type Row<'a> = (&'a str, u64, Option<Priority>);
 fn read(path: &Path, limit: u64) -> std::result::Result<FileList, String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut reader = std::io::BufReader::with_capacity(READ_BUFFER_BYTES, file);
     let format = format_of(path, &mut reader).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
     let mut files = FileListBuilder::default();
     let mut push = |line: u64, (path, size, priority): Row<'_>| -> std::result::Result<(), String> {
@@ -127,6 +130,9 @@ fn check_size(size: u64) -> std::result::Result<u64, String> {
 }
 
 fn priority(text: &str) -> std::result::Result<Option<Priority>, String> {
+    if text.is_empty() {
+        return Ok(None); // the common case: no priority column, or an empty field
+    }
     match text.trim() {
         "" => Ok(None),
         "high" => Ok(Some(Priority::High)),
@@ -161,7 +167,14 @@ fn read_csv(
     push: &mut impl FnMut(u64, Row<'_>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let shown = path.display();
-    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).comment(Some(b'#')).from_reader(reader);
+    // csv's buffer as large as the BufReader's, so that reads bypass the
+    // latter instead of being copied through it.
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .buffer_capacity(READ_BUFFER_BYTES)
+        .from_reader(reader);
     let mut record = csv::StringRecord::new();
     let mut columns: Option<Columns> = None;
     loop {
@@ -200,11 +213,15 @@ fn read_csv(
         }
         let file_path = record.get(cols.path).unwrap_or_default();
         check_path(file_path).map_err(|m| at("path", m))?;
-        let size_text = record.get(cols.size).unwrap_or_default().trim();
-        // Plain digits first: the common case, without the unit parser's exact decimal arithmetic.
+        let size_text = record.get(cols.size).unwrap_or_default();
+        // Plain digits first: the common case, without trimming (digits have
+        // nothing to trim) or the unit parser's exact decimal arithmetic.
         let size = size_text
             .parse::<u64>()
-            .or_else(|_| units::bytes_from_str(size_text))
+            .or_else(|_| {
+                let t = size_text.trim();
+                t.parse::<u64>().or_else(|_| units::bytes_from_str(t))
+            })
             .and_then(check_size)
             .map_err(|m| at("size", m))?;
         let prio =

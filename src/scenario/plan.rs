@@ -419,15 +419,16 @@ fn check_unique_paths(files: &FileSet) -> Result<()> {
     }
     let hasher = foldhash::fast::FixedState::with_seed(0);
     let mut seen = hashbrown::HashTable::<u32>::with_capacity(files.len());
-    for i in 0..files.len() as u32 {
-        let path = files.path(i);
-        let hash = hasher.hash_one(&*path);
-        if seen.find(hash, |&j| files.path(j) == path).is_some() {
-            return Err(first_duplicate(files));
-        }
-        seen.insert_unique(hash, i, |&j| hasher.hash_one(&*files.path(j)));
-    }
-    Ok(())
+    files
+        .try_for_each_path(|i, path| {
+            let hash = hasher.hash_one(path);
+            if seen.find(hash, |&j| files.path(j) == path).is_some() {
+                return Err(());
+            }
+            seen.insert_unique(hash, i, |&j| hasher.hash_one(&*files.path(j)));
+            Ok(())
+        })
+        .map_err(|()| first_duplicate(files))
 }
 
 /// The error for the first duplicate path in path order (of a workload

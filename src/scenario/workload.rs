@@ -100,6 +100,15 @@ impl PathList {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.text[start..self.ends[i]]
     }
+    /// The paths in order (each slice from the previous end, no lookup).
+    fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let path = &self.text[start..end];
+            start = end;
+            path
+        })
+    }
     fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
@@ -172,10 +181,10 @@ impl FileList {
     }
     pub fn iter(&self) -> impl ExactSizeIterator<Item = FileSpecRef<'_>> + '_ {
         let l = &*self.0;
-        (0..l.sizes.len()).map(move |i| FileSpecRef {
-            path: l.paths.get(i),
-            size_bytes: l.sizes[i],
-            priority: l.priorities[i],
+        l.paths.iter().zip(l.sizes.iter().zip(&l.priorities)).map(|(path, (&size_bytes, &priority))| FileSpecRef {
+            path,
+            size_bytes,
+            priority,
         })
     }
 }
@@ -365,6 +374,32 @@ impl FileSet {
             Paths::Pattern { prefix, width, suffix } => format!("{prefix}{i:0width$}{suffix}").into(),
             Paths::Listed(paths) => paths.get(i).into(),
         }
+    }
+
+    /// Call `f(id, path)` for every file in order, stopping at its first
+    /// error (listed paths are walked, generated ones written into one
+    /// reused buffer).
+    pub(super) fn try_for_each_path<E>(&self, mut f: impl FnMut(u32, &str) -> Result<(), E>) -> Result<(), E> {
+        use std::fmt::Write as _;
+        let mut buf = String::new();
+        for (k, m) in self.models.iter().enumerate() {
+            let end = self.models.get(k + 1).map_or(self.files.len() as u32, |n| n.first);
+            match &m.paths {
+                Paths::Pattern { prefix, width, suffix } => {
+                    for (i, id) in (m.first..end).enumerate() {
+                        buf.clear();
+                        write!(buf, "{prefix}{i:0width$}{suffix}").expect("writing to a String cannot fail");
+                        f(id, &buf)?;
+                    }
+                }
+                Paths::Listed(paths) => {
+                    for (id, path) in (m.first..end).zip(paths.iter()) {
+                        f(id, path)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether paths are unique by construction (one model of generated
