@@ -409,7 +409,7 @@ impl Plan {
 
 /// Refuse a workload listing a path twice, naming the model of the
 /// duplicate. One hash-table insertion per file (file indices keyed by
-/// their paths' hash: 4 bytes a slot, paths borrowed, never copied); only
+/// their paths' hash: 8 bytes a slot, paths borrowed, never copied); only
 /// when a duplicate exists is every path sorted, so the error names the
 /// same duplicate as ever: the first in path order.
 fn check_unique_paths(files: &FileSet) -> Result<()> {
@@ -418,14 +418,17 @@ fn check_unique_paths(files: &FileSet) -> Result<()> {
         return Ok(());
     }
     let hasher = foldhash::fast::FixedState::with_seed(0);
-    let mut seen = hashbrown::HashTable::<u32>::with_capacity(files.len());
+    // (file index, the hash's high 32 bits): a probe that meets another
+    // path compares the stored bits, and reads that path only on a match.
+    let mut seen = hashbrown::HashTable::<(u32, u32)>::with_capacity(files.len());
     files
         .try_for_each_path(|i, path| {
             let hash = hasher.hash_one(path);
-            if seen.find(hash, |&j| files.path(j) == path).is_some() {
+            let tag = (hash >> 32) as u32;
+            if seen.find(hash, |&(j, t)| t == tag && files.path(j) == path).is_some() {
                 return Err(());
             }
-            seen.insert_unique(hash, i, |&j| hasher.hash_one(&*files.path(j)));
+            seen.insert_unique(hash, (i, tag), |&(j, _)| hasher.hash_one(&*files.path(j)));
             Ok(())
         })
         .map_err(|()| first_duplicate(files))
