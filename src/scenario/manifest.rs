@@ -300,6 +300,13 @@ mod tests {
         assert_eq!((a1.path, a1.size_bytes, a1.priority), ("y,z.bin", 9980, None));
         let b = read(&write("b.csv", "# comment\nx.bin,5\n\ny.bin,1 kB\n"), 10).unwrap();
         assert_eq!(b.iter().map(|f| f.size_bytes).collect::<Vec<_>>(), vec![5, 1000]);
+        // Digits with blanks around them take the trimmed path; a blank
+        // priority is the model's, a padded one is read.
+        let d = read(&write("d.csv", "x, 12 ,\ny,\t3\t, low \nz,+4,  \n"), 10).unwrap();
+        let d: Vec<_> = d.iter().map(|f| (f.size_bytes, f.priority)).collect();
+        assert_eq!(d, [(12, None), (3, Some(Priority::Low)), (4, None)]);
+        let e = read(&write("e.csv", "x, 1 2 \n"), 10).unwrap_err();
+        assert!(e.contains("line 1, field `size`"), "{e}");
         let c = read(&write("c.txt", "size,path\n7,q\n"), 10).unwrap();
         let c0 = c.get(0).unwrap();
         assert_eq!((c0.path, c0.size_bytes), ("q", 7));
