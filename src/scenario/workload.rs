@@ -189,6 +189,23 @@ impl FileList {
     }
 }
 
+impl FileList {
+    /// Index and the file of the first file whose path length (bytes) or
+    /// size fails `ok(path_len, size)`; lengths come from the path ends,
+    /// no path is read.
+    pub fn find_invalid(&self, ok: impl Fn(usize, u64) -> bool) -> Option<(usize, FileSpecRef<'_>)> {
+        let l = &*self.0;
+        let mut start = 0;
+        let lens = l.paths.ends.iter().map(|&end| {
+            let len = end - start;
+            start = end;
+            len
+        });
+        let j = lens.zip(&l.sizes).position(|(len, &size)| !ok(len, size))?;
+        Some((j, self.get(j).expect("a position of the list")))
+    }
+}
+
 impl std::fmt::Debug for FileList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
