@@ -42,8 +42,12 @@ pub const HORIZON: SimTime = SimTime::MAX;
 /// account and ≈ 90 of peak RSS on 1 M- and 10 M-file runs); about twice
 /// that, so the estimate errs on the side of refusing.
 const BYTES_PER_FILE: u64 = 192;
-/// Extra bytes per file listed explicitly in the scenario (its `FileSpec`,
-/// held by the scenario and by the plan's copy), besides its path bytes.
+/// Extra bytes per file listed explicitly in the scenario, besides its
+/// path bytes: its entry in the scenario's `FileList` (size, priority, path
+/// end: 17, held once, shared by the plans and their file sets) and, while
+/// the JSON or manifest is read, its row; kept at the older figure (when
+/// each file was a `FileSpec` copied per plan), so the estimate still errs
+/// on the side of refusing.
 const BYTES_PER_LISTED_FILE: u64 = 96;
 /// Bytes per traced event (`--check` keeps the event log), measured ≈ 210.
 const BYTES_PER_TRACED_EVENT: u64 = 256;
