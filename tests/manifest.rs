@@ -126,8 +126,10 @@ fn bad_manifests_name_the_file_line_and_field() {
 
 /// W1 (issue 11) read from a CSV manifest, as bench/w1_manifest.py writes
 /// it, simulates exactly what `dlsim bench --w1 N C` generates in code —
-/// alone and as the points of a sweep (whose points are rebuilt from the
-/// scenario's JSON, files included).
+/// alone and as the points of a sweep: one whose knobs leave the workload
+/// alone (its points share the scenario's file list) and one over a
+/// workload knob (its points are rebuilt from the scenario's JSON, files
+/// included).
 #[test]
 fn w1_from_a_csv_manifest_runs_like_bench_w1() {
     let (n, conns) = (3000u64, [16u32, 5]);
@@ -192,5 +194,20 @@ fn w1_from_a_csv_manifest_runs_like_bench_w1() {
     ]));
     for (k, b) in bench.iter().enumerate() {
         same(&sweep["results"][k], b);
+    }
+    let knob = r#","sweep":{"knob":"workload.models.0.priority","values":["high","low"]}"#;
+    std::fs::write(d.join("workload.json"), scenario(conns[0], knob)).unwrap();
+    let out = d.join("out3");
+    let sweep = json(&dlsim(&[
+        "run",
+        d.join("workload.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    // One model: its priority orders nothing.
+    for k in 0..2 {
+        same(&sweep["results"][k], &bench[0]);
     }
 }

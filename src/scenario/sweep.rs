@@ -48,6 +48,9 @@ fn pointer(knob: &str) -> String {
     format!("/{}", knob.replace('.', "/"))
 }
 
+/// Array elements whose paths [`nearest`] suggests from: the first few.
+const KNOB_SPACE_ELEMENTS: usize = 3;
+
 /// Every dotted path of `v` (array elements: the first few only).
 fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
     let mut push = |k: String, child: &Value| {
@@ -57,7 +60,7 @@ fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
     };
     match v {
         Value::Object(m) => m.iter().for_each(|(k, c)| push(k.clone(), c)),
-        Value::Array(a) => a.iter().take(3).enumerate().for_each(|(i, c)| push(i.to_string(), c)),
+        Value::Array(a) => a.iter().take(KNOB_SPACE_ELEMENTS).enumerate().for_each(|(i, c)| push(i.to_string(), c)),
         _ => {}
     }
 }
@@ -153,7 +156,14 @@ fn set_preset(root: &mut Value, value: Value, field: &str) -> Result<()> {
 /// of the points kept, not of all of them.
 pub struct Points<'a> {
     base: &'a Scenario,
+    /// The base without its sweep, as JSON: what each point is built from.
+    /// When no knob touches `workload`, each model's listed files are cut
+    /// to the first few (enough for [`nearest`]'s suggestions) and every
+    /// point gets the base's lists themselves, shared ([`FileList`](super::FileList) is an
+    /// `Arc`), instead of writing and reading them all again.
     template: Value,
+    /// Points share the base's file lists (no knob touches `workload`).
+    shared_files: bool,
     full: Value,
     n: usize,
     next: usize,
@@ -221,12 +231,21 @@ impl Points<'_> {
             set_knob(&mut v, &self.full, &knob, value, &at)?;
         }
         v["name"] = Value::String(name.clone());
-        let scenario = Scenario::from_value(v).map_err(|e| match e {
+        let mut scenario = Scenario::from_value(v).map_err(|e| match e {
             Error::Scenario { field, message } => {
                 Error::Scenario { field, message: format!("{message} (in sweep point {:?})", excerpt(&name)) }
             }
             other => other,
         })?;
+        if self.shared_files {
+            // The workload is the base's, untouched by any knob, and the
+            // base's lists passed validation in full.
+            let base = &self.base.workload.models;
+            assert_eq!(scenario.workload.models.len(), base.len(), "no knob touches the workload");
+            for (m, b) in scenario.workload.models.iter_mut().zip(base) {
+                m.files = b.files.clone();
+            }
+        }
         Ok(SweepPoint { name, scenario })
     }
 }
@@ -254,6 +273,7 @@ pub fn points(base: &Scenario) -> Result<Points<'_>> {
     let empty = || Points {
         base,
         template: Value::Null,
+        shared_files: false,
         full: Value::Null,
         n: 1,
         next: 0,
@@ -310,11 +330,19 @@ pub fn points(base: &Scenario) -> Result<Points<'_>> {
     if n > MAX_POINTS {
         return Err(Error::scenario("sweep", format!("at most {MAX_POINTS} points, got {n}")));
     }
+    let touches_workload = |knob: &str| knob == "workload" || knob.starts_with("workload.");
+    let shared_files = !(sweep.knob.as_deref().is_some_and(touches_workload)
+        || sweep.points.iter().any(|p| p.set.keys().any(|k| touches_workload(k))));
     let mut template = base.clone();
     template.sweep = None;
+    if shared_files {
+        for m in &mut template.workload.models {
+            m.files = m.files.first(KNOB_SPACE_ELEMENTS);
+        }
+    }
     let template = serde_json::to_value(&template).expect("a scenario always serializes");
     let full = knob_space(&template);
-    Ok(Points { base, template, full, n, next: 0, seen: BTreeSet::new(), single: false })
+    Ok(Points { base, template, shared_files, full, n, next: 0, seen: BTreeSet::new(), single: false })
 }
 
 /// All points of a scenario, built at once (for small embedded sweeps such
@@ -430,5 +458,80 @@ mod more_tests {
         let bad = base.replace("\"aria2\"", "\"wget\"");
         let e = expand_points(&Scenario::from_json(&bad).unwrap()).unwrap_err().to_string();
         assert!(e.contains("client.preset") && e.contains("huggingface_hub") && e.contains("wget"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod shared_file_tests {
+    use super::*;
+
+    /// A model of 5 listed files (more than the knob space keeps) and a
+    /// generated one, swept by `sweep`.
+    fn base(sweep: &str) -> Scenario {
+        let files: Vec<String> = (1..=5).map(|i| format!(r#"{{"path":"f{i}","size_bytes":{}}}"#, i * 100)).collect();
+        Scenario::from_json(&format!(
+            r#"{{"name":"s","workload":{{"models":[{{"name":"m","files":[{}]}},
+            {{"name":"g","linear":{{"count":2,"min_size_bytes":1,"max_size_bytes":9}}}}]}},"sweep":{sweep}}}"#,
+            files.join(",")
+        ))
+        .unwrap()
+    }
+
+    /// The point the scenario's JSON gives, files included: the base
+    /// without its sweep, `knob` set to `value`, `name` set, read back.
+    fn from_json(base: &Scenario, name: &str, knob: &str, value: Value) -> Scenario {
+        let mut b = base.clone();
+        b.sweep = None;
+        let mut v = serde_json::to_value(&b).unwrap();
+        *v.pointer_mut(&pointer(knob)).unwrap() = value;
+        v["name"] = Value::String(name.into());
+        Scenario::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn points_share_the_file_lists_when_no_knob_touches_the_workload() {
+        let knob = "client.max_concurrent_downloads";
+        let b = base(&format!(r#"{{"knob":"{knob}","values":[1,7]}}"#));
+        let pts = expand_points(&b).unwrap();
+        for (p, v) in pts.iter().zip([1, 7]) {
+            assert!(p.scenario.workload.models[0].files.is_shared_with(&b.workload.models[0].files));
+            assert_eq!(p.scenario.workload.models[0].files.len(), 5);
+            let want = from_json(&b, &p.name, knob, Value::from(v));
+            assert_eq!(serde_json::to_string(&p.scenario).unwrap(), serde_json::to_string(&want).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_workload_knob_rebuilds_the_files_from_json() {
+        let knob = "workload.models.0.files.4.size_bytes";
+        let b = base(&format!(r#"{{"knob":"{knob}","values":[3,4]}}"#));
+        let pts = expand_points(&b).unwrap();
+        for (p, v) in pts.iter().zip([3u64, 4]) {
+            let files = &p.scenario.workload.models[0].files;
+            assert!(!files.is_shared_with(&b.workload.models[0].files));
+            assert_eq!(files.get(4).map(|f| f.size_bytes), Some(v));
+            let want = from_json(&b, &p.name, knob, Value::from(v));
+            assert_eq!(serde_json::to_string(&p.scenario).unwrap(), serde_json::to_string(&want).unwrap());
+        }
+        // A point setting a workload knob among others: rebuilt too.
+        let b = base(
+            r#"{"points":[{"name":"a","set":{"client.split":2}},{"name":"b","set":{"workload.models.1.linear.count":3}}]}"#,
+        );
+        let pts = expand_points(&b).unwrap();
+        assert!(!pts[0].scenario.workload.models[0].files.is_shared_with(&b.workload.models[0].files));
+        assert_eq!(pts[1].scenario.workload.models[1].linear.as_ref().map(|r| r.count), Some(3));
+    }
+
+    #[test]
+    fn a_mistyped_knob_is_still_told_the_nearest_file_field() {
+        // Not a workload knob (`workloads.`), so the files are cut for the
+        // knob space; the suggestion is among the files kept.
+        let b = base(r#"{"knob":"workloads.models.0.files.2.size_bytes","values":[1]}"#);
+        let e = expand_points(&b).unwrap_err().to_string();
+        assert!(e.contains("did you mean \"workload.models.0.files.2.size_bytes\"?"), "{e}");
+        // A bad value for a non-workload knob names its field as before.
+        let b = base(r#"{"knob":"client.split","values":[0]}"#);
+        let e = expand_points(&b).unwrap_err().to_string();
+        assert!(e.contains("client.split") && e.contains("(in sweep point \"s_0\")"), "{e}");
     }
 }

@@ -190,6 +190,18 @@ impl FileList {
 }
 
 impl FileList {
+    /// A list of the first `n` files (a copy of them).
+    pub fn first(&self, n: usize) -> FileList {
+        let mut b = FileListBuilder::default();
+        self.iter().take(n).for_each(|f| b.push(f.path, f.size_bytes, f.priority));
+        b.finish()
+    }
+
+    /// Whether `self` and `other` are one list, shared (not merely equal).
+    pub fn is_shared_with(&self, other: &FileList) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Index and the file of the first file whose path length (bytes) or
     /// size fails `ok(path_len, size)`; lengths come from the path ends,
     /// no path is read.
