@@ -204,14 +204,14 @@ fn header(record: &Fields<'_>) -> Option<Columns> {
 }
 
 /// Bytes at the start of `buf` that lie between rows: line ends (`\n`,
-/// `\r\n`, `\r`), blank lines and `#` comment lines. Counts the line feeds
-/// passed in `line`; `in_comment` carries a comment over buffer ends.
-fn between_rows(buf: &[u8], line: &mut u64, in_comment: &mut bool) -> usize {
+/// `\r\n`, `\r`), blank lines and `#` comment lines. Adds the line feeds
+/// passed to `feeds`; `in_comment` carries a comment over buffer ends.
+fn between_rows(buf: &[u8], feeds: &mut u64, in_comment: &mut bool) -> usize {
     let mut n = 0;
     while let Some(&b) = buf.get(n) {
         match b {
             b'\n' => {
-                *line += 1;
+                *feeds += 1;
                 *in_comment = false;
             }
             b'\r' => *in_comment = false,
@@ -227,8 +227,9 @@ fn between_rows(buf: &[u8], line: &mut u64, in_comment: &mut bool) -> usize {
 /// Read CSV rows with csv-core (RFC 4180: `,`, `"` quoting with `""`
 /// inside, `\n`/`\r\n`/`\r` line ends). Blank lines and comments are
 /// skipped here rather than by the parser, so that each row's line is the
-/// line its first byte is on (`first_line`: the line `reader` starts at);
-/// a quoted field may span lines, and the rows after it keep their lines.
+/// line its first byte is on: 1 + the line feeds the parser has read (it
+/// counts them, quoted ones included) + those skipped here and before
+/// (`first_line` is the line `reader` starts at).
 fn read_csv(
     path: &Path,
     mut reader: impl BufRead,
@@ -237,12 +238,13 @@ fn read_csv(
 ) -> std::result::Result<(), String> {
     use csv_core::ReadRecordResult as R;
     let shown = path.display();
-    let mut line = first_line;
+    let mut parser = csv_core::Reader::new();
+    // Line feeds not read by the parser.
+    let mut skipped = first_line - 1;
     let io_error = |line: u64, e: std::io::Error| format!("{shown} line {line}: {e}");
-    if reader.fill_buf().map_err(|e| io_error(line, e))?.starts_with(BOM) {
+    if reader.fill_buf().map_err(|e| io_error(first_line, e))?.starts_with(BOM) {
         reader.consume(BOM.len());
     }
-    let mut parser = csv_core::Reader::new();
     let (mut bytes, mut ends) = (vec![0u8; 1024], vec![0usize; 4]);
     let (mut n_bytes, mut n_ends) = (0, 0);
     // The line the row being read starts on; `None` between rows.
@@ -250,21 +252,23 @@ fn read_csv(
     let mut in_comment = false;
     let mut columns: Option<Columns> = None;
     loop {
-        let buf = reader.fill_buf().map_err(|e| io_error(line, e))?;
-        let Some(start) = row else {
+        let buf = reader.fill_buf().map_err(|e| io_error(parser.line() + skipped, e))?;
+        let mut n_skip = 0;
+        if row.is_none() {
             if buf.is_empty() {
                 return Ok(());
             }
-            let n = between_rows(buf, &mut line, &mut in_comment);
-            if n < buf.len() {
-                row = Some(line);
+            n_skip = between_rows(buf, &mut skipped, &mut in_comment);
+            if n_skip == buf.len() {
+                reader.consume(n_skip);
+                continue;
             }
-            reader.consume(n);
-            continue;
-        };
-        let (result, n_in, n_out, n_end) = parser.read_record(buf, &mut bytes[n_bytes..], &mut ends[n_ends..]);
-        line += buf[..n_in].iter().filter(|&&b| b == b'\n').count() as u64;
-        reader.consume(n_in);
+            row = Some(parser.line() + skipped);
+        }
+        let start = row.expect("set above");
+        let (result, n_in, n_out, n_end) =
+            parser.read_record(&buf[n_skip..], &mut bytes[n_bytes..], &mut ends[n_ends..]);
+        reader.consume(n_skip + n_in);
         n_bytes += n_out;
         n_ends += n_end;
         match result {
