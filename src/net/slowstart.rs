@@ -147,6 +147,9 @@ struct Ca {
     w0: f64,
     /// The epoch's start (the loss or the exit), s.
     epoch: f64,
+    /// The delay model after a loss: cubic's K = cbrt((W_max − W_0) / C)
+    /// in segments, s (0 when W_max ≤ W_0), kept from the cut.
+    k: f64,
     /// No loss yet (a HyStart exit): Linux grows such a window by at
     /// least 5 % per round trip (`last_max_cwnd == 0` → `cnt ≤ 20`).
     lossless: bool,
@@ -551,6 +554,7 @@ impl<const D: bool> SlowStart<D> {
     /// convergence: w × (1 + β) / 2 when below the last W_max), window × β.
     fn cut(&mut self, id: FlowId, w: f64) {
         let (now, floor, rtt_eff) = (self.now, 2.0 * self.p.mss_bytes, self.rtt_eff);
+        let mss = self.p.mss_bytes;
         let c = self.conn(id);
         let w_max = match c.ca {
             Some(ca) if !ca.lossless && w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
@@ -561,7 +565,8 @@ impl<const D: bool> SlowStart<D> {
         // recovery (tcp_cubic.c sets `epoch_start` there), a round trip at
         // the current RTT (queue included) after the loss.
         let epoch = if D { now + rtt_eff } else { now };
-        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch, lossless: false });
+        let k = if D && w_max > c.cwnd { ((w_max - c.cwnd) / mss / CUBIC_C).cbrt() } else { 0.0 };
+        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch, k, lossless: false });
     }
 
     /// The delay model's cubic window after a loss, bytes, as tcp_cubic.c
@@ -579,8 +584,8 @@ impl<const D: bool> SlowStart<D> {
         }
         let mss = self.p.mss_bytes;
         let (w_max, w0) = (ca.w_max / mss, ca.w0 / mss);
-        let (k, origin) = if w_max > w0 { (((w_max - w0) / CUBIC_C).cbrt(), w_max) } else { (0.0, w0) };
-        let cubic = CUBIC_C * (t + self.rtt_s - k).powi(3) + origin;
+        let origin = w_max.max(w0);
+        let cubic = CUBIC_C * (t + self.rtt_s - ca.k).powi(3) + origin;
         let reno = w0 + RENO_FRIENDLY_SEGMENTS_PER_ROUND * t / self.rtt_eff;
         let most = cwnd * CUBIC_MAX_GROWTH_PER_ROUND.powf(rounds.max(0.0));
         (cubic.max(reno) * mss).min(most).max(cwnd)
@@ -764,7 +769,7 @@ impl<const D: bool> SlowStart<D> {
                     continue;
                 }
                 self.conn(id).cwnd = w;
-                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                 let rtt = self.rtt_s;
                 let g = self.f(id);
                 g.round_got = g.got;
@@ -775,7 +780,7 @@ impl<const D: bool> SlowStart<D> {
                 }
                 self.take_uncapped(id);
                 let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
-                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                 self.uncap(id);
             }
             self.delay_exits += 1;
@@ -796,7 +801,9 @@ impl<const D: bool> SlowStart<D> {
             let c = self.conns[id as usize].expect("an active flow has a connection");
             let Some(ca) = c.ca.filter(|ca| !ca.lossless) else { continue };
             let w = self.cubic_after_loss(ca, c.cwnd, 1.0);
-            if w > c.cwnd {
+            // The kernel's window is a whole number of segments: it moves
+            // (and the flow's weight with it) once it has grown by one.
+            if w >= c.cwnd + self.p.mss_bytes {
                 self.take_uncapped(id);
                 self.conn(id).cwnd = w;
                 self.uncap(id);
@@ -1509,7 +1516,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
                         if train && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
-                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                             w
                         } else {
                             c.cwnd + (f.got - f.round_got)
@@ -1856,7 +1863,7 @@ mod tests {
     fn cubics_window_starts_at_beta_wmax_and_returns_to_wmax_after_k() {
         let s = SlowStart::<false>::new(params(50));
         let w_max = 300.0 * 1448.0;
-        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, lossless: false };
+        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, k: 0.0, lossless: false };
         // RFC 8312: K = cbrt(W_max (1 − β) / C) in segments and seconds.
         let k = (300.0 * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
         // Reno-friendly window at t: β W_max + 3 (1 − β)/(1 + β) t / RTT.
@@ -1899,7 +1906,7 @@ mod tests {
         d.conns = w
             .iter()
             .map(|&w| {
-                let ca = Ca { w_max: w, w0: w, epoch: f64::INFINITY, lossless: false };
+                let ca = Ca { w_max: w, w0: w, epoch: f64::INFINITY, k: 0.0, lossless: false };
                 Some(Conn { cwnd: w, idle_since: None, ca: Some(ca) })
             })
             .collect();
@@ -2187,7 +2194,8 @@ mod tests {
         frozen(d, w_max);
         for (c, &w) in d.conns.iter_mut().flatten().zip(w_max) {
             c.cwnd = CUBIC_BETA * w;
-            c.ca = Some(Ca { w_max: w, w0: c.cwnd, epoch: 0.0, lossless: false });
+            let k = ((w - c.cwnd) / 1448.0 / CUBIC_C).cbrt();
+            c.ca = Some(Ca { w_max: w, w0: c.cwnd, epoch: 0.0, k, lossless: false });
         }
     }
 
