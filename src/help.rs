@@ -52,7 +52,9 @@ authentication.";
 pub const VALIDATE: &str = "\
 The table has one row per scenario: sim_s is the simulator's prediction,
 real_s the measured wall time of the real runtime (median of --repeats runs),
-ln(sim/real) their signed log error (negative: the model is optimistic), and
+ln(sim/real) their signed log error (negative: the model is optimistic),
+`real runs s` the fastest and slowest real run, `outside` how far the
+prediction lies outside that range (ln(sim / nearest end), 0 inside), and
 the requests and retries columns are sim/real counts.";
 
 /// After `dlsim bench --help`: the workload.

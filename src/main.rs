@@ -585,6 +585,7 @@ fn cmd_validate_client(
         report.load_before,
         report.load_after
     );
+    println!("{}", report.spread.line());
     let c = report.costs;
     println!(
         "measured on the calibration workload (20 and 100 × 1 KiB): start-up {:.0} ms, per-file cost {:.1} ms \

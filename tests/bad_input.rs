@@ -147,6 +147,22 @@ fn file_size_zero_or_beyond_u64() {
     );
 }
 
+/// The first bad file is named, with its index, path checked before size.
+#[test]
+fn file_path_empty_or_too_long() {
+    let long = "p".repeat(4097);
+    Case::new("path-empty").run_scenario(
+        r#"{"workload":{"models":[{"name":"m","files":[{"path":"a","size_bytes":1},{"path":"","size_bytes":0}]}]}}"#,
+        &["workload.models[0].files[1].path", "1 to 4096 bytes long, got 0 bytes"],
+    );
+    Case::new("path-long").run_scenario(
+        &format!(
+            r#"{{"workload":{{"models":[{{"name":"m","files":[{{"path":"a","size_bytes":1}},{{"path":"b","size_bytes":1}},{{"path":"{long}","size_bytes":1}},{{"path":"c","size_bytes":0}}]}}]}}}}"#
+        ),
+        &["workload.models[0].files[2].path", "got 4097 bytes"],
+    );
+}
+
 #[test]
 fn scenario_name_must_be_a_file_name() {
     Case::new("name").run_scenario(&with(r#""name":"../evil""#), &["field `name`", "../evil"]);

@@ -35,7 +35,7 @@ fn serve_help_gives_urls_stats_and_what_is_emulated() {
 
 #[test]
 fn validate_help_says_sim_and_real() {
-    has_all(&help(&["validate", "--help"]), &["sim_s", "real_s", "ln(sim/real)"]);
+    has_all(&help(&["validate", "--help"]), &["sim_s", "real_s", "ln(sim/real)", "real runs s", "outside"]);
 }
 
 #[test]

@@ -123,3 +123,74 @@ fn bad_manifests_name_the_file_line_and_field() {
     assert!(!d.join("out").exists(), "nothing is written for a refused scenario");
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// W1 (issue 11) read from a CSV manifest, as bench/w1_manifest.py writes
+/// it, simulates exactly what `dlsim bench --w1 N C` generates in code —
+/// alone and as the points of a sweep (whose points are rebuilt from the
+/// scenario's JSON, files included).
+#[test]
+fn w1_from_a_csv_manifest_runs_like_bench_w1() {
+    let (n, conns) = (3000u64, [16u32, 5]);
+    let d = tmp("w1");
+    let csv: String = std::iter::once("path,size\n".to_string())
+        .chain((0..n).map(|i| format!("w1/{i},{}\n", dlsim::bench::w1_size_bytes(i))))
+        .collect();
+    std::fs::write(d.join("w1.csv"), csv).unwrap();
+    let scenario = |c: u32, sweep: &str| {
+        format!(
+            r#"{{"name":"w1","seed":1,"server":{{"bandwidth_bps":{},"latency_ms":{},"faults":{{"error_rate":0.0}}}},
+            "network":{{"rtt_ms":0.0,"handshake_rtts":0}},
+            "client":{{"max_concurrent_downloads":{c},"max_concurrent_files_per_model":{c},
+            "cpu":{{"per_request_us":0,"per_connection_us":0,"per_read_us":0,"per_byte_ns":0}}}},
+            "workload":{{"models":[{{"name":"w1","manifest":"w1.csv"}}]}}{sweep}}}"#,
+            dlsim::bench::W1_RATE_BPS,
+            dlsim::bench::W1_LATENCY_MS
+        )
+    };
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let bench: Vec<serde_json::Value> = conns
+        .iter()
+        .map(|c| json(&dlsim(&["bench", "--w1", &n.to_string(), &c.to_string(), "--format", "json"])))
+        .collect();
+    let same = |r: &serde_json::Value, b: &serde_json::Value| {
+        assert_eq!(r["duration"], b["makespan_s"], "{r}");
+        assert_eq!(r["metadata"]["events"], b["events"], "{r}");
+        assert_eq!(r["files_processed"].as_u64(), Some(n), "{r}");
+    };
+    std::fs::write(d.join("one.json"), scenario(conns[0], "")).unwrap();
+    let out = d.join("out1");
+    let one = json(&dlsim(&[
+        "run",
+        d.join("one.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    same(&one["results"][0], &bench[0]);
+    let points: Vec<String> = conns
+        .iter()
+        .map(|c| {
+            format!(
+                r#"{{"name":"c{c}","set":{{"client.max_concurrent_downloads":{c},"client.max_concurrent_files_per_model":{c}}}}}"#
+            )
+        })
+        .collect();
+    std::fs::write(d.join("sweep.json"), scenario(1, &format!(r#","sweep":{{"points":[{}]}}"#, points.join(","))))
+        .unwrap();
+    let out = d.join("out2");
+    let sweep = json(&dlsim(&[
+        "run",
+        d.join("sweep.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    for (k, b) in bench.iter().enumerate() {
+        same(&sweep["results"][k], b);
+    }
+}

@@ -59,7 +59,22 @@ fn validate_wan_passes_the_checker_and_predicts_within_bounds() {
         files.len() as u64 * (1 + u64::from(repeats)),
         "one sim and {repeats} real runs per scenario, all checked"
     );
+    assert_eq!(r.spread.rows as usize, r.rows.len());
+    assert_eq!(r.spread.inside_rows as usize, r.rows.iter().filter(|x| x.spread.inside()).count());
     for row in &r.rows {
+        // The spread is the real runs' range, around their median, and
+        // the prediction's place in it.
+        let sp = row.spread;
+        assert_eq!(row.runs_s.len(), repeats as usize);
+        assert!(sp.fastest_s <= row.measured_s && row.measured_s <= sp.slowest_s, "{}: {sp:?}", row.name);
+        assert!(row.runs_s.contains(&sp.fastest_s) && row.runs_s.contains(&sp.slowest_s), "{}: {sp:?}", row.name);
+        let in_range = sp.fastest_s <= row.predicted_s && row.predicted_s <= sp.slowest_s;
+        assert_eq!(sp.inside(), in_range, "{}: {sp:?}", row.name);
+        assert!(
+            sp.outside.abs() <= row.log_error + 1e-12,
+            "{}: outside the range is no farther than the median",
+            row.name
+        );
         assert!(
             row.log_error <= 0.15,
             "{}: predicted {:.3} s, measured {:.3} s, log error {:.3} > 0.15",

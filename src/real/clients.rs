@@ -8,6 +8,7 @@
 use super::content::{Content, hex};
 use super::hub::HubConfig;
 use super::server::{HubOptions, Server, ServerStats};
+use super::spread::{Spread, SpreadSummary};
 use crate::error::{Error, Result};
 use crate::scenario::preset::Preset;
 use crate::scenario::{Budget, Plan, Scenario};
@@ -521,6 +522,8 @@ pub struct ClientRow {
     pub sim_s: f64,
     /// ln(sim / real) of the median run.
     pub log_error: f64,
+    /// The real runs' range and the sim's distance outside it.
+    pub spread: Spread,
     pub path: &'static str,
 }
 
@@ -532,6 +535,8 @@ pub struct ClientReport {
     pub rows: Vec<ClientRow>,
     pub median_abs_log_error: f64,
     pub max_abs_log_error: f64,
+    /// How the sims sit in their rows' real runs.
+    pub spread: SpreadSummary,
     /// `/proc/loadavg` before and after (other work on the machine).
     pub load_before: String,
     pub load_after: String,
@@ -620,6 +625,7 @@ pub fn validate_client_with_status(
         let sim_s = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
         let row = ClientRow {
             log_error: (sim_s / run.wall_s).ln(),
+            spread: Spread::of(&walls_s, sim_s),
             run,
             median_of: repeats,
             walls_s,
@@ -637,6 +643,7 @@ pub fn validate_client_with_status(
         preset: client.preset(),
         median_abs_log_error: median(&mut abs),
         max_abs_log_error: max,
+        spread: SpreadSummary::of(rows.iter().map(|r| (r.run.scenario.as_str(), r.spread))),
         rows,
         load_before,
         load_after: loadavg(),
@@ -646,12 +653,11 @@ pub fn validate_client_with_status(
 }
 
 /// The header and one line per row of the `validate --client` table.
-pub const TABLE_HEADER: &str =
-    "scenario                       path     files        bytes     tool s    sim s   log err    sha";
+pub const TABLE_HEADER: &str = "scenario                       path     files        bytes     tool s    sim s   log err      tool runs s  outside    sha";
 
 pub fn table_row(r: &ClientRow) -> String {
     format!(
-        "{:<30} {:<8} {:>5} {:>12} {:>10.3} {:>8.3} {:>+9.3} {:>6}",
+        "{:<30} {:<8} {:>5} {:>12} {:>10.3} {:>8.3} {:>+9.3} {:>16} {:>+8.3} {:>6}",
         r.run.scenario,
         r.path,
         r.run.files,
@@ -659,6 +665,8 @@ pub fn table_row(r: &ClientRow) -> String {
         r.run.wall_s,
         r.sim_s,
         r.log_error,
+        format!("{:.3}-{:.3}", r.spread.fastest_s, r.spread.slowest_s),
+        r.spread.outside,
         format!("{}/{}", r.run.verified, r.run.files)
     )
 }

@@ -1078,7 +1078,7 @@ mod tests {
             models: vec![ModelSpec {
                 name: "bench".into(),
                 priority: Priority::Normal,
-                files: vec![],
+                files: Default::default(),
                 linear: Some(SizeRange { count: 3, min_size_bytes: 10, max_size_bytes: 40 }),
                 random: None,
                 manifest: None,

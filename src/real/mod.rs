@@ -15,6 +15,8 @@
 //!   [`crate::RunRecord`] as the sim.
 //! - [`validate`]: sim vs real per scenario (both reported and checked),
 //!   calibration of loopback overheads.
+//! - [`spread`]: where a prediction sits among the repeated real runs
+//!   (their range, its distance outside it), for both validations.
 //! - [`plot`]: the predicted-vs-measured SVG.
 //! - [`tls`]: HTTPS (`server.tls`): the start-up certificate, rustls
 //!   configs, and the plain-or-TLS [`tls::Stream`] both sides use.
@@ -28,6 +30,7 @@ pub mod pacer;
 pub mod plot;
 pub mod runtime;
 pub mod server;
+pub mod spread;
 pub mod tls;
 pub mod validate;
 

@@ -11,6 +11,7 @@
 use super::cpu::load_average;
 use super::runtime::{RealOptions, expected_digests, run_real};
 use super::server::Server;
+use super::spread::{Spread, SpreadSummary};
 use crate::check::check_run;
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
@@ -56,6 +57,8 @@ pub struct Row {
     pub log_error: f64,
     /// ln predicted − ln measured: negative when the model is optimistic.
     pub signed_log_error: f64,
+    /// The real runs' range and the prediction's distance outside it.
+    pub spread: Spread,
     /// Completed real files whose SHA-256 was checked (all of them, every run).
     pub verified_files: u64,
     /// Broken invariants, one line each: `sim: …` or `real run k: …`.
@@ -131,6 +134,8 @@ pub struct Report {
     /// Mean of the signed log errors: the model's bias (negative = optimistic).
     pub mean_signed_log_error: f64,
     pub worst: String,
+    /// How the predictions sit in their rows' real runs.
+    pub spread: SpreadSummary,
     /// The path: `"loopback"` or `"wan"` (the emulator of [`crate::wan`]).
     pub path: &'static str,
     /// Load average (1 min) before and after the matrix, from /proc/loadavg.
@@ -415,6 +420,7 @@ pub fn validate_on(
             runs_s: times.clone(),
             log_error: (predicted.max(1e-9).ln() - measured.max(1e-9).ln()).abs(),
             signed_log_error: predicted.max(1e-9).ln() - measured.max(1e-9).ln(),
+            spread: Spread::of(&times, predicted),
             verified_files: runs.iter().map(|r| r.files_completed() as u64).sum(),
             violations,
             runs_without_files: runs.iter().filter(|r| r.files_completed() == 0).count() as u32,
@@ -445,6 +451,7 @@ pub fn validate_on(
             rows.iter().map(|r| r.signed_log_error).sum::<f64>() / rows.len() as f64
         },
         worst,
+        spread: SpreadSummary::of(rows.iter().map(|r| (r.name.as_str(), r.spread))),
         path: match path {
             PathKind::Loopback => "loopback",
             PathKind::Wan => "wan",
@@ -495,11 +502,13 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<w$}  {:>11}  {:>10}  {:>12}  {:>17}  {:>16}  {:>7}  {:>17}  {:>7}",
+        "{:<w$}  {:>11}  {:>10}  {:>12}  {:>15}  {:>8}  {:>17}  {:>16}  {:>7}  {:>17}  {:>7}",
         "scenario",
         "sim_s",
         "real_s",
         "ln(sim/real)",
+        "real runs s",
+        "outside",
         "requests sim/real",
         "retries sim/real",
         "files",
@@ -509,11 +518,13 @@ pub fn table(r: &Report) -> String {
     for x in &r.rows {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>11.3}  {:>10.3}  {:>+12.4}  {:>17}  {:>16}  {:>7}  {:>17}  {:>6.0}%{}",
+            "{:<w$}  {:>11.3}  {:>10.3}  {:>+12.4}  {:>15}  {:>+8.4}  {:>17}  {:>16}  {:>7}  {:>17}  {:>6.0}%{}",
             x.name,
             x.predicted_s,
             x.measured_s,
             x.signed_log_error,
+            format!("{:.3}-{:.3}", x.spread.fastest_s, x.spread.slowest_s),
+            x.spread.outside,
             format!("{}/{}", x.sim.metadata.requests, x.real.metadata.requests),
             format!("{}/{}", x.sim.metadata.retries, x.real.metadata.retries),
             x.sim.metadata.files_total,
@@ -533,6 +544,7 @@ pub fn table(r: &Report) -> String {
         r.worst,
         r.mean_signed_log_error
     );
+    let _ = writeln!(out, "{}", r.spread.line());
     let _ = writeln!(
         out,
         "load average (1 min): {:.2} before, {:.2} after, on {} core(s); cpu: s of CPU over all repeats; \

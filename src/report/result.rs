@@ -3,6 +3,7 @@
 //! either runtime: a real run is reported exactly like a simulated one
 //! (its CPU figures are the same cost model applied to its counts).
 
+use crate::SimTime;
 use crate::orchestrator::FileStatus;
 use crate::record::RunRecord;
 use crate::scenario::{MIB, Priority, Scenario};
@@ -104,13 +105,47 @@ pub struct Metadata {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// Index of the nearest-rank percentile `p` in `n` sorted values (n ≥ 1).
+fn rank_index(n: usize, p: f64) -> usize {
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    rank.clamp(1, n) - 1
+}
+
 /// Nearest-rank percentile of sorted `xs`.
+#[cfg(test)]
 fn percentile(xs: &[f64], p: f64) -> f64 {
     if xs.is_empty() {
         return 0.0;
     }
-    let rank = ((p / 100.0) * xs.len() as f64).ceil() as usize;
-    xs[rank.clamp(1, xs.len()) - 1]
+    xs[rank_index(xs.len(), p)]
+}
+
+/// Completion times' order statistics: (first, p50, p95, p99, max), in
+/// seconds, 0 for no time. `ns` (nanoseconds, any order) is reordered.
+/// By selection, O(n), instead of sorting every time: each statistic is
+/// one element, and nanoseconds → seconds keeps the order, so the answer
+/// is the sorted seconds' element for element.
+fn order_stats(ns: &mut [u64]) -> [f64; 5] {
+    let n = ns.len();
+    if n == 0 {
+        return [0.0; 5];
+    }
+    let secs = |x: u64| SimTime::from_nanos(x).as_secs_f64();
+    let (first, last) = ns.iter().fold((u64::MAX, 0), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    // From the highest rank down, each selection in the part below the last.
+    let mut out = [0u64; 3];
+    let mut below = n;
+    let mut prev: Option<(usize, u64)> = None;
+    for (k, p) in [(2, 99.0), (1, 95.0), (0, 50.0)] {
+        let i = rank_index(n, p);
+        out[k] = match prev {
+            Some((j, v)) if i == j => v,
+            _ => *ns[..below].select_nth_unstable(i).1,
+        };
+        prev = Some((i, out[k]));
+        below = i;
+    }
+    [secs(first), secs(out[0]), secs(out[1]), secs(out[2]), secs(last)]
 }
 
 /// Round to 9 decimals so reports never carry float noise.
@@ -128,9 +163,9 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
     if run.fail_reasons.len() > 20 {
         errors.push(format!("... and {} more failed files", run.fail_reasons.len() - 20));
     }
-    let mut times: Vec<f64> =
-        run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_secs_f64()).collect();
-    times.sort_by(f64::total_cmp);
+    let mut times: Vec<u64> =
+        run.outcomes.iter().filter(|o| o.status == FileStatus::Completed).map(|o| o.ended_at.as_nanos()).collect();
+    let [first_s, p50, p95, p99, max] = order_stats(&mut times);
     // The link spends CPU as a resource of `cores` capacity (net/cpu.rs), so
     // this is at most 100 % of the cores.
     let cpu = &s.client.cpu;
@@ -174,13 +209,8 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
             bytes_resumed: st.resumed_bytes,
             limiter_wait_s: run.limiter_wait.as_secs_f64(),
             wait_by_priority,
-            completion_time_s: Percentiles {
-                p50: percentile(&times, 50.0),
-                p95: percentile(&times, 95.0),
-                p99: percentile(&times, 99.0),
-                max: times.last().copied().unwrap_or(0.0),
-            },
-            time_to_first_file_s: times.first().copied().unwrap_or(0.0),
+            completion_time_s: Percentiles { p50, p95, p99, max },
+            time_to_first_file_s: first_s,
             peak_active_files: st.peak_active_files,
             cpu_seconds: r9(cpu_seconds),
             events: run.events,
@@ -194,7 +224,41 @@ pub fn from_run(s: &Scenario, run: &RunRecord) -> BenchmarkResult {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{order_stats, percentile};
+    use crate::SimTime;
+
+    /// Selection gives what sorting the seconds and reading ranks gives,
+    /// on runs of every length up to 300 (ties, sorted, reversed, random).
+    #[test]
+    fn order_stats_equal_the_sorted_percentiles() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..300usize {
+            for shape in 0..4 {
+                let ns: Vec<u64> = (0..n as u64)
+                    .map(|i| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        match shape {
+                            0 => x >> 40,
+                            1 => (x >> 60) * 1_000_000_000,
+                            2 => i * 7,
+                            _ => (n as u64 - i) * 3,
+                        }
+                    })
+                    .collect();
+                let mut secs: Vec<f64> = ns.iter().map(|&t| SimTime::from_nanos(t).as_secs_f64()).collect();
+                secs.sort_by(f64::total_cmp);
+                let want = [
+                    secs.first().copied().unwrap_or(0.0),
+                    percentile(&secs, 50.0),
+                    percentile(&secs, 95.0),
+                    percentile(&secs, 99.0),
+                    secs.last().copied().unwrap_or(0.0),
+                ];
+                let got = order_stats(&mut ns.clone());
+                assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "n {n} shape {shape}");
+            }
+        }
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -20,7 +20,7 @@
 use super::Scenario;
 use super::units;
 use super::validate::{MAX_FILES, excerpt};
-use super::workload::{FileSpec, Priority};
+use super::workload::{FileList, FileListBuilder, Priority};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::io::BufRead;
@@ -28,6 +28,9 @@ use std::path::Path;
 
 /// Longest path in a manifest, bytes (as for explicit files).
 const MAX_PATH_BYTES: usize = 4096;
+
+/// Bytes read from a manifest at a time.
+const READ_BUFFER_BYTES: usize = 1 << 16;
 
 /// Replace every model's `manifest` by the files it lists. `base`: the
 /// directory relative names are resolved against (the scenario file's).
@@ -87,26 +90,29 @@ fn format_of(path: &Path, reader: &mut impl BufRead) -> std::io::Result<Format> 
     }
 }
 
+/// One file read from a manifest: path, size, priority.
+type Row<'a> = (&'a str, u64, Option<Priority>);
+
 /// The files `path` lists (at most `limit`), or a message naming the
 /// file, the line and the field at fault.
-fn read(path: &Path, limit: u64) -> std::result::Result<Vec<FileSpec>, String> {
+fn read(path: &Path, limit: u64) -> std::result::Result<FileList, String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut reader = std::io::BufReader::with_capacity(READ_BUFFER_BYTES, file);
     let format = format_of(path, &mut reader).map_err(|e| format!("cannot read manifest {shown}: {e}"))?;
-    let mut files = Vec::new();
-    let mut push = |line: u64, spec: FileSpec| -> std::result::Result<(), String> {
+    let mut files = FileListBuilder::default();
+    let mut push = |line: u64, (path, size, priority): Row<'_>| -> std::result::Result<(), String> {
         if files.len() as u64 >= limit {
             return Err(format!("{shown} line {line}: more files than the {MAX_FILES} a workload may have in all"));
         }
-        files.push(spec);
+        files.push(path, size, priority);
         Ok(())
     };
     match format {
         Format::Csv => read_csv(path, reader, &mut push)?,
         Format::JsonLines => read_json_lines(path, reader, &mut push)?,
     }
-    Ok(files)
+    Ok(files.finish())
 }
 
 fn check_path(path: &str) -> std::result::Result<(), String> {
@@ -124,6 +130,9 @@ fn check_size(size: u64) -> std::result::Result<u64, String> {
 }
 
 fn priority(text: &str) -> std::result::Result<Option<Priority>, String> {
+    if text.is_empty() {
+        return Ok(None); // the common case: no priority column, or an empty field
+    }
     match text.trim() {
         "" => Ok(None),
         "high" => Ok(Some(Priority::High)),
@@ -155,10 +164,17 @@ fn header(record: &csv::StringRecord) -> Option<Columns> {
 fn read_csv(
     path: &Path,
     reader: impl std::io::Read,
-    push: &mut impl FnMut(u64, FileSpec) -> std::result::Result<(), String>,
+    push: &mut impl FnMut(u64, Row<'_>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let shown = path.display();
-    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).comment(Some(b'#')).from_reader(reader);
+    // csv's buffer as large as the BufReader's, so that reads bypass the
+    // latter instead of being copied through it.
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .buffer_capacity(READ_BUFFER_BYTES)
+        .from_reader(reader);
     let mut record = csv::StringRecord::new();
     let mut columns: Option<Columns> = None;
     loop {
@@ -197,16 +213,20 @@ fn read_csv(
         }
         let file_path = record.get(cols.path).unwrap_or_default();
         check_path(file_path).map_err(|m| at("path", m))?;
-        let size_text = record.get(cols.size).unwrap_or_default().trim();
-        // Plain digits first: the common case, without the unit parser's exact decimal arithmetic.
+        let size_text = record.get(cols.size).unwrap_or_default();
+        // Plain digits first: the common case, without trimming (digits have
+        // nothing to trim) or the unit parser's exact decimal arithmetic.
         let size = size_text
             .parse::<u64>()
-            .or_else(|_| units::bytes_from_str(size_text))
+            .or_else(|_| {
+                let t = size_text.trim();
+                t.parse::<u64>().or_else(|_| units::bytes_from_str(t))
+            })
             .and_then(check_size)
             .map_err(|m| at("size", m))?;
         let prio =
             priority(cols.priority.and_then(|i| record.get(i)).unwrap_or_default()).map_err(|m| at("priority", m))?;
-        push(line, FileSpec { path: file_path.to_string(), size_bytes: size, priority: prio })?;
+        push(line, (file_path, size, prio))?;
     }
 }
 
@@ -224,7 +244,7 @@ struct Entry {
 fn read_json_lines(
     path: &Path,
     mut reader: impl BufRead,
-    push: &mut impl FnMut(u64, FileSpec) -> std::result::Result<(), String>,
+    push: &mut impl FnMut(u64, Row<'_>) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
     let shown = path.display();
     let mut text = String::new();
@@ -255,7 +275,7 @@ fn read_json_lines(
         let at = |field: &str, message: String| format!("{shown} line {line}, field `{field}`: {message}");
         check_path(&entry.path).map_err(|m| at("path", m))?;
         let size = check_size(entry.size).map_err(|m| at("size", m))?;
-        push(line, FileSpec { path: entry.path, size_bytes: size, priority: entry.priority })?;
+        push(line, (&entry.path, size, entry.priority))?;
     }
 }
 
@@ -275,12 +295,21 @@ mod tests {
     fn csv_with_and_without_header_and_units() {
         let a = read(&write("a.csv", "path,size,priority\nx.bin,10 MiB,high\n\"y,z.bin\",9.98e3,\n"), 10).unwrap();
         assert_eq!(a.len(), 2);
-        assert_eq!((a[0].path.as_str(), a[0].size_bytes, a[0].priority), ("x.bin", 10 << 20, Some(Priority::High)));
-        assert_eq!((a[1].path.as_str(), a[1].size_bytes, a[1].priority), ("y,z.bin", 9980, None));
+        let (a0, a1) = (a.get(0).unwrap(), a.get(1).unwrap());
+        assert_eq!((a0.path, a0.size_bytes, a0.priority), ("x.bin", 10 << 20, Some(Priority::High)));
+        assert_eq!((a1.path, a1.size_bytes, a1.priority), ("y,z.bin", 9980, None));
         let b = read(&write("b.csv", "# comment\nx.bin,5\n\ny.bin,1 kB\n"), 10).unwrap();
         assert_eq!(b.iter().map(|f| f.size_bytes).collect::<Vec<_>>(), vec![5, 1000]);
+        // Digits with blanks around them take the trimmed path; a blank
+        // priority is the model's, a padded one is read.
+        let d = read(&write("d.csv", "x, 12 ,\ny,\t3\t, low \nz,+4,  \n"), 10).unwrap();
+        let d: Vec<_> = d.iter().map(|f| (f.size_bytes, f.priority)).collect();
+        assert_eq!(d, [(12, None), (3, Some(Priority::Low)), (4, None)]);
+        let e = read(&write("e.csv", "x, 1 2 \n"), 10).unwrap_err();
+        assert!(e.contains("line 1, field `size`"), "{e}");
         let c = read(&write("c.txt", "size,path\n7,q\n"), 10).unwrap();
-        assert_eq!((c[0].path.as_str(), c[0].size_bytes), ("q", 7));
+        let c0 = c.get(0).unwrap();
+        assert_eq!((c0.path, c0.size_bytes), ("q", 7));
     }
 
     #[test]
@@ -294,7 +323,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.iter().map(|f| f.size_bytes).collect::<Vec<_>>(), vec![2048, 3]);
-        assert_eq!(a[1].priority, Some(Priority::Low));
+        assert_eq!(a.get(1).unwrap().priority, Some(Priority::Low));
         let b = read(&write("b.list", "  {\"path\":\"x\",\"size\":1}\n"), 10).unwrap();
         assert_eq!(b.len(), 1);
     }

@@ -22,7 +22,9 @@ pub use plan::{Budget, Estimate, HORIZON, Plan, estimate, estimate_files, resolv
 pub use schema::*;
 pub use sweep::{MAX_POINTS, MAX_REPLICATIONS, Points, SweepPoint, expand_points, points, replications};
 pub use validate::{MAX_FILES, MAX_NAME_BYTES, MIN_RATE_BPS, excerpt};
-pub use workload::{File, FileMeta, FileSet, FileSpec, ModelSpec, Priority, SizeRange, Workload};
+pub use workload::{
+    File, FileList, FileListBuilder, FileMeta, FileSet, FileSpec, FileSpecRef, ModelSpec, Priority, SizeRange, Workload,
+};
 
 use crate::error::{Error, Result};
 use serde::Deserialize as _;

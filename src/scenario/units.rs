@@ -391,7 +391,7 @@ mod scenario_tests {
         assert_eq!(with_units.network.tcp_window_bytes, Some(64 * 1024));
         assert_eq!(with_units.client.read_timeout_s, 30.0);
         assert_eq!(with_units.client.chunking.chunk_size_bytes, 8 << 20);
-        assert_eq!(with_units.workload.models[0].files[0].size_bytes, 9_980_000_000);
+        assert_eq!(with_units.workload.models[0].files.get(0).unwrap().size_bytes, 9_980_000_000);
         // Serialized back, the values are plain numbers in the field's unit.
         let v = serde_json::to_value(&with_units).unwrap();
         assert_eq!(v["network"]["rtt_ms"], serde_json::json!(40.0));

@@ -248,7 +248,8 @@ impl Scenario {
             if given.iter().filter(|g| **g).count() != 1 {
                 return Err(Error::scenario(at, "give exactly one of `files` (non-empty), `linear` or `random`"));
             }
-            for (j, f) in m.files.iter().enumerate() {
+            let ok = |len: usize, size: u64| (1..=4096).contains(&len) && size != 0;
+            if let Some((j, f)) = m.files.find_invalid(ok) {
                 if f.path.is_empty() || f.path.len() > 4096 {
                     return Err(Error::scenario(
                         format!("{at}.files[{j}].path"),

@@ -3,6 +3,7 @@
 
 use crate::engine::{DecisionKey, KeyedRng, domain};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Download priority; `High` sorts first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -39,9 +40,9 @@ pub struct ModelSpec {
     /// Model priority (default `normal`).
     #[serde(default = "normal")]
     pub priority: Priority,
-    /// Explicit files.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "super::shape::objects")]
-    pub files: Vec<FileSpec>,
+    /// Explicit files (stored compactly and shared: see [`FileList`]).
+    #[serde(default, skip_serializing_if = "FileList::is_empty")]
+    pub files: FileList,
     /// File i of `count` has size min + i·(max−min)/count (the seed suite's grid).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::shape::opt_object")]
     pub linear: Option<SizeRange>,
@@ -72,6 +73,187 @@ pub struct FileSpec {
     /// Overrides the model's priority (default: the model's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+}
+
+/// One file of a [`FileList`], borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FileSpecRef<'a> {
+    pub path: &'a str,
+    pub size_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// Paths concatenated in one string; path i ends at byte `ends[i]`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct PathList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl PathList {
+    fn push(&mut self, path: &str) {
+        self.text.push_str(path);
+        self.ends.push(self.text.len());
+    }
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+    /// The paths in order (each slice from the previous end, no lookup).
+    fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let path = &self.text[start..end];
+            start = end;
+            path
+        })
+    }
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ListedFiles {
+    /// Shared with the [`FileSet`]s expanded from this list.
+    paths: Arc<PathList>,
+    sizes: Vec<u64>,
+    priorities: Vec<Option<Priority>>,
+}
+
+/// A model's explicit files (`files`, or a `manifest` read into them):
+/// about 23 bytes per file (paths in one string, sizes and priorities in
+/// vectors) instead of a `String` allocation each, shared by every clone
+/// of the scenario and by the [`FileSet`]s made from it, so a sweep point
+/// or a plan copies no file. Reads and writes JSON as an array of
+/// [`FileSpec`] objects.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FileList(Arc<ListedFiles>);
+
+/// Builds a [`FileList`] one file at a time (no allocation per file).
+#[derive(Default)]
+pub struct FileListBuilder {
+    paths: PathList,
+    sizes: Vec<u64>,
+    priorities: Vec<Option<Priority>>,
+}
+
+impl FileListBuilder {
+    pub fn push(&mut self, path: &str, size_bytes: u64, priority: Option<Priority>) {
+        self.paths.push(path);
+        self.sizes.push(size_bytes);
+        self.priorities.push(priority);
+    }
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+    pub fn finish(mut self) -> FileList {
+        self.paths.shrink_to_fit();
+        self.sizes.shrink_to_fit();
+        self.priorities.shrink_to_fit();
+        FileList(Arc::new(ListedFiles { paths: Arc::new(self.paths), sizes: self.sizes, priorities: self.priorities }))
+    }
+}
+
+impl FileList {
+    pub fn len(&self) -> usize {
+        self.0.sizes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.sizes.is_empty()
+    }
+    /// File `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<FileSpecRef<'_>> {
+        let l = &*self.0;
+        (i < l.sizes.len()).then(|| FileSpecRef {
+            path: l.paths.get(i),
+            size_bytes: l.sizes[i],
+            priority: l.priorities[i],
+        })
+    }
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = FileSpecRef<'_>> + '_ {
+        let l = &*self.0;
+        l.paths.iter().zip(l.sizes.iter().zip(&l.priorities)).map(|(path, (&size_bytes, &priority))| FileSpecRef {
+            path,
+            size_bytes,
+            priority,
+        })
+    }
+}
+
+impl FileList {
+    /// Index and the file of the first file whose path length (bytes) or
+    /// size fails `ok(path_len, size)`; lengths come from the path ends,
+    /// no path is read.
+    pub fn find_invalid(&self, ok: impl Fn(usize, u64) -> bool) -> Option<(usize, FileSpecRef<'_>)> {
+        let l = &*self.0;
+        let mut start = 0;
+        let lens = l.paths.ends.iter().map(|&end| {
+            let len = end - start;
+            start = end;
+            len
+        });
+        let j = lens.zip(&l.sizes).position(|(len, &size)| !ok(len, size))?;
+        Some((j, self.get(j).expect("a position of the list")))
+    }
+}
+
+impl std::fmt::Debug for FileList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<FileSpec> for FileList {
+    fn from_iter<I: IntoIterator<Item = FileSpec>>(files: I) -> Self {
+        let mut b = FileListBuilder::default();
+        for f in files {
+            b.push(&f.path, f.size_bytes, f.priority);
+        }
+        b.finish()
+    }
+}
+
+impl From<Vec<FileSpec>> for FileList {
+    fn from(files: Vec<FileSpec>) -> Self {
+        files.into_iter().collect()
+    }
+}
+
+impl Serialize for FileList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for FileList {
+    /// An array of [`FileSpec`] objects (each refused if given as an
+    /// array, as `shape::objects` does), read straight into the list.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Files;
+        impl<'de> serde::de::Visitor<'de> for Files {
+            type Value = FileList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FileList, A::Error> {
+                let mut b = FileListBuilder::default();
+                while let Some(super::shape::Obj(f)) = seq.next_element::<super::shape::Obj<FileSpec>>()? {
+                    b.push(&f.path, f.size_bytes, f.priority);
+                }
+                Ok(b.finish())
+            }
+        }
+        d.deserialize_seq(Files)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -115,8 +297,8 @@ enum Paths {
     /// File i (0-based in the model) is `{prefix}{i:0width$}{suffix}`:
     /// distinct for distinct i, so unique within the model by construction.
     Pattern { prefix: String, width: usize, suffix: String },
-    /// Explicit paths, concatenated; file i's ends at byte `ends[i]`.
-    Listed { text: String, ends: Vec<usize> },
+    /// Explicit paths (shared with the scenario's [`FileList`] they came from).
+    Listed(Arc<PathList>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,16 +351,26 @@ impl FileSet {
     pub fn push_listed<'a>(&mut self, files: impl IntoIterator<Item = (&'a str, u64, Priority)>) {
         let model = self.models.len() as u32;
         let first = self.files.len() as u32;
-        let (mut text, mut ends) = (String::new(), Vec::new());
+        let mut paths = PathList::default();
         let mut sizes = Vec::new();
         for (path, size, p) in files {
-            text.push_str(path);
-            ends.push(text.len());
+            paths.push(path);
             sizes.push((size, p));
         }
-        text.shrink_to_fit();
-        self.models.push(ModelFiles { first, paths: Paths::Listed { text, ends } });
+        paths.text.shrink_to_fit();
+        self.models.push(ModelFiles { first, paths: Paths::Listed(Arc::new(paths)) });
         self.extend(model, sizes);
+    }
+
+    /// Add a model (the next model index) with the files of `list`, file i
+    /// with priority `priority(i, its own)`; the paths are shared, not copied.
+    fn push_list(&mut self, list: &FileList, priority: impl Fn(usize, Option<Priority>) -> Priority) {
+        let model = self.models.len() as u32;
+        let first = self.files.len() as u32;
+        let l = &*list.0;
+        self.models.push(ModelFiles { first, paths: Paths::Listed(Arc::clone(&l.paths)) });
+        let files = l.sizes.iter().zip(&l.priorities).enumerate().map(|(i, (&size, &p))| (size, priority(i, p)));
+        self.extend(model, files);
     }
 
     fn extend(&mut self, model: u32, files: impl IntoIterator<Item = (u64, Priority)>) {
@@ -197,11 +389,34 @@ impl FileSet {
         let i = (id - m.first) as usize;
         match &m.paths {
             Paths::Pattern { prefix, width, suffix } => format!("{prefix}{i:0width$}{suffix}").into(),
-            Paths::Listed { text, ends } => {
-                let start = if i == 0 { 0 } else { ends[i - 1] };
-                text[start..ends[i]].into()
+            Paths::Listed(paths) => paths.get(i).into(),
+        }
+    }
+
+    /// Call `f(id, path)` for every file in order, stopping at its first
+    /// error (listed paths are walked, generated ones written into one
+    /// reused buffer).
+    pub(super) fn try_for_each_path<E>(&self, mut f: impl FnMut(u32, &str) -> Result<(), E>) -> Result<(), E> {
+        use std::fmt::Write as _;
+        let mut buf = String::new();
+        for (k, m) in self.models.iter().enumerate() {
+            let end = self.models.get(k + 1).map_or(self.files.len() as u32, |n| n.first);
+            match &m.paths {
+                Paths::Pattern { prefix, width, suffix } => {
+                    for (i, id) in (m.first..end).enumerate() {
+                        buf.clear();
+                        write!(buf, "{prefix}{i:0width$}{suffix}").expect("writing to a String cannot fail");
+                        f(id, &buf)?;
+                    }
+                }
+                Paths::Listed(paths) => {
+                    for (id, path) in (m.first..end).zip(paths.iter()) {
+                        f(id, path)?;
+                    }
+                }
             }
         }
+        Ok(())
     }
 
     /// Whether paths are unique by construction (one model of generated
@@ -232,7 +447,7 @@ impl FileSet {
             .iter()
             .map(|m| match &m.paths {
                 Paths::Pattern { prefix, suffix, .. } => prefix.capacity() + suffix.capacity(),
-                Paths::Listed { text, ends } => text.capacity() + ends.capacity() * std::mem::size_of::<usize>(),
+                Paths::Listed(paths) => paths.heap_bytes(),
             })
             .sum();
         self.files.capacity() * std::mem::size_of::<FileMeta>()
@@ -251,10 +466,7 @@ impl From<Vec<File>> for FileSet {
             let model = files[i].model;
             let j = files[i..].iter().position(|f| f.model != model).map_or(files.len(), |k| i + k);
             while (set.models.len() as u32) < model {
-                set.models.push(ModelFiles {
-                    first: set.files.len() as u32,
-                    paths: Paths::Listed { text: String::new(), ends: Vec::new() },
-                });
+                set.models.push(ModelFiles { first: set.files.len() as u32, paths: Paths::Listed(Arc::default()) });
             }
             set.push_listed(files[i..j].iter().map(|f| (f.path.as_str(), f.size, f.priority)));
             i = j;
@@ -307,22 +519,14 @@ impl ModelSpec {
     /// Append this model (index `model`, the set's next) to `set`.
     fn expand_into(&self, set: &mut FileSet, model: u32, seed: u64) {
         while (set.models.len() as u32) < model {
-            set.models.push(ModelFiles {
-                first: set.files.len() as u32,
-                paths: Paths::Listed { text: String::new(), ends: Vec::new() },
-            });
+            set.models.push(ModelFiles { first: set.files.len() as u32, paths: Paths::Listed(Arc::default()) });
         }
         let sizes = self.sizes(model, seed);
         if self.linear.is_some() || self.random.is_some() {
             let files = sizes.into_iter().enumerate().map(|(i, size)| (size, self.priority_of(i, None)));
             set.push_pattern(&format!("{}/file_", self.name), 4, ".bin", files);
         } else {
-            set.push_listed(
-                self.files
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| (f.path.as_str(), f.size_bytes, self.priority_of(i, f.priority))),
-            );
+            set.push_list(&self.files, |i, p| self.priority_of(i, p));
         }
     }
 }
@@ -352,7 +556,7 @@ mod tests {
         ModelSpec {
             name: "m".into(),
             priority: Priority::Normal,
-            files: vec![],
+            files: FileList::default(),
             linear,
             random,
             manifest: None,
@@ -370,6 +574,34 @@ mod tests {
         assert_eq!(files[3].id, 13);
         assert_eq!(files[0].priority, Priority::High);
         assert_eq!(files[1].priority, Priority::Normal);
+    }
+
+    /// A FileList reads and writes JSON as the `Vec<FileSpec>` it
+    /// replaces, byte for byte (shard fingerprints hash the scenario's
+    /// JSON), refuses an element given as an array, and its clones and the
+    /// file sets made from it share its paths.
+    #[test]
+    fn a_file_list_is_json_of_file_specs_and_shared() {
+        let text = r#"[{"path":"a/x.bin","size_bytes":5},{"path":"b","size_bytes":7,"priority":"high"}]"#;
+        let list: FileList = serde_json::from_str(text).unwrap();
+        let specs: Vec<FileSpec> = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&list).unwrap(), serde_json::to_string(&specs).unwrap());
+        assert_eq!(serde_json::to_string(&list).unwrap(), text);
+        assert_eq!(list, FileList::from(specs));
+        assert_eq!(list.get(1), Some(FileSpecRef { path: "b", size_bytes: 7, priority: Some(Priority::High) }));
+        assert_eq!(list.get(2), None);
+        let e = serde_json::from_str::<FileList>(r#"[["a", 5]]"#).unwrap_err().to_string();
+        assert!(e.contains("invalid type: sequence"), "{e}");
+        let e = serde_json::from_str::<FileList>(r#"{"path":"a"}"#).unwrap_err().to_string();
+        assert!(e.contains("expected a sequence"), "{e}");
+        let copy = list.clone();
+        assert!(Arc::ptr_eq(&copy.0, &list.0));
+        let m = ModelSpec { files: list.clone(), ..model(None, None) };
+        let mut set = FileSet::new();
+        m.expand_into(&mut set, 0, 0);
+        let Paths::Listed(paths) = &set.models[0].paths else { panic!("listed paths") };
+        assert!(Arc::ptr_eq(paths, &list.0.paths));
+        assert_eq!((set.path(1), set[1].priority), ("b".into(), Priority::High));
     }
 
     #[test]
