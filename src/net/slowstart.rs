@@ -578,24 +578,17 @@ impl<const D: bool> SlowStart<D> {
     /// (`cnt ≥ 2`) over the `rounds` since `cwnd` was set, never below it.
     /// No growth in the recovery (before the epoch).
     fn cubic_after_loss(&self, ca: Ca, cwnd: f64, rounds: f64) -> f64 {
-        if self.now <= ca.epoch {
-            return cwnd;
-        }
-        let most = cwnd * CUBIC_MAX_GROWTH_PER_ROUND.powf(rounds.max(0.0));
-        self.cubic_target(ca).min(most).max(cwnd)
-    }
-
-    /// [`Self::cubic_after_loss`]'s target alone (W_0 before the epoch), bytes.
-    fn cubic_target(&self, ca: Ca) -> f64 {
         let t = self.now - ca.epoch;
         if t <= 0.0 {
-            return ca.w0;
+            return cwnd;
         }
         let mss = self.p.mss_bytes;
         let (w_max, w0) = (ca.w_max / mss, ca.w0 / mss);
-        let cubic = CUBIC_C * (t + self.rtt_s - ca.k).powi(3) + w_max.max(w0);
+        let origin = w_max.max(w0);
+        let cubic = CUBIC_C * (t + self.rtt_s - ca.k).powi(3) + origin;
         let reno = w0 + RENO_FRIENDLY_SEGMENTS_PER_ROUND * t / self.rtt_eff;
-        cubic.max(reno) * mss
+        let most = cwnd * CUBIC_MAX_GROWTH_PER_ROUND.powf(rounds.max(0.0));
+        (cubic.max(reno) * mss).min(most).max(cwnd)
     }
 
     /// The current window of uncapped flow `f` of connection `c`, bytes.
@@ -803,37 +796,22 @@ impl<const D: bool> SlowStart<D> {
         let mut ids = std::mem::take(&mut self.tick_scratch);
         ids.clear();
         ids.extend(self.wlist.iter().copied());
-        let (mut grew, mut next) = (false, f64::INFINITY);
-        let mss = self.p.mss_bytes;
+        let mut grew = false;
         for &id in &ids {
             let c = self.conns[id as usize].expect("an active flow has a connection");
             let Some(ca) = c.ca.filter(|ca| !ca.lossless) else { continue };
-            let target = self.cubic_target(ca);
-            let mut w =
-                if self.now <= ca.epoch { c.cwnd } else { target.min(CUBIC_MAX_GROWTH_PER_ROUND * c.cwnd).max(c.cwnd) };
+            let w = self.cubic_after_loss(ca, c.cwnd, 1.0);
             // The kernel's window is a whole number of segments: it moves
             // (and the flow's weight with it) once it has grown by one.
-            if w >= c.cwnd + mss {
+            if w >= c.cwnd + self.p.mss_bytes {
                 self.take_uncapped(id);
                 self.conn(id).cwnd = w;
                 self.uncap(id);
                 grew = true;
-            } else {
-                w = c.cwnd;
             }
-            // When its target can next be a segment above it: after the
-            // recovery, at the target's present slope (cubic's 3 C (t − K)²,
-            // or the Reno-friendly 8/15 segment per round trip), at least
-            // a round trip on.
-            let t = self.now - ca.epoch;
-            let slope = (3.0 * CUBIC_C * (t.max(0.0) + self.rtt_s - ca.k).powi(2))
-                .max(RENO_FRIENDLY_SEGMENTS_PER_ROUND / self.rtt_eff);
-            let due = self.now + (-t).max(0.0) + ((w + mss - target) / mss).max(0.0) / slope;
-            next = next.min(due);
         }
         self.tick_scratch = ids;
-        self.tick_at =
-            if self.weights.count > self.lossless_w.count { next.max(self.now + self.rtt_eff) } else { f64::INFINITY };
+        self.tick_at = if self.weights.count > self.lossless_w.count { self.now + self.rtt_eff } else { f64::INFINITY };
         if grew {
             self.overflow();
         }
