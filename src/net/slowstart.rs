@@ -36,11 +36,20 @@
 //!   the k-th of n from the back of the bottleneck's FIFO (ordered by
 //!   round start; no draw); the ACK train then counts only where no other flow's
 //!   windows hold 2 ms of the link; under a standing queue (windows above
-//!   rate × RTT) each flow gets window / (RTT + queueing delay): windows
-//!   in congestion avoidance move on a counter per window byte (weighted
-//!   processor sharing, a heap of finish marks), frozen there after a
-//!   loss and growing by 1/20 of what they deliver before one; and a loss
-//!   cuts every window, not only those in slow start.
+//!   rate × RTT) each flow gets window / (RTT + queueing delay), the queue
+//!   at most its size: windows in congestion avoidance move on a counter
+//!   per window byte (weighted processor sharing, a heap of finish marks),
+//!   growing by 1/20 of what they deliver before any loss; an overflow of
+//!   the pipe is detected a round trip (at the full queue's RTT) later,
+//!   the windows growing meanwhile, and the loss then cuts every window,
+//!   not only those in slow start (W_max with fast convergence, × β).
+//!   After a loss each window follows tcp_cubic.c from the end of its
+//!   recovery (a round trip after the loss): the cubic through W_max one
+//!   minimum RTT ahead, at least the Reno-friendly window (8/15 segment
+//!   per round trip), at most × 1.5 per round trip — window-limited flows
+//!   at their round ends, flows behind the standing queue at a round of
+//!   growth per RTT + queueing delay — and when the windows regrow past
+//!   the pipe, the next synchronized loss follows.
 //!
 //! Cost: flows are kept in two sets. Window-limited flows (rate = their
 //! bound, below the fair level) are a list scanned at every event; every
@@ -54,7 +63,10 @@
 //! O(k + log n) for k window-limited flows — the connections still ramping
 //! below their share, a handful once the link is full — instead of O(n).
 //! Slow start adds about log2(share × RTT / IW) round events per fresh or
-//! restarted connection.
+//! restarted connection. The delay model's cubic growth behind a standing
+//! queue adds one event per RTT + queueing delay while such windows exist,
+//! costing O(w log n) for the w windows there (a list of them, not a scan
+//! of every flow).
 
 use super::capacity::Capacity;
 use super::flowset::FlowSet;
@@ -98,7 +110,9 @@ pub struct TcpParams {
     /// connection's place in the bottleneck's FIFO), under a standing queue
     /// sharing in proportion to the windows (and the ACK train only where
     /// no other flow's burst breaks it), windows growing by 1/20 of what
-    /// they deliver before any loss, and a loss cutting every window. Off
+    /// they deliver before any loss, a loss detected a round trip after the
+    /// overflow cutting every window, and cubic's growth after it (repeated
+    /// synchronized losses). Off
     /// by default: it lowers the max of the WAN matrix and of the clients'
     /// WAN rows, but raises the matrix's median by 0.002–0.003 and costs
     /// about 1.5× the instructions of the bench's W1 at RTT 20 ms (README,
@@ -133,6 +147,9 @@ struct Ca {
     w0: f64,
     /// The epoch's start (the loss or the exit), s.
     epoch: f64,
+    /// The delay model after a loss: cubic's K = cbrt((W_max − W_0) / C)
+    /// in segments, s (0 when W_max ≤ W_0), kept from the cut.
+    k: f64,
     /// No loss yet (a HyStart exit): Linux grows such a window by at
     /// least 5 % per round trip (`last_max_cwnd == 0` → `cnt ≤ 20`).
     lossless: bool,
@@ -147,6 +164,16 @@ pub const LOSSLESS_GROWTH: f64 = 1.05;
 /// flow delivers — what the delay model grows a window served behind a
 /// standing queue by.
 pub const LOSSLESS_ACKED_PER_SEGMENT: f64 = 20.0;
+
+/// Cubic's Reno-friendly window (tcp_cubic.c `tcp_friendliness`) grows by
+/// one segment per `(cwnd × beta_scale) >> 3` segments acked, `beta_scale
+/// = 8 × (1024 + 717) / 3 / (1024 − 717)` = 15 in the kernel's integer
+/// arithmetic: 8/15 of a segment per round trip (RFC 8312's 3 (1 − β) /
+/// (1 + β) = 0.529 before the rounding).
+pub const RENO_FRIENDLY_SEGMENTS_PER_ROUND: f64 = 8.0 / 15.0;
+/// Cubic grows a window by at most one segment per two acked (tcp_cubic.c:
+/// `ca->cnt = max(ca->cnt, 2U)`): by half per round trip.
+pub const CUBIC_MAX_GROWTH_PER_ROUND: f64 = 1.5;
 
 /// HyStart's ACK-train exit needs at least this many segments in the
 /// window (tcp_cubic.c `hystart_low_window = 16`).
@@ -286,7 +313,7 @@ struct Flow {
     v_base: f64,
     /// Uncapped: the first common-rate epoch its window follows.
     join: u64,
-    /// Capped: index in `capped`.
+    /// Capped: index in `capped`; weighted: index in `wlist`.
     pos: u32,
     /// Uncapped in slow start: `sat_v` when its stored window was taken.
     sat_base: f64,
@@ -323,6 +350,9 @@ const LOSS: u64 = u64::MAX;
 const DELAY: u64 = u64::MAX - 1;
 /// The event id of a delay exit due (a flow's round start, whole rounds after the signal).
 const EXIT: u64 = u64::MAX - 2;
+/// The event id of the delay model's round of cubic growth for the windows
+/// served behind a standing queue after a loss.
+const TICK: u64 = u64::MAX - 3;
 /// At most this many whole rounds between the delay signal and an exit
 /// (the last of 2^9 connections; a loss comes first anyway).
 const MAX_EXTRA_ROUNDS: f64 = 8.0;
@@ -384,6 +414,8 @@ pub struct SlowStart<const D: bool = false> {
     split_bps: f64,
     /// Scratch of the delay signal: (next round start, flow), kept to reuse its allocation.
     signal_scratch: Vec<(f64, FlowId)>,
+    /// Scratch of [`Self::cubic_round`], kept to reuse its allocation.
+    tick_scratch: Vec<FlowId>,
     /// HyStart's delay threshold, s.
     delay_thresh_s: f64,
     /// The windows sum to less than rate × (RTT + threshold): the next
@@ -417,6 +449,18 @@ pub struct SlowStart<const D: bool = false> {
     lossless_w: WeightedSet,
     /// `wv`'s rate: 1 / `rtt_eff` (scaled by the token bucket), 1/s.
     wrate: f64,
+    /// The weighted flows (each knows its index: `Flow::pos`).
+    wlist: Vec<FlowId>,
+    /// When the windows behind a standing queue after a loss next take a
+    /// round of cubic growth, s (∞: no such window).
+    tick_at: f64,
+    /// The delay model: when the senders learn of the queue's overflow and
+    /// cut, s (∞: none pending). The packet dropped at the tail of a full
+    /// queue would have reached the receiver after the queue's delay and
+    /// half the RTT, its loss is known half an RTT later (the SACKs of
+    /// the packets behind it): a round trip at the full queue's RTT after
+    /// the overflow, the windows growing meanwhile as before.
+    loss_at: f64,
 }
 
 impl<const D: bool> SlowStart<D> {
@@ -455,6 +499,7 @@ impl<const D: bool> SlowStart<D> {
             hystart_exits: 0,
             split_bps: 0.0,
             signal_scratch: Vec::new(),
+            tick_scratch: Vec::new(),
             delay_thresh_s: hystart_delay_thresh_s(p.rtt.as_secs_f64()),
             delay_armed: true,
             exits: MinSet::default(),
@@ -469,6 +514,9 @@ impl<const D: bool> SlowStart<D> {
             wv: 0.0,
             lossless_w: WeightedSet::default(),
             wrate: 0.0,
+            wlist: Vec::new(),
+            tick_at: f64::INFINITY,
+            loss_at: f64::INFINITY,
         }
     }
 
@@ -505,14 +553,42 @@ impl<const D: bool> SlowStart<D> {
     /// A loss cuts connection `id`'s window `w`: W_max = w (fast
     /// convergence: w × (1 + β) / 2 when below the last W_max), window × β.
     fn cut(&mut self, id: FlowId, w: f64) {
-        let (now, floor) = (self.now, 2.0 * self.p.mss_bytes);
+        let (now, floor, rtt_eff) = (self.now, 2.0 * self.p.mss_bytes, self.rtt_eff);
+        let mss = self.p.mss_bytes;
         let c = self.conn(id);
         let w_max = match c.ca {
             Some(ca) if !ca.lossless && w < ca.w_max => w * (1.0 + CUBIC_BETA) / 2.0,
             _ => w,
         };
         c.cwnd = (w * CUBIC_BETA).max(floor);
-        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch: now, lossless: false });
+        // The delay model: cubic's epoch begins at the first ACK after the
+        // recovery (tcp_cubic.c sets `epoch_start` there), a round trip at
+        // the current RTT (queue included) after the loss.
+        let epoch = if D { now + rtt_eff } else { now };
+        let k = if D && w_max > c.cwnd { ((w_max - c.cwnd) / mss / CUBIC_C).cbrt() } else { 0.0 };
+        c.ca = Some(Ca { w_max, w0: c.cwnd, epoch, k, lossless: false });
+    }
+
+    /// The delay model's cubic window after a loss, bytes, as tcp_cubic.c
+    /// `bictcp_update` targets it: the cubic through W_max (K = cbrt((W_max
+    /// − W_0) / C); the origin W_0 and K = 0 when W_max ≤ W_0) at the time
+    /// since the epoch plus the minimum RTT (`t += delay_min`: a round trip
+    /// ahead), at least the Reno-friendly window (8/15 of a segment per
+    /// round trip at the current RTT), at most 1.5 × `cwnd` per round trip
+    /// (`cnt ≥ 2`) over the `rounds` since `cwnd` was set, never below it.
+    /// No growth in the recovery (before the epoch).
+    fn cubic_after_loss(&self, ca: Ca, cwnd: f64, rounds: f64) -> f64 {
+        let t = self.now - ca.epoch;
+        if t <= 0.0 {
+            return cwnd;
+        }
+        let mss = self.p.mss_bytes;
+        let (w_max, w0) = (ca.w_max / mss, ca.w0 / mss);
+        let origin = w_max.max(w0);
+        let cubic = CUBIC_C * (t + self.rtt_s - ca.k).powi(3) + origin;
+        let reno = w0 + RENO_FRIENDLY_SEGMENTS_PER_ROUND * t / self.rtt_eff;
+        let most = cwnd * CUBIC_MAX_GROWTH_PER_ROUND.powf(rounds.max(0.0));
+        (cubic.max(reno) * mss).min(most).max(cwnd)
     }
 
     /// The current window of uncapped flow `f` of connection `c`, bytes.
@@ -693,7 +769,7 @@ impl<const D: bool> SlowStart<D> {
                     continue;
                 }
                 self.conn(id).cwnd = w;
-                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                 let rtt = self.rtt_s;
                 let g = self.f(id);
                 g.round_got = g.got;
@@ -704,10 +780,49 @@ impl<const D: bool> SlowStart<D> {
                 }
                 self.take_uncapped(id);
                 let w = self.conns[id as usize].expect("an active flow has a connection").cwnd;
-                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                 self.uncap(id);
             }
             self.delay_exits += 1;
+        }
+    }
+
+    /// The delay model's round of cubic growth (every RTT, queue included)
+    /// for the windows served behind a standing queue after a loss: each
+    /// takes [`Self::cubic_after_loss`]; then, if they overflow the pipe, a
+    /// loss. O(w log n) for the w such windows, once per round trip.
+    #[inline(never)]
+    fn cubic_round(&mut self) {
+        let mut ids = std::mem::take(&mut self.tick_scratch);
+        ids.clear();
+        ids.extend(self.wlist.iter().copied());
+        let mut grew = false;
+        for &id in &ids {
+            let c = self.conns[id as usize].expect("an active flow has a connection");
+            let Some(ca) = c.ca.filter(|ca| !ca.lossless) else { continue };
+            let w = self.cubic_after_loss(ca, c.cwnd, 1.0);
+            // The kernel's window is a whole number of segments: it moves
+            // (and the flow's weight with it) once it has grown by one.
+            if w >= c.cwnd + self.p.mss_bytes {
+                self.take_uncapped(id);
+                self.conn(id).cwnd = w;
+                self.uncap(id);
+                grew = true;
+            }
+        }
+        self.tick_scratch = ids;
+        self.tick_at = if self.weights.count > self.lossless_w.count { self.now + self.rtt_eff } else { f64::INFINITY };
+        if grew {
+            self.overflow();
+        }
+    }
+
+    /// The delay model: windows that grew by cubic's rounds and now hold
+    /// more than the pipe (rate × RTT + queue) while the standing queue
+    /// fills the server's link overflow it: a loss.
+    fn overflow(&mut self) {
+        if self.standing_full && self.loss_at.is_infinite() && self.aggregate_window().0 > self.pipe * (1.0 + 1e-9) {
+            self.loss_at = self.now + self.rtt_eff;
         }
     }
 
@@ -752,7 +867,9 @@ impl<const D: bool> SlowStart<D> {
                 self.uncap(id);
             }
         }
-        let rtt_eff = if standing { w_sum / server } else { rtt_s };
+        // The drop-tail queue holds at most its size: windows above the
+        // pipe (the overflow until its loss is detected) add no delay.
+        let rtt_eff = if standing { w_sum.min(self.pipe) / server } else { rtt_s };
         self.rtt_eff = rtt_eff;
         (standing, rtt_eff)
     }
@@ -766,6 +883,11 @@ impl<const D: bool> SlowStart<D> {
     pub fn cwnd(&self, flow: FlowId) -> Option<f64> {
         let c = self.conns.get(flow as usize).copied().flatten()?;
         Some(match self.flow(flow) {
+            // Behind a standing queue before any loss: its window at entry
+            // plus 1/20 of what it delivered since.
+            Some(f) if D && f.weighted && c.ca.is_some_and(|ca| ca.lossless) => {
+                c.cwnd + c.cwnd * (self.wv - f.v_base) / LOSSLESS_ACKED_PER_SEGMENT
+            }
             Some(f) if !f.capped && !f.last_window => self.uncapped_window(f, &c),
             _ => c.cwnd,
         })
@@ -820,8 +942,13 @@ impl<const D: bool> SlowStart<D> {
         }
         if c.ca.is_some_and(|ca| ca.lossless) {
             self.lossless_w.add(weight, weight * wv);
+        } else if self.tick_at.is_infinite() {
+            // Behind the queue after a loss: cubic grows it round by round.
+            self.tick_at = self.now + self.rtt_eff;
         }
         self.ca_u.add(c.cwnd);
+        self.f(id).pos = self.wlist.len() as u32;
+        self.wlist.push(id);
     }
 
     /// Put flow `id` (its `got` current) among the uncapped flows.
@@ -871,6 +998,11 @@ impl<const D: bool> SlowStart<D> {
         }
         let c = self.conns[id as usize].expect("an active flow has a connection");
         self.ca_u.remove(c.cwnd);
+        let pos = f.pos as usize;
+        self.wlist.swap_remove(pos);
+        if let Some(&moved) = self.wlist.get(pos) {
+            self.f(moved).pos = pos as u32;
+        }
         let wv = self.wv;
         if c.ca.is_some_and(|ca| ca.lossless) {
             // Before any loss the window grew by 1/20 of what it delivered.
@@ -1272,6 +1404,18 @@ impl<const D: bool> Discipline for SlowStart<D> {
                     best = Some((t, EXIT));
                 }
             }
+            if self.tick_at.is_finite() {
+                let t = (self.tick_at - self.now).max(0.0);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, TICK));
+                }
+            }
+            if self.loss_at.is_finite() {
+                let t = (self.loss_at - self.now).max(0.0);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, LOSS));
+                }
+            }
             delay_w = self.bdp / self.rtt_s * (HYSTART_BURST_RTT_SHARE * self.rtt_s + self.delay_thresh_s);
             // Alone, no other flow's burst queues ahead of a round's start:
             // a lone flow leaves by the ACK train (or the loss).
@@ -1285,7 +1429,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
             if dw > 0.0 {
                 // The windows' sum reaches rate × RTT + queue: the queue overflows.
                 let t = ((self.pipe - w) / dw).max(0.0);
-                if full && best.is_none_or(|b| t < b.0) {
+                if full && !(D && self.loss_at.is_finite()) && best.is_none_or(|b| t < b.0) {
                     best = Some((t, LOSS));
                 }
                 // It reaches rate × (RTT + HyStart's threshold): the queue's delay signal.
@@ -1308,11 +1452,19 @@ impl<const D: bool> Discipline for SlowStart<D> {
     fn settle(&mut self, due: Option<u64>, finished: &mut Vec<(FlowId, f64)>) {
         let mut due_uncapped = None;
         if due == Some(LOSS) {
-            self.lose();
+            if !D || self.loss_at <= self.now + 1e-12 {
+                self.loss_at = f64::INFINITY;
+                self.lose();
+            } else {
+                // The overflow: the cut comes when it is detected.
+                self.loss_at = self.now + self.rtt_eff;
+            }
         } else if due == Some(DELAY) {
             self.delay_signal();
         } else if due == Some(EXIT) {
             self.delay_exits_due();
+        } else if due == Some(TICK) {
+            self.cubic_round();
         } else if let Some(id) = due {
             // The event's time was rounded up to a nanosecond: reach it exactly.
             let flow = (id >> 1) as FlowId;
@@ -1342,6 +1494,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
         } else {
             None
         };
+        let mut grew = false;
         for i in 0..self.capped.len() {
             let id = self.capped[i];
             let f = *self.flow(id).expect("an active flow");
@@ -1363,7 +1516,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
                         if train && w_k >= HYSTART_LOW_WINDOW_SEGMENTS * self.p.mss_bytes && w_k > half {
                             let w = w_k + half.min(f.got - f.round_got);
                             self.hystart_exits += 1;
-                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, lossless: true });
+                            self.conn(id).ca = Some(Ca { w_max: w, w0: w, epoch: now, k: 0.0, lossless: true });
                             w
                         } else {
                             c.cwnd + (f.got - f.round_got)
@@ -1377,17 +1530,21 @@ impl<const D: bool> Discipline for SlowStart<D> {
                     // acked (`last_max_cwnd == 0` → `cnt ≤ 20`): 5 % per
                     // round it is window-limited without a queue, less
                     // behind one.
-                    Some(ca) if D && self.standing && !ca.lossless => c.cwnd,
+                    Some(ca) if D && !ca.lossless => self.cubic_after_loss(ca, c.cwnd, rtt / self.rtt_eff),
                     Some(ca) if ca.lossless && D => (c.cwnd + (f.got - f.round_got) / LOSSLESS_ACKED_PER_SEGMENT)
                         .max(self.cubic_window(ca, now - ca.epoch)),
                     Some(ca) => c.cwnd.max(self.cubic_window(ca, now - ca.epoch)),
                 };
+                grew |= D && c.ca.is_some() && cwnd > c.cwnd;
                 self.conn(id).cwnd = cwnd;
                 let f = self.f(id);
                 f.round_got = f.got;
                 f.round_end = now + rtt;
                 f.last_window = f.bytes - f.got <= cwnd;
             }
+        }
+        if grew {
+            self.overflow();
         }
         let mut i = 0;
         while i < self.capped.len() {
@@ -1457,6 +1614,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
             + self.exits.heap_bytes()
             + self.exit_due.capacity() * size_of::<f64>()
             + self.wmarks.heap_bytes()
+            + (self.wlist.capacity() + self.tick_scratch.capacity()) * size_of::<FlowId>()
     }
 }
 
@@ -1705,7 +1863,7 @@ mod tests {
     fn cubics_window_starts_at_beta_wmax_and_returns_to_wmax_after_k() {
         let s = SlowStart::<false>::new(params(50));
         let w_max = 300.0 * 1448.0;
-        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, lossless: false };
+        let ca = Ca { w_max, w0: CUBIC_BETA * w_max, epoch: 0.0, k: 0.0, lossless: false };
         // RFC 8312: K = cbrt(W_max (1 − β) / C) in segments and seconds.
         let k = (300.0 * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
         // Reno-friendly window at t: β W_max + 3 (1 − β)/(1 + β) t / RTT.
@@ -1742,12 +1900,14 @@ mod tests {
     }
 
     /// Connections in congestion avoidance after a loss, with windows `w`
-    /// (bytes) that do not grow between rounds behind a queue; no flow yet.
+    /// (bytes) that do not grow (still in the loss's recovery: cubic's
+    /// epoch not begun); no flow yet.
     fn frozen<const D: bool>(d: &mut SlowStart<D>, w: &[f64]) {
         d.conns = w
             .iter()
             .map(|&w| {
-                Some(Conn { cwnd: w, idle_since: None, ca: Some(Ca { w_max: w, w0: w, epoch: 0.0, lossless: false }) })
+                let ca = Ca { w_max: w, w0: w, epoch: f64::INFINITY, k: 0.0, lossless: false };
+                Some(Conn { cwnd: w, idle_since: None, ca: Some(ca) })
             })
             .collect();
         d.flows = vec![None; w.len()];
@@ -1932,7 +2092,7 @@ mod tests {
     fn lossless<const D: bool>(d: &mut SlowStart<D>, w: &[f64]) {
         frozen(d, w);
         for c in d.conns.iter_mut().flatten() {
-            c.ca = Some(Ca { lossless: true, ..c.ca.unwrap() });
+            c.ca = Some(Ca { lossless: true, epoch: 0.0, ..c.ca.unwrap() });
         }
     }
 
@@ -1962,18 +2122,29 @@ mod tests {
         }
         let t_loss = (pipe - sum) * LOSSLESS_ACKED_PER_SEGMENT / c;
         let (mut fin, mut at) = (Vec::new(), SimTime::ZERO);
-        while l.discipline().losses() == 0 {
+        while l.discipline().loss_at.is_infinite() {
             at = l.next_transition().unwrap();
-            assert!(at.as_secs_f64() <= t_loss + 1e-6, "no loss by {t_loss} s");
+            assert!(at.as_secs_f64() <= t_loss + 1e-6, "no overflow by {t_loss} s");
             l.on_transition(at, &mut fin);
         }
         close(at, t_loss);
+        // The overflow is known a round trip later (at most P / C, the full
+        // queue's): the windows keep growing by 1/20 of what they deliver
+        // (C / 20 together) until then.
+        let detect = pipe / c;
+        while l.discipline().losses() == 0 {
+            at = l.next_transition().unwrap();
+            assert!(at.as_secs_f64() <= t_loss + detect + 1e-6, "no loss by {} s", t_loss + detect);
+            l.on_transition(at, &mut fin);
+        }
+        let total = pipe + (at.as_secs_f64() - t_loss) * c / LOSSLESS_ACKED_PER_SEGMENT;
+        assert!(total > pipe, "the windows grew until the detection");
         let cut: f64 = (0..2).map(|f| l.discipline().cwnd(f).unwrap()).sum();
-        assert!((cut - CUBIC_BETA * pipe).abs() < 1e-6 * pipe, "{cut} vs β × {pipe}");
+        assert!((cut - CUBIC_BETA * total).abs() < 1e-6 * pipe, "{cut} vs β × {total}");
         for f in 0..2 {
             // Each grew (by its 1/20), by at most all of the growth, then took β.
             let cw = l.discipline().cwnd(f).unwrap();
-            let (least, most) = (CUBIC_BETA * w[f as usize], CUBIC_BETA * (w[f as usize] + pipe - sum));
+            let (least, most) = (CUBIC_BETA * w[f as usize], CUBIC_BETA * (w[f as usize] + total - sum));
             assert!(cw > least && cw < most, "flow {f}: {cw} not in ({least}, {most})");
             let ca = l.discipline().conns[f as usize].unwrap().ca.unwrap();
             assert!(!ca.lossless, "flow {f}");
@@ -1981,14 +2152,163 @@ mod tests {
         // β × 300 kB > BDP: the queue still stands and the link stays full.
         let rates: f64 = (0..2).map(|f| l.discipline().rate(f).unwrap()).sum();
         assert!((rates - c).abs() < 1e-6 * c, "{rates}");
-        // Cut windows behind the queue are frozen: no second loss.
-        while let Some(t) = l.next_transition() {
-            if t.as_secs_f64() > 8.0 {
-                break;
-            }
+        // Cubic then regrows the windows toward W_max = the windows at the
+        // cut, concave: within 1 s past the cut each is at most the larger
+        // of W_max − C (K − 1 s − RTT)³ and the Reno-friendly β W_max + 8/15
+        // per RTT: below the pipe together, so no second loss yet…
+        let t1 = at.as_secs_f64();
+        let before = [0, 1].map(|f| l.discipline().cwnd(f).unwrap() / CUBIC_BETA);
+        let bound: f64 = before
+            .iter()
+            .map(|&b| {
+                let wm = b / 1448.0;
+                let k = (wm * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+                let cubic = wm - CUBIC_C * (k - 1.0 - 0.1).max(0.0).powi(3);
+                cubic.max(CUBIC_BETA * wm + RENO_FRIENDLY_SEGMENTS_PER_ROUND * 1.0 / 0.1) * 1448.0
+            })
+            .sum();
+        assert!(bound < pipe, "{bound}");
+        while let Some(t) = l.next_transition().filter(|t| t.as_secs_f64() <= t1 + 1.0) {
             l.on_transition(t, &mut fin);
         }
         assert_eq!(l.discipline().losses(), 1);
+        // …but they overflow the pipe again (the windows summed above it at
+        // the cut), and the next loss cuts both again.
+        let mut before = before;
+        while l.discipline().losses() == 1 {
+            at = l.next_transition().unwrap();
+            assert!(at.as_secs_f64() < t1 + 10.0, "a second loss");
+            before = [0, 1].map(|f| l.discipline().cwnd(f).unwrap());
+            l.on_transition(at, &mut fin);
+        }
+        assert!(before.iter().sum::<f64>() > pipe, "{before:?}");
+        for f in 0..2 {
+            let cw = l.discipline().cwnd(f).unwrap();
+            assert!((cw - CUBIC_BETA * before[f as usize]).abs() < 1e-6, "flow {f}: {cw} vs β × {before:?}");
+        }
+    }
+
+    /// Connections in congestion avoidance after a loss from `w_max`
+    /// (bytes) to `w0` = β × `w_max`, the epoch (the recovery's end) at 0.
+    fn after_loss<const D: bool>(d: &mut SlowStart<D>, w_max: &[f64]) {
+        frozen(d, w_max);
+        for (c, &w) in d.conns.iter_mut().flatten().zip(w_max) {
+            c.cwnd = CUBIC_BETA * w;
+            let k = ((w - c.cwnd) / 1448.0 / CUBIC_C).cbrt();
+            c.ca = Some(Ca { w_max: w, w0: c.cwnd, epoch: 0.0, k, lossless: false });
+        }
+    }
+
+    /// Cubic's window in segments `t` s after the epoch of a loss from
+    /// `w_max` to `w0` (RFC 8312 §4.1 and tcp_cubic.c, derived here).
+    fn cubic_segments(w_max: f64, w0: f64, t: f64, rtt: f64) -> f64 {
+        let k = ((w_max - w0) / CUBIC_C).cbrt();
+        CUBIC_C * (t + rtt - k).powi(3) + w_max
+    }
+
+    #[test]
+    fn a_lone_window_limited_flow_after_a_loss_follows_cubics_curve_round_by_round() {
+        // No bottleneck: the flow's window binds and grows at each round's
+        // end (every RTT) to tcp_cubic.c's target one RTT ahead,
+        // W(t) = C (t + RTT − K)³ + W_max, K = cbrt(W_max (1 − β) / C),
+        // at least the Reno-friendly W_0 + 8/15 t / RTT, at most 1.5 × per round.
+        let (rtt, w_max) = (0.1, 100.0);
+        let mut d = SlowStart::<true>::new(delay_params(100));
+        after_loss(&mut d, &[w_max * 1448.0]);
+        let mut l = Link::new(Capacity::new(None, None), d);
+        l.add_flow(SimTime::ZERO, 0, 1e12, false);
+        let w0 = CUBIC_BETA * w_max;
+        let k = (w_max * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+        let (mut w, mut fin, mut seen) = (w0, Vec::new(), 0);
+        while let Some(t) = l.next_transition() {
+            if t.as_secs_f64() > 6.0 {
+                break;
+            }
+            l.on_transition(t, &mut fin);
+            let got = l.discipline().cwnd(0).unwrap() / 1448.0;
+            if (got - w).abs() < 1e-9 {
+                continue; // no round ended
+            }
+            let t = t.as_secs_f64();
+            let reno = w0 + RENO_FRIENDLY_SEGMENTS_PER_ROUND * t / rtt;
+            w = cubic_segments(w_max, w0, t, rtt).max(reno).clamp(w, 1.5 * w);
+            assert!((got - w).abs() < 1e-6, "t {t}: {got} vs {w}");
+            seen += 1;
+            // Concave below W_max (before K − RTT), convex above it.
+            if t + rtt < k - 1e-9 {
+                assert!(got < w_max, "t {t}: {got}");
+            }
+        }
+        assert!(seen >= 55, "{seen} rounds");
+        assert!(w > w_max, "past K the window is above W_max: {w}");
+    }
+
+    #[test]
+    fn synchronized_losses_recur_when_the_windows_regrow_past_the_pipe_with_fast_convergence() {
+        // C = 1 MB/s, RTT 100 ms (BDP 100 kB). Two connections after a loss
+        // from W_max = 100 segments (windows β W_max = 70: ΣW = 202.8 kB >
+        // BDP, a standing queue); pipe P = BDP + Q = 2 × 0.9 W_max. Behind
+        // the queue, each window takes cubic's target once a round trip
+        // (RTT + queue ≤ P / C); the sum reaches P when each reaches 0.9
+        // W_max: t* = K − RTT + cbrt((0.9 W_max − W_max) / C) (the cubic's
+        // concave part, above the Reno-friendly window there). The overflow
+        // is known at the first round after t*, the loss one round trip
+        // (≤ P / C) later: in [t*, t* + 2 P / C].
+        let (c, rtt, mss, w_max) = (1e6f64, 0.1, 1448.0, 100.0);
+        let pipe = 2.0 * 0.9 * w_max * mss;
+        let mut p = delay_params(100);
+        p.queue_bytes = Some(pipe - c * rtt);
+        let mut d = SlowStart::<true>::new(p);
+        after_loss(&mut d, &[w_max * mss, w_max * mss]);
+        let mut l = Link::new(Capacity::new(Some(c), None), d);
+        l.add_flow(SimTime::ZERO, 0, 1e12, false);
+        l.add_flow(SimTime::ZERO, 1, 1e12, false);
+        assert!(l.discipline().standing);
+        let w0 = CUBIC_BETA * w_max;
+        let k = (w_max * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+        let t_star = k - rtt - ((w_max - 0.9 * w_max) / CUBIC_C).cbrt();
+        let reno = w0 + RENO_FRIENDLY_SEGMENTS_PER_ROUND * t_star / rtt;
+        assert!(reno < 0.9 * w_max, "the cubic, not Reno, reaches the pipe: {reno}");
+        let most = pipe / c;
+        let (mut fin, mut at, mut before) = (Vec::new(), SimTime::ZERO, [0.0; 2]);
+        while l.discipline().losses() == 0 {
+            at = l.next_transition().unwrap();
+            assert!(at.as_secs_f64() <= t_star + 2.0 * most + 1e-6, "no loss by {at:?}");
+            before = [0, 1].map(|f| l.discipline().cwnd(f).unwrap());
+            l.on_transition(at, &mut fin);
+        }
+        let t1 = at.as_secs_f64();
+        assert!(t1 >= t_star, "loss at {t1}, before t* {t_star}");
+        for f in 0..2 {
+            // Cut by β from the window at the detection (above 0.9 W_max,
+            // below W_max: fast convergence lowers W_max to w (1 + β) / 2).
+            let w = before[f as usize];
+            assert!(w >= 0.9 * w_max * mss - 1e-6 && w < w_max * mss, "flow {f}: {w}");
+            let cw = l.discipline().cwnd(f).unwrap();
+            assert!((cw - CUBIC_BETA * w).abs() < 1e-6, "flow {f}: {cw} vs β × {w}");
+            let ca = l.discipline().conns[f as usize].unwrap().ca.unwrap();
+            assert!((ca.w_max - w * (1.0 + CUBIC_BETA) / 2.0).abs() < 1e-6, "flow {f}: W_max {}", ca.w_max);
+        }
+        // The next period: the new W_max (about 0.85 × 0.9 W_max) is below
+        // P / 2, so the cubic crosses P / 2 on its convex side, after the
+        // new K: t2 = K' − RTT + cbrt((P / 2 − W_max') / C) past the new
+        // epoch (the loss plus the recovery's round trip) — unless the
+        // Reno-friendly window, 8/15 of a segment per round trip (at most
+        // per RTT: the queue lengthens the rounds), gets there first.
+        let ca = l.discipline().conns[0].unwrap().ca.unwrap();
+        let (wm, w1, half) = (ca.w_max / mss, ca.w0 / mss, pipe / 2.0 / mss);
+        assert!(wm < half && (ca.epoch - t1) > 0.0 && (ca.epoch - t1) <= most + 1e-9, "{ca:?}");
+        let t2 = ca.epoch + ((wm - w1) / CUBIC_C).cbrt() - rtt + ((half - wm) / CUBIC_C).cbrt();
+        let t_reno = ca.epoch + (half - w1) / RENO_FRIENDLY_SEGMENTS_PER_ROUND * rtt;
+        while l.discipline().losses() == 1 {
+            at = l.next_transition().unwrap();
+            assert!(at.as_secs_f64() <= t2 + 2.0 * most + 1e-6, "no second loss by {at:?}");
+            l.on_transition(at, &mut fin);
+        }
+        assert!(at.as_secs_f64() >= t2.min(t_reno), "second loss at {at:?}, before {t2} and {t_reno}");
+        // Every byte still flows: the standing queue keeps the link full.
+        let rates: f64 = (0..2).map(|f| l.discipline().rate(f).unwrap()).sum();
+        assert!((rates - c).abs() < 1e-6 * c, "{rates}");
     }
 
     #[test]
