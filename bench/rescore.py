@@ -10,7 +10,8 @@ docs/recordings/ keeps the quiet runs quoted in the README. For every
 recorded row the sim is re-run (`dlsim run`) on the row's scenario —
 for a client row with the tool's preset and the start-up and per-file
 costs measured in that recording, as `validate --client` does — once with
-the default model and once with `network.hystart_delay` on, and the
+`network.hystart_delay` off and once on (the default since
+2026-11-29 20:42 UTC), and the
 |log error| against the recorded real time (the median of its repeats) is
 summarised per matrix/tool and recording: median / max.
 """
@@ -25,7 +26,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = [("default", False), ("hystart_delay", True)]
+MODELS = [("no_delay", False), ("hystart_delay", True)]
 
 
 def sim_duration(binary, scenario, out_dir):

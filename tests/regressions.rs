@@ -180,15 +180,16 @@ fn an_rtt_that_rounds_to_zero_nanoseconds_runs_without_slow_start() {
     assert_eq!(run(1e-7), run(0.0));
 }
 
-/// `network.hystart_delay` reaches the sim (the experimental delay model):
-/// the 16-flow WAN row runs checked, repeats exactly, and differs from the
-/// default model. Its exits no longer draw from the run seed (they follow
+/// `network.hystart_delay` (on by default) reaches the sim: the 16-flow
+/// WAN row runs checked, repeats exactly, and differs from the model
+/// without it. Its exits no longer draw from the run seed (they follow
 /// the bottleneck's FIFO order), so every seed predicts the same time.
 #[test]
-fn the_experimental_hystart_delay_model_runs_checked_and_repeats_per_seed() {
-    let base = Scenario::load(std::path::Path::new("scenarios/validation-wan/26_rtt50_r40_c16_16x4m.json")).unwrap();
-    let mut on = base.clone();
-    on.network.hystart_delay = true;
+fn the_hystart_delay_model_runs_checked_and_repeats_per_seed() {
+    let on = Scenario::load(std::path::Path::new("scenarios/validation-wan/26_rtt50_r40_c16_16x4m.json")).unwrap();
+    assert!(on.network.hystart_delay, "on by default");
+    let mut base = on.clone();
+    base.network.hystart_delay = false;
     let run = |s: &Scenario, seed: u64| {
         let r = simulate(&Plan::seeded(s, seed).unwrap(), SimOptions { trace: true });
         check_run(s, &r).unwrap();
@@ -202,15 +203,15 @@ fn the_experimental_hystart_delay_model_runs_checked_and_repeats_per_seed() {
 
 /// The delay model's unequal exits stay unequal (a loss cuts every window
 /// alike, and cut windows are frozen behind the queue): in the 16-flow WAN
-/// row the default model ends every file together, since symmetric flows
+/// row the model without it ends every file together, since symmetric flows
 /// get equal shares, while with the delay model the first file ends before
 /// the last — as in the emulator, where the first of 16 ends at a third of
 /// the run. Every byte still arrives once and the checker passes.
 #[test]
 fn with_the_delay_model_the_16_flow_row_ends_its_files_apart() {
-    let base = Scenario::load(std::path::Path::new("scenarios/validation-wan/26_rtt50_r40_c16_16x4m.json")).unwrap();
-    let mut on = base.clone();
-    on.network.hystart_delay = true;
+    let on = Scenario::load(std::path::Path::new("scenarios/validation-wan/26_rtt50_r40_c16_16x4m.json")).unwrap();
+    let mut base = on.clone();
+    base.network.hystart_delay = false;
     let run = |s: &Scenario| {
         let r = simulate(&Plan::seeded(s, 7).unwrap(), SimOptions { trace: true });
         check_run(s, &r).unwrap();

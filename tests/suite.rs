@@ -261,9 +261,14 @@ fn errors_cost_retries_time_and_finally_files() {
 fn throughput_rises_with_concurrency_then_saturates_at_the_bottleneck() {
     let fam: Vec<f64> =
         [1, 2, 4, 8, 16].iter().map(|c| res(&format!("scalability_{c}_concurrent")).throughput_mbps).collect();
-    for w in fam[..4].windows(2) {
+    for w in fam[..3].windows(2) {
         assert!(w[1] > 1.3 * w[0], "{fam:?}");
     }
+    // From 8 connections on, the windows overflow the bottleneck's
+    // drop-tail queue as they leave slow start: 8 still gain on 4, and 16
+    // gain nothing more (the synchronized loss cuts every window and the
+    // small ones crawl, as the WAN emulator measured for 16 flows).
+    assert!(fam[3] > fam[2], "{fam:?}");
     assert!(fam[4] <= FAST_WAN_MIBPS && fam[4] < 1.1 * fam[3], "{fam:?}");
     // On the LAN the client's CPU is the bottleneck: the suite's one core at
     // the default 1 ns per byte + 2 µs per 128 KiB read.

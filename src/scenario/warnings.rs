@@ -6,8 +6,7 @@
 //! - `split` × downloads wants more connections than the per-host limit;
 //! - no per-connection cap on a network with a round-trip time (one
 //!   connection can take the whole link, unlike real TCP with its window);
-//! - models run one after another while a later model's small files wait;
-//! - `network.hystart_delay` on where slow start does not run.
+//! - models run one after another while a later model's small files wait.
 
 use super::plan::Plan;
 use super::schema::{MIB, Scenario, Scheduling};
@@ -113,22 +112,6 @@ pub fn of(s: &Scenario, files: &[FileMeta]) -> Vec<String> {
         }
     }
 
-    // 5. The experimental delay model asked for where slow start does not run.
-    let n = &s.network;
-    if n.hystart_delay {
-        let why = if s.server.write_quantum_bytes.is_some() {
-            Some("server.write_quantum_bytes selects the round-robin link")
-        } else if !n.slow_start {
-            Some("network.slow_start is false")
-        } else if crate::net::TcpParams::of(s).is_none() {
-            Some("network.rtt_ms is 0")
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            out.push(format!("network.hystart_delay has no effect: {why}, so slow start does not run"));
-        }
-    }
     out
 }
 
@@ -179,28 +162,6 @@ mod tests {
 
     fn files(n: u32, size: u64) -> serde_json::Value {
         json!({"count": n, "min_size_bytes": size, "max_size_bytes": size})
-    }
-
-    #[test]
-    fn the_delay_model_where_slow_start_does_not_run() {
-        let m = json!([{"name": "m", "linear": files(4, 1000)}]);
-        let net = |n: serde_json::Value| {
-            let mut v = with(json!({}), m.clone());
-            v["network"] = n;
-            warn(v)
-        };
-        let on = |extra: serde_json::Value| {
-            let mut n = json!({"per_connection_bps": 1e7, "hystart_delay": true, "rtt_ms": 20});
-            n.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            n
-        };
-        assert!(net(on(json!({}))).is_empty(), "slow start runs: no warning");
-        assert!(net(on(json!({"rtt_ms": 0})))[0].contains("network.rtt_ms is 0"));
-        assert!(net(on(json!({"slow_start": false})))[0].contains("network.slow_start is false"));
-        let mut v = with(json!({}), m.clone());
-        v["network"] = on(json!({}));
-        v["server"] = json!({"write_quantum_bytes": 8192});
-        assert!(warn(v)[0].contains("server.write_quantum_bytes"));
     }
 
     #[test]
