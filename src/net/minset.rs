@@ -81,6 +81,23 @@ impl MinSet {
         }
     }
 
+    /// Change `flow`'s key from `old` to `key` in place (one sift instead of
+    /// a remove and an insert; the set, and so `first`, is the same).
+    pub(super) fn update(&mut self, old: f64, key: f64, flow: FlowId) {
+        let i = self.pos.get(flow as usize).copied().unwrap_or(ABSENT);
+        assert!(i != ABSENT, "flow {flow} is not in the set");
+        let i = i as usize;
+        debug_assert!(self.heap[i].key().total_cmp(&old).is_eq(), "flow {flow} is in the set under another key");
+        let e = Entry { order: total_order(key.to_bits() as i64), flow };
+        let up = e.cmp(&self.heap[i]).is_lt();
+        self.heap[i] = e;
+        if up {
+            self.sift_up(i);
+        } else {
+            self.sift_down(i);
+        }
+    }
+
     /// The smallest `(key, flow)`.
     pub(super) fn first(&self) -> Option<(f64, FlowId)> {
         self.heap.first().map(|e| (e.key(), e.flow))
@@ -153,7 +170,7 @@ mod tests {
     }
 
     proptest! {
-        /// Inserts and removes (keys with many ties, ±0) leave the same
+        /// Inserts, removes and key updates (keys with many ties, ±0) leave the same
         /// first pair as a `BTreeSet` after every step.
         #[test]
         fn first_matches_an_ordered_set(ops in proptest::collection::vec((0u32..40, 0u8..8, any::<bool>()), 0..600)) {
@@ -163,7 +180,13 @@ mod tests {
             for (flow, k, insert) in ops {
                 let key = if k == 7 { -0.0 } else { k as f64 * 0.5 - 1.0 };
                 match keys[flow as usize] {
-                    Some(old) if !insert => {
+                    Some(old) if insert => {
+                        s.update(old, key, flow);
+                        reference.remove(&(Key(old), flow));
+                        reference.insert((Key(key), flow));
+                        keys[flow as usize] = Some(key);
+                    }
+                    Some(old) => {
                         s.remove(old, flow);
                         reference.remove(&(Key(old), flow));
                         keys[flow as usize] = None;

@@ -805,9 +805,7 @@ impl<const D: bool> SlowStart<D> {
             // The kernel's window is a whole number of segments: it moves
             // (and the flow's weight with it) once it has grown by one.
             if w >= c.cwnd + self.p.mss_bytes {
-                self.take_uncapped(id);
-                self.conn(id).cwnd = w;
-                self.uncap(id);
+                self.reweight(id, c.cwnd, w);
                 grew = true;
             }
         }
@@ -816,6 +814,45 @@ impl<const D: bool> SlowStart<D> {
         if grew {
             self.overflow();
         }
+    }
+
+    /// Weighted flow `id` (after a loss) takes window `w` in place of `old`:
+    /// exactly [`Self::take_weighted`], the window set, then
+    /// [`Self::uncap_weighted`] — the same float operations in the same
+    /// order, the same `wlist` order (it moves to the back) — with its
+    /// finish mark moved in place rather than removed and inserted.
+    fn reweight(&mut self, id: FlowId, old: f64, w: f64) {
+        let (wv, len) = (self.wv, self.wlist.len());
+        let f = self.flows[id as usize].as_mut().expect("an active flow");
+        debug_assert!(f.weighted && !f.capped && !f.last_window && self.standing, "a weighted flow");
+        let off = old * f.v_base - f.got;
+        let mark = f.v_base + (f.bytes - f.got) / old;
+        f.got = (f.got + old * (wv - f.v_base)).min(f.bytes);
+        f.v_base = wv;
+        f.window_limited = false;
+        let off_new = w * wv - f.got;
+        let mark_new = wv + (f.bytes - f.got) / w;
+        let (buffered, pos) = (f.buffered, f.pos as usize);
+        f.pos = len as u32 - 1;
+        self.wmarks.update(mark, mark_new, id);
+        self.weights.remove(old, off);
+        if buffered {
+            self.weights_buffered.remove(old, off);
+        }
+        self.ca_u.remove(old);
+        self.wlist.swap_remove(pos);
+        if let Some(&moved) = self.wlist.get(pos) {
+            self.f(moved).pos = pos as u32;
+        }
+        let c = self.conn(id);
+        debug_assert!(c.cwnd == old && c.ca.is_some_and(|ca| !ca.lossless), "after a loss");
+        c.cwnd = w;
+        self.weights.add(w, off_new);
+        if buffered {
+            self.weights_buffered.add(w, off_new);
+        }
+        self.ca_u.add(w);
+        self.wlist.push(id);
     }
 
     /// The delay model: windows that grew by cubic's rounds and now hold
