@@ -94,8 +94,15 @@ impl MinSet {
         if up {
             self.sift_up(i);
         } else {
-            self.sift_down(i);
+            self.sift_down_outlined(i);
         }
+    }
+
+    /// [`Self::sift_down`] as a call: `update` keeps it out of line (inlined
+    /// there it costs `cubic_round` more than the call saves), `remove` inlines it.
+    #[inline(never)]
+    fn sift_down_outlined(&mut self, i: usize) {
+        self.sift_down(i);
     }
 
     /// The smallest `(key, flow)`.
@@ -121,6 +128,8 @@ impl MinSet {
     }
 
     /// Move the entry at `i` away from the root to its place; record positions.
+    /// Inlined into `remove` (its hot path); `update` calls [`Self::sift_down_outlined`].
+    #[inline(always)]
     fn sift_down(&mut self, mut i: usize) {
         let e = self.heap[i];
         let n = self.heap.len();
