@@ -28,7 +28,7 @@
 //!
 //! - On by default (`network.hystart_delay`: it predicts the WAN matrix
 //!   and every tool's WAN rows better than the model without it on every
-//!   quiet recording, and costs about 8× the instructions of a long run
+//!   quiet recording, and costs 4–10× as much on a long run
 //!   with many connections, W1 at RTT 20 ms; `false` keeps the ACK-train
 //!   exit alone): HyStart's
 //!   delay exit — once the windows hold rate × (RTT / 2 + clamp(RTT / 8,
@@ -116,7 +116,7 @@ pub struct TcpParams {
     /// overflow cutting every window, and cubic's growth after it (repeated
     /// synchronized losses). On by default (`network.hystart_delay`): it
     /// lowers the median and the max of the WAN matrix and of the tools'
-    /// WAN rows, at about 8× the instructions of the bench's W1 at RTT 20
+    /// WAN rows, at 4–10× the cost of the bench's W1 at RTT 20
     /// ms (README, "Validation on a WAN path").
     pub hystart_delay: bool,
 }

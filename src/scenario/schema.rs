@@ -228,7 +228,7 @@ pub struct Network {
     /// loss, cubic's curve after one), and every overflow of rate × RTT +
     /// queue cuts every window. It predicts the WAN matrix and the tools'
     /// WAN rows better than the model without it on every quiet recording,
-    /// and costs about 8× the instructions on long runs with many
+    /// and costs 4–10× as much on long runs with many
     /// connections (README, "Validation on a WAN path"); `false` keeps slow
     /// start with the ACK-train exit only.
     #[serde(skip_serializing_if = "is_true")]
