@@ -805,7 +805,7 @@ impl<const D: bool> SlowStart<D> {
             // The kernel's window is a whole number of segments: it moves
             // (and the flow's weight with it) once it has grown by one.
             if w >= c.cwnd + self.p.mss_bytes {
-                self.reweight(id, c.cwnd, w);
+                self.reweight(id, w);
                 grew = true;
             }
         }
@@ -816,43 +816,18 @@ impl<const D: bool> SlowStart<D> {
         }
     }
 
-    /// Weighted flow `id` (after a loss) takes window `w` in place of `old`:
-    /// exactly [`Self::take_weighted`], the window set, then
-    /// [`Self::uncap_weighted`] — the same float operations in the same
-    /// order, the same `wlist` order (it moves to the back) — with its
-    /// finish mark moved in place rather than removed and inserted.
-    fn reweight(&mut self, id: FlowId, old: f64, w: f64) {
-        let (wv, len) = (self.wv, self.wlist.len());
-        let f = self.flows[id as usize].as_mut().expect("an active flow");
+    /// Weighted flow `id` (after a loss) takes window `w` in place of its
+    /// own: [`Self::take_weighted`], the window set, then
+    /// [`Self::uncap_weighted`] — its finish mark moved in place rather
+    /// than removed and inserted.
+    fn reweight(&mut self, id: FlowId, w: f64) {
+        let f = *self.flow(id).expect("an active flow");
         debug_assert!(f.weighted && !f.capped && !f.last_window && self.standing, "a weighted flow");
-        let off = old * f.v_base - f.got;
-        let mark = f.v_base + (f.bytes - f.got) / old;
-        f.got = (f.got + old * (wv - f.v_base)).min(f.bytes);
-        f.v_base = wv;
-        f.window_limited = false;
-        let off_new = w * wv - f.got;
-        let mark_new = wv + (f.bytes - f.got) / w;
-        let (buffered, pos) = (f.buffered, f.pos as usize);
-        f.pos = len as u32 - 1;
-        self.wmarks.update(mark, mark_new, id);
-        self.weights.remove(old, off);
-        if buffered {
-            self.weights_buffered.remove(old, off);
-        }
-        self.ca_u.remove(old);
-        self.wlist.swap_remove(pos);
-        if let Some(&moved) = self.wlist.get(pos) {
-            self.f(moved).pos = pos as u32;
-        }
+        let mark = self.take_weighted_from(id, f, false);
         let c = self.conn(id);
-        debug_assert!(c.cwnd == old && c.ca.is_some_and(|ca| !ca.lossless), "after a loss");
+        debug_assert!(c.ca.is_some_and(|ca| !ca.lossless), "after a loss");
         c.cwnd = w;
-        self.weights.add(w, off_new);
-        if buffered {
-            self.weights_buffered.add(w, off_new);
-        }
-        self.ca_u.add(w);
-        self.wlist.push(id);
+        self.uncap_weighted_from(id, Some(mark));
     }
 
     /// The delay model: windows that grew by cubic's rounds and now hold
@@ -964,6 +939,13 @@ impl<const D: bool> SlowStart<D> {
     /// queue) among the flows served in proportion to their windows.
     #[inline(never)]
     fn uncap_weighted(&mut self, id: FlowId) {
+        self.uncap_weighted_from(id, None);
+    }
+
+    /// [`Self::uncap_weighted`]; with `Some(mark)` the flow's finish mark
+    /// is still in the set under `mark` and moves in place.
+    #[inline(always)]
+    fn uncap_weighted_from(&mut self, id: FlowId, kept_mark: Option<f64>) {
         let c = self.conns[id as usize].expect("an active flow has a connection");
         let wv = self.wv;
         let f = self.f(id);
@@ -973,7 +955,11 @@ impl<const D: bool> SlowStart<D> {
         f.v_base = wv;
         let (f, weight) = (*f, c.cwnd);
         let off = weight * wv - f.got;
-        self.wmarks.insert(wv + (f.bytes - f.got) / weight, id);
+        let mark = wv + (f.bytes - f.got) / weight;
+        match kept_mark {
+            Some(old) => self.wmarks.update(old, mark, id),
+            None => self.wmarks.insert(mark, id),
+        }
         self.weights.add(weight, off);
         if f.buffered {
             self.weights_buffered.add(weight, off);
@@ -1027,9 +1013,19 @@ impl<const D: bool> SlowStart<D> {
     /// Take weighted flow `id` (state `f`) out of its set: its `got` becomes current.
     #[inline(never)]
     fn take_weighted(&mut self, id: FlowId, f: Flow) {
+        self.take_weighted_from(id, f, true);
+    }
+
+    /// [`Self::take_weighted`], returning the flow's finish mark, which
+    /// stays in the set unless `remove_mark`.
+    #[inline(always)]
+    fn take_weighted_from(&mut self, id: FlowId, f: Flow, remove_mark: bool) -> f64 {
         let weight = self.weight(id);
         let off = weight * f.v_base - f.got;
-        self.wmarks.remove(f.v_base + (f.bytes - f.got) / weight, id);
+        let mark = f.v_base + (f.bytes - f.got) / weight;
+        if remove_mark {
+            self.wmarks.remove(mark, id);
+        }
         self.weights.remove(weight, off);
         if f.buffered {
             self.weights_buffered.remove(weight, off);
@@ -1050,6 +1046,7 @@ impl<const D: bool> SlowStart<D> {
         let g = self.f(id);
         g.weighted = false;
         g.got = (f.got + weight * (wv - f.v_base)).min(f.bytes);
+        mark
     }
 
     /// Take uncapped flow `id` out of the sets: its `got` and its
