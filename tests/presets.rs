@@ -85,6 +85,44 @@ fn curl_pays_one_redirect_for_lfs_files_only() {
     assert_eq!((big.stats.requests, small.stats.requests), (2, 1));
 }
 
+/// The byte ranges of a redirected file come from the CDN, another host:
+/// a connection of its own, with its own handshake, reused by the next
+/// redirected file; the body-less requests stay on the origin's.
+#[test]
+fn redirected_ranges_go_to_the_cdn_on_connections_of_its_own() {
+    let rtt = 40u64;
+    let s = |client: Value, files: Value| {
+        Scenario::from_value(json!({
+            "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 0 },
+            "network": { "rtt_ms": rtt, "handshake_rtts": 1, "slow_start": false },
+            "client": client,
+            "workload": { "models": [ { "name": "m", "files": files } ] }
+        }))
+        .expect("valid test scenario")
+    };
+    let curl = json!({ "preset": "curl" });
+    let own = SimTime::from_millis_f64(Preset::Curl.client().per_file_overhead_ms);
+    // Origin handshake, the 302's round trip, the CDN's handshake, the GET.
+    let big = run(&s(curl.clone(), one_file(10 * MIB)));
+    assert_eq!(big.duration, own + SimTime::from_millis(4 * rtt) + SimTime::from_secs(1));
+    assert_eq!((big.pool.opened, big.stats.requests), (2, 2));
+    // A small file is not redirected: one connection, one request.
+    let small = run(&s(curl.clone(), one_file(MIB)));
+    assert_eq!(small.duration, own + SimTime::from_millis(2 * rtt) + SimTime::from_millis(100));
+    assert_eq!(small.pool.opened, 1);
+    // Two LFS files one after another reuse both connections.
+    let two = json!([{ "path": "m/a.bin", "size_bytes": 10 * MIB }, { "path": "m/b.bin", "size_bytes": 10 * MIB }]);
+    let r = run(&s(curl, two));
+    assert_eq!(r.pool.opened, 2);
+    assert_eq!(r.duration, own.times(2) + SimTime::from_millis(6 * rtt) + SimTime::from_secs(2));
+    // huggingface_hub: the HEAD (answered by the 302, not followed) on the
+    // origin, the GET on the CDN.
+    let hub = run(&s(json!({ "preset": "huggingface_hub" }), one_file(10 * MIB)));
+    assert_eq!((hub.pool.opened, hub.stats.requests), (2, 2));
+    let small = run(&s(json!({ "preset": "huggingface_hub" }), one_file(MIB)));
+    assert_eq!((small.pool.opened, small.stats.requests), (1, 2));
+}
+
 /// A failure kind the tool does not retry fails the file at once; other
 /// kinds are retried.
 #[test]

@@ -811,10 +811,17 @@ impl Orchestrator {
     }
 
     fn acquire(&mut self, now: SimTime, s: u32, out: &mut Vec<Action>) {
+        let seg = &self.segs[s as usize];
         let owner = match self.cfg.pool.scope {
             PoolScope::Shared => 0,
-            PoolScope::PerWorker => self.runs[self.segs[s as usize].file as usize].worker,
-            PoolScope::PerFile => self.segs[s as usize].file,
+            PoolScope::PerWorker => self.runs[seg.file as usize].worker,
+            PoolScope::PerFile => seg.file,
+        };
+        // With a redirect to a CDN, each owner has a pool per host.
+        let owner = if self.cfg.metadata.redirect_min_bytes.is_some() {
+            2 * owner + preamble::host(&self.cfg.metadata, self.files[seg.file as usize].size, seg.pre > 0)
+        } else {
+            owner
         };
         let got = self.pool.acquire(now, owner, &mut self.closed_scratch);
         if !self.closed_scratch.is_empty() {

@@ -13,6 +13,18 @@ fn redirected(m: &Metadata, size: u64) -> bool {
     m.redirect_min_bytes.is_some_and(|min| size >= min)
 }
 
+/// The host a request of a file of `size` bytes goes to: 0 the origin, 1
+/// the CDN its redirect points to (another host, its own connections and
+/// handshakes). Body-less requests (`body_less`: the HEAD, the probe, the
+/// redirect's round trip) ask the origin; the byte ranges of a redirected
+/// file are fetched from the CDN — as huggingface_hub's GET goes straight
+/// to the HEAD's `Location`, hf_transfer's ranges to the probe's final URL,
+/// and curl's and aria2's to the URL the 302 names.
+#[inline]
+pub fn host(m: &Metadata, size: u64, body_less: bool) -> u32 {
+    (!body_less && redirected(m, size)) as u32
+}
+
 /// Body-less requests before a file's first byte range (on its first
 /// segment; the file's other segments wait for them): the HEAD, the probe,
 /// and the redirect when only the first request follows it.

@@ -74,7 +74,9 @@ impl Preset {
                 metadata: Metadata {
                     head: true,
                     probe: false,
-                    redirect_min_bytes: None,
+                    // The HEAD's 302 is not followed (it carries the
+                    // metadata); the GET goes to its Location, the CDN.
+                    redirect_min_bytes: Some(HUB_REDIRECT_MIN_BYTES),
                     redirect_follow: RedirectFollow::None,
                 },
                 pool: Pool {
