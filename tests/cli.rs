@@ -151,7 +151,7 @@ fn limiting_settings_are_warned_on_stderr_only() {
     let scenario = d.join("limited.json");
     std::fs::write(
         &scenario,
-        r#"{"name": "limited", "client": {"max_concurrent_downloads": 16, "max_concurrent_files_per_model": 2},
+        r#"{"name": "limited", "network": {"rtt_ms": 100}, "client": {"max_concurrent_downloads": 16, "max_concurrent_files_per_model": 2},
             "workload": {"models": [{"name": "m", "linear": {"count": 10, "min_size_bytes": 1000, "max_size_bytes": 2000}}]}}"#,
     )
     .unwrap();

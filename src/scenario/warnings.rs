@@ -4,13 +4,20 @@
 //!
 //! - the per-model file limit caps the global download limit;
 //! - `split` × downloads wants more connections than the per-host limit;
-//! - no per-connection cap on a network with a round-trip time (one
-//!   connection can take the whole link, unlike real TCP with its window);
+//! - no per-connection cap on a path that holds more per round trip than
+//!   a real connection's default receive window (one connection would
+//!   take what real TCP's window holds it below);
 //! - models run one after another while a later model's small files wait.
 
 use super::plan::Plan;
 use super::schema::{MIB, Scenario, Scheduling};
 use super::workload::FileMeta;
+
+/// A real connection's receive window by default, bytes: Linux grows the
+/// receive buffer to `net.ipv4.tcp_rmem`'s maximum, 6 MiB by default, and
+/// advertises about half of it (`tcp_adv_win_scale` = 1 before Linux 6.6,
+/// the per-socket scaling ratio, 50 % to begin with, since).
+pub const DEFAULT_RECEIVE_WINDOW_BYTES: f64 = 3.0 * MIB as f64;
 
 /// Files at most this large count as "small" for the sequential-models warning.
 pub const SMALL_FILE_BYTES: u64 = 10 * MIB;
@@ -76,14 +83,25 @@ pub fn of(s: &Scenario, files: &[FileMeta]) -> Vec<String> {
         }
     }
 
-    // 3. No per-connection cap although the path has a round-trip time.
+    // 3. No per-connection cap although the path holds more per round
+    // trip than a real connection's default receive window.
     let n = &s.network;
-    if n.rtt_ms > 0.0 && n.per_connection_bps.is_none() && n.tcp_window_bytes.is_none() {
+    let rtt_s = n.rtt_ms / 1000.0;
+    let bdp = s.server.bandwidth_bps.map_or(f64::INFINITY, |b| b * rtt_s);
+    if rtt_s > 0.0
+        && n.per_connection_bps.is_none()
+        && n.tcp_window_bytes.is_none()
+        && bdp > DEFAULT_RECEIVE_WINDOW_BYTES
+    {
+        let held = if bdp.is_finite() { mib(bdp as u64) } else { "an unlimited link".to_string() };
         out.push(format!(
-            "network.per_connection_bps and network.tcp_window_bytes are unset: with network.rtt_ms = {} one \
-             connection can take the whole link once slow start ends, so concurrency helps less than on real TCP; \
-             set network.tcp_window_bytes (window / RTT caps each connection) or network.per_connection_bps",
-            n.rtt_ms
+            "network.per_connection_bps and network.tcp_window_bytes are unset: at network.rtt_ms = {} the path \
+             holds {held} per round trip, more than a real connection's default receive window (Linux: about \
+             {} of net.ipv4.tcp_rmem's 6 MiB), which caps it at {:.1} MB/s; set network.tcp_window_bytes to \
+             model the window (window / RTT caps each connection)",
+            n.rtt_ms,
+            mib(DEFAULT_RECEIVE_WINDOW_BYTES as u64),
+            DEFAULT_RECEIVE_WINDOW_BYTES / rtt_s / 1e6
         ));
     }
 
@@ -214,15 +232,24 @@ mod tests {
     }
 
     #[test]
-    fn unlimited_connections_with_rtt() {
+    fn a_path_holding_more_than_a_default_receive_window_per_round_trip() {
         let m = json!([{"name": "m", "linear": files(2, 1000)}]);
-        let w = warn(json!({"name": "w", "workload": {"models": m}}));
+        // The default 1 Gbit/s at 20 ms holds 2.4 MiB: under the window.
+        assert!(warn(json!({"name": "w", "workload": {"models": m}})).is_empty());
+        // At 100 ms it holds 11.9 MiB; 3 MiB / 0.1 s = 31.5 MB/s.
+        let w = warn(json!({"name": "w", "network": {"rtt_ms": 100}, "workload": {"models": m}}));
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("network.rtt_ms = 20"), "{w:?}");
-        let w = warn(json!({"name": "w", "network": {"rtt_ms": 0}, "workload": {"models": m}}));
+        assert!(w[0].contains("network.rtt_ms = 100") && w[0].contains("11.9 MiB"), "{w:?}");
+        assert!(w[0].contains("31.5 MB/s"), "{w:?}");
+        let unlimited = json!({"name": "w", "server": {"bandwidth_bps": null}, "workload": {"models": m}});
+        assert!(warn(unlimited)[0].contains("an unlimited link"));
+        let w = warn(
+            json!({"name": "w", "network": {"rtt_ms": 0}, "server": {"bandwidth_bps": null}, "workload": {"models": m}}),
+        );
         assert!(w.is_empty(), "{w:?}");
-        let w = warn(json!({"name": "w", "network": {"tcp_window_bytes": 1048576}, "workload": {"models": m}}));
-        assert!(w.is_empty(), "{w:?}");
+        let capped =
+            json!({"name": "w", "network": {"rtt_ms": 100, "tcp_window_bytes": 1048576}, "workload": {"models": m}});
+        assert!(warn(capped).is_empty());
     }
 
     #[test]
@@ -247,7 +274,7 @@ mod tests {
     #[test]
     fn render_names_points_and_merges_duplicates() {
         let s = Scenario::from_value(
-            json!({"name": "r", "workload": {"models": [{"name": "m", "linear": files(2, 1000)}]},
+            json!({"name": "r", "network": {"rtt_ms": 100}, "workload": {"models": [{"name": "m", "linear": files(2, 1000)}]},
             "sweep": {"knob": "client.max_concurrent_downloads", "values": [1, 2]}}),
         )
         .unwrap();
