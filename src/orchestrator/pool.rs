@@ -14,6 +14,12 @@
 //! idle stack of up to `size` connections (the original's one
 //! `requests.Session` per worker thread): a worker never reuses another's
 //! idle connection. The per-host limit counts all owners.
+//!
+//! A second host, the CDN a redirect points to, is a second set of owners:
+//! with `client.metadata.redirect_min_bytes` set the core asks for owner
+//! `2 × owner` on the origin and `2 × owner + 1` on the CDN
+//! ([`super::preamble::host`]), so neither host reuses the other's
+//! connections; the per-host limit then counts both hosts together.
 
 use crate::scenario::Pool as PoolCfg;
 use crate::time::SimTime;
