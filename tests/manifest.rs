@@ -162,16 +162,14 @@ fn w1_from_a_csv_manifest_runs_like_bench_w1() {
         assert_eq!(r["metadata"]["events"], b["events"], "{r}");
         assert_eq!(r["files_processed"].as_u64(), Some(n), "{r}");
     };
-    std::fs::write(d.join("one.json"), scenario(conns[0], "")).unwrap();
-    let out = d.join("out1");
-    let one = json(&dlsim(&[
-        "run",
-        d.join("one.json").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    // Writes `name`.json and runs it: the report's JSON.
+    let run = |name: &str, body: String| {
+        let path = d.join(format!("{name}.json"));
+        std::fs::write(&path, body).unwrap();
+        let out = d.join(format!("out-{name}"));
+        json(&dlsim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "json"]))
+    };
+    let one = run("one", scenario(conns[0], ""));
     same(&one["results"][0], &bench[0]);
     let points: Vec<String> = conns
         .iter()
@@ -181,31 +179,12 @@ fn w1_from_a_csv_manifest_runs_like_bench_w1() {
             )
         })
         .collect();
-    std::fs::write(d.join("sweep.json"), scenario(1, &format!(r#","sweep":{{"points":[{}]}}"#, points.join(","))))
-        .unwrap();
-    let out = d.join("out2");
-    let sweep = json(&dlsim(&[
-        "run",
-        d.join("sweep.json").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let sweep = run("sweep", scenario(1, &format!(r#","sweep":{{"points":[{}]}}"#, points.join(","))));
     for (k, b) in bench.iter().enumerate() {
         same(&sweep["results"][k], b);
     }
     let knob = r#","sweep":{"knob":"workload.models.0.priority","values":["high","low"]}"#;
-    std::fs::write(d.join("workload.json"), scenario(conns[0], knob)).unwrap();
-    let out = d.join("out3");
-    let sweep = json(&dlsim(&[
-        "run",
-        d.join("workload.json").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let sweep = run("workload", scenario(conns[0], knob));
     // One model: its priority orders nothing.
     for k in 0..2 {
         same(&sweep["results"][k], &bench[0]);

@@ -434,7 +434,8 @@ pub struct SlowStart<const D: bool = false> {
     /// The bottleneck's equal split among the active flows, bytes/s: the
     /// rate a slow-start burst crosses it at when every flow bursts.
     split_bps: f64,
-    /// Scratch of the delay signal: (next round start, flow), kept to reuse its allocation.
+    /// Scratch of the delay signal: (slow start began, next round start,
+    /// flow), kept to reuse its allocation.
     signal_scratch: Vec<(f64, f64, FlowId)>,
     /// Scratch of [`Self::cubic_round`], kept to reuse its allocation.
     tick_scratch: Vec<FlowId>,
@@ -877,9 +878,20 @@ impl<const D: bool> SlowStart<D> {
     /// Whether the windows hold a standing queue at the shared bottleneck
     /// (moving the uncapped flows in congestion avoidance between the common
     /// rate and the weighted set when that changes), and RTT + its delay, s.
+    /// The shared bottleneck is the server's link with its drop-tail
+    /// queue: the loss model is on, the server's rate is finite, and no
+    /// per-connection cap or client limit holds the flows below it.
+    fn queue_bottleneck(&self, cap: &Capacity) -> bool {
+        let server = cap.server_bps();
+        self.p.loss
+            && server < super::link::UNLIMITED_BPS
+            && cap.cap_bps() >= super::link::UNLIMITED_BPS
+            && cap.shared_bps() >= server
+    }
+
     #[inline(never)]
     fn standing_queue(&mut self, cap: &Capacity) -> (bool, f64) {
-        let (per_conn, rtt_s) = (cap.cap_bps(), self.rtt_s);
+        let rtt_s = self.rtt_s;
         let server = cap.server_bps();
         let bottleneck = D && self.p.loss && server < super::link::UNLIMITED_BPS;
         let agg = if bottleneck && self.active > 0 { self.aggregate_window().0 } else { 0.0 };
@@ -891,10 +903,7 @@ impl<const D: bool> SlowStart<D> {
         // growth since (not yet in their windows) is not in the queue's
         // delay either, so the proportional split fills the link exactly.
         let w_sum = agg - self.unrealized_growth();
-        let standing = bottleneck
-            && per_conn >= super::link::UNLIMITED_BPS
-            && cap.shared_bps() >= server
-            && w_sum > server * rtt_s * (1.0 + 1e-9);
+        let standing = D && self.queue_bottleneck(cap) && w_sum > server * rtt_s * (1.0 + 1e-9);
         if standing != self.standing {
             let ids: Vec<FlowId> = (0..self.flows.len() as FlowId)
                 .filter(|&id| {
@@ -1130,22 +1139,18 @@ impl<const D: bool> SlowStart<D> {
     }
 
     fn end(&mut self, id: FlowId, done: bool) -> f64 {
-        if self.flow(id).expect("ending an active flow").parked {
-            // Aborted while waiting in the FIFO: nothing of it arrived.
-            let pos = self.bursts.iter().position(|&b| b == id).expect("a parked flow is queued");
-            self.bursts.remove(pos);
-            self.parked -= 1;
-            self.flows[id as usize] = None;
-            self.active -= 1;
-            let now = self.now;
-            self.conn(id).idle_since = Some(now);
-            return 0.0;
-        }
         if D && let Some(at) = self.exit_due.get_mut(id as usize).filter(|t| t.is_finite()) {
             let at = std::mem::replace(at, f64::INFINITY);
             self.exits.remove(at, id);
         }
-        if self.flow(id).expect("ending an active flow").capped {
+        let f = self.flow(id).expect("ending an active flow");
+        if f.parked {
+            // Aborted while waiting in the FIFO: nothing of it arrived (and
+            // its window, a last one, grows by nothing below).
+            let pos = self.bursts.iter().position(|&b| b == id).expect("a parked flow is queued");
+            self.bursts.remove(pos);
+            self.parked -= 1;
+        } else if f.capped {
             self.remove_capped(id);
         } else {
             self.take_uncapped(id);
@@ -1415,7 +1420,7 @@ impl<const D: bool> Discipline for SlowStart<D> {
         } else {
             (f64::INFINITY, f64::INFINITY)
         };
-        self.burst_fifo = self.pipe.is_finite() && per_conn >= super::link::UNLIMITED_BPS && cap.shared_bps() >= server;
+        self.burst_fifo = self.queue_bottleneck(cap);
         self.sat = self.pipe.is_finite()
             && (self.u_all.count > 0 || self.weights.count > 0)
             && !u_fixed

@@ -187,9 +187,7 @@ impl FileList {
             priority,
         })
     }
-}
 
-impl FileList {
     /// A list of the first `n` files (a copy of them).
     pub fn first(&self, n: usize) -> FileList {
         let mut b = FileListBuilder::default();
