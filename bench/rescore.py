@@ -5,7 +5,8 @@ usage: python3 bench/rescore.py [-v] [--bin PATH] RECORDING_DIR...
 
 A recording directory holds what `dlsim validate --wan --out DIR` wrote
 (`wan-validation.json`, the WAN matrix's `validation.json` renamed) and/or
-what `dlsim validate --client NAME --wan` wrote (`clients-NAME-wan.json`);
+what `dlsim validate --client NAME [--wan]` wrote (`clients-NAME.json`
+over loopback, `clients-NAME-wan.json` through the emulator);
 docs/recordings/ keeps the quiet runs quoted in the README. For every
 recorded row the sim is re-run (`dlsim run`) on the row's scenario —
 for a client row with the tool's preset and the start-up and per-file
@@ -53,9 +54,10 @@ def rows_of(rec_dir):
     if os.path.exists(v):
         for row in json.load(open(v))["rows"]:
             out.append(("wan", rec, row["name"], row["measured_s"], json.load(open(wan[row["name"]]))))
-    for f in sorted(glob.glob(os.path.join(rec_dir, "clients-*-wan.json"))):
+    for f in sorted(glob.glob(os.path.join(rec_dir, "clients-*.json"))):
         r = json.load(open(f))
         tool, costs = r["client"], r["costs"]
+        group = tool if f.endswith("-wan.json") else tool + " lo"
         for row in r["rows"]:
             s = json.load(open(clients[row["run"]["scenario"]]))
             rtt, latency = s["network"]["rtt_ms"], s["server"].get("latency_ms", 0)
@@ -66,7 +68,7 @@ def rows_of(rec_dir):
                 "startup_ms": 1000 * costs["startup_s"] + costs["first_call_ms"] + api_ms,
                 "per_file_overhead_ms": costs["per_file_ms"],
             }
-            out.append((tool, rec, row["run"]["scenario"], row["run"]["wall_s"], s))
+            out.append((group, rec, row["run"]["scenario"], row["run"]["wall_s"], s))
     return out
 
 

@@ -232,12 +232,51 @@ fn per_file_overhead_lanes_serialize_the_work() {
     assert_eq!(two_lanes.duration, ms(n.div_ceil(2) * d) + two_files.duration);
 }
 
+/// The share of the per-file work done after the last byte: on one worker
+/// it moves nothing (each file still costs d more); on one lane for N
+/// files on N workers, the shares before the first request run first, one
+/// after another (the last file's transfer starts at N × (1 − a) × d, its
+/// bytes in before the lane is free again), then the shares after, so the
+/// last file ends at exactly N × d — its transfer hidden, where with all
+/// the work before (a = 0) it comes after the N × d. With all of it after
+/// (a = 1) the N transfers start together and share the link first.
+#[test]
+fn per_file_overhead_after_the_last_byte_moves_the_work_not_its_sum() {
+    let (n, lat, d) = (4u64, 10u64, 200u64);
+    let size = MIB / 64; // 16 KiB: 1.5625 ms at 10 MiB/s, well below d / 4.
+    let ms = SimTime::from_millis;
+    let client = |workers: u64, d: u64, after: f64, lanes: Value| {
+        json!({ "max_concurrent_downloads": workers, "max_concurrent_files_per_model": workers,
+                "per_file_overhead_ms": d, "per_file_overhead_after_share": after,
+                "per_file_overhead_lanes": lanes })
+    };
+    let serial = run(&scenario(lat, client(1, 0, 0.0, Value::Null), files(n, size)));
+    for after in [0.0, 0.25, 0.5, 1.0] {
+        let one_worker = run(&scenario(lat, client(1, d, after, Value::Null), files(n, size)));
+        assert_eq!(one_worker.duration, serial.duration + ms(n * d), "after share {after}");
+    }
+    let one_file = run(&scenario(lat, client(1, 0, 0.0, Value::Null), files(1, size)));
+    let plain_all = run(&scenario(lat, client(n, 0, 0.0, Value::Null), files(n, size)));
+    for (after, want) in [
+        (0.0, ms(n * d) + one_file.duration),
+        (0.25, ms(n * d)),
+        (0.5, ms(n * d)),
+        (1.0, plain_all.duration + ms(n * d)),
+    ] {
+        let one_lane = run(&scenario(lat, client(n, d, after, json!(1)), files(n, size)));
+        assert_eq!(one_lane.duration, want, "after share {after}");
+        assert_eq!(one_lane.stats.files_completed as u64, n);
+    }
+}
+
 /// Out of range, the knobs are typed errors naming the field and the range.
 #[test]
 fn per_file_overhead_out_of_range_is_a_typed_error() {
     for (client, field) in [
         (json!({ "per_file_overhead_ms": -1 }), "client.per_file_overhead_ms"),
         (json!({ "per_file_overhead_ms": 60_001 }), "client.per_file_overhead_ms"),
+        (json!({ "per_file_overhead_after_share": -0.1 }), "client.per_file_overhead_after_share"),
+        (json!({ "per_file_overhead_after_share": 1.5 }), "client.per_file_overhead_after_share"),
         (json!({ "per_file_overhead_lanes": 0 }), "client.per_file_overhead_lanes"),
         (json!({ "per_file_overhead_lanes": 1025 }), "client.per_file_overhead_lanes"),
     ] {

@@ -154,7 +154,9 @@ struct ActiveFile {
     /// the other segments wait for them.
     gated: bool,
     /// The tool's per-file work (`client.per_file_overhead_ms`) is still
-    /// running: no segment starts before its timer fires.
+    /// running: before the first request, no segment starts before its
+    /// timer fires; after the last byte (`segs_left == 0`), the file
+    /// completes when it fires.
     held: bool,
 }
 
@@ -236,8 +238,9 @@ pub struct Orchestrator {
     overhead_lanes: preamble::OverheadLanes,
     /// `client.metadata` asks for no body-less request, whatever the file.
     no_preamble: bool,
-    /// `client.per_file_overhead_ms`, if any ([`preamble::overhead`]).
-    file_overhead: Option<SimTime>,
+    /// `client.per_file_overhead_ms`, before the first request and after
+    /// the last byte ([`preamble::Overhead`]).
+    file_overhead: preamble::Overhead,
     /// `client.chunking` sizes requests by measured speed ([`chunk::uses_speed`]).
     speed_chunking: bool,
     /// `client.chunking` asks for the whole rest of a segment each time.
@@ -308,6 +311,7 @@ impl Orchestrator {
         let whole_split = split::always_whole(cfg.split_rule, cfg.split);
         let no_preamble = preamble::none(&cfg.metadata);
         let plain = whole_split && !cfg.adaptive_read_size && no_preamble;
+        let file_overhead = preamble::Overhead::new(cfg.per_file_overhead_ms, cfg.per_file_overhead_after_share);
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
@@ -315,15 +319,12 @@ impl Orchestrator {
             file_speeds: VecDeque::new(),
             overhead_lanes: preamble::OverheadLanes::new(cfg.per_file_overhead_lanes),
             no_preamble,
-            file_overhead: preamble::overhead(cfg.per_file_overhead_ms),
+            file_overhead,
             speed_chunking: chunk::uses_speed(cfg.chunking.mode),
             whole_requests: cfg.chunking.mode == crate::scenario::ChunkMode::WholeFile,
             whole_split,
             plain,
-            recycle: plain
-                && preamble::overhead(cfg.per_file_overhead_ms).is_none()
-                && cfg.pool.scope == PoolScope::Shared
-                && !trace,
+            recycle: plain && file_overhead.is_none() && cfg.pool.scope == PoolScope::Shared && !trace,
             cfg,
             files,
             runs,
@@ -559,8 +560,14 @@ impl Orchestrator {
             Input::Timer { id } if preamble::overhead_timer_file(id).is_some() => {
                 let file = preamble::overhead_timer_file(id).expect("checked by the guard");
                 if self.runs.get(file as usize).is_some_and(|r| r.status == FileStatus::Active) && self.act(file).held {
-                    self.act_mut(file).held = false;
-                    self.start_more(now, file, out);
+                    let a = self.act_mut(file);
+                    a.held = false;
+                    if a.segs_left == 0 {
+                        let worker = self.runs[file as usize].worker;
+                        self.complete_file(now, file, worker, out);
+                    } else {
+                        self.start_more(now, file, out);
+                    }
                 }
             }
             Input::Timer { id } => {
@@ -647,7 +654,7 @@ impl Orchestrator {
             } else {
                 (preamble::per_file(&self.cfg.metadata, size), preamble::per_request(&self.cfg.metadata, size))
             };
-            let overhead = self.file_overhead;
+            let overhead = self.file_overhead.before;
             let act = ActiveFile {
                 buffer,
                 first_seg,
@@ -992,40 +999,53 @@ impl Orchestrator {
     #[inline(always)]
     fn segment_done(&mut self, now: SimTime, s: u32, file: u32, worker: u32, out: &mut Vec<Action>) {
         self.segs[s as usize].state = SegState::Done;
-        let run = &mut self.runs[file as usize];
+        let run = &self.runs[file as usize];
         debug_assert_eq!(run.status, FileStatus::Active, "file {file} is not active");
         debug_assert_eq!(run.worker, worker);
         let a = &mut self.active[worker as usize];
         a.segs_left -= 1;
-        let act = *a;
-        if act.segs_left == 0 {
-            run.status = FileStatus::Completed;
-            run.ended_at = now;
-            let meta = &self.files[file as usize];
-            let (size, model) = (meta.size, meta.model);
-            debug_assert_eq!(act.confirmed, size);
-            self.held_bytes -= match act.buffer {
-                BufferMode::Buffered => act.confirmed,
-                BufferMode::Streamed { buffer_bytes } => buffer_bytes,
-            };
-            self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
-            self.stats.files_completed += 1;
-            self.stats.useful_bytes += size;
-            // The speeds feed only the adaptive read size.
-            if self.cfg.adaptive_read_size {
-                let took = (now - run.dispatched_at).as_secs_f64();
-                if took > 0.0 {
-                    if self.file_speeds.len() == SPEED_HISTORY {
-                        self.file_speeds.pop_front();
-                    }
-                    self.file_speeds.push_back(size as f64 / took);
-                }
-            }
-            self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
-            self.end_file(now, worker, model, out);
-        } else {
+        if a.segs_left > 0 {
             self.start_more(now, file, out);
+        } else if let Some(d) = self.file_overhead.after {
+            // The tool's own work after the last byte holds the worker.
+            a.held = true;
+            let at = self.overhead_lanes.finish_at(now, d);
+            out.push(Action::Timer { id: preamble::overhead_timer(file), at });
+        } else {
+            self.complete_file(now, file, worker, out);
         }
+    }
+
+    /// Active `file`, held by `worker`, has all its bytes and its per-file
+    /// work done: it completes, and frees its worker and segments.
+    #[inline(always)]
+    fn complete_file(&mut self, now: SimTime, file: u32, worker: u32, out: &mut Vec<Action>) {
+        let act = self.active[worker as usize];
+        let run = &mut self.runs[file as usize];
+        run.status = FileStatus::Completed;
+        run.ended_at = now;
+        let meta = &self.files[file as usize];
+        let (size, model) = (meta.size, meta.model);
+        debug_assert_eq!(act.confirmed, size);
+        self.held_bytes -= match act.buffer {
+            BufferMode::Buffered => act.confirmed,
+            BufferMode::Streamed { buffer_bytes } => buffer_bytes,
+        };
+        self.free_segs.extend(act.first_seg..act.first_seg + act.parts);
+        self.stats.files_completed += 1;
+        self.stats.useful_bytes += size;
+        // The speeds feed only the adaptive read size.
+        if self.cfg.adaptive_read_size {
+            let took = (now - run.dispatched_at).as_secs_f64();
+            if took > 0.0 {
+                if self.file_speeds.len() == SPEED_HISTORY {
+                    self.file_speeds.pop_front();
+                }
+                self.file_speeds.push_back(size as f64 / took);
+            }
+        }
+        self.log(|| TraceEvent::FileCompleted { t: now, file, bytes: size });
+        self.end_file(now, worker, model, out);
     }
 
     /// A file of `model` held by `worker` ended: free both, dispatch.

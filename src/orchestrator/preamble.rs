@@ -48,15 +48,32 @@ pub fn per_request(m: &Metadata, size: u64) -> u32 {
     (redirected(m, size) && m.redirect_follow == RedirectFollow::Every) as u32
 }
 
-/// The tool's own work per file (`client.per_file_overhead_ms`) as a
-/// delay that holds the file's worker before its first request; `None`
-/// when there is none. A modelled delay, not a clock read: aria2's engine
-/// turn per download, hf_transfer's tokio runtime and `reqwest::Client`
-/// per `download` call, huggingface_hub's lock, metadata and
-/// `.incomplete` files (docs/clients.md §9.1).
-#[inline]
-pub fn overhead(per_file_overhead_ms: f64) -> Option<SimTime> {
-    (per_file_overhead_ms > 0.0).then(|| SimTime::from_millis_f64(per_file_overhead_ms))
+/// The tool's own work per file (`client.per_file_overhead_ms`): a
+/// modelled delay, not a clock read — aria2's engine turn per download,
+/// hf_transfer's tokio runtime and `reqwest::Client` per `download` call,
+/// huggingface_hub's lock, metadata and `.incomplete` files
+/// (docs/clients.md §9.1). Its first part holds the file's worker before
+/// its first request; the rest (`client.per_file_overhead_after_share`)
+/// holds it after the file's last byte, before the file counts as done.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Overhead {
+    pub before: Option<SimTime>,
+    pub after: Option<SimTime>,
+}
+
+impl Overhead {
+    /// `per_file_overhead_ms` split: `after_share` of it after the last
+    /// byte, the rest (so that the two parts sum exactly) before.
+    pub fn new(per_file_overhead_ms: f64, after_share: f64) -> Self {
+        let total = SimTime::from_millis_f64(per_file_overhead_ms);
+        let after = SimTime::from_millis_f64(per_file_overhead_ms * after_share).min(total);
+        let some = |t: SimTime| (t > SimTime::ZERO).then_some(t);
+        Overhead { before: some(total - after), after: some(after) }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.before.is_none() && self.after.is_none()
+    }
 }
 
 /// Where the per-file work runs: on each file's own worker (`None`: all
@@ -150,8 +167,22 @@ mod tests {
         assert_eq!(overhead_timer_file(overhead_timer(u32::MAX)), Some(u32::MAX));
         assert_eq!(overhead_timer_file(u32::MAX as u64), None);
         assert_eq!(overhead_timer_file(u64::MAX), None);
-        assert_eq!(overhead(0.0), None);
-        assert_eq!(overhead(1.5), Some(SimTime::from_nanos(1_500_000)));
+    }
+
+    /// The two parts of the per-file work sum to the whole, to the
+    /// nanosecond, whatever the share; a zero part is none.
+    #[test]
+    fn the_per_file_work_splits_into_parts_that_sum_to_it() {
+        let ns = SimTime::from_nanos;
+        assert!(Overhead::new(0.0, 0.5).is_none());
+        assert_eq!(Overhead::new(1.5, 0.0), Overhead { before: Some(ns(1_500_000)), after: None });
+        assert_eq!(Overhead::new(1.5, 1.0), Overhead { before: None, after: Some(ns(1_500_000)) });
+        assert_eq!(Overhead::new(1.5, 0.74), Overhead { before: Some(ns(390_000)), after: Some(ns(1_110_000)) });
+        for (ms, share) in [(0.000_001_3, 0.5), (14.4, 0.74), (9.2, 1.0 / 3.0), (60_000.0, 0.999_999_9)] {
+            let o = Overhead::new(ms, share);
+            let sum = o.before.unwrap_or_default() + o.after.unwrap_or_default();
+            assert_eq!(sum, SimTime::from_millis_f64(ms), "{ms} ms at share {share}");
+        }
     }
 
     /// Without a HEAD, a probe or redirects, no file and no request of any

@@ -101,6 +101,7 @@ impl Preset {
                 read_timeout_s: 10.0,
                 streaming_threshold_bytes: 0,
                 per_file_overhead_ms: 9.2,
+                per_file_overhead_after_share: 0.74,
                 per_file_overhead_lanes: Some(1),
                 ..base
             },
@@ -258,6 +259,11 @@ pub fn sources(p: Preset) -> &'static [Source] {
                 "9.2 / 1",
                 "measured (docs/clients.md §9.1): hf_hub_download's Python work per file (WeakFileLock, \
                  .incomplete, _chmod_and_move, write_download_metadata) under the GIL: one file at a time",
+            ),
+            (
+                "per_file_overhead_after_share",
+                "0.74",
+                "measured (docs/clients.md §9.1): 26 % of hf_hub_download's time per file precedes its HEAD",
             ),
         ],
         Preset::HfTransfer => &[

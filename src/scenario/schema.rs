@@ -328,10 +328,18 @@ pub struct Client {
     /// The tool's own work per file, ms (default 0): a delay holding the
     /// file's worker before its first request (aria2's engine turn per
     /// download, hf_transfer's runtime and client per call,
-    /// huggingface_hub's lock and metadata files). Presets set it from a
-    /// calibration (docs/clients.md §9.1).
+    /// huggingface_hub's lock and metadata files) and, for
+    /// `per_file_overhead_after_share` of it, after its last byte. Presets
+    /// set it from a calibration (docs/clients.md §9.1).
     #[serde(default, deserialize_with = "units::millis")]
     pub per_file_overhead_ms: f64,
+    /// The share of `per_file_overhead_ms` done after the file's last byte
+    /// (before it counts as done and its worker takes the next file), 0–1
+    /// (default 0: all of it before the first request). Where the work
+    /// falls decides how far apart files started together send their
+    /// requests when the work is serialized (`per_file_overhead_lanes`).
+    #[serde(default)]
+    pub per_file_overhead_after_share: f64,
     /// How many files' per-file work can run at once (default `null`:
     /// each on its own worker, all overlapping); `n`: `n` shared lanes,
     /// one file each in dispatch order (aria2's single engine thread: 1).
@@ -376,6 +384,7 @@ impl Default for Client {
             split_rule: SplitRule::Even,
             startup_ms: 0.0,
             per_file_overhead_ms: 0.0,
+            per_file_overhead_after_share: 0.0,
             per_file_overhead_lanes: None,
             metadata: Metadata::default(),
             pool: Pool::default(),
