@@ -123,6 +123,44 @@ fn redirected_ranges_go_to_the_cdn_on_connections_of_its_own() {
     assert_eq!((small.pool.opened, small.stats.requests), (1, 2));
 }
 
+/// hf_transfer's probe follows the 302: asked of the origin (its 302),
+/// then again of the CDN, on the connection the file's first range then
+/// reuses — a handshake and a round trip ahead of the other range, which
+/// opens a CDN connection of its own when the probe is done.
+#[test]
+fn a_followed_probe_opens_the_cdn_connection_the_first_range_reuses() {
+    let rtt = 40u64;
+    let s = Scenario::from_value(json!({
+        "server": { "bandwidth_bps": 10 * MIB, "latency_ms": 0 },
+        "network": { "rtt_ms": rtt, "handshake_rtts": 1, "slow_start": false },
+        "client": { "preset": "hf_transfer", "per_file_overhead_ms": 0 },
+        "workload": { "models": [ { "name": "m", "files": one_file(20 * MIB) } ] }
+    }))
+    .expect("valid test scenario");
+    let r = simulate(&Plan::seeded(&s, 1).unwrap(), SimOptions { trace: true });
+    let ms = SimTime::from_millis;
+    let sent: Vec<_> = r
+        .trace
+        .iter()
+        .filter_map(|e| match *e {
+            dlsim::trace::TraceEvent::RequestSent { t, conn, start, end, .. } => Some((t, conn, start, end)),
+            _ => None,
+        })
+        .collect();
+    let (probe, followed, first, second) = (sent[0], sent[1], sent[2], sent[3]);
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    // The probe: after the origin's handshake; its 302 a round trip later,
+    // then the CDN's handshake and the probe again.
+    assert_eq!((probe.0, followed.0), (ms(rtt), ms(3 * rtt)));
+    assert_ne!(probe.1, followed.1, "the followed probe goes to the CDN");
+    // The first range on the probe's CDN connection as soon as it answers;
+    // the second on a new one, a handshake later.
+    assert_eq!((first.0, first.1, first.2, first.3), (ms(4 * rtt), followed.1, 0, 10 * MIB));
+    assert_eq!((second.0, second.2, second.3), (ms(5 * rtt), 10 * MIB, 20 * MIB));
+    assert!(second.1 != followed.1 && second.1 != probe.1);
+    assert_eq!(r.pool.opened, 3);
+}
+
 /// A failure kind the tool does not retry fails the file at once; other
 /// kinds are retried.
 #[test]

@@ -826,7 +826,7 @@ impl Orchestrator {
         };
         // With a redirect to a CDN, each owner has a pool per host.
         let owner = if self.cfg.metadata.redirect_min_bytes.is_some() {
-            2 * owner + preamble::host(&self.cfg.metadata, self.files[seg.file as usize].size, seg.pre > 0)
+            2 * owner + preamble::host(&self.cfg.metadata, self.files[seg.file as usize].size, seg.pre)
         } else {
             owner
         };

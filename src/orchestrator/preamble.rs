@@ -13,16 +13,22 @@ fn redirected(m: &Metadata, size: u64) -> bool {
     m.redirect_min_bytes.is_some_and(|min| size >= min)
 }
 
-/// The host a request of a file of `size` bytes goes to: 0 the origin, 1
-/// the CDN its redirect points to (another host, its own connections and
-/// handshakes). Body-less requests (`body_less`: the HEAD, the probe, the
-/// redirect's round trip) ask the origin; the byte ranges of a redirected
+/// The host a request of a file of `size` bytes goes to, `pre_left` its
+/// segment's body-less requests still to send, this one included (0: a
+/// byte range): 0 the origin, 1 the CDN its redirect points to (another
+/// host, its own connections and handshakes). The HEAD, the probe and the
+/// redirect's round trip ask the origin; the byte ranges of a redirected
 /// file are fetched from the CDN — as huggingface_hub's GET goes straight
 /// to the HEAD's `Location`, hf_transfer's ranges to the probe's final URL,
-/// and curl's and aria2's to the URL the 302 names.
+/// and curl's and aria2's to the URL the 302 names. A probe that follows
+/// the 302 (hf_transfer) is sent again to the CDN: the last body-less
+/// request of such a file opens the CDN connection its first range then
+/// reuses (measured with `ss -ti`: that connection starts its range a
+/// round trip and a handshake before the file's other ranges).
 #[inline]
-pub fn host(m: &Metadata, size: u64, body_less: bool) -> u32 {
-    (!body_less && redirected(m, size)) as u32
+pub fn host(m: &Metadata, size: u64, pre_left: u32) -> u32 {
+    let followed_probe = m.probe && m.redirect_follow == RedirectFollow::First && pre_left == 1;
+    ((pre_left == 0 || followed_probe) && redirected(m, size)) as u32
 }
 
 /// Body-less requests before a file's first byte range (on its first
@@ -167,6 +173,28 @@ mod tests {
         assert_eq!(overhead_timer_file(overhead_timer(u32::MAX)), Some(u32::MAX));
         assert_eq!(overhead_timer_file(u32::MAX as u64), None);
         assert_eq!(overhead_timer_file(u64::MAX), None);
+    }
+
+    /// Ranges of a redirected file go to the CDN, body-less requests to
+    /// the origin — but for the last of a followed probe's (hf_transfer's
+    /// probe sent again to the 302's target); small files stay on the origin.
+    #[test]
+    fn only_ranges_and_a_followed_probe_go_to_the_cdn() {
+        let big = 10 * MIB;
+        let probe = Metadata {
+            head: false,
+            probe: true,
+            redirect_min_bytes: Some(big),
+            redirect_follow: RedirectFollow::First,
+        };
+        assert_eq!((host(&probe, big, 2), host(&probe, big, 1), host(&probe, big, 0)), (0, 1, 1));
+        assert_eq!((host(&probe, big - 1, 1), host(&probe, big - 1, 0)), (0, 0));
+        for follow in [RedirectFollow::None, RedirectFollow::Every] {
+            let m = Metadata { redirect_follow: follow, ..probe };
+            assert_eq!((host(&m, big, 1), host(&m, big, 0)), (0, 1), "{follow:?}");
+        }
+        let head = Metadata { head: true, probe: false, ..probe };
+        assert_eq!((host(&head, big, 2), host(&head, big, 1), host(&head, big, 0)), (0, 0, 1));
     }
 
     /// The two parts of the per-file work sum to the whole, to the

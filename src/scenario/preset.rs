@@ -275,7 +275,11 @@ pub fn sources(p: Preset) -> &'static [Source] {
             ),
             ("chunking.chunk_size_bytes", "10 MiB", "chunk_size; huggingface_hub 0.36 passes DOWNLOAD_CHUNK_SIZE"),
             ("metadata.probe", "true", "download_async: GET Range bytes=0-0 first"),
-            ("metadata.redirect_follow", "first", "the probe follows the 302; chunks use the final URL"),
+            (
+                "metadata.redirect_follow",
+                "first",
+                "the probe follows the 302; chunks use the final URL (the first on the probe's CDN connection)",
+            ),
             ("memory", "split × chunk", "download_chunk: response.bytes() buffers each chunk whole"),
             ("retry.max_attempts", "6", "max_retries=5 (+1)"),
             ("retry.backoff", "fixed 0.3–0.8 s", "exponential_backoff(300, n, 10_000) + jitter 0..=500 ms"),
