@@ -18,10 +18,13 @@ pub enum TraceEvent {
         model: u32,
         priority: Priority,
     },
-    /// A new connection is being opened (a handshake).
+    /// A new connection is being opened (a handshake) for `pool`, the
+    /// idle stack it returns to (the pool's owner: 0 shared, the worker or
+    /// the file by `client.pool.scope`; `2 × owner + host` with a CDN).
     ConnOpen {
         t: SimTime,
         conn: ConnId,
+        pool: u32,
     },
     /// A connection finished its handshake.
     ConnOpened {

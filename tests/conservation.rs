@@ -98,6 +98,37 @@ fn every_invariant_holds_under_heavy_faults() {
     assert!(totals.iter().all(|t| *t > 0), "dropped, failed-file and aborted bytes: {totals:?}");
 }
 
+/// Every client preset — HEADs, probes, redirects to a CDN with pools per
+/// host, per-file pools, work after the last byte — passes every check of
+/// `run --check` under faults, on a model with files on both sides of the
+/// Hub's LFS threshold (body-less requests are logged as requests of
+/// nothing, and each connection's pool as the core keeps it).
+#[test]
+fn every_preset_passes_every_check_under_faults() {
+    for preset in dlsim::scenario::preset::ALL {
+        let s = Scenario::from_value(json!({
+            "server": { "bandwidth_bps": 50e6, "latency_ms": 2,
+                        "faults": { "error_rate": 0.15, "mix": { "http_500": 1, "http_429": 1, "reset": 2 } } },
+            "network": { "rtt_ms": 20, "handshake_rtts": 1 },
+            "client": { "preset": preset.name() },
+            "workload": { "models": [
+                { "name": "m", "files": [
+                    { "path": "m/config.json", "size_bytes": 1000 },
+                    { "path": "m/model-1.safetensors", "size_bytes": 24 * 1024 * 1024 },
+                    { "path": "m/model-2.safetensors", "size_bytes": 12 * 1024 * 1024 },
+                    { "path": "m/tokenizer.json", "size_bytes": 2 * 1024 * 1024 } ] },
+                { "name": "n", "linear": { "count": 12, "min_size_bytes": 1000, "max_size_bytes": 11000000 } } ] }
+        }))
+        .expect("valid scenario");
+        for seed in 0..4 {
+            let run = simulate(&Plan::seeded(&s, seed).unwrap(), SimOptions { trace: true });
+            if let Err(v) = check_run(&s, &run) {
+                panic!("preset {} seed {seed}: {v}", preset.name());
+            }
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_result_different_seed_different_retries() {
     let s = faulty("interleaved", true, 1);

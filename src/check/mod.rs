@@ -13,6 +13,7 @@ mod retry;
 pub use queue::by_file_type;
 pub use retry::expected_base_delay_s;
 
+use crate::orchestrator::preamble;
 use crate::record::RunRecord;
 use crate::scenario::{FileMeta, FileSet, Scenario};
 use crate::time::SimTime;
@@ -345,9 +346,12 @@ impl<'a> Checker<'a> {
                 if self.state[*file as usize] != FileState::Active {
                     return fail("requests only for active files", format!("file {file}"));
                 }
-                if start >= end || *end > size {
+                // A body-less request (HEAD, probe, redirect: `client.metadata`)
+                // asks for nothing, before a byte of the file not yet fetched.
+                let body_less = start == end && *start < size && !preamble::none(&self.s.client.metadata);
+                if (start >= end && !body_less) || *end > size {
                     return fail(
-                        "requests ask for a non-empty range of the file",
+                        "requests ask for a non-empty range of the file (or, body-less, for none before one)",
                         format!("[{start}, {end}) of {size}"),
                     );
                 }
@@ -384,7 +388,16 @@ impl<'a> Checker<'a> {
                     );
                 }
                 self.confirm(r.file, r.start, r.start + kept)?;
-                self.retry.failed(r.file, r.start + kept, r.end, r.attempt, kind, *retryable)?;
+                self.retry.failed(
+                    self.s,
+                    r.file,
+                    r.start + kept,
+                    r.end,
+                    r.attempt,
+                    kind,
+                    *retryable,
+                    r.start == r.end,
+                )?;
             }
             TraceEvent::RetryScheduled { file, start, retry, delay_s, retry_after_s, at, .. } => {
                 self.retry.scheduled(self.s, self.now, *file, *start, *retry, *delay_s, *retry_after_s, *at)?;
@@ -537,7 +550,7 @@ mod tests {
             run.trace
                 .iter()
                 .map(|e| match *e {
-                    TraceEvent::ConnOpen { t, conn: 0 } => TraceEvent::ConnOpen { t, conn: to },
+                    TraceEvent::ConnOpen { t, conn: 0, pool } => TraceEvent::ConnOpen { t, conn: to, pool },
                     ref e => e.clone(),
                 })
                 .collect()

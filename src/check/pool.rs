@@ -28,6 +28,9 @@ struct Conn {
     /// Per-worker pools: the worker whose pool it is, learned from the file
     /// of its first request.
     owner: Option<u32>,
+    /// The idle stack it returns to, as the core logged it when opening it
+    /// (`ConnOpen::pool`: one per owner and host).
+    pool: u32,
 }
 
 pub(super) struct PoolModel {
@@ -51,6 +54,9 @@ pub(super) struct PoolModel {
     /// By id: the pool numbers connections in the order they open.
     conns: Vec<Conn>,
     idle: Vec<u32>,
+    /// Idle connections per pool (`Conn::pool`), so that a pool's count
+    /// needs no scan.
+    idle_per_pool: BTreeMap<u32, u32>,
     in_use: u32,
     releasing: Option<u32>,
 }
@@ -87,6 +93,7 @@ impl PoolModel {
             host_limit: c.max_connections_per_host,
             conns: Vec::new(),
             idle: Vec::new(),
+            idle_per_pool: BTreeMap::new(),
             in_use: 0,
             releasing: None,
         }
@@ -118,18 +125,32 @@ impl PoolModel {
         c.st = st;
     }
 
-    /// Idle connections of `conn`'s pool, oldest first (all of them in a
-    /// shared pool); `None` for a per-worker connection that never carried a
-    /// request, whose worker the log does not tell.
+    /// Idle connections of `conn`'s pool, oldest first; `None` for a
+    /// per-worker connection that never carried a request, whose worker the
+    /// log does not tell.
     fn idle_in_pool_of(&self, conn: u32) -> Option<impl DoubleEndedIterator<Item = u32> + '_> {
-        let owner = if self.per_worker { Some(self.conns.get(conn as usize).and_then(|c| c.owner)?) } else { None };
-        Some(self.idle.iter().copied().filter(move |&c| owner.is_none() || self.conns[c as usize].owner == owner))
+        let c = self.conns.get(conn as usize)?;
+        let (owner, pool) = (if self.per_worker { Some(c.owner?) } else { None }, c.pool);
+        Some(self.idle.iter().copied().filter(move |&i| {
+            let c = &self.conns[i as usize];
+            c.pool == pool && (owner.is_none() || c.owner == owner)
+        }))
     }
 
-    /// Whether `pool` holds at least `n` connections (a shared pool's
-    /// count without a scan).
-    fn at_least(&self, pool: impl Iterator<Item = u32>, n: u32) -> bool {
-        if self.per_worker { pool.take(n as usize).count() as u32 >= n } else { self.idle.len() as u32 >= n }
+    /// Whether `conn`'s pool (`idle`: its idle connections) holds at least
+    /// `n` connections (by the per-pool count, without a scan, unless the
+    /// pools are the workers' learned from the log).
+    fn at_least(&self, conn: u32, idle: impl Iterator<Item = u32>, n: u32) -> bool {
+        if self.per_worker {
+            idle.take(n as usize).count() as u32 >= n
+        } else {
+            self.idle_per_pool.get(&self.conns[conn as usize].pool).copied().unwrap_or(0) >= n
+        }
+    }
+
+    fn push_idle(&mut self, conn: u32) {
+        self.idle.push(conn);
+        *self.idle_per_pool.entry(self.conns[conn as usize].pool).or_insert(0) += 1;
     }
 
     fn state(&self, conn: u32) -> St {
@@ -152,6 +173,7 @@ impl PoolModel {
         // shared pool's stack, the last of its worker's in a per-worker one.
         if let Some(i) = self.idle.iter().rposition(|c| *c == conn) {
             self.idle.remove(i);
+            *self.idle_per_pool.get_mut(&self.conns[conn as usize].pool).expect("counted when pushed") -= 1;
         }
         Ok(since)
     }
@@ -181,7 +203,7 @@ impl PoolModel {
         let requests = self.conns.get(conn as usize).map_or(0, |c| c.requests);
         let released = matches!(st, St::Releasing | St::Busy { req: false });
         match ev {
-            TraceEvent::ConnOpen { .. } => {
+            &TraceEvent::ConnOpen { pool, .. } => {
                 if (conn as usize) < self.conns.len() {
                     return fail("handshakes = connections opened (each opened once)", format!("conn {conn} again"));
                 }
@@ -192,13 +214,22 @@ impl PoolModel {
                         format!("conn {conn}, next {next}"),
                     );
                 }
+                let same_pool = |c: &u32| self.conns[*c as usize].pool == pool;
                 if self.per_worker {
-                    let owners = self.idle.iter().filter_map(|&c| self.conns[c as usize].owner).collect();
+                    let owners = self
+                        .idle
+                        .iter()
+                        .filter(|c| same_pool(c))
+                        .filter_map(|&c| self.conns[c as usize].owner)
+                        .collect();
                     self.opened_with_idle.insert(conn, owners);
-                } else if !self.idle.is_empty() {
+                } else if self.idle_per_pool.get(&pool).is_some_and(|n| *n > 0) {
                     return fail(
                         "the pool reuses an idle connection before opening one",
-                        format!("idle {:?}", self.idle),
+                        format!(
+                            "pool {pool}, idle {:?}",
+                            self.idle.iter().filter(|c| same_pool(c)).collect::<Vec<_>>()
+                        ),
                     );
                 }
                 if self.host_limit.is_some_and(|l| self.in_use >= l) {
@@ -207,7 +238,7 @@ impl PoolModel {
                 if self.block && self.in_use >= self.size {
                     return fail("a blocking pool opens at most its size", format!("open with {} open", self.in_use));
                 }
-                self.conns.push(Conn { st: St::Closed, requests: 0, owner: None });
+                self.conns.push(Conn { st: St::Closed, requests: 0, owner: None, pool });
                 self.set(conn, St::Opening);
             }
             TraceEvent::ConnOpened { .. } => {
@@ -270,7 +301,7 @@ impl PoolModel {
                 if !released {
                     return fail("only a held connection goes back to the pool", format!("conn {conn} is {st:?}"));
                 }
-                if self.idle_in_pool_of(conn).is_some_and(|pool| self.at_least(pool, self.size)) {
+                if self.idle_in_pool_of(conn).is_some_and(|idle| self.at_least(conn, idle, self.size)) {
                     return fail(
                         "idle connections never exceed the pool size",
                         format!("{} idle", self.idle.len() + 1),
@@ -280,7 +311,7 @@ impl PoolModel {
                     return fail("a worn-out connection is retired, not pooled", format!("conn {conn}: {requests}"));
                 }
                 self.set(conn, St::Idle { since: now });
-                self.idle.push(conn);
+                self.push_idle(conn);
                 self.releasing = None;
             }
             TraceEvent::ConnClosed { reason, .. } => {
@@ -288,7 +319,7 @@ impl PoolModel {
                     "overflow" => {
                         released
                             && requests < self.max_requests
-                            && self.idle_in_pool_of(conn).is_none_or(|pool| self.at_least(pool, self.size))
+                            && self.idle_in_pool_of(conn).is_none_or(|idle| self.at_least(conn, idle, self.size))
                     }
                     "dead" => released,
                     "aborted" => st == St::Busy { req: true },

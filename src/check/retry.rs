@@ -66,7 +66,12 @@ impl RetryModel {
         if self.awaiting.contains_key(&(file, start)) {
             return fail("a failed range is resent only after its retry is scheduled", format!("file {file} @{start}"));
         }
-        match self.pending.remove(&(file, start)) {
+        // A body-less request before a retried range is part of that try:
+        // the range, sent next with the same attempt, takes the retry.
+        let body_less = start == end;
+        let pending =
+            if body_less { self.pending.get(&(file, start)).copied() } else { self.pending.remove(&(file, start)) };
+        match pending {
             Some(p) => {
                 if attempt != p.retry + 1 {
                     return fail("attempts counted per range", format!("attempt {attempt} after retry {}", p.retry));
@@ -80,7 +85,7 @@ impl RetryModel {
                 if now < p.at {
                     return fail("no retry starts before its backoff ends", format!("sent at {now}, due at {}", p.at));
                 }
-                if p.end.is_some_and(|e| e != end) {
+                if !body_less && p.end.is_some_and(|e| e != end) {
                     return fail(
                         "a retry asks for the rest of the failed range",
                         format!("end {end}, failed range ended at {:?}", p.end),
@@ -98,14 +103,17 @@ impl RetryModel {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn failed(
         &mut self,
+        s: &Scenario,
         file: u32,
         next: u64,
         end: u64,
         attempt: u32,
         kind: &str,
         retryable: bool,
+        body_less: bool,
     ) -> Check {
         if kind_retryable(kind).is_some_and(|r| r != retryable) {
             return fail(
@@ -113,8 +121,14 @@ impl RetryModel {
                 format!("{kind} marked retryable = {retryable}"),
             );
         }
-        if next < end {
-            self.awaiting.insert((file, next), Awaiting { end: Some(end), attempt, kind: kind.to_string(), retryable });
+        // The client retries a retryable kind unless it is one of its
+        // `retry.not_retried` (a preset's: aria2 never retries a 500).
+        let retryable = retryable && !s.client.retry.not_retried.iter().any(|k| k == kind);
+        // A failed body-less request is sent again, before the range it
+        // precedes (whose end it does not know).
+        if next < end || body_less {
+            let end = (!body_less).then_some(end);
+            self.awaiting.insert((file, next), Awaiting { end, attempt, kind: kind.to_string(), retryable });
         }
         Ok(())
     }

@@ -849,7 +849,7 @@ impl Orchestrator {
                 self.send(now, s, conn, out);
             }
             Acquire::Open(conn) => {
-                self.log(|| TraceEvent::ConnOpen { t: now, conn });
+                self.log(|| TraceEvent::ConnOpen { t: now, conn, pool: owner });
                 self.set_conn_seg(conn, s);
                 self.segs[s as usize].state = SegState::Opening(conn);
                 out.push(Action::Open { conn });
@@ -897,12 +897,16 @@ impl Orchestrator {
     }
 
     /// A body-less request (HEAD, probe, redirect) of segment `s` is done.
+    /// Its range's attempt count goes on: a try is the body-less requests
+    /// and the range together (aria2's `--max-tries` counts the redirect
+    /// and the segment's GET as one), so a range that keeps failing after
+    /// a good redirect still runs out of attempts.
     fn preamble_done(&mut self, now: SimTime, s: u32, conn: ConnId, keep_alive: bool, out: &mut Vec<Action>) {
         let seg = &mut self.segs[s as usize];
         seg.in_pre = false;
         seg.pre -= 1;
-        seg.failures = 0;
-        let (file, pre) = (seg.file, seg.pre);
+        let (file, pre, req) = (seg.file, seg.pre, seg.req);
+        self.log(|| TraceEvent::RequestDone { t: now, file, conn, req, bytes: 0 });
         self.pool.set_holder(conn, None);
         let size = self.files[file as usize].size;
         let per_request = preamble::per_request(&self.cfg.metadata, size);

@@ -44,7 +44,7 @@ pub fn timeline(run: &RunRecord, first_byte: SimTime) -> Timeline {
     };
     for ev in &run.trace {
         match *ev {
-            TraceEvent::ConnOpen { t, conn } => {
+            TraceEvent::ConnOpen { t, conn, .. } => {
                 opening.insert(conn, t);
             }
             TraceEvent::ConnOpened { t, conn } => {
