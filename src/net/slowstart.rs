@@ -193,6 +193,11 @@ pub const RENO_FRIENDLY_SEGMENTS_PER_ROUND: f64 = 8.0 / 15.0;
 /// `ca->cnt = max(ca->cnt, 2U)`): by half per round trip.
 pub const CUBIC_MAX_GROWTH_PER_ROUND: f64 = 1.5;
 
+/// A window-limited flow's round that ends within this of now is due now,
+/// s: the engine's integer-nanosecond clock handles it up to a nanosecond
+/// after its end.
+pub(super) const ROUND_DUE_NOW_S: f64 = 2e-9;
+
 /// HyStart's ACK-train exit needs at least this many segments in the
 /// window (tcp_cubic.c `hystart_low_window = 16`).
 pub const HYSTART_LOW_WINDOW_SEGMENTS: f64 = 16.0;
@@ -1390,8 +1395,11 @@ impl<const D: bool> Discipline for SlowStart<D> {
                 continue;
             }
             listed += f.rate;
-            // A flow that just became window-limited starts a round now.
-            if f.round_end <= now {
+            // A flow that just became window-limited starts a round now. One
+            // whose round ends now keeps it — another event of this instant
+            // (a flow added, say) came before the round's — and `settle`
+            // grows its window next; restarting it would lose the round.
+            if f.round_end < now - ROUND_DUE_NOW_S {
                 f.round_end = now + rtt;
                 f.round_got = f.got;
             }
@@ -1914,6 +1922,27 @@ mod tests {
             let w0 = if restart { IW } else { w };
             close(t3 - t2, alone_s(bytes, w0, rtt_s, UNLIMITED_BPS));
         }
+    }
+
+    /// A flow added at the very instant another's round ends (the engine
+    /// handled the add first) does not cost that round: the window still
+    /// doubles at its end, so a flow that started one RTT ahead stays a
+    /// round ahead. Before, the add restarted the round, and a range on a
+    /// reused connection lost its lead over the ranges opened beside it.
+    #[test]
+    fn a_flow_added_as_another_rounds_end_leaves_that_round_whole() {
+        let rtt = SimTime::from_millis(40);
+        let mut l = Link::new(Capacity::new(Some(20e6), None), SlowStart::<false>::new(params(40)));
+        l.add_flow(SimTime::ZERO, 0, 1e8, false);
+        // The new flow comes before the link's transition at the same instant.
+        l.add_flow(rtt, 1, 1e8, false);
+        run_until(&mut l, rtt);
+        let (w0, w1) = (l.discipline().cwnd(0).unwrap(), l.discipline().cwnd(1).unwrap());
+        assert!((w0 - 2.0 * IW).abs() < 1e-6 && (w1 - IW).abs() < 1e-6, "cwnd {w0}, {w1}");
+        // Both window-limited from then on: flow 0 keeps its round's lead.
+        run_until(&mut l, rtt.times(3));
+        let (w0, w1) = (l.discipline().cwnd(0).unwrap(), l.discipline().cwnd(1).unwrap());
+        assert!((w0 - 8.0 * IW).abs() < 1e-6 && (w1 - 4.0 * IW).abs() < 1e-6, "cwnd {w0}, {w1}");
     }
 
     /// Drive the link's transitions up to `t` (inclusive).

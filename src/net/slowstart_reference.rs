@@ -196,8 +196,9 @@ impl Discipline for Reference {
         for f in &mut self.flows {
             let c = self.conns[f.id as usize].as_mut().expect("an active flow has a connection");
             if f.window_limited {
-                // A flow that just became window-limited starts a round now.
-                if f.round_end <= now {
+                // A flow that just became window-limited starts a round now
+                // (one whose round ends now keeps it: `settle` grows it).
+                if f.round_end < now - super::slowstart::ROUND_DUE_NOW_S {
                     f.round_end = now + rtt;
                     f.round_got = f.got;
                 }
