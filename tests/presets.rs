@@ -307,6 +307,19 @@ fn per_file_overhead_after_the_last_byte_moves_the_work_not_its_sum() {
     }
 }
 
+/// `client.per_mib_overhead_ms` (aria2's fsync when a file ends): each of
+/// N serial files of S bytes holds its worker S / MiB × m after its last
+/// byte, so the run is exactly N × S / MiB × m longer.
+#[test]
+fn per_mib_overhead_adds_its_share_of_each_files_size() {
+    let (n, lat, size, m) = (3u64, 10u64, 8 * MIB, 3.1);
+    let client = |m: f64| json!({ "max_concurrent_downloads": 1, "per_mib_overhead_ms": m });
+    let plain = run(&scenario(lat, client(0.0), files(n, size)));
+    let synced = run(&scenario(lat, client(m), files(n, size)));
+    assert_eq!(synced.duration, plain.duration + SimTime::from_nanos(n * 8 * 3_100_000));
+    assert_eq!(synced.stats.files_completed as u64, n);
+}
+
 /// Out of range, the knobs are typed errors naming the field and the range.
 #[test]
 fn per_file_overhead_out_of_range_is_a_typed_error() {
@@ -315,6 +328,7 @@ fn per_file_overhead_out_of_range_is_a_typed_error() {
         (json!({ "per_file_overhead_ms": 60_001 }), "client.per_file_overhead_ms"),
         (json!({ "per_file_overhead_after_share": -0.1 }), "client.per_file_overhead_after_share"),
         (json!({ "per_file_overhead_after_share": 1.5 }), "client.per_file_overhead_after_share"),
+        (json!({ "per_mib_overhead_ms": -1 }), "client.per_mib_overhead_ms"),
         (json!({ "per_file_overhead_lanes": 0 }), "client.per_file_overhead_lanes"),
         (json!({ "per_file_overhead_lanes": 1025 }), "client.per_file_overhead_lanes"),
     ] {

@@ -311,7 +311,11 @@ impl Orchestrator {
         let whole_split = split::always_whole(cfg.split_rule, cfg.split);
         let no_preamble = preamble::none(&cfg.metadata);
         let plain = whole_split && !cfg.adaptive_read_size && no_preamble;
-        let file_overhead = preamble::Overhead::new(cfg.per_file_overhead_ms, cfg.per_file_overhead_after_share);
+        let file_overhead = preamble::Overhead::new(
+            cfg.per_file_overhead_ms,
+            cfg.per_file_overhead_after_share,
+            cfg.per_mib_overhead_ms,
+        );
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
             pool: ConnPool::new(pool_cfg, cfg.max_connections_per_host),
@@ -1010,7 +1014,7 @@ impl Orchestrator {
         a.segs_left -= 1;
         if a.segs_left > 0 {
             self.start_more(now, file, out);
-        } else if let Some(d) = self.file_overhead.after {
+        } else if let Some(d) = self.file_overhead.after(self.files[file as usize].size) {
             // The tool's own work after the last byte holds the worker.
             a.held = true;
             let at = self.overhead_lanes.finish_at(now, d);

@@ -5,7 +5,7 @@
 //! ([`crate::orchestrator::Action::Send`] with `start == end`, sent as a
 //! HEAD) on the segment's connection before its next byte range.
 
-use crate::scenario::{Metadata, RedirectFollow};
+use crate::scenario::{MIB, Metadata, RedirectFollow};
 use crate::time::SimTime;
 
 #[inline]
@@ -60,25 +60,37 @@ pub fn per_request(m: &Metadata, size: u64) -> u32 {
 /// huggingface_hub's lock, metadata and `.incomplete` files
 /// (docs/clients.md §9.1). Its first part holds the file's worker before
 /// its first request; the rest (`client.per_file_overhead_after_share`)
-/// holds it after the file's last byte, before the file counts as done.
+/// holds it after the file's last byte, before the file counts as done,
+/// with `client.per_mib_overhead_ms` per MiB of the file (aria2's fsync).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Overhead {
     pub before: Option<SimTime>,
     pub after: Option<SimTime>,
+    /// Per MiB of the file, after its last byte, ms.
+    pub after_per_mib_ms: f64,
 }
 
 impl Overhead {
     /// `per_file_overhead_ms` split: `after_share` of it after the last
     /// byte, the rest (so that the two parts sum exactly) before.
-    pub fn new(per_file_overhead_ms: f64, after_share: f64) -> Self {
+    pub fn new(per_file_overhead_ms: f64, after_share: f64, per_mib_ms: f64) -> Self {
         let total = SimTime::from_millis_f64(per_file_overhead_ms);
         let after = SimTime::from_millis_f64(per_file_overhead_ms * after_share).min(total);
         let some = |t: SimTime| (t > SimTime::ZERO).then_some(t);
-        Overhead { before: some(total - after), after: some(after) }
+        Overhead { before: some(total - after), after: some(after), after_per_mib_ms: per_mib_ms }
     }
 
     pub fn is_none(&self) -> bool {
-        self.before.is_none() && self.after.is_none()
+        self.before.is_none() && self.after.is_none() && self.after_per_mib_ms == 0.0
+    }
+
+    /// The work after the last byte of a file of `size` bytes, if any.
+    pub fn after(&self, size: u64) -> Option<SimTime> {
+        let per_byte = SimTime::from_millis_f64(size as f64 / MIB as f64 * self.after_per_mib_ms);
+        match self.after {
+            Some(a) => Some(a + per_byte),
+            None => (per_byte > SimTime::ZERO).then_some(per_byte),
+        }
     }
 }
 
@@ -202,15 +214,30 @@ mod tests {
     #[test]
     fn the_per_file_work_splits_into_parts_that_sum_to_it() {
         let ns = SimTime::from_nanos;
-        assert!(Overhead::new(0.0, 0.5).is_none());
-        assert_eq!(Overhead::new(1.5, 0.0), Overhead { before: Some(ns(1_500_000)), after: None });
-        assert_eq!(Overhead::new(1.5, 1.0), Overhead { before: None, after: Some(ns(1_500_000)) });
-        assert_eq!(Overhead::new(1.5, 0.74), Overhead { before: Some(ns(390_000)), after: Some(ns(1_110_000)) });
+        assert!(Overhead::new(0.0, 0.5, 0.0).is_none());
+        assert_eq!(
+            Overhead::new(1.5, 0.0, 0.0),
+            Overhead { before: Some(ns(1_500_000)), after: None, after_per_mib_ms: 0.0 }
+        );
+        assert_eq!(
+            Overhead::new(1.5, 1.0, 0.0),
+            Overhead { before: None, after: Some(ns(1_500_000)), after_per_mib_ms: 0.0 }
+        );
+        assert_eq!(
+            Overhead::new(1.5, 0.74, 0.0),
+            Overhead { before: Some(ns(390_000)), after: Some(ns(1_110_000)), after_per_mib_ms: 0.0 }
+        );
         for (ms, share) in [(0.000_001_3, 0.5), (14.4, 0.74), (9.2, 1.0 / 3.0), (60_000.0, 0.999_999_9)] {
-            let o = Overhead::new(ms, share);
+            let o = Overhead::new(ms, share, 0.0);
             let sum = o.before.unwrap_or_default() + o.after.unwrap_or_default();
             assert_eq!(sum, SimTime::from_millis_f64(ms), "{ms} ms at share {share}");
         }
+        // Per MiB after the last byte: 64 MiB at 3.1 ms per MiB, on top of the share after.
+        let o = Overhead::new(1.5, 1.0, 3.1);
+        assert_eq!(o.after(64 * MIB), Some(ns(1_500_000 + 198_400_000)));
+        assert_eq!(Overhead::new(0.0, 0.0, 3.1).after(MIB), Some(ns(3_100_000)));
+        assert!(!Overhead::new(0.0, 0.0, 3.1).is_none());
+        assert_eq!(Overhead::new(1.5, 0.0, 0.0).after(MIB), None);
     }
 
     /// Without a HEAD, a probe or redirects, no file and no request of any
