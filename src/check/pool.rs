@@ -304,7 +304,7 @@ impl PoolModel {
                 if self.idle_in_pool_of(conn).is_some_and(|idle| self.at_least(conn, idle, self.size)) {
                     return fail(
                         "idle connections never exceed the pool size",
-                        format!("{} idle", self.idle.len() + 1),
+                        format!("{} idle in conn {conn}'s pool, size {}", self.size + 1, self.size),
                     );
                 }
                 if requests >= self.max_requests {

@@ -85,7 +85,11 @@ impl Overhead {
     }
 
     /// The work after the last byte of a file of `size` bytes, if any.
+    #[inline]
     pub fn after(&self, size: u64) -> Option<SimTime> {
+        if self.after_per_mib_ms == 0.0 {
+            return self.after;
+        }
         let per_byte = SimTime::from_millis_f64(size as f64 / MIB as f64 * self.after_per_mib_ms);
         match self.after {
             Some(a) => Some(a + per_byte),
