@@ -15,6 +15,14 @@ costs measured in that recording, as `validate --client` does — once with
 2026-11-29 20:42 UTC), and the
 |log error| against the recorded real time (the median of its repeats) is
 summarised per matrix/tool and recording: median / max.
+
+With more than one recording it also prints, per matrix/tool, the floor
+of the max: for each row the half-range of its log errors over the
+recordings (default model) — the smallest max |log error| over those
+recordings that any prediction for that row could reach, since the
+real runs of the same scenario (for client rows, against the model
+with that recording's calibrated costs) spread that far — and the row
+that sets it.
 """
 import glob
 import json
@@ -114,6 +122,26 @@ def main():
                 a = [abs(e[i]) for e in sel]
                 cells.append("%6.3f / %.3f" % (statistics.median(a), max(a)))
             print("%-16s %-16s " % (g, rec) + " ".join("%14s" % c for c in cells))
+    if len(recs) > 1:
+        print_floors(rows, groups)
+
+
+def print_floors(rows, groups):
+    """Per group: today's max |log error| (default model, all recordings)
+    and the floor no prediction can beat: the largest half-range of one
+    row's errors over the recordings."""
+    print()
+    print("%-16s %5s %9s %7s   %s" % ("matrix/tool", "recs", "max now", "floor", "row setting the floor: its errors over the recordings"))
+    for g in groups:
+        by_row = {}
+        for (gg, rec, name, *_), e in rows:
+            if gg == g:
+                by_row.setdefault(name, []).append(e[-1])
+        floor, worst = max(((max(e) - min(e)) / 2, name) for name, e in by_row.items())
+        n_recs = max(len(e) for e in by_row.values())
+        now = max(abs(x) for e in by_row.values() for x in e)
+        errs = by_row[worst]
+        print("%-16s %5d %9.3f %7.3f   %s %+.3f..%+.3f" % (g, n_recs, now, floor, worst, min(errs), max(errs)))
 
 
 if __name__ == "__main__":

@@ -320,6 +320,31 @@ fn per_mib_overhead_adds_its_share_of_each_files_size() {
     assert_eq!(synced.stats.files_completed as u64, n);
 }
 
+/// A tool that writes each range after its last byte, one range at a time
+/// per file (hf_transfer): ranges that end together queue their writes, so
+/// 4 ranges of 5 MiB ending at once add 4 × 5 MiB of writing; ranges one
+/// after another write while the next one downloads, so only the last
+/// range's write adds. Without the knob, the two runs are the plain ones.
+#[test]
+fn per_range_mib_overhead_writes_the_ranges_one_at_a_time_after_their_last_bytes() {
+    let (lat, chunk, ms_per_mib) = (30u64, 5 * MIB, 1.5);
+    let client = |split: u32, ms: f64| {
+        json!({ "split_rule": "fan_out", "split": split, "chunking": { "mode": "fixed", "chunk_size_bytes": chunk },
+                "per_range_mib_overhead_ms": ms })
+    };
+    let write = |mib: u64| SimTime::from_millis_f64(mib as f64 * ms_per_mib);
+    for (split, written_at_the_end) in [(100, write(4 * 5)), (1, write(5))] {
+        let plain = run(&scenario(lat, client(split, 0.0), one_file(4 * chunk)));
+        let r = run(&scenario(lat, client(split, ms_per_mib), one_file(4 * chunk)));
+        assert_eq!(r.duration, plain.duration + written_at_the_end, "split {split}");
+        assert_eq!((r.stats.files_completed, r.stats.requests), (1, 4));
+    }
+    // The preset carries the measured cost; a field next to it overrides it.
+    assert_eq!(Preset::HfTransfer.client().per_range_mib_overhead_ms, 1.5);
+    let s = scenario(0, json!({ "preset": "hf_transfer", "per_range_mib_overhead_ms": 0 }), one_file(1));
+    assert_eq!(s.client.per_range_mib_overhead_ms, 0.0);
+}
+
 /// Out of range, the knobs are typed errors naming the field and the range.
 #[test]
 fn per_file_overhead_out_of_range_is_a_typed_error() {
@@ -329,6 +354,7 @@ fn per_file_overhead_out_of_range_is_a_typed_error() {
         (json!({ "per_file_overhead_after_share": -0.1 }), "client.per_file_overhead_after_share"),
         (json!({ "per_file_overhead_after_share": 1.5 }), "client.per_file_overhead_after_share"),
         (json!({ "per_mib_overhead_ms": -1 }), "client.per_mib_overhead_ms"),
+        (json!({ "per_range_mib_overhead_ms": 60_001 }), "client.per_range_mib_overhead_ms"),
         (json!({ "per_file_overhead_lanes": 0 }), "client.per_file_overhead_lanes"),
         (json!({ "per_file_overhead_lanes": 1025 }), "client.per_file_overhead_lanes"),
     ] {

@@ -158,6 +158,10 @@ struct ActiveFile {
     /// timer fires; after the last byte (`segs_left == 0`), the file
     /// completes when it fires.
     held: bool,
+    /// When the ranges fetched so far are written
+    /// (`client.per_range_mib_overhead_ms`: one range at a time, each
+    /// from its last byte).
+    written_at: SimTime,
 }
 
 /// Timer id of `client.startup_ms` (segment timers use segment indices).
@@ -315,6 +319,7 @@ impl Orchestrator {
             cfg.per_file_overhead_ms,
             cfg.per_file_overhead_after_share,
             cfg.per_mib_overhead_ms,
+            cfg.per_range_mib_overhead_ms,
         );
         Orchestrator {
             read_timeout: SimTime::from_secs_f64_ceil(cfg.read_timeout_s),
@@ -670,6 +675,7 @@ impl Orchestrator {
                 window: plan.window as u32,
                 gated: per_file > 0,
                 held: overhead.is_some(),
+                written_at: SimTime::ZERO,
             };
             let w = worker as usize;
             if self.active.len() <= w {
@@ -1006,18 +1012,30 @@ impl Orchestrator {
     /// Segment `s` of active `file`, held by `worker`, has fetched its range.
     #[inline(always)]
     fn segment_done(&mut self, now: SimTime, s: u32, file: u32, worker: u32, out: &mut Vec<Action>) {
-        self.segs[s as usize].state = SegState::Done;
+        let seg = &mut self.segs[s as usize];
+        seg.state = SegState::Done;
+        let range_bytes = seg.end - seg.req_start;
         let run = &self.runs[file as usize];
         debug_assert_eq!(run.status, FileStatus::Active, "file {file} is not active");
         debug_assert_eq!(run.worker, worker);
         let a = &mut self.active[worker as usize];
         a.segs_left -= 1;
+        if let Some(w) = self.file_overhead.range_write(range_bytes) {
+            a.written_at = a.written_at.max(now) + w;
+        }
         if a.segs_left > 0 {
             self.start_more(now, file, out);
-        } else if let Some(d) = self.file_overhead.after(self.files[file as usize].size) {
-            // The tool's own work after the last byte holds the worker.
+            return;
+        }
+        // The tool's own work after the last byte holds the worker: its
+        // range writes, then its per-file work.
+        let written = a.written_at.max(now);
+        let at = match self.file_overhead.after(self.files[file as usize].size) {
+            Some(d) => self.overhead_lanes.finish_at(written, d),
+            None => written,
+        };
+        if at > now {
             a.held = true;
-            let at = self.overhead_lanes.finish_at(now, d);
             out.push(Action::Timer { id: preamble::overhead_timer(file), at });
         } else {
             self.complete_file(now, file, worker, out);

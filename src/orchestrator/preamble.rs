@@ -61,27 +61,43 @@ pub fn per_request(m: &Metadata, size: u64) -> u32 {
 /// (docs/clients.md §9.1). Its first part holds the file's worker before
 /// its first request; the rest (`client.per_file_overhead_after_share`)
 /// holds it after the file's last byte, before the file counts as done,
-/// with `client.per_mib_overhead_ms` per MiB of the file (aria2's fsync).
+/// with `client.per_mib_overhead_ms` per MiB of the file (aria2's fsync);
+/// `client.per_range_mib_overhead_ms` per MiB of each range after that
+/// range's last byte, one range at a time per file (hf_transfer's write
+/// of a range it buffered whole), comes first.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Overhead {
     pub before: Option<SimTime>,
     pub after: Option<SimTime>,
     /// Per MiB of the file, after its last byte, ms.
     pub after_per_mib_ms: f64,
+    /// Per MiB of each range, after that range's last byte, ms.
+    pub range_per_mib_ms: f64,
 }
 
 impl Overhead {
     /// `per_file_overhead_ms` split: `after_share` of it after the last
     /// byte, the rest (so that the two parts sum exactly) before.
-    pub fn new(per_file_overhead_ms: f64, after_share: f64, per_mib_ms: f64) -> Self {
+    pub fn new(per_file_overhead_ms: f64, after_share: f64, per_mib_ms: f64, range_per_mib_ms: f64) -> Self {
         let total = SimTime::from_millis_f64(per_file_overhead_ms);
         let after = SimTime::from_millis_f64(per_file_overhead_ms * after_share).min(total);
         let some = |t: SimTime| (t > SimTime::ZERO).then_some(t);
-        Overhead { before: some(total - after), after: some(after), after_per_mib_ms: per_mib_ms }
+        Overhead { before: some(total - after), after: some(after), after_per_mib_ms: per_mib_ms, range_per_mib_ms }
     }
 
     pub fn is_none(&self) -> bool {
-        self.before.is_none() && self.after.is_none() && self.after_per_mib_ms == 0.0
+        self.before.is_none() && self.after.is_none() && self.after_per_mib_ms == 0.0 && self.range_per_mib_ms == 0.0
+    }
+
+    /// The write of a range whose request brought `bytes`, after its last
+    /// byte, if the tool has one.
+    #[inline]
+    pub fn range_write(&self, bytes: u64) -> Option<SimTime> {
+        if self.range_per_mib_ms == 0.0 {
+            return None;
+        }
+        let d = SimTime::from_millis_f64(bytes as f64 / MIB as f64 * self.range_per_mib_ms);
+        (d > SimTime::ZERO).then_some(d)
     }
 
     /// The work after the last byte of a file of `size` bytes, if any.
@@ -218,30 +234,40 @@ mod tests {
     #[test]
     fn the_per_file_work_splits_into_parts_that_sum_to_it() {
         let ns = SimTime::from_nanos;
-        assert!(Overhead::new(0.0, 0.5, 0.0).is_none());
+        assert!(Overhead::new(0.0, 0.5, 0.0, 0.0).is_none());
         assert_eq!(
-            Overhead::new(1.5, 0.0, 0.0),
-            Overhead { before: Some(ns(1_500_000)), after: None, after_per_mib_ms: 0.0 }
+            Overhead::new(1.5, 0.0, 0.0, 0.0),
+            Overhead { before: Some(ns(1_500_000)), after: None, after_per_mib_ms: 0.0, range_per_mib_ms: 0.0 }
         );
         assert_eq!(
-            Overhead::new(1.5, 1.0, 0.0),
-            Overhead { before: None, after: Some(ns(1_500_000)), after_per_mib_ms: 0.0 }
+            Overhead::new(1.5, 1.0, 0.0, 0.0),
+            Overhead { before: None, after: Some(ns(1_500_000)), after_per_mib_ms: 0.0, range_per_mib_ms: 0.0 }
         );
         assert_eq!(
-            Overhead::new(1.5, 0.74, 0.0),
-            Overhead { before: Some(ns(390_000)), after: Some(ns(1_110_000)), after_per_mib_ms: 0.0 }
+            Overhead::new(1.5, 0.74, 0.0, 0.0),
+            Overhead {
+                before: Some(ns(390_000)),
+                after: Some(ns(1_110_000)),
+                after_per_mib_ms: 0.0,
+                range_per_mib_ms: 0.0
+            }
         );
         for (ms, share) in [(0.000_001_3, 0.5), (14.4, 0.74), (9.2, 1.0 / 3.0), (60_000.0, 0.999_999_9)] {
-            let o = Overhead::new(ms, share, 0.0);
+            let o = Overhead::new(ms, share, 0.0, 0.0);
             let sum = o.before.unwrap_or_default() + o.after.unwrap_or_default();
             assert_eq!(sum, SimTime::from_millis_f64(ms), "{ms} ms at share {share}");
         }
         // Per MiB after the last byte: 64 MiB at 3.1 ms per MiB, on top of the share after.
-        let o = Overhead::new(1.5, 1.0, 3.1);
+        let o = Overhead::new(1.5, 1.0, 3.1, 0.0);
         assert_eq!(o.after(64 * MIB), Some(ns(1_500_000 + 198_400_000)));
-        assert_eq!(Overhead::new(0.0, 0.0, 3.1).after(MIB), Some(ns(3_100_000)));
-        assert!(!Overhead::new(0.0, 0.0, 3.1).is_none());
-        assert_eq!(Overhead::new(1.5, 0.0, 0.0).after(MIB), None);
+        assert_eq!(Overhead::new(0.0, 0.0, 3.1, 0.0).after(MIB), Some(ns(3_100_000)));
+        assert!(!Overhead::new(0.0, 0.0, 3.1, 0.0).is_none());
+        assert_eq!(Overhead::new(1.5, 0.0, 0.0, 0.0).after(MIB), None);
+        // Per MiB of each range: its own knob, none without it.
+        let o = Overhead::new(0.0, 0.0, 0.0, 1.5);
+        assert!(!o.is_none());
+        assert_eq!((o.after(MIB), o.range_write(10 * MIB)), (None, Some(ns(15_000_000))));
+        assert_eq!(Overhead::new(1.5, 1.0, 3.1, 0.0).range_write(MIB), None);
     }
 
     /// Without a HEAD, a probe or redirects, no file and no request of any

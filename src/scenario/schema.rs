@@ -346,6 +346,14 @@ pub struct Client {
     /// its dirty pages to disk (3.1 ms per MiB measured here).
     #[serde(default, deserialize_with = "units::millis")]
     pub per_mib_overhead_ms: f64,
+    /// The tool's own work per MiB of each range after that range's last
+    /// byte, ms (default 0): a tool that buffers a range whole writes it
+    /// then, one range at a time per file; the file is done when its last
+    /// range is written. hf_transfer's `download_chunk` collects the
+    /// response (`response.bytes()`) and then `write_all`s it (1.5 ms per
+    /// MiB measured here).
+    #[serde(default, deserialize_with = "units::millis")]
+    pub per_range_mib_overhead_ms: f64,
     /// How many files' per-file work can run at once (default `null`:
     /// each on its own worker, all overlapping); `n`: `n` shared lanes,
     /// one file each in dispatch order (aria2's single engine thread: 1).
@@ -392,6 +400,7 @@ impl Default for Client {
             per_file_overhead_ms: 0.0,
             per_file_overhead_after_share: 0.0,
             per_mib_overhead_ms: 0.0,
+            per_range_mib_overhead_ms: 0.0,
             per_file_overhead_lanes: None,
             metadata: Metadata::default(),
             pool: Pool::default(),

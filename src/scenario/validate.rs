@@ -165,6 +165,7 @@ impl Scenario {
         in_range("client.per_file_overhead_ms", c.per_file_overhead_ms, 0.0, 60_000.0)?;
         in_range("client.per_file_overhead_after_share", c.per_file_overhead_after_share, 0.0, 1.0)?;
         in_range("client.per_mib_overhead_ms", c.per_mib_overhead_ms, 0.0, 60_000.0)?;
+        in_range("client.per_range_mib_overhead_ms", c.per_range_mib_overhead_ms, 0.0, 60_000.0)?;
         if let Some(n) = c.per_file_overhead_lanes {
             in_range("client.per_file_overhead_lanes", n, 1, 1024)?;
         }
