@@ -339,6 +339,13 @@ fn per_range_mib_overhead_writes_the_ranges_one_at_a_time_after_their_last_bytes
         assert_eq!(r.duration, plain.duration + written_at_the_end, "split {split}");
         assert_eq!((r.stats.files_completed, r.stats.requests), (1, 4));
     }
+    // The file's own work after its last byte follows its writes.
+    let mut after = client(100, ms_per_mib);
+    after["per_file_overhead_ms"] = json!(7);
+    after["per_file_overhead_after_share"] = json!(1.0);
+    let plain = run(&scenario(lat, client(100, 0.0), one_file(4 * chunk)));
+    let r = run(&scenario(lat, after, one_file(4 * chunk)));
+    assert_eq!(r.duration, plain.duration + write(4 * 5) + SimTime::from_millis(7));
     // The preset carries the measured cost; a field next to it overrides it.
     assert_eq!(Preset::HfTransfer.client().per_range_mib_overhead_ms, 1.5);
     let s = scenario(0, json!({ "preset": "hf_transfer", "per_range_mib_overhead_ms": 0 }), one_file(1));
