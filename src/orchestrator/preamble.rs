@@ -96,7 +96,7 @@ impl Overhead {
         if self.range_per_mib_ms == 0.0 {
             return None;
         }
-        let d = SimTime::from_millis_f64(bytes as f64 / MIB as f64 * self.range_per_mib_ms);
+        let d = per_mib(bytes, self.range_per_mib_ms);
         (d > SimTime::ZERO).then_some(d)
     }
 
@@ -106,12 +106,18 @@ impl Overhead {
         if self.after_per_mib_ms == 0.0 {
             return self.after;
         }
-        let per_byte = SimTime::from_millis_f64(size as f64 / MIB as f64 * self.after_per_mib_ms);
+        let per_byte = per_mib(size, self.after_per_mib_ms);
         match self.after {
             Some(a) => Some(a + per_byte),
             None => (per_byte > SimTime::ZERO).then_some(per_byte),
         }
     }
+}
+
+/// `ms_per_mib` ms for each MiB of `bytes`.
+#[inline]
+fn per_mib(bytes: u64, ms_per_mib: f64) -> SimTime {
+    SimTime::from_millis_f64(bytes as f64 / MIB as f64 * ms_per_mib)
 }
 
 /// Where the per-file work runs: on each file's own worker (`None`: all
