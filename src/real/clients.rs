@@ -355,39 +355,35 @@ pub fn preset_scenario(s: &Scenario, p: Preset) -> Scenario {
     m
 }
 
-/// The tool's start-up with nothing to download, s (median of 3): the
-/// process, its imports, no request. `validate --client` adds it to the
-/// preset's sim as `client.startup_ms`.
-pub fn measure_startup_s(client: Client, tools: &Tools) -> Result<f64> {
-    let mut walls = Vec::new();
-    for _ in 0..3 {
-        let mut cmd = match client {
-            Client::Curl => {
-                let mut c = Command::new(&tools.curl);
-                c.arg("--version");
-                c
-            }
-            Client::Aria2c => {
-                let mut c = Command::new(&tools.aria2c);
-                c.arg("--version");
-                c
-            }
-            Client::HfTransfer => {
-                let mut c = Command::new(&tools.python);
-                c.args(["-c", "import hf_transfer"]);
-                c
-            }
-            Client::HuggingfaceHub => {
-                let mut c = Command::new(&tools.python);
-                c.args(["-c", "from huggingface_hub import snapshot_download"]).env("HF_HUB_DISABLE_TELEMETRY", "1");
-                c
-            }
-        };
-        let t = Instant::now();
-        run_cmd(&mut cmd, Duration::from_secs(60))?;
-        walls.push(t.elapsed().as_secs_f64());
-    }
-    Ok(median(&mut walls))
+/// One run of the tool's start-up with nothing to download, s: the
+/// process, its imports, no request. `validate --client` adds the median
+/// of its rounds' to the preset's sim as `client.startup_ms`.
+pub fn startup_once(client: Client, tools: &Tools) -> Result<f64> {
+    let mut cmd = match client {
+        Client::Curl => {
+            let mut c = Command::new(&tools.curl);
+            c.arg("--version");
+            c
+        }
+        Client::Aria2c => {
+            let mut c = Command::new(&tools.aria2c);
+            c.arg("--version");
+            c
+        }
+        Client::HfTransfer => {
+            let mut c = Command::new(&tools.python);
+            c.args(["-c", "import hf_transfer"]);
+            c
+        }
+        Client::HuggingfaceHub => {
+            let mut c = Command::new(&tools.python);
+            c.args(["-c", "from huggingface_hub import snapshot_download"]).env("HF_HUB_DISABLE_TELEMETRY", "1");
+            c
+        }
+    };
+    let t = Instant::now();
+    run_cmd(&mut cmd, Duration::from_secs(60))?;
+    Ok(t.elapsed().as_secs_f64())
 }
 
 /// File counts of the per-file calibration workload.
@@ -439,9 +435,9 @@ impl ToolCosts {
     }
 }
 
-/// The tool's per-file and first-call costs on this machine now
-/// with start-up `startup_s` (already measured), from its median wall times (of
-/// `repeats` runs) on 20 and 100 files of 1 KiB on loopback.
+/// The tool's per-file and first-call costs on this machine with start-up
+/// `startup_s`, from its median wall times `real` on the
+/// [`CALIBRATION_FILES`] counts of [`calibration_scenario`].
 /// - Per file, ms (what `client.per_file_overhead_ms` models): from the
 ///   slope. On `L` lanes the lanes are the bottleneck: cost = L × slope;
 ///   per worker (`c` of them) the slope is (cost + the preset's own time
@@ -449,37 +445,17 @@ impl ToolCosts {
 /// - First call, ms: the mean over both counts of the real wall time minus
 ///   the sim with the start-up and that per-file cost, at least −start-up
 ///   (a clamp at 0 kept a start-up measured high in every prediction).
-pub fn measure_costs(
-    client: Client,
-    tools: &Tools,
-    dir: &Path,
-    startup_s: f64,
-    repeats: u32,
-    status: &mut dyn FnMut(&str),
-) -> Result<ToolCosts> {
-    let p = client.preset();
-    // The sim's duration, s, and the seed it resolved.
-    let sim_s = |costs: &ToolCosts, s: &Scenario| -> Result<(f64, u64)> {
-        let plan = Plan::new(&costs.modelled(s, client), None, &Budget::default(), false)?;
-        Ok((crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64(), plan.seed()))
+pub fn costs_from(client: Client, startup_s: f64, real: [f64; 2]) -> Result<ToolCosts> {
+    // The sim's duration, s.
+    let sim_s = |costs: &ToolCosts, n: u64| -> Result<f64> {
+        let plan = Plan::new(&costs.modelled(&calibration_scenario(n), client), None, &Budget::default(), false)?;
+        Ok(crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64())
     };
     let mut costs = ToolCosts { startup_s, ..ToolCosts::default() };
-    let (mut real, mut sim) = ([0.0; 2], [0.0; 2]);
-    for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
-        let s = calibration_scenario(n);
-        let seed;
-        (sim[i], seed) = sim_s(&costs, &s)?;
-        let mut walls = Vec::new();
-        for k in 0..repeats {
-            status(&format!("{}: per-file cost, {n} × 1 KiB, run {}/{repeats}", client.name(), k + 1));
-            let run = run_client(client, &s, seed, HubConfig::default(), tools, dir, Duration::from_secs(600))?;
-            walls.push(run.wall_s);
-        }
-        real[i] = median(&mut walls);
-    }
-    let span = (CALIBRATION_FILES[1] - CALIBRATION_FILES[0]) as f64;
-    let (real_slope, sim_slope) = ((real[1] - real[0]) / span, (sim[1] - sim[0]) / span);
-    let c = p.client();
+    let [n0, n1] = CALIBRATION_FILES;
+    let span = (n1 - n0) as f64;
+    let (real_slope, sim_slope) = ((real[1] - real[0]) / span, (sim_s(&costs, n1)? - sim_s(&costs, n0)?) / span);
+    let c = client.preset().client();
     let cost_s = match c.per_file_overhead_lanes {
         Some(lanes) => lanes as f64 * real_slope,
         None => c.max_concurrent_downloads.min(c.max_concurrent_files_per_model) as f64 * (real_slope - sim_slope),
@@ -487,7 +463,7 @@ pub fn measure_costs(
     costs.per_file_ms = (1000.0 * cost_s).clamp(0.0, 60_000.0);
     let mut left_ms = 0.0;
     for (i, n) in CALIBRATION_FILES.into_iter().enumerate() {
-        left_ms += 1000.0 * (real[i] - sim_s(&costs, &calibration_scenario(n))?.0) / CALIBRATION_FILES.len() as f64;
+        left_ms += 1000.0 * (real[i] - sim_s(&costs, n)?) / CALIBRATION_FILES.len() as f64;
     }
     costs.first_call_ms = first_call_ms(left_ms, costs.startup_s);
     Ok(costs)
@@ -518,6 +494,8 @@ pub struct ClientRow {
     pub median_of: u32,
     /// Every run's wall time, s (sorted).
     pub walls_s: Vec<f64>,
+    /// The same by round (in the order run).
+    pub walls_by_round_s: Vec<f64>,
     /// The sim of the tool's preset on the same scenario, s.
     pub sim_s: f64,
     /// ln(sim / real) of the median run.
@@ -540,9 +518,14 @@ pub struct ClientReport {
     /// `/proc/loadavg` before and after (other work on the machine).
     pub load_before: String,
     pub load_after: String,
-    /// The tool's start-up, per-file and first-call costs measured before
-    /// the matrix (added to the sim).
+    /// The tool's start-up, per-file and first-call costs, measured in the
+    /// same rounds as the matrix (added to the sim).
     pub costs: ToolCosts,
+    /// The measurements the costs are medians of, by round, s: the
+    /// start-up, then the calibration workload's wall times for each of
+    /// [`CALIBRATION_FILES`].
+    pub startup_by_round_s: Vec<f64>,
+    pub calibration_by_round_s: [Vec<f64>; 2],
     /// The preset's own per-file cost, ms (what `run` and `compare` use).
     pub preset_per_file_overhead_ms: f64,
 }
@@ -554,14 +537,48 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Median of `v` (sorted in place); the upper one of two.
-fn median(v: &mut [f64]) -> f64 {
+/// Median of `v`; the upper one of two.
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
 }
 
+/// One measurement of `validate --client`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The tool's start-up ([`startup_once`]).
+    Startup,
+    /// The calibration workload with `CALIBRATION_FILES[i]` files.
+    Calibration(usize),
+    /// The matrix's `j`-th scenario.
+    Scenario(usize),
+}
+
+/// The order of `validate --client`'s measurements, each with its round
+/// (from 1): max(`repeats`, 3) rounds, each measuring the start-up and
+/// the calibration workload once, then, in the first `repeats`, every
+/// scenario once. A spell of a faster or slower machine (aria2's fsyncs
+/// wait on the disk's other traffic; this VM's Python ran 1.4× faster
+/// for minutes at a time) then touches one run of each row and of the
+/// calibration rather than every run of one row, and the medians
+/// compared come from the same minutes.
+fn rounds(repeats: u32, scenarios: usize) -> Vec<(u32, Step)> {
+    let mut steps = Vec::new();
+    for k in 1..=repeats.max(3) {
+        steps.push((k, Step::Startup));
+        steps.extend((0..CALIBRATION_FILES.len()).map(|i| (k, Step::Calibration(i))));
+        if k <= repeats {
+            steps.extend((0..scenarios).map(|j| (k, Step::Scenario(j))));
+        }
+    }
+    steps
+}
+
 /// Run `client` over each scenario `repeats` times (loopback, or the WAN
-/// emulator with `wan`) and compare the median with its preset's sim.
+/// emulator with `wan`) and compare the median with its preset's sim,
+/// the tool's costs measured in the same rounds (max(`repeats`, 3) of
+/// them: the start-up, the calibration workload, then every scenario once).
 pub fn validate_client(
     files: &[PathBuf],
     client: Client,
@@ -592,38 +609,62 @@ pub fn validate_client_with_status(
     let tools = Tools::from_env();
     let scratch = std::env::temp_dir().join(format!("dlsim-validate-{}-{}", client.name(), std::process::id()));
     let load_before = loadavg();
-    status(&format!("{}: start-up", client.name()));
-    let startup_s = measure_startup_s(client, &tools)?;
-    // Like the start-up, the per-file and first-call costs are this
-    // machine's now (aria2's fsyncs wait on the disk): measured on the
-    // calibration workload.
-    let costs = measure_costs(client, &tools, &scratch, startup_s, repeats.max(3), status)?;
-    let mut rows = Vec::new();
+    // Every scenario checked and its seed resolved before the first run.
+    let mut scenarios = Vec::new();
     for f in files {
         let s = Scenario::load(f)?;
         if wan {
             crate::real::validate::check_wan(&s, f)?;
         }
-        let modelled = costs.modelled(&s, client);
-        let plan = Plan::new(&modelled, seed, &Budget::default(), false).map_err(|e| e.in_file(f))?;
-        let seed = plan.seed();
-        let mut runs = Vec::new();
-        for k in 0..repeats {
-            status(&format!("{}: {} run {}/{repeats}", client.name(), s.name, k + 1));
-            let timeout = Duration::from_secs(3600);
-            let run = if wan {
-                run_client_wan(client, &s, seed, HubConfig::default(), &tools, &scratch, timeout)
-            } else {
-                run_client(client, &s, seed, HubConfig::default(), &tools, &scratch, timeout)
+        let seed = Plan::new(&ToolCosts::default().modelled(&s, client), seed, &Budget::default(), false)
+            .map_err(|e| e.in_file(f))?
+            .seed();
+        scenarios.push((f, s, seed));
+    }
+    let (mut startups, mut calibration) = (Vec::new(), [Vec::new(), Vec::new()]);
+    let mut runs: Vec<Vec<ClientRun>> = vec![Vec::new(); scenarios.len()];
+    let steps = rounds(repeats, scenarios.len());
+    let total = steps.last().map_or(0, |s| s.0);
+    for (k, step) in steps {
+        let round = format!("{}: round {k}/{total}", client.name());
+        match step {
+            Step::Startup => {
+                status(&format!("{round}: start-up"));
+                startups.push(startup_once(client, &tools)?);
             }
-            .map_err(|e| e.in_file(f))?;
-            runs.push(run);
+            Step::Calibration(i) => {
+                let s = calibration_scenario(CALIBRATION_FILES[i]);
+                status(&format!("{round}: per-file cost, {} × 1 KiB", CALIBRATION_FILES[i]));
+                let run =
+                    run_client(client, &s, s.seed, HubConfig::default(), &tools, &scratch, Duration::from_secs(600))?;
+                calibration[i].push(run.wall_s);
+            }
+            Step::Scenario(j) => {
+                let (f, s, seed) = &scenarios[j];
+                status(&format!("{round}: {}", s.name));
+                let timeout = Duration::from_secs(3600);
+                let run = if wan {
+                    run_client_wan(client, s, *seed, HubConfig::default(), &tools, &scratch, timeout)
+                } else {
+                    run_client(client, s, *seed, HubConfig::default(), &tools, &scratch, timeout)
+                }
+                .map_err(|e| e.in_file(f))?;
+                runs[j].push(run);
+            }
         }
+    }
+    let costs = costs_from(client, median(&startups), calibration.each_ref().map(|c| median(c)))?;
+    let mut rows = Vec::new();
+    for ((f, s, seed), mut runs) in scenarios.into_iter().zip(runs) {
+        let plan =
+            Plan::new(&costs.modelled(&s, client), Some(seed), &Budget::default(), false).map_err(|e| e.in_file(f))?;
+        let walls_by_round_s: Vec<f64> = runs.iter().map(|r| r.wall_s).collect();
         runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
         let walls_s: Vec<f64> = runs.iter().map(|r| r.wall_s).collect();
         let run = runs.swap_remove(runs.len() / 2);
         let sim_s = crate::simulate(&plan, crate::SimOptions::default()).duration.as_secs_f64();
         let row = ClientRow {
+            walls_by_round_s,
             log_error: (sim_s / run.wall_s).ln(),
             spread: Spread::of(&walls_s, sim_s),
             run,
@@ -636,18 +677,20 @@ pub fn validate_client_with_status(
         rows.push(row);
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    let mut abs: Vec<f64> = rows.iter().map(|r| r.log_error.abs()).collect();
+    let abs: Vec<f64> = rows.iter().map(|r| r.log_error.abs()).collect();
     let max = abs.iter().copied().fold(0.0, f64::max);
     Ok(ClientReport {
         client,
         preset: client.preset(),
-        median_abs_log_error: median(&mut abs),
+        median_abs_log_error: median(&abs),
         max_abs_log_error: max,
         spread: SpreadSummary::of(rows.iter().map(|r| (r.run.scenario.as_str(), r.spread))),
         rows,
         load_before,
         load_after: loadavg(),
         costs,
+        startup_by_round_s: startups,
+        calibration_by_round_s: calibration,
         preset_per_file_overhead_ms: client.preset().client().per_file_overhead_ms,
     })
 }
@@ -700,6 +743,28 @@ mod tests {
         // calibration's fixed cost) takes its part off.
         let below = ToolCosts { first_call_ms: -60.0, ..costs }.modelled(&s, client);
         assert_eq!(run(&below) - run(&zero), 190_000_000);
+    }
+
+    /// Every round measures the start-up and the calibration before the
+    /// scenarios, each scenario runs once a round for `repeats` rounds, and
+    /// the costs get at least 3 rounds.
+    #[test]
+    fn validation_runs_in_rounds() {
+        use Step::*;
+        let three = rounds(3, 2);
+        let round = [Startup, Calibration(0), Calibration(1), Scenario(0), Scenario(1)];
+        let want: Vec<(u32, Step)> = (1..=3).flat_map(|k| round.map(|s| (k, s))).collect();
+        assert_eq!(three, want);
+        // One repeat: the scenarios in the first round only, the costs still over three.
+        let one = rounds(1, 2);
+        assert_eq!(one.iter().filter(|s| matches!(s.1, Scenario(_))).count(), 2);
+        assert!(one.iter().all(|s| !matches!(s.1, Scenario(_)) || s.0 == 1));
+        assert_eq!(one.iter().filter(|s| s.1 == Startup).count(), 3);
+        assert_eq!(one.iter().filter(|s| s.1 == Calibration(1)).count(), 3);
+        // Five repeats: five rounds of everything.
+        let five = rounds(5, 4);
+        assert_eq!(five.len(), 5 * 7);
+        assert_eq!(five.iter().filter(|s| s.1 == Scenario(3)).map(|s| s.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     }
 
     /// The calibration's residual is kept when negative, down to minus the
