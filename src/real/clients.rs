@@ -357,7 +357,7 @@ pub fn preset_scenario(s: &Scenario, p: Preset) -> Scenario {
 
 /// One run of the tool's start-up with nothing to download, s: the
 /// process, its imports, no request. `validate --client` adds the median
-/// of its rounds' to the preset's sim as `client.startup_ms`.
+/// over its rounds to the preset's sim as `client.startup_ms`.
 pub fn startup_once(client: Client, tools: &Tools) -> Result<f64> {
     let mut cmd = match client {
         Client::Curl => {
