@@ -51,7 +51,8 @@ authentication.";
 /// After `dlsim validate --help`: what the columns are.
 pub const VALIDATE: &str = "\
 The table has one row per scenario: sim_s is the simulator's prediction,
-real_s the measured wall time of the real runtime (median of --repeats runs),
+real_s the measured wall time of the real runtime (median of --repeats runs,
+run in rounds: each round runs every scenario once),
 ln(sim/real) their signed log error (negative: the model is optimistic),
 `real runs s` the fastest and slowest real run, `outside` how far the
 prediction lies outside that range (ln(sim / nearest end), 0 inside), and

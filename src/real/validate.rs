@@ -111,6 +111,22 @@ pub struct RunCpu {
     pub relay_s: f64,
 }
 
+/// One row's real runs and what they cost, summed over its rounds.
+#[derive(Default)]
+struct Measured {
+    runs: Vec<RunRecord>,
+    violations: Vec<String>,
+    own: RunCpu,
+    relays: Vec<crate::wan::RelayReport>,
+    /// Wall time of the runs, s, and this process's and the machine's
+    /// busy CPU time over them, s.
+    wall_s: f64,
+    process_s: f64,
+    machine_busy_s: Option<f64>,
+    /// The 1-minute load average before the first run and after the last.
+    load_average: (f64, f64),
+}
+
 /// What a real run measured besides its record.
 #[derive(Clone, Debug, Default)]
 pub struct RunExtra {
@@ -364,43 +380,50 @@ pub fn validate_on(
             points.push((f.display().to_string(), plan));
         }
     }
-    let mut rows = Vec::new();
+    // In rounds, as `validate --client`: each round runs every point once,
+    // so that a spell of a faster or slower machine touches one run of
+    // each row rather than every run of one.
     let total = points.len();
+    let mut measured: Vec<Measured> = points.iter().map(|_| Measured::default()).collect();
+    let expected: Vec<_> = points.iter().map(|(_, plan)| expected_digests(plan.scenario(), plan.seed())).collect();
+    for k in 1..=repeats {
+        for (i, (_, plan)) in points.iter().enumerate() {
+            let (s, seed, expected) = (plan.scenario(), plan.seed(), &expected[i]);
+            progress(&format!("round {k}/{repeats}: [{}/{total}] {}", i + 1, s.name));
+            let (load0, proc0, machine0, wall0) =
+                (load_average(), super::cpu::process_cpu_s(), super::cpu::machine_cpu_s(), std::time::Instant::now());
+            let (run, extra) = match path {
+                PathKind::Loopback => measure_once(s, seed, expected)?,
+                PathKind::Wan => measure_once_wan(s, seed, expected)?,
+            };
+            let m = &mut measured[i];
+            m.wall_s += wall0.elapsed().as_secs_f64();
+            m.process_s += super::cpu::process_cpu_s() - proc0;
+            let busy = machine0.zip(super::cpu::machine_cpu_s()).map(|(a, b)| b.0 - a.0);
+            m.machine_busy_s = if k == 1 { busy } else { m.machine_busy_s.zip(busy).map(|(a, b)| a + b) };
+            m.load_average = (if k == 1 { load0 } else { m.load_average.0 }, load_average());
+            m.own.server_s += extra.cpu.server_s;
+            m.own.relay_s += extra.cpu.relay_s;
+            m.relays.extend(extra.relay);
+            if let Err(v) = check_run(s, &run) {
+                m.violations.push(format!("real run {k}: {v}"));
+            }
+            m.runs.push(run);
+        }
+    }
+    let mut rows = Vec::new();
     let mut checked_runs = 0;
-    for (i, (source, plan)) in points.iter().enumerate() {
-        let (s, seed) = (plan.scenario(), plan.seed());
+    for ((source, plan), m) in points.iter().zip(measured) {
+        let s = plan.scenario();
+        let seed = plan.seed();
         let sim = simulate(plan, SimOptions { trace: true });
         let mut violations = Vec::new();
         if let Err(v) = check_run(s, &sim) {
             violations.push(format!("sim: {v}"));
         }
-        let expected = expected_digests(s, seed);
-        let mut runs = Vec::new();
-        let mut own = RunCpu::default();
-        let mut relays = Vec::new();
-        let (load0, proc0, machine0, wall0) =
-            (load_average(), super::cpu::process_cpu_s(), super::cpu::machine_cpu_s(), std::time::Instant::now());
-        for k in 0..repeats {
-            progress(&format!("[{}/{total}] {} run {}/{repeats}", i + 1, s.name, k + 1));
-            let (run, extra) = match path {
-                PathKind::Loopback => measure_once(s, seed, &expected)?,
-                PathKind::Wan => measure_once_wan(s, seed, &expected)?,
-            };
-            own.server_s += extra.cpu.server_s;
-            own.relay_s += extra.cpu.relay_s;
-            relays.extend(extra.relay);
-            if let Err(v) = check_run(s, &run) {
-                violations.push(format!("real run {}: {v}", k + 1));
-            }
-            runs.push(run);
-        }
-        let load = row_load(
-            (load0, load_average()),
-            wall0.elapsed().as_secs_f64(),
-            super::cpu::process_cpu_s() - proc0,
-            machine0.zip(super::cpu::machine_cpu_s()).map(|(a, b)| b.0 - a.0),
-            own,
-        );
+        violations.extend(m.violations);
+        let (runs, relays) = (m.runs, m.relays);
+        let load = row_load(m.load_average, m.wall_s, m.process_s, m.machine_busy_s, m.own);
         checked_runs += 1 + runs.len() as u64;
         let times: Vec<f64> = runs.iter().map(|r| r.duration.as_secs_f64()).collect();
         let measured = median(&times);
