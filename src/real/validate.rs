@@ -119,12 +119,14 @@ struct Measured {
     own: RunCpu,
     relays: Vec<crate::wan::RelayReport>,
     /// Wall time of the runs, s, and this process's and the machine's
-    /// busy CPU time over them, s.
+    /// busy CPU time over them, s (the machine's `None` where `/proc/stat`
+    /// could not be read).
     wall_s: f64,
     process_s: f64,
     machine_busy_s: Option<f64>,
     /// The 1-minute load average before the first run and after the last.
-    load_average: (f64, f64),
+    load_before: Option<f64>,
+    load_after: f64,
 }
 
 /// What a real run measured besides its record.
@@ -384,7 +386,8 @@ pub fn validate_on(
     // so that a spell of a faster or slower machine touches one run of
     // each row rather than every run of one.
     let total = points.len();
-    let mut measured: Vec<Measured> = points.iter().map(|_| Measured::default()).collect();
+    let mut measured: Vec<Measured> =
+        points.iter().map(|_| Measured { machine_busy_s: Some(0.0), ..Measured::default() }).collect();
     let expected: Vec<_> = points.iter().map(|(_, plan)| expected_digests(plan.scenario(), plan.seed())).collect();
     for k in 1..=repeats {
         for (i, (_, plan)) in points.iter().enumerate() {
@@ -400,8 +403,9 @@ pub fn validate_on(
             m.wall_s += wall0.elapsed().as_secs_f64();
             m.process_s += super::cpu::process_cpu_s() - proc0;
             let busy = machine0.zip(super::cpu::machine_cpu_s()).map(|(a, b)| b.0 - a.0);
-            m.machine_busy_s = if k == 1 { busy } else { m.machine_busy_s.zip(busy).map(|(a, b)| a + b) };
-            m.load_average = (if k == 1 { load0 } else { m.load_average.0 }, load_average());
+            m.machine_busy_s = m.machine_busy_s.zip(busy).map(|(a, b)| a + b);
+            m.load_before.get_or_insert(load0);
+            m.load_after = load_average();
             m.own.server_s += extra.cpu.server_s;
             m.own.relay_s += extra.cpu.relay_s;
             m.relays.extend(extra.relay);
@@ -423,7 +427,8 @@ pub fn validate_on(
         }
         violations.extend(m.violations);
         let (runs, relays) = (m.runs, m.relays);
-        let load = row_load(m.load_average, m.wall_s, m.process_s, m.machine_busy_s, m.own);
+        let load_average = (m.load_before.unwrap_or(f64::NAN), m.load_after);
+        let load = row_load(load_average, m.wall_s, m.process_s, m.machine_busy_s, m.own);
         checked_runs += 1 + runs.len() as u64;
         let times: Vec<f64> = runs.iter().map(|r| r.duration.as_secs_f64()).collect();
         let measured = median(&times);
